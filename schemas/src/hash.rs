@@ -1,0 +1,62 @@
+//! [`ContentHasher`]: SHA-256 over length-prefixed fields, the one way crossview derives content
+//! ids (sample ids, config hashes, content-addressed frames and cache keys).
+
+use sha2::{Digest, Sha256};
+
+/// Hashes a sequence of typed fields unambiguously (each is length- or width-prefixed, so
+/// `("ab", "c")` and `("a", "bc")` differ), under a domain tag.
+///
+/// ```
+/// use crossview_schemas::ContentHasher;
+/// let a = ContentHasher::new("demo").str("ab").str("c").finish_hex(8);
+/// let b = ContentHasher::new("demo").str("a").str("bc").finish_hex(8);
+/// assert_ne!(a, b);
+/// assert_eq!(a.len(), 16);
+/// ```
+#[derive(Clone)]
+pub struct ContentHasher(Sha256);
+
+impl ContentHasher {
+    /// A hasher for one kind of content (the domain keeps kinds apart).
+    pub fn new(domain: &str) -> Self {
+        ContentHasher(Sha256::new()).str(domain)
+    }
+    /// Adds bytes.
+    pub fn bytes(mut self, b: &[u8]) -> Self {
+        self.0.update((b.len() as u64).to_le_bytes());
+        self.0.update(b);
+        self
+    }
+    /// Adds a string.
+    pub fn str(self, s: &str) -> Self {
+        self.bytes(s.as_bytes())
+    }
+    /// Adds an integer.
+    pub fn u64(mut self, v: u64) -> Self {
+        self.0.update(v.to_le_bytes());
+        self
+    }
+    /// Adds a signed integer.
+    pub fn i64(self, v: i64) -> Self {
+        self.u64(v as u64)
+    }
+    /// Adds a float by its bits (so -0.0 and 0.0 differ; NaN payloads are kept).
+    pub fn f64(self, v: f64) -> Self {
+        self.u64(v.to_bits())
+    }
+    /// Adds bytes without a length prefix, for streaming a large body in parts; use only as
+    /// the last field of a hash.
+    pub fn update_raw(&mut self, b: &[u8]) {
+        self.0.update(b);
+    }
+    /// The first `n` bytes of the digest (at most 32) as lowercase hex.
+    pub fn finish_hex(self, n: usize) -> String {
+        let digest = self.0.finalize();
+        hex::encode(&digest[..n.min(32)])
+    }
+}
+
+/// The full SHA-256 of bytes as lowercase hex (file hashes in manifests).
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}

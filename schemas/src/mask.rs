@@ -1,0 +1,409 @@
+//! [`Rle`]: a binary mask as COCO run-length encoding, exactly as pycocotools reads and writes
+//! it (column-major, runs start with zeros); the codec itself is the `hotcoco` crate's.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::bbox::BoxXyxy;
+use crate::error::{Error, Result};
+use crate::lzstring;
+
+/// A binary mask of a `height x width` image as COCO run-length encoding.
+///
+/// Runs alternate background and foreground, start with background (possibly an empty
+/// run) and cover the pixels in column-major order: pixel `i` is `(row i % height,
+/// col i / height)`. The runs always sum to exactly `height * width`.
+///
+/// Serializes as the JSON object pycocotools uses, `{"size": [h, w], "counts": "..."}`.
+///
+/// ```
+/// use crossview_schemas::Rle;
+/// // 3x3, ones at (row 0, col 1) and (row 1, col 1): formats/egoexo4d.md 5.3.
+/// let bitmap = [0, 1, 0, 0, 1, 0, 0, 0, 0]; // row-major
+/// let rle = Rle::encode_row_major(&bitmap, 3, 3).unwrap();
+/// assert_eq!(rle.counts(), &[3, 2, 4]);
+/// assert_eq!(rle.to_coco_string(), "324");
+/// assert_eq!(rle.area(), 2);
+/// assert_eq!(rle.bbox().unwrap().to_array(), [1.0, 0.0, 2.0, 2.0]);
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Rle {
+    height: u32,
+    width: u32,
+    counts: Vec<u32>,
+}
+
+impl Rle {
+    /// An RLE from its runs; fails unless they sum to `height * width`.
+    pub fn from_counts(height: u32, width: u32, counts: Vec<u32>) -> Result<Self> {
+        let got: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+        let expected = u64::from(height) * u64::from(width);
+        if got != expected {
+            return Err(Error::RleSize {
+                height,
+                width,
+                expected,
+                got,
+            });
+        }
+        if expected > u64::from(u32::MAX) {
+            return Err(Error::InvalidValue {
+                what: "mask size",
+                reason: format!("{height}x{width} exceeds the 2^32 pixels COCO RLE can hold"),
+            });
+        }
+        Ok(Rle {
+            height,
+            width,
+            counts,
+        })
+    }
+
+    /// The all-background mask.
+    pub fn empty(height: u32, width: u32) -> Self {
+        Rle {
+            height,
+            width,
+            counts: vec![height * width],
+        }
+    }
+
+    /// Encodes a column-major bitmap (any nonzero byte is foreground).
+    pub fn encode_col_major(bitmap: &[u8], height: u32, width: u32) -> Result<Self> {
+        check_bitmap(bitmap, height, width)?;
+        let rle = hotcoco::mask::encode(bitmap, height, width)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(Rle {
+            height,
+            width,
+            counts: rle.counts,
+        })
+    }
+
+    /// Encodes a row-major bitmap (image order; any nonzero byte is foreground).
+    pub fn encode_row_major(bitmap: &[u8], height: u32, width: u32) -> Result<Self> {
+        check_bitmap(bitmap, height, width)?;
+        let (h, w) = (height as usize, width as usize);
+        let mut col_major = vec![0u8; bitmap.len()];
+        for (row, line) in bitmap.chunks_exact(w.max(1)).enumerate().take(h) {
+            for (col, &v) in line.iter().enumerate() {
+                col_major[col * h + row] = v;
+            }
+        }
+        Self::encode_col_major(&col_major, height, width)
+    }
+
+    /// Decodes into a column-major bitmap of 0/1 bytes.
+    pub fn decode_col_major(&self) -> Vec<u8> {
+        hotcoco::mask::decode(&self.as_hotcoco())
+    }
+
+    /// Decodes into a row-major bitmap of 0/1 bytes (image order).
+    pub fn decode_row_major(&self) -> Vec<u8> {
+        let (h, w) = (self.height as usize, self.width as usize);
+        let mut out = vec![0u8; h * w];
+        let mut pos = 0usize;
+        for (i, &run) in self.counts.iter().enumerate() {
+            let run = run as usize;
+            if i % 2 == 1 {
+                for p in pos..pos + run {
+                    out[(p % h) * w + p / h] = 1;
+                }
+            }
+            pos += run;
+        }
+        out
+    }
+
+    /// Parses a COCO compressed-counts string; fails unless it decodes to runs that sum
+    /// to exactly `height * width` (pycocotools itself accepts short runs; we do not).
+    pub fn from_coco_string(counts: &str, height: u32, width: u32) -> Result<Self> {
+        let rle = hotcoco::mask::rle_from_string(counts, height, width).map_err(|e| {
+            Error::RleString {
+                height,
+                width,
+                reason: e.to_string(),
+            }
+        })?;
+        Self::from_counts(height, width, rle.counts)
+    }
+
+    /// The COCO compressed-counts string, byte for byte what pycocotools writes.
+    pub fn to_coco_string(&self) -> String {
+        hotcoco::mask::rle_to_string(&self.as_hotcoco())
+    }
+
+    /// Decodes an Ego-Exo4D `encodedMask`: LZ-string URI-component around a COCO counts
+    /// string (formats/egoexo4d.md 5.2).
+    pub fn from_lz_encoded(encoded: &str, height: u32, width: u32) -> Result<Self> {
+        let counts = lzstring::decompress_from_encoded_uri(encoded)?;
+        Self::from_coco_string(&counts, height, width)
+    }
+
+    /// The Ego-Exo4D `encodedMask` form of this mask.
+    pub fn to_lz_encoded(&self) -> String {
+        lzstring::compress_to_encoded_uri(&self.to_coco_string())
+    }
+
+    /// The mask of a box, rasterized as pycocotools' `frPyObjects` does for a bbox.
+    pub fn from_box(b: &BoxXyxy, height: u32, width: u32) -> Result<Self> {
+        let xywh = b.to_xywh().map(f64::from);
+        let rle = hotcoco::mask::fr_bbox(&xywh, height, width)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Self::from_counts(height, width, rle.counts)
+    }
+
+    /// The mask of a polygon `[x0, y0, x1, y1, ...]`, rasterized as pycocotools does.
+    pub fn from_polygon(xy: &[f64], height: u32, width: u32) -> Result<Self> {
+        if xy.len() < 6 || xy.len() % 2 != 0 {
+            return Err(Error::Polygon(xy.len()));
+        }
+        for &v in xy {
+            crate::error::finite("polygon coordinate", v)?;
+        }
+        let rle = hotcoco::mask::fr_poly(xy, height, width)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Self::from_counts(height, width, rle.counts)
+    }
+
+    /// Union (`intersect == false`) or intersection of masks of one size.
+    pub fn merge(masks: &[Rle], intersect: bool) -> Result<Self> {
+        let Some(first) = masks.first() else {
+            return Err(Error::InvalidValue {
+                what: "mask list",
+                reason: "cannot merge zero masks".into(),
+            });
+        };
+        for m in masks {
+            first.same_size(m)?;
+        }
+        let parts: Vec<hotcoco::Rle> = masks.iter().map(Rle::as_hotcoco).collect();
+        let rle =
+            hotcoco::mask::merge(&parts, intersect).map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(Rle {
+            height: first.height,
+            width: first.width,
+            counts: rle.counts,
+        })
+    }
+
+    /// Image height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+    /// Image width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+    /// `[height, width]`, as COCO writes `size`.
+    pub fn size(&self) -> [u32; 2] {
+        [self.height, self.width]
+    }
+    /// The runs.
+    pub fn counts(&self) -> &[u32] {
+        &self.counts
+    }
+
+    /// Number of foreground pixels.
+    pub fn area(&self) -> u64 {
+        hotcoco::mask::area(&self.as_hotcoco())
+    }
+
+    /// Whether no pixel is foreground.
+    pub fn is_empty(&self) -> bool {
+        self.counts.iter().skip(1).step_by(2).all(|&c| c == 0)
+    }
+
+    /// The tight box around the foreground, or `None` for an empty mask.
+    pub fn bbox(&self) -> Option<BoxXyxy> {
+        if self.is_empty() {
+            return None;
+        }
+        let [x, y, w, h] = hotcoco::mask::to_bbox(&self.as_hotcoco());
+        BoxXyxy::from_xywh(x, y, w, h).ok()
+    }
+
+    /// Foreground centroid `(x, y)` in continuous pixel coordinates, or `None` if empty.
+    pub fn centroid(&self) -> Option<(f64, f64)> {
+        let h = u64::from(self.height);
+        let (mut sx, mut sy, mut n) = (0f64, 0f64, 0u64);
+        let mut pos = 0u64;
+        for (i, &run) in self.counts.iter().enumerate() {
+            let run = u64::from(run);
+            if i % 2 == 1 {
+                // Sum of rows and columns over the run, walking it column by column.
+                let mut p = pos;
+                let end = pos + run;
+                while p < end {
+                    let col = p / h;
+                    let row = p % h;
+                    let in_col = (h - row).min(end - p);
+                    sx += (col as f64 + 0.5) * in_col as f64;
+                    sy += (row as f64 + 0.5) * in_col as f64 + (in_col * (in_col - 1) / 2) as f64;
+                    n += in_col;
+                    p += in_col;
+                }
+            }
+            pos += run;
+        }
+        (n > 0).then(|| (sx / n as f64, sy / n as f64))
+    }
+
+    /// Intersection over union with a mask of the same size (0 when both are empty).
+    pub fn iou(&self, other: &Rle) -> Result<f64> {
+        self.same_size(other)?;
+        let m = hotcoco::mask::iou(&[self.as_hotcoco()], &[other.as_hotcoco()], &[false]);
+        Ok(m.first().and_then(|r| r.first()).copied().unwrap_or(0.0))
+    }
+
+    /// Number of pixels foreground in both masks.
+    pub fn intersection_area(&self, other: &Rle) -> Result<u64> {
+        Ok(Rle::merge(&[self.clone(), other.clone()], true)?.area())
+    }
+
+    fn same_size(&self, other: &Rle) -> Result<()> {
+        if self.size() == other.size() {
+            Ok(())
+        } else {
+            Err(Error::MaskSizeMismatch {
+                a: (self.height, self.width),
+                b: (other.height, other.width),
+            })
+        }
+    }
+
+    fn as_hotcoco(&self) -> hotcoco::Rle {
+        hotcoco::Rle {
+            h: self.height,
+            w: self.width,
+            counts: self.counts.clone(),
+        }
+    }
+}
+
+fn check_bitmap(bitmap: &[u8], height: u32, width: u32) -> Result<()> {
+    if bitmap.len() as u64 != u64::from(height) * u64::from(width) {
+        return Err(Error::BitmapSize {
+            height,
+            width,
+            got: bitmap.len(),
+        });
+    }
+    Ok(())
+}
+
+impl fmt::Debug for Rle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Rle({}x{}, area {}, {:?})",
+            self.height,
+            self.width,
+            self.area(),
+            self.to_coco_string()
+        )
+    }
+}
+
+/// The pycocotools JSON form of an RLE.
+#[derive(Serialize, Deserialize)]
+struct CocoRle {
+    size: [u32; 2],
+    counts: String,
+}
+
+impl Serialize for Rle {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        CocoRle {
+            size: self.size(),
+            counts: self.to_coco_string(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rle {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let c = CocoRle::deserialize(d)?;
+        Rle::from_coco_string(&c.counts, c.size[0], c.size[1]).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiny_golden_vectors_decode() {
+        let rle = Rle::from_lz_encoded("MwJgLEA", 3, 3).unwrap();
+        assert_eq!(rle.counts(), &[3, 2, 4]);
+        assert_eq!(rle.decode_row_major(), vec![0, 1, 0, 0, 1, 0, 0, 0, 0]);
+        let full = Rle::from_lz_encoded("AwFiA", 2, 2).unwrap();
+        assert_eq!(full.counts(), &[0, 4]);
+        assert_eq!(full.area(), 4);
+    }
+
+    #[test]
+    fn rejects_runs_that_do_not_cover_the_image() {
+        assert!(matches!(
+            Rle::from_counts(2, 2, vec![1, 2]),
+            Err(Error::RleSize { got: 3, .. })
+        ));
+        // "3" alone is one background run of 3 for a 2x2 mask: short by one pixel.
+        assert!(Rle::from_coco_string("3", 2, 2).is_err());
+        assert!(Rle::from_coco_string("32", 2, 2).is_err());
+    }
+
+    #[test]
+    fn row_and_column_major_agree() {
+        let (h, w) = (5u32, 7u32);
+        let bitmap: Vec<u8> = (0..h * w).map(|i| u8::from((i * 7 + 3) % 5 < 2)).collect();
+        let rle = Rle::encode_row_major(&bitmap, h, w).unwrap();
+        assert_eq!(rle.decode_row_major(), bitmap);
+        let col = rle.decode_col_major();
+        for r in 0..h as usize {
+            for c in 0..w as usize {
+                assert_eq!(col[c * h as usize + r], bitmap[r * w as usize + c]);
+            }
+        }
+        let back = Rle::from_coco_string(&rle.to_coco_string(), h, w).unwrap();
+        assert_eq!(back, rle);
+    }
+
+    #[test]
+    fn centroid_and_bbox_by_hand() {
+        // 4x3 image, foreground at (row 1, col 0), (row 2, col 0), (row 3, col 2).
+        let mut bm = vec![0u8; 12];
+        bm[3] = 1;
+        bm[2 * 3] = 1;
+        bm[3 * 3 + 2] = 1;
+        let rle = Rle::encode_row_major(&bm, 4, 3).unwrap();
+        let (cx, cy) = rle.centroid().unwrap();
+        assert!((cx - (0.5 + 0.5 + 2.5) / 3.0).abs() < 1e-12);
+        assert!((cy - (1.5 + 2.5 + 3.5) / 3.0).abs() < 1e-12);
+        assert_eq!(rle.bbox().unwrap().to_array(), [0.0, 1.0, 3.0, 4.0]);
+        assert!(Rle::empty(4, 3).bbox().is_none());
+        assert!(Rle::empty(4, 3).centroid().is_none());
+    }
+
+    #[test]
+    fn iou_of_masks_by_hand() {
+        let a = Rle::encode_row_major(&[1, 1, 0, 0], 2, 2).unwrap();
+        let b = Rle::encode_row_major(&[0, 1, 0, 1], 2, 2).unwrap();
+        assert!((a.iou(&b).unwrap() - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(a.intersection_area(&b).unwrap(), 1);
+        assert!(a.iou(&Rle::empty(3, 2)).is_err());
+        let u = Rle::merge(&[a, b], false).unwrap();
+        assert_eq!(u.area(), 3);
+    }
+
+    #[test]
+    fn serde_uses_the_pycocotools_form() {
+        let rle = Rle::from_counts(3, 3, vec![3, 2, 4]).unwrap();
+        let json = serde_json::to_string(&rle).unwrap();
+        assert_eq!(json, r#"{"size":[3,3],"counts":"324"}"#);
+        assert_eq!(serde_json::from_str::<Rle>(&json).unwrap(), rle);
+        assert!(serde_json::from_str::<Rle>(r#"{"size":[3,3],"counts":"32"}"#).is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! The canonical records every source is parsed into and every later stage sees: Scene, Camera,
+//! Frame, Observation, QaSample and InputError, each with its Arrow schema and conversions.
+
+mod camera;
+mod frame;
+mod input_error;
+mod observation;
+mod pose_columns;
+mod qa;
+mod scene;
+
+pub use camera::Camera;
+pub use frame::{Frame, ImageRef};
+pub use input_error::InputError;
+pub use observation::{Keypoint, Observation, ObservedMask};
+pub use qa::{QaSample, REGION_PLACEHOLDER, Region, ViewRef};
+pub use scene::Scene;

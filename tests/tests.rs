@@ -1,1 +1,7 @@
+//! crossview's integration tests: one binary, one module per area. Interop modules check what
+//! crossview writes against independent Python clients (tests/requirements.txt).
 
+mod support;
+
+mod interop_parquet;
+mod interop_rle;

@@ -1,1 +1,8 @@
-//! crossview
+//! crossview: the data engine's pipeline crate. It wires the stage functions of
+//! `crossview-stages` into the dataflow graph and hosts the `crossview` command line.
+//!
+//! The canonical records live in [`crossview_schemas`]; the stage logic in
+//! [`crossview_stages`]. This crate grows the graph, the sink and the CLI commands.
+
+pub use crossview_schemas as schemas;
+pub use crossview_stages as stages;

@@ -128,7 +128,7 @@ impl Distortion {
 
     /// Normalised distorted coordinates of a camera-frame ray, or `None` behind the camera.
     pub fn distort(&self, ray: DVec3) -> Option<DVec2> {
-        if !(ray.z > 1e-12) {
+        if ray.z.is_nan() || ray.z <= 1e-12 {
             return None;
         }
         Some(self.distort_pinhole(DVec2::new(ray.x / ray.z, ray.y / ray.z)))
@@ -218,7 +218,7 @@ impl Distortion {
                 - self.distort_pinhole(ab - DVec2::new(0.0, h)))
                 / (2.0 * h);
             let det = jx.x * jy.y - jy.x * jx.y;
-            if !(det.abs() > 1e-15) {
+            if det.is_nan() || det.abs() <= 1e-15 {
                 return None;
             }
             let step = DVec2::new(
@@ -264,7 +264,7 @@ fn solve_theta(theta_d: f64, coeffs: &[f64]) -> Option<f64> {
         }
         let h = 1e-8;
         let df = (theta_poly(theta + h, coeffs) - theta_poly(theta - h, coeffs)) / (2.0 * h);
-        if !(df.abs() > 1e-12) {
+        if df.is_nan() || df.abs() <= 1e-12 {
             return None;
         }
         theta -= f / df;

@@ -35,7 +35,7 @@ pub use camera::{CameraModel, SensorRotation};
 pub use distortion::Distortion;
 pub use error::{Error, Result};
 pub use hash::{ContentHasher, sha256_hex};
-pub use mask::Rle;
+pub use mask::{CocoRle, Rle};
 pub use parquet_io::{
     AtomicFile, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, META_CONFIG_HASH, META_RECORD,
     META_SCHEMA_VERSION, RecordReader, RecordWriter, SCHEMA_VERSION, WriteOptions, write_atomic,

@@ -2,6 +2,7 @@
 //! it (column-major, runs start with zeros); the codec itself is the `hotcoco` crate's.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -27,11 +28,17 @@ use crate::lzstring;
 /// assert_eq!(rle.area(), 2);
 /// assert_eq!(rle.bbox().unwrap().to_array(), [1.0, 0.0, 2.0, 2.0]);
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Rle {
-    height: u32,
-    width: u32,
-    counts: Vec<u32>,
+#[derive(Clone, PartialEq)]
+pub struct Rle(hotcoco::Rle);
+
+impl Eq for Rle {}
+
+impl std::hash::Hash for Rle {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.h.hash(state);
+        self.0.w.hash(state);
+        self.0.counts.hash(state);
+    }
 }
 
 impl Rle {
@@ -53,20 +60,20 @@ impl Rle {
                 reason: format!("{height}x{width} exceeds the 2^32 pixels COCO RLE can hold"),
             });
         }
-        Ok(Rle {
-            height,
-            width,
+        Ok(Rle(hotcoco::Rle {
+            h: height,
+            w: width,
             counts,
-        })
+        }))
     }
 
     /// The all-background mask.
     pub fn empty(height: u32, width: u32) -> Self {
-        Rle {
-            height,
-            width,
+        Rle(hotcoco::Rle {
+            h: height,
+            w: width,
             counts: vec![height * width],
-        }
+        })
     }
 
     /// Encodes a column-major bitmap (any nonzero byte is foreground).
@@ -74,11 +81,7 @@ impl Rle {
         check_bitmap(bitmap, height, width)?;
         let rle = hotcoco::mask::encode(bitmap, height, width)
             .map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(Rle {
-            height,
-            width,
-            counts: rle.counts,
-        })
+        Ok(Rle(rle))
     }
 
     /// Encodes a row-major bitmap (image order; any nonzero byte is foreground).
@@ -96,15 +99,15 @@ impl Rle {
 
     /// Decodes into a column-major bitmap of 0/1 bytes.
     pub fn decode_col_major(&self) -> Vec<u8> {
-        hotcoco::mask::decode(&self.as_hotcoco())
+        hotcoco::mask::decode(&self.0)
     }
 
     /// Decodes into a row-major bitmap of 0/1 bytes (image order).
     pub fn decode_row_major(&self) -> Vec<u8> {
-        let (h, w) = (self.height as usize, self.width as usize);
+        let (h, w) = (self.0.h as usize, self.0.w as usize);
         let mut out = vec![0u8; h * w];
         let mut pos = 0usize;
-        for (i, &run) in self.counts.iter().enumerate() {
+        for (i, &run) in self.0.counts.iter().enumerate() {
             let run = run as usize;
             if i % 2 == 1 {
                 for p in pos..pos + run {
@@ -131,7 +134,7 @@ impl Rle {
 
     /// The COCO compressed-counts string, byte for byte what pycocotools writes.
     pub fn to_coco_string(&self) -> String {
-        hotcoco::mask::rle_to_string(&self.as_hotcoco())
+        hotcoco::mask::rle_to_string(&self.0)
     }
 
     /// Decodes an Ego-Exo4D `encodedMask`: LZ-string URI-component around a COCO counts
@@ -156,7 +159,7 @@ impl Rle {
 
     /// The mask of a polygon `[x0, y0, x1, y1, ...]`, rasterized as pycocotools does.
     pub fn from_polygon(xy: &[f64], height: u32, width: u32) -> Result<Self> {
-        if xy.len() < 6 || xy.len() % 2 != 0 {
+        if xy.len() < 6 || !xy.len().is_multiple_of(2) {
             return Err(Error::Polygon(xy.len()));
         }
         for &v in xy {
@@ -178,41 +181,37 @@ impl Rle {
         for m in masks {
             first.same_size(m)?;
         }
-        let parts: Vec<hotcoco::Rle> = masks.iter().map(Rle::as_hotcoco).collect();
+        let parts: Vec<hotcoco::Rle> = masks.iter().map(|m| m.0.clone()).collect();
         let rle =
             hotcoco::mask::merge(&parts, intersect).map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(Rle {
-            height: first.height,
-            width: first.width,
-            counts: rle.counts,
-        })
+        Ok(Rle(rle))
     }
 
     /// Image height in pixels.
     pub fn height(&self) -> u32 {
-        self.height
+        self.0.h
     }
     /// Image width in pixels.
     pub fn width(&self) -> u32 {
-        self.width
+        self.0.w
     }
     /// `[height, width]`, as COCO writes `size`.
     pub fn size(&self) -> [u32; 2] {
-        [self.height, self.width]
+        [self.0.h, self.0.w]
     }
     /// The runs.
     pub fn counts(&self) -> &[u32] {
-        &self.counts
+        &self.0.counts
     }
 
     /// Number of foreground pixels.
     pub fn area(&self) -> u64 {
-        hotcoco::mask::area(&self.as_hotcoco())
+        hotcoco::mask::area(&self.0)
     }
 
     /// Whether no pixel is foreground.
     pub fn is_empty(&self) -> bool {
-        self.counts.iter().skip(1).step_by(2).all(|&c| c == 0)
+        self.0.counts.iter().skip(1).step_by(2).all(|&c| c == 0)
     }
 
     /// The tight box around the foreground, or `None` for an empty mask.
@@ -220,16 +219,16 @@ impl Rle {
         if self.is_empty() {
             return None;
         }
-        let [x, y, w, h] = hotcoco::mask::to_bbox(&self.as_hotcoco());
+        let [x, y, w, h] = hotcoco::mask::to_bbox(&self.0);
         BoxXyxy::from_xywh(x, y, w, h).ok()
     }
 
     /// Foreground centroid `(x, y)` in continuous pixel coordinates, or `None` if empty.
     pub fn centroid(&self) -> Option<(f64, f64)> {
-        let h = u64::from(self.height);
+        let h = u64::from(self.0.h);
         let (mut sx, mut sy, mut n) = (0f64, 0f64, 0u64);
         let mut pos = 0u64;
-        for (i, &run) in self.counts.iter().enumerate() {
+        for (i, &run) in self.0.counts.iter().enumerate() {
             let run = u64::from(run);
             if i % 2 == 1 {
                 // Sum of rows and columns over the run, walking it column by column.
@@ -253,7 +252,7 @@ impl Rle {
     /// Intersection over union with a mask of the same size (0 when both are empty).
     pub fn iou(&self, other: &Rle) -> Result<f64> {
         self.same_size(other)?;
-        let m = hotcoco::mask::iou(&[self.as_hotcoco()], &[other.as_hotcoco()], &[false]);
+        let m = hotcoco::mask::iou(std::slice::from_ref(&self.0), std::slice::from_ref(&other.0), &[false]);
         Ok(m.first().and_then(|r| r.first()).copied().unwrap_or(0.0))
     }
 
@@ -267,18 +266,106 @@ impl Rle {
             Ok(())
         } else {
             Err(Error::MaskSizeMismatch {
-                a: (self.height, self.width),
-                b: (other.height, other.width),
+                a: (self.0.h, self.0.w),
+                b: (other.0.h, other.0.w),
             })
         }
     }
+}
 
-    fn as_hotcoco(&self) -> hotcoco::Rle {
-        hotcoco::Rle {
-            h: self.height,
-            w: self.width,
-            counts: self.counts.clone(),
+/// A mask in COCO's compressed-counts string form: validated on construction, shared on
+/// clone. Samples that refer to one observation's mask share one string instead of each
+/// re-encoding (or copying) the runs; [`CocoRle::to_rle`] gives the runs back.
+///
+/// ```
+/// use crossview_schemas::{CocoRle, Rle};
+/// let rle = Rle::from_counts(3, 3, vec![3, 2, 4]).unwrap();
+/// let s = CocoRle::from(&rle);
+/// assert_eq!(s.counts(), "324");
+/// assert_eq!(s.area(), 2);
+/// assert_eq!(s.to_rle(), rle);
+/// assert!(CocoRle::parse("32", 3, 3).is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct CocoRle {
+    height: u32,
+    width: u32,
+    counts: Arc<str>,
+}
+
+impl CocoRle {
+    /// Validates a compressed-counts string for a `height x width` mask (its runs must
+    /// cover exactly `height * width` pixels).
+    pub fn parse(counts: &str, height: u32, width: u32) -> Result<Self> {
+        Rle::from_coco_string(counts, height, width)?;
+        Ok(CocoRle {
+            height,
+            width,
+            counts: Arc::from(counts),
+        })
+    }
+    /// The compressed-counts string.
+    pub fn counts(&self) -> &str {
+        &self.counts
+    }
+    /// Image height.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+    /// Image width.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+    /// `[height, width]`.
+    pub fn size(&self) -> [u32; 2] {
+        [self.height, self.width]
+    }
+    /// The runs.
+    pub fn to_rle(&self) -> Rle {
+        Rle::from_coco_string(&self.counts, self.height, self.width)
+            .unwrap_or_else(|e| unreachable!("validated at construction: {e}"))
+    }
+    /// Foreground pixel count, without decoding into runs.
+    pub fn area(&self) -> u64 {
+        hotcoco::mask::area_from_string(&self.counts, self.height, self.width)
+            .unwrap_or_else(|e| unreachable!("validated at construction: {e}"))
+    }
+    /// The tight box, or `None` for an empty mask.
+    pub fn bbox(&self) -> Option<BoxXyxy> {
+        self.to_rle().bbox()
+    }
+}
+
+impl From<&Rle> for CocoRle {
+    fn from(rle: &Rle) -> Self {
+        CocoRle {
+            height: rle.height(),
+            width: rle.width(),
+            counts: Arc::from(rle.to_coco_string()),
         }
+    }
+}
+
+impl fmt::Debug for CocoRle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CocoRle({}x{}, {:?})", self.height, self.width, self.counts)
+    }
+}
+
+impl Serialize for CocoRle {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        CocoRleRef {
+            size: self.size(),
+            counts: &self.counts,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for CocoRle {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let c = CocoRleJson::deserialize(d)?;
+        CocoRle::parse(&c.counts, c.size[0], c.size[1]).map_err(serde::de::Error::custom)
     }
 }
 
@@ -298,8 +385,8 @@ impl fmt::Debug for Rle {
         write!(
             f,
             "Rle({}x{}, area {}, {:?})",
-            self.height,
-            self.width,
+            self.0.h,
+            self.0.w,
             self.area(),
             self.to_coco_string()
         )
@@ -307,17 +394,24 @@ impl fmt::Debug for Rle {
 }
 
 /// The pycocotools JSON form of an RLE.
-#[derive(Serialize, Deserialize)]
-struct CocoRle {
+#[derive(Deserialize)]
+struct CocoRleJson {
     size: [u32; 2],
     counts: String,
 }
 
+/// [`CocoRleJson`] borrowed, for serializing.
+#[derive(Serialize)]
+struct CocoRleRef<'a> {
+    size: [u32; 2],
+    counts: &'a str,
+}
+
 impl Serialize for Rle {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        CocoRle {
+        CocoRleRef {
             size: self.size(),
-            counts: self.to_coco_string(),
+            counts: &self.to_coco_string(),
         }
         .serialize(s)
     }
@@ -325,7 +419,7 @@ impl Serialize for Rle {
 
 impl<'de> Deserialize<'de> for Rle {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let c = CocoRle::deserialize(d)?;
+        let c = CocoRleJson::deserialize(d)?;
         Rle::from_coco_string(&c.counts, c.size[0], c.size[1]).map_err(serde::de::Error::custom)
     }
 }
@@ -342,6 +436,27 @@ mod tests {
         let full = Rle::from_lz_encoded("AwFiA", 2, 2).unwrap();
         assert_eq!(full.counts(), &[0, 4]);
         assert_eq!(full.area(), 4);
+    }
+
+    /// The docs sample of formats/egoexo4d.md 5.3 (`stainless bowl_0`, aria01, frame 270).
+    #[test]
+    fn golden_docs_sample_decodes() {
+        const SAMPLE: &str = "LYPQ6gxgDAfA2nAjAUygXQPIC4BSAWASQA4AJAThKIIFYAZAZlupwHYcA2AaXoFkAmAHJ8eeWnk7sGAxAN7D60jIMaiFfDDMRQZw9eqhKhRwesQYDpxbsNaL07VY3mlz-UIe2n+qAc9+f2s62gQEeoT4a4b4R3pGRUQmJBtpJUebBERkhmaHxqfFe9j5mFuYhLgEFgv6auVo6VvYlXkGGlp7VhWb6SjxqQq6y-I31fSL8fULjJpPyPNTcQ530nHTsNGIcOFgAYmQAIjD7FABGaAAGAPZQQA";
+        assert_eq!(SAMPLE.len(), 287);
+        let counts = lzstring::decompress_from_encoded_uri(SAMPLE).unwrap();
+        assert!(counts.starts_with("m^Wc0>[[1e0]O:J4I8"), "{counts}");
+        assert_eq!(counts.len(), 467);
+        let rle = Rle::from_lz_encoded(SAMPLE, 1408, 1408).unwrap();
+        assert_eq!(rle.counts().len(), 455);
+        assert_eq!(&rle.counts()[..6], &[630237, 14, 1387, 35, 1368, 45]);
+        assert_eq!(rle.area(), 37_866);
+        // Inclusive bbox 447,765..673,977 is [447, 765, 674, 978) in our exclusive convention.
+        assert_eq!(rle.bbox().unwrap().to_array(), [447.0, 765.0, 674.0, 978.0]);
+        // The positive click of the docs lies inside the mask: x = column, y = row.
+        let bitmap = rle.decode_row_major();
+        assert_eq!(bitmap[861 * 1408 + 542], 1);
+        // Re-encoding gives back the same counts string.
+        assert_eq!(rle.to_coco_string(), counts);
     }
 
     #[test]

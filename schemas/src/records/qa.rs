@@ -16,7 +16,7 @@ use crate::arrow_io::{
 use crate::bbox::BoxXyxy;
 use crate::error::Result;
 use crate::hash::ContentHasher;
-use crate::mask::Rle;
+use crate::mask::CocoRle;
 use crate::vocab::{MaskSource, MaskSourceKind, SourceKind, Split, Task};
 
 /// One view a question shows: a frame of one camera.
@@ -43,8 +43,8 @@ pub struct Region {
     pub instance_id: String,
     /// Box in that view's pixels.
     pub bbox: BoxXyxy,
-    /// Mask in that view.
-    pub mask: Rle,
+    /// Mask in that view (shared string form; [`CocoRle::to_rle`] for the runs).
+    pub mask: CocoRle,
     /// Mask provenance.
     pub mask_source: MaskSource,
 }
@@ -116,7 +116,7 @@ impl QaSample {
             h = h
                 .u64(u64::from(r.mask.height()))
                 .u64(u64::from(r.mask.width()))
-                .str(&r.mask.to_coco_string())
+                .str(r.mask.counts())
                 .str(r.mask_source.kind.name());
         }
         h.finish_hex(16)
@@ -230,13 +230,13 @@ impl ArrowRecord for QaSample {
         let reg_fields =
             crate::arrow_io::struct_fields(crate::arrow_io::child_field(&reg_dt)?.data_type())?;
         let reg_type = |name: &str| -> Result<DataType> {
-            Ok(reg_fields
+            reg_fields
                 .find(name)
                 .map(|(_, f)| f.data_type().clone())
-                .ok_or_else(|| crate::error::Error::Internal(format!("no region field {name}")))?)
+                .ok_or_else(|| crate::error::Error::Internal(format!("no region field {name}")))
         };
         let reg_all = vec![true; n_regs];
-        let counts: StringArray = regions().map(|g| Some(g.mask.to_coco_string())).collect();
+        let counts = StringArray::from_iter_values(regions().map(|g| g.mask.counts()));
         let region_struct = struct_of_list(
             &reg_dt,
             vec![
@@ -379,7 +379,7 @@ impl ArrowRecord for QaSample {
                             instance_id: g_inst.value(k).to_string(),
                             bbox: BoxXyxy::try_new(b[0], b[1], b[2], b[3])
                                 .map_err(|e| c.row_error(i, e))?,
-                            mask: Rle::from_coco_string(g_counts.value(k), h, w)
+                            mask: CocoRle::parse(g_counts.value(k), h, w)
                                 .map_err(|e| c.row_error(i, e))?,
                             mask_source: MaskSource {
                                 kind: MaskSourceKind::from_name(g_src.value(k))

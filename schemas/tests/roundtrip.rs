@@ -1,0 +1,300 @@
+//! Property tests: every canonical record survives record -> RecordBatch -> Parquet -> record
+//! unchanged, and files carry the metadata contract.
+
+use crossview_schemas::glam::DVec3;
+use crossview_schemas::*;
+use proptest::prelude::*;
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z0-9_/.-]{0,16}",
+        "\\PC{0,8}", // any printable Unicode
+    ]
+}
+
+fn rle() -> impl Strategy<Value = Rle> {
+    (1u32..24, 1u32..24, 0.0f64..1.0, any::<u64>()).prop_map(|(h, w, density, seed)| {
+        // A deterministic pseudo-random bitmap from the seed.
+        let mut x = seed | 1;
+        let bitmap: Vec<u8> = (0..h * w)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                u8::from((x % 1000) as f64 / 1000.0 < density)
+            })
+            .collect();
+        Rle::encode_row_major(&bitmap, h, w).expect("sizes match")
+    })
+}
+
+fn bbox() -> impl Strategy<Value = BoxXyxy> {
+    (-200f32..2000.0, -200f32..2000.0, 0f32..800.0, 0f32..800.0)
+        .prop_map(|(x, y, w, h)| BoxXyxy::try_new(x, y, x + w, y + h).expect("ordered"))
+}
+
+fn pose() -> impl Strategy<Value = WorldToCamera> {
+    (-3.2f64..3.2, -1.5f64..1.5, -3.2f64..3.2, -10f64..10.0, -10f64..10.0, -10f64..10.0).prop_map(
+        |(a, b, c, x, y, z)| {
+            let r = Rotation::from_euler_xyz_extrinsic(a, b, c).expect("finite");
+            WorldToCamera::new(r, DVec3::new(x, y, z)).expect("finite")
+        },
+    )
+}
+
+fn distortion() -> impl Strategy<Value = Distortion> {
+    prop_oneof![
+        Just(Distortion::Pinhole),
+        prop::array::uniform5(-0.5f64..0.5).prop_map(|coeffs| Distortion::RadialTangential { coeffs }),
+        prop::array::uniform4(-0.1f64..0.1).prop_map(|coeffs| Distortion::KannalaBrandt { coeffs }),
+        (
+            prop::array::uniform6(-1f64..1.0),
+            prop::array::uniform2(-0.001f64..0.001),
+            prop::array::uniform4(-0.001f64..0.001)
+        )
+            .prop_map(|(radial, tangential, thin_prism)| Distortion::FisheyeRadTanThinPrism {
+                radial,
+                tangential,
+                thin_prism,
+            }),
+    ]
+}
+
+fn mask_source() -> impl Strategy<Value = MaskSource> {
+    prop_oneof![
+        Just(MaskSource::annotated()),
+        Just(MaskSource::box_fallback()),
+        Just(MaskSource::keypoint_hull()),
+        ("[a-f0-9]{8}", 0f32..1.0).prop_map(|(m, s)| MaskSource::segmenter(m, s)),
+    ]
+}
+
+fn scene() -> impl Strategy<Value = Scene> {
+    (text(), prop::sample::select(SourceKind::ALL), text()).prop_map(|(id, source, split)| Scene {
+        scene_id: id,
+        source,
+        source_split: split,
+    })
+}
+
+fn camera() -> impl Strategy<Value = Camera> {
+    (
+        (text(), text(), prop::sample::select(CameraKind::ALL)),
+        (1u32..4000, 1u32..4000, 1f64..3000.0, 1f64..3000.0, -10f64..4000.0, -10f64..4000.0),
+        distortion(),
+        any::<bool>(),
+        prop::option::of(pose()),
+    )
+        .prop_map(|((scene_id, camera_id, kind), (w, h, fx, fy, cx, cy), d, rot, pose)| {
+            let sr = if rot { SensorRotation::Cw90 } else { SensorRotation::None };
+            Camera {
+                scene_id,
+                camera_id,
+                kind,
+                model: CameraModel::new(w, h, fx, fy, cx, cy, d, sr).expect("valid"),
+                world_to_camera: pose,
+            }
+        })
+}
+
+fn frame() -> impl Strategy<Value = Frame> {
+    let image = prop_oneof![
+        Just(ImageRef::None),
+        text().prop_map(ImageRef::File),
+        (text(), any::<u32>()).prop_map(|(path, frame)| ImageRef::VideoFrame { path, frame }),
+    ];
+    (text(), text(), any::<u32>(), 0f64..1e5, image, prop::option::of(pose())).prop_map(
+        |(scene_id, camera_id, frame_index, timestamp_s, image, world_to_camera)| Frame {
+            scene_id,
+            camera_id,
+            frame_index,
+            timestamp_s,
+            image,
+            world_to_camera,
+        },
+    )
+}
+
+fn vec3() -> impl Strategy<Value = DVec3> {
+    prop::array::uniform3(-100f64..100.0).prop_map(DVec3::from_array)
+}
+
+fn observation() -> impl Strategy<Value = Observation> {
+    let kp = (0f32..2000.0, 0f32..2000.0, 0u8..3).prop_map(|(x, y, visibility)| Keypoint { x, y, visibility });
+    (
+        (text(), text(), any::<u32>(), text(), text()),
+        prop::option::of(bbox()),
+        prop::option::of((rle(), mask_source()).prop_map(|(rle, source)| ObservedMask { rle, source })),
+        prop::collection::vec(kp, 0..18),
+        prop::option::of(vec3()),
+        prop::option::of(vec3()),
+    )
+        .prop_map(
+            |((scene_id, camera_id, frame_index, instance_id, category), bbox, mask, keypoints, p, e)| Observation {
+                scene_id,
+                camera_id,
+                frame_index,
+                instance_id,
+                category,
+                bbox,
+                mask,
+                keypoints,
+                world_position: p,
+                world_extent: e,
+            },
+        )
+}
+
+fn qa_sample() -> impl Strategy<Value = QaSample> {
+    let view = (text(), text(), text(), 1u32..4000, 1u32..4000).prop_map(|(view_id, frame_id, image, width, height)| {
+        ViewRef {
+            view_id,
+            frame_id,
+            image,
+            width,
+            height,
+        }
+    });
+    let region = (0u32..4, text(), bbox(), rle(), mask_source()).prop_map(
+        |(view_index, instance_id, bbox, mask, mask_source)| Region {
+            view_index,
+            instance_id,
+            bbox,
+            mask: CocoRle::from(&mask),
+            mask_source,
+        },
+    );
+    (
+        (prop::sample::select(Task::ALL), prop::sample::select(SourceKind::ALL), text()),
+        (prop::sample::select(Split::ALL), text(), prop::collection::vec(text(), 0..5)),
+        (-1i32..4, text(), any::<bool>()),
+        prop::collection::vec(view, 0..4),
+        prop::collection::vec(region, 0..6),
+        (text(), text()),
+    )
+        .prop_map(
+            |((task, source, scene_id), (split, question, options), (ai, answer, oe), views, regions, (t, g))| {
+                let mut s = QaSample {
+                    sample_id: String::new(),
+                    task,
+                    source,
+                    scene_id,
+                    split,
+                    question,
+                    options,
+                    answer_index: ai,
+                    answer,
+                    open_ended: oe,
+                    views,
+                    regions,
+                    template_id: t,
+                    generator: g,
+                };
+                s.sample_id = s.content_id();
+                s
+            },
+        )
+}
+
+/// Writes `rows` in small row groups, reads them back, and checks both the values and the
+/// metadata contract.
+fn parquet_round_trip<T: ArrowRecord + PartialEq + std::fmt::Debug + Clone>(rows: &[T]) {
+    let batch = T::to_batch(rows).expect("to_batch");
+    assert_eq!(batch.schema(), T::schema());
+    assert_eq!(&T::from_batch(&batch).expect("from_batch"), rows);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.parquet");
+    let opts = WriteOptions {
+        row_group_rows: 3,
+        zstd_level: 1,
+        config_hash: "cafe".into(),
+    };
+    let mut w = RecordWriter::<T>::create(&path, &opts).expect("create");
+    for chunk in rows.chunks(2) {
+        w.write(chunk).expect("write");
+    }
+    assert_eq!(w.finish().expect("finish"), rows.len() as u64);
+    let reader = RecordReader::<T>::open(&path).expect("open");
+    assert_eq!(reader.config_hash().as_deref(), Some("cafe"));
+    assert_eq!(reader.num_rows(), rows.len() as u64);
+    assert_eq!(reader.num_row_groups(), rows.len().div_ceil(3));
+    let back: Vec<T> = reader.flat_map(|r| r.expect("row group")).collect();
+    assert_eq!(back, rows);
+    // No temporary file is left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn scenes_round_trip(rows in prop::collection::vec(scene(), 0..8)) { parquet_round_trip(&rows); }
+
+    #[test]
+    fn cameras_round_trip(rows in prop::collection::vec(camera(), 0..8)) { parquet_round_trip(&rows); }
+
+    #[test]
+    fn frames_round_trip(rows in prop::collection::vec(frame(), 0..8)) { parquet_round_trip(&rows); }
+
+    #[test]
+    fn observations_round_trip(rows in prop::collection::vec(observation(), 0..8)) { parquet_round_trip(&rows); }
+
+    #[test]
+    fn qa_samples_round_trip(rows in prop::collection::vec(qa_sample(), 0..8)) { parquet_round_trip(&rows); }
+
+    #[test]
+    fn input_errors_round_trip(rows in prop::collection::vec(
+        (text(), text(), text(), prop::sample::select(ErrorClass::ALL), text(), prop::option::of(text()))
+            .prop_map(|(source, file, location, class, reason, scene_id)| InputError { source, file, location, class, reason, scene_id }),
+        0..8)) { parquet_round_trip(&rows); }
+
+    #[test]
+    fn rle_strings_round_trip(m in rle()) {
+        let s = m.to_coco_string();
+        prop_assert_eq!(Rle::from_coco_string(&s, m.height(), m.width()).expect("decodes"), m.clone());
+        prop_assert_eq!(Rle::from_lz_encoded(&m.to_lz_encoded(), m.height(), m.width()).expect("decodes"), m.clone());
+        prop_assert_eq!(Rle::encode_row_major(&m.decode_row_major(), m.height(), m.width()).expect("sizes"), m);
+    }
+}
+
+#[test]
+fn reader_rejects_files_of_another_record_type() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("scenes.parquet");
+    let mut w = RecordWriter::<Scene>::create(&path, &WriteOptions::default()).expect("create");
+    w.write(&[Scene {
+        scene_id: "a".into(),
+        source: SourceKind::MmpTrack,
+        source_split: "train".into(),
+    }])
+    .expect("write");
+    w.finish().expect("finish");
+    let err = RecordReader::<QaSample>::open(&path).err().expect("must fail");
+    let msg = err.to_string();
+    assert!(msg.contains("scenes.parquet") && msg.contains("qa_sample"), "{msg}");
+}
+
+#[test]
+fn unique_columns_name_real_parquet_leaves() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use proptest::strategy::ValueTree;
+    fn check<T: ArrowRecord>(rows: &[T]) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.parquet");
+        let mut w = RecordWriter::<T>::create(&path, &WriteOptions::default()).expect("create");
+        w.write(rows).expect("write");
+        w.finish().expect("finish");
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).expect("open")).expect("parquet");
+        let schema = reader.metadata().file_metadata().schema_descr_ptr();
+        let leaves: Vec<String> = schema.columns().iter().map(|c| c.path().string()).collect();
+        for path in T::unique_columns() {
+            assert!(leaves.contains(&path.join(".")), "{path:?} not among {leaves:?}");
+        }
+    }
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let qa = qa_sample().new_tree(&mut runner).expect("tree").current();
+    check(&[qa]);
+    let obs = observation().new_tree(&mut runner).expect("tree").current();
+    check(&[obs]);
+}

@@ -1,6 +1,8 @@
 //! Deterministic inputs shared by the benchmarks (mirrored exactly in benches/py/).
 
-use crossview_schemas::{CocoRle, MaskSource, QaSample, Region, Rle, SourceKind, Split, Task, ViewRef};
+use crossview_schemas::{
+    CocoRle, MaskSource, QaSample, Region, Rle, SourceKind, Split, Task, ViewRef,
+};
 
 /// Number of object masks in the RLE benchmark.
 pub const OBJECT_MASKS: usize = 64;
@@ -31,7 +33,9 @@ pub fn qa_sample(i: usize, masks: &[CocoRle]) -> QaSample {
         Region {
             view_index: (k % 2) as u32,
             instance_id: format!("{}", (i * 3 + k) % 29),
-            bbox: mask.bbox().unwrap_or_else(|| unreachable!("bench masks are non-empty")),
+            bbox: mask
+                .bbox()
+                .unwrap_or_else(|| unreachable!("bench masks are non-empty")),
             mask,
             mask_source: MaskSource::box_fallback(),
         }
@@ -90,14 +94,17 @@ pub fn region_masks(n: usize) -> Vec<CocoRle> {
             let mut bottom = y0 + 3 * bh / 4;
             for col in x0..x0 + bw {
                 top = (top + next(5)).saturating_sub(2).clamp(y0 + 1, y0 + bh / 2);
-                bottom = (bottom + next(5)).saturating_sub(2).clamp(y0 + bh / 2 + 1, y0 + bh - 1);
+                bottom = (bottom + next(5))
+                    .saturating_sub(2)
+                    .clamp(y0 + bh / 2 + 1, y0 + bh - 1);
                 let (start, end) = (col * h + top, col * h + bottom);
                 counts.push(start - pos);
                 counts.push(end - start);
                 pos = end;
             }
             counts.push(w * h - pos);
-            let rle = Rle::from_counts(h, w, counts).unwrap_or_else(|e| unreachable!("runs cover the image: {e}"));
+            let rle = Rle::from_counts(h, w, counts)
+                .unwrap_or_else(|e| unreachable!("runs cover the image: {e}"));
             CocoRle::from(&rle)
         })
         .collect()

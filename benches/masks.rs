@@ -14,7 +14,8 @@ pub fn bench(c: &mut Criterion) {
     g.bench_function("encode_decode", |b| {
         b.iter(|| {
             for m in &masks {
-                let rle = Rle::encode_col_major(black_box(m), 480, 640).unwrap_or_else(|e| unreachable!("{e}"));
+                let rle = Rle::encode_col_major(black_box(m), 480, 640)
+                    .unwrap_or_else(|e| unreachable!("{e}"));
                 black_box(rle.decode_col_major());
             }
         })
@@ -27,7 +28,9 @@ pub fn bench(c: &mut Criterion) {
         b.iter(|| {
             for r in &rles {
                 let s = r.to_coco_string();
-                black_box(Rle::from_coco_string(&s, 480, 640).unwrap_or_else(|e| unreachable!("{e}")));
+                black_box(
+                    Rle::from_coco_string(&s, 480, 640).unwrap_or_else(|e| unreachable!("{e}")),
+                );
             }
         })
     });

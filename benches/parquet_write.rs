@@ -21,9 +21,11 @@ pub fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(ROWS as u64));
     g.bench_function("qa_sample_1kb", |b| {
         b.iter(|| {
-            let mut w = RecordWriter::<QaSample>::create(&path, &opts).unwrap_or_else(|e| unreachable!("{e}"));
+            let mut w = RecordWriter::<QaSample>::create(&path, &opts)
+                .unwrap_or_else(|e| unreachable!("{e}"));
             for chunk in rows.chunks(4096) {
-                w.write(black_box(chunk)).unwrap_or_else(|e| unreachable!("{e}"));
+                w.write(black_box(chunk))
+                    .unwrap_or_else(|e| unreachable!("{e}"));
             }
             black_box(w.finish().unwrap_or_else(|e| unreachable!("{e}")))
         })
@@ -45,7 +47,13 @@ fn approx_row_bytes(s: &QaSample) -> usize {
         + s.scene_id.len()
         + s.question.len()
         + s.options.iter().map(String::len).sum::<usize>()
-        + s.views.iter().map(|v| v.view_id.len() + v.image.len() + 16).sum::<usize>()
-        + s.regions.iter().map(|g| g.mask.counts().len() + 32).sum::<usize>()
+        + s.views
+            .iter()
+            .map(|v| v.view_id.len() + v.image.len() + 16)
+            .sum::<usize>()
+        + s.regions
+            .iter()
+            .map(|g| g.mask.counts().len() + 32)
+            .sum::<usize>()
         + 64
 }

@@ -27,19 +27,52 @@ fn samples() -> Vec<QaSample> {
                 task: Task::ALL[i as usize % 17],
                 source: SourceKind::ALL[i as usize % 4],
                 scene_id: format!("messytable/scene-{:03}", i / 4),
-                split: if i % 5 == 0 { Split::Bench } else { Split::Train },
-                question: "Which region in view 2 is the object <region> of view 1? <region>".into(),
-                options: if i % 7 == 0 { vec![] } else { vec!["A".into(), "B".into(), "C \u{00e9}".into()] },
+                split: if i % 5 == 0 {
+                    Split::Bench
+                } else {
+                    Split::Train
+                },
+                question: "Which region in view 2 is the object <region> of view 1? <region>"
+                    .into(),
+                options: if i % 7 == 0 {
+                    vec![]
+                } else {
+                    vec!["A".into(), "B".into(), "C \u{00e9}".into()]
+                },
                 answer_index: if i % 7 == 0 { -1 } else { (i % 3) as i32 },
                 answer: "B".into(),
                 open_ended: i % 7 == 0,
                 views: vec![
-                    ViewRef { view_id: "1".into(), frame_id: "0".into(), image: format!("frames/{i:04x}.jpg"), width: 64, height: 48 },
-                    ViewRef { view_id: "2".into(), frame_id: "0".into(), image: format!("frames/{:04x}.jpg", i + 1), width: 64, height: 48 },
+                    ViewRef {
+                        view_id: "1".into(),
+                        frame_id: "0".into(),
+                        image: format!("frames/{i:04x}.jpg"),
+                        width: 64,
+                        height: 48,
+                    },
+                    ViewRef {
+                        view_id: "2".into(),
+                        frame_id: "0".into(),
+                        image: format!("frames/{:04x}.jpg", i + 1),
+                        width: 64,
+                        height: 48,
+                    },
                 ],
                 regions: vec![
-                    Region { view_index: 0, instance_id: format!("{i}"), bbox: m.bbox().expect("nonempty"), mask: CocoRle::from(&m), mask_source: MaskSource::box_fallback() },
-                    Region { view_index: 1, instance_id: format!("{}", i + 1), bbox: m2.bbox().expect("nonempty"), mask: CocoRle::from(&m2), mask_source: MaskSource::segmenter("abc123", 0.75) },
+                    Region {
+                        view_index: 0,
+                        instance_id: format!("{i}"),
+                        bbox: m.bbox().expect("nonempty"),
+                        mask: CocoRle::from(&m),
+                        mask_source: MaskSource::box_fallback(),
+                    },
+                    Region {
+                        view_index: 1,
+                        instance_id: format!("{}", i + 1),
+                        bbox: m2.bbox().expect("nonempty"),
+                        mask: CocoRle::from(&m2),
+                        mask_source: MaskSource::segmenter("abc123", 0.75),
+                    },
                 ],
                 template_id: format!("Q{}-t{}", i % 17 + 1, i % 3),
                 generator: "crossview 0.1.0 seed=7".into(),
@@ -84,8 +117,17 @@ fn observations() -> Vec<Observation> {
             instance_id: format!("{}", i % 3),
             category: "person".into(),
             bbox: Some(BoxXyxy::try_new(1.5, 2.0, 30.25, 40.0).expect("box")),
-            mask: (i % 2 == 0).then(|| ObservedMask { rle: mask(48, 64, i, i, 10), source: MaskSource::keypoint_hull() }),
-            keypoints: (0..17).map(|k| Keypoint { x: k as f32, y: 2.0 * k as f32, visibility: (k % 3) as u8 }).collect(),
+            mask: (i % 2 == 0).then(|| ObservedMask {
+                rle: mask(48, 64, i, i, 10),
+                source: MaskSource::keypoint_hull(),
+            }),
+            keypoints: (0..17)
+                .map(|k| Keypoint {
+                    x: k as f32,
+                    y: 2.0 * k as f32,
+                    visibility: (k % 3) as u8,
+                })
+                .collect(),
             world_position: (i % 3 == 0).then(|| DVec3::new(1.0, -2.5, 0.0)),
             world_extent: None,
         })
@@ -114,7 +156,11 @@ fn expected_obs(rows: &[Observation]) -> Value {
 }
 
 fn write<T: ArrowRecord>(path: &std::path::Path, rows: &[T]) {
-    let opts = WriteOptions { row_group_rows: 16, zstd_level: 3, config_hash: "feedface".into() };
+    let opts = WriteOptions {
+        row_group_rows: 16,
+        zstd_level: 3,
+        config_hash: "feedface".into(),
+    };
     let mut w = RecordWriter::<T>::create(path, &opts).expect("create");
     w.write(rows).expect("write");
     w.finish().expect("finish");
@@ -127,9 +173,16 @@ fn pyarrow_reads_what_we_write() {
     let obs = observations();
     write(&dir.path().join("qa.parquet"), &qa);
     write(&dir.path().join("observations.parquet"), &obs);
-    std::fs::write(dir.path().join("qa.json"), serde_json::to_vec(&expected_qa(&qa)).expect("json")).expect("write");
-    std::fs::write(dir.path().join("observations.json"), serde_json::to_vec(&expected_obs(&obs)).expect("json"))
-        .expect("write");
+    std::fs::write(
+        dir.path().join("qa.json"),
+        serde_json::to_vec(&expected_qa(&qa)).expect("json"),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("observations.json"),
+        serde_json::to_vec(&expected_obs(&obs)).expect("json"),
+    )
+    .expect("write");
     let out = run_python_check("check_parquet.py", &[dir.path()]);
     assert!(out.contains("parquet interop: ok"), "{out}");
 }

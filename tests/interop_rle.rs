@@ -26,8 +26,17 @@ fn blank(h: u32, w: u32) -> Vec<u8> {
 fn cases() -> Vec<Case> {
     let mut rng = ChaCha8Rng::seed_from_u64(2026);
     let mut out = Vec::new();
-    let mut push = |name: String, h: u32, w: u32, bitmap: Vec<u8>| out.push(Case { name, h, w, bitmap });
-    for (h, w) in [(1, 1), (1, 7), (7, 1), (2, 2), (3, 5), (480, 640), (1080, 1920)] {
+    let mut push =
+        |name: String, h: u32, w: u32, bitmap: Vec<u8>| out.push(Case { name, h, w, bitmap });
+    for (h, w) in [
+        (1, 1),
+        (1, 7),
+        (7, 1),
+        (2, 2),
+        (3, 5),
+        (480, 640),
+        (1080, 1920),
+    ] {
         push(format!("empty_{h}x{w}"), h, w, blank(h, w));
         push(format!("full_{h}x{w}"), h, w, vec![1; (h * w) as usize]);
         let mut one = blank(h, w);
@@ -65,8 +74,14 @@ fn cases() -> Vec<Case> {
         } else {
             (rng.random_range(5..300), rng.random_range(5..300))
         };
-        let (cy, cx) = (rng.random_range(-20.0..h as f64 + 20.0), rng.random_range(-20.0..w as f64 + 20.0));
-        let (ry, rx) = (rng.random_range(1.0..h as f64 / 2.0 + 2.0), rng.random_range(1.0..w as f64 / 2.0 + 2.0));
+        let (cy, cx) = (
+            rng.random_range(-20.0..h as f64 + 20.0),
+            rng.random_range(-20.0..w as f64 + 20.0),
+        );
+        let (ry, rx) = (
+            rng.random_range(1.0..h as f64 / 2.0 + 2.0),
+            rng.random_range(1.0..w as f64 / 2.0 + 2.0),
+        );
         let mut bm = blank(h, w);
         for r in 0..h {
             for c in 0..w {
@@ -101,7 +116,10 @@ fn rle_matches_pycocotools() {
         let rle = Rle::encode_row_major(&c.bitmap, c.h, c.w).expect("encode");
         // Our own decoders agree with the input before Python looks at anything.
         assert_eq!(rle.decode_row_major(), c.bitmap, "{}", c.name);
-        let bbox = rle.bbox().map(|b| b.to_xywh().map(f64::from)).unwrap_or([0.0; 4]);
+        let bbox = rle
+            .bbox()
+            .map(|b| b.to_xywh().map(f64::from))
+            .unwrap_or([0.0; 4]);
         manifest.push(json!({
             "name": c.name, "h": c.h, "w": c.w, "offset": offset,
             "counts": rle.to_coco_string(), "area": rle.area(), "bbox_xywh": bbox,
@@ -120,7 +138,10 @@ fn rle_matches_pycocotools() {
     let mut shapes = Vec::new();
     for _ in 0..60 {
         let (h, w) = (rng.random_range(1..200u32), rng.random_range(1..200u32));
-        let (x, y) = (rng.random_range(-30.0..w as f64), rng.random_range(-30.0..h as f64));
+        let (x, y) = (
+            rng.random_range(-30.0..w as f64),
+            rng.random_range(-30.0..h as f64),
+        );
         let (bw, bh) = (rng.random_range(0.0..120.0), rng.random_range(0.0..120.0));
         let b = BoxXyxy::from_xywh(x, y, bw, bh).expect("box");
         let xywh = b.to_xywh().map(f64::from);
@@ -128,14 +149,26 @@ fn rle_matches_pycocotools() {
                            "counts": Rle::from_box(&b, h, w).expect("box").to_coco_string()}));
         let n = rng.random_range(3..9);
         let poly: Vec<f64> = (0..n)
-            .flat_map(|_| [rng.random_range(-10.0..w as f64 + 10.0), rng.random_range(-10.0..h as f64 + 10.0)])
+            .flat_map(|_| {
+                [
+                    rng.random_range(-10.0..w as f64 + 10.0),
+                    rng.random_range(-10.0..h as f64 + 10.0),
+                ]
+            })
             .collect();
         shapes.push(json!({"kind": "polygon", "h": h, "w": w, "coords": poly,
                            "counts": Rle::from_polygon(&poly, h, w).expect("poly").to_coco_string()}));
     }
     let cases_path = dir.path().join("cases.json");
     std::fs::write(&cases_path, serde_json::to_vec(&manifest).expect("json")).expect("write");
-    std::fs::write(dir.path().join("cases_shapes.json"), serde_json::to_vec(&shapes).expect("json")).expect("write");
-    let out = run_python_check("check_rle.py", &[&cases_path, &dir.path().join("bitmaps.bin")]);
+    std::fs::write(
+        dir.path().join("cases_shapes.json"),
+        serde_json::to_vec(&shapes).expect("json"),
+    )
+    .expect("write");
+    let out = run_python_check(
+        "check_rle.py",
+        &[&cases_path, &dir.path().join("bitmaps.bin")],
+    );
     assert!(out.contains("mismatches: 0"), "{out}");
 }

@@ -252,7 +252,11 @@ impl Rle {
     /// Intersection over union with a mask of the same size (0 when both are empty).
     pub fn iou(&self, other: &Rle) -> Result<f64> {
         self.same_size(other)?;
-        let m = hotcoco::mask::iou(std::slice::from_ref(&self.0), std::slice::from_ref(&other.0), &[false]);
+        let m = hotcoco::mask::iou(
+            std::slice::from_ref(&self.0),
+            std::slice::from_ref(&other.0),
+            &[false],
+        );
         Ok(m.first().and_then(|r| r.first()).copied().unwrap_or(0.0))
     }
 
@@ -348,7 +352,11 @@ impl From<&Rle> for CocoRle {
 
 impl fmt::Debug for CocoRle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CocoRle({}x{}, {:?})", self.height, self.width, self.counts)
+        write!(
+            f,
+            "CocoRle({}x{}, {:?})",
+            self.height, self.width, self.counts
+        )
     }
 }
 

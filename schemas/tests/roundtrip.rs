@@ -34,28 +34,37 @@ fn bbox() -> impl Strategy<Value = BoxXyxy> {
 }
 
 fn pose() -> impl Strategy<Value = WorldToCamera> {
-    (-3.2f64..3.2, -1.5f64..1.5, -3.2f64..3.2, -10f64..10.0, -10f64..10.0, -10f64..10.0).prop_map(
-        |(a, b, c, x, y, z)| {
+    (
+        -3.2f64..3.2,
+        -1.5f64..1.5,
+        -3.2f64..3.2,
+        -10f64..10.0,
+        -10f64..10.0,
+        -10f64..10.0,
+    )
+        .prop_map(|(a, b, c, x, y, z)| {
             let r = Rotation::from_euler_xyz_extrinsic(a, b, c).expect("finite");
             WorldToCamera::new(r, DVec3::new(x, y, z)).expect("finite")
-        },
-    )
+        })
 }
 
 fn distortion() -> impl Strategy<Value = Distortion> {
     prop_oneof![
         Just(Distortion::Pinhole),
-        prop::array::uniform5(-0.5f64..0.5).prop_map(|coeffs| Distortion::RadialTangential { coeffs }),
+        prop::array::uniform5(-0.5f64..0.5)
+            .prop_map(|coeffs| Distortion::RadialTangential { coeffs }),
         prop::array::uniform4(-0.1f64..0.1).prop_map(|coeffs| Distortion::KannalaBrandt { coeffs }),
         (
             prop::array::uniform6(-1f64..1.0),
             prop::array::uniform2(-0.001f64..0.001),
             prop::array::uniform4(-0.001f64..0.001)
         )
-            .prop_map(|(radial, tangential, thin_prism)| Distortion::FisheyeRadTanThinPrism {
-                radial,
-                tangential,
-                thin_prism,
+            .prop_map(|(radial, tangential, thin_prism)| {
+                Distortion::FisheyeRadTanThinPrism {
+                    radial,
+                    tangential,
+                    thin_prism,
+                }
             }),
     ]
 }
@@ -80,21 +89,34 @@ fn scene() -> impl Strategy<Value = Scene> {
 fn camera() -> impl Strategy<Value = Camera> {
     (
         (text(), text(), prop::sample::select(CameraKind::ALL)),
-        (1u32..4000, 1u32..4000, 1f64..3000.0, 1f64..3000.0, -10f64..4000.0, -10f64..4000.0),
+        (
+            1u32..4000,
+            1u32..4000,
+            1f64..3000.0,
+            1f64..3000.0,
+            -10f64..4000.0,
+            -10f64..4000.0,
+        ),
         distortion(),
         any::<bool>(),
         prop::option::of(pose()),
     )
-        .prop_map(|((scene_id, camera_id, kind), (w, h, fx, fy, cx, cy), d, rot, pose)| {
-            let sr = if rot { SensorRotation::Cw90 } else { SensorRotation::None };
-            Camera {
-                scene_id,
-                camera_id,
-                kind,
-                model: CameraModel::new(w, h, fx, fy, cx, cy, d, sr).expect("valid"),
-                world_to_camera: pose,
-            }
-        })
+        .prop_map(
+            |((scene_id, camera_id, kind), (w, h, fx, fy, cx, cy), d, rot, pose)| {
+                let sr = if rot {
+                    SensorRotation::Cw90
+                } else {
+                    SensorRotation::None
+                };
+                Camera {
+                    scene_id,
+                    camera_id,
+                    kind,
+                    model: CameraModel::new(w, h, fx, fy, cx, cy, d, sr).expect("valid"),
+                    world_to_camera: pose,
+                }
+            },
+        )
 }
 
 fn frame() -> impl Strategy<Value = Frame> {
@@ -103,16 +125,24 @@ fn frame() -> impl Strategy<Value = Frame> {
         text().prop_map(ImageRef::File),
         (text(), any::<u32>()).prop_map(|(path, frame)| ImageRef::VideoFrame { path, frame }),
     ];
-    (text(), text(), any::<u32>(), 0f64..1e5, image, prop::option::of(pose())).prop_map(
-        |(scene_id, camera_id, frame_index, timestamp_s, image, world_to_camera)| Frame {
-            scene_id,
-            camera_id,
-            frame_index,
-            timestamp_s,
-            image,
-            world_to_camera,
-        },
+    (
+        text(),
+        text(),
+        any::<u32>(),
+        0f64..1e5,
+        image,
+        prop::option::of(pose()),
     )
+        .prop_map(
+            |(scene_id, camera_id, frame_index, timestamp_s, image, world_to_camera)| Frame {
+                scene_id,
+                camera_id,
+                frame_index,
+                timestamp_s,
+                image,
+                world_to_camera,
+            },
+        )
 }
 
 fn vec3() -> impl Strategy<Value = DVec3> {
@@ -120,17 +150,30 @@ fn vec3() -> impl Strategy<Value = DVec3> {
 }
 
 fn observation() -> impl Strategy<Value = Observation> {
-    let kp = (0f32..2000.0, 0f32..2000.0, 0u8..3).prop_map(|(x, y, visibility)| Keypoint { x, y, visibility });
+    let kp = (0f32..2000.0, 0f32..2000.0, 0u8..3).prop_map(|(x, y, visibility)| Keypoint {
+        x,
+        y,
+        visibility,
+    });
     (
         (text(), text(), any::<u32>(), text(), text()),
         prop::option::of(bbox()),
-        prop::option::of((rle(), mask_source()).prop_map(|(rle, source)| ObservedMask { rle, source })),
+        prop::option::of(
+            (rle(), mask_source()).prop_map(|(rle, source)| ObservedMask { rle, source }),
+        ),
         prop::collection::vec(kp, 0..18),
         prop::option::of(vec3()),
         prop::option::of(vec3()),
     )
         .prop_map(
-            |((scene_id, camera_id, frame_index, instance_id, category), bbox, mask, keypoints, p, e)| Observation {
+            |(
+                (scene_id, camera_id, frame_index, instance_id, category),
+                bbox,
+                mask,
+                keypoints,
+                p,
+                e,
+            )| Observation {
                 scene_id,
                 camera_id,
                 frame_index,
@@ -146,15 +189,15 @@ fn observation() -> impl Strategy<Value = Observation> {
 }
 
 fn qa_sample() -> impl Strategy<Value = QaSample> {
-    let view = (text(), text(), text(), 1u32..4000, 1u32..4000).prop_map(|(view_id, frame_id, image, width, height)| {
-        ViewRef {
+    let view = (text(), text(), text(), 1u32..4000, 1u32..4000).prop_map(
+        |(view_id, frame_id, image, width, height)| ViewRef {
             view_id,
             frame_id,
             image,
             width,
             height,
-        }
-    });
+        },
+    );
     let region = (0u32..4, text(), bbox(), rle(), mask_source()).prop_map(
         |(view_index, instance_id, bbox, mask, mask_source)| Region {
             view_index,
@@ -165,15 +208,30 @@ fn qa_sample() -> impl Strategy<Value = QaSample> {
         },
     );
     (
-        (prop::sample::select(Task::ALL), prop::sample::select(SourceKind::ALL), text()),
-        (prop::sample::select(Split::ALL), text(), prop::collection::vec(text(), 0..5)),
+        (
+            prop::sample::select(Task::ALL),
+            prop::sample::select(SourceKind::ALL),
+            text(),
+        ),
+        (
+            prop::sample::select(Split::ALL),
+            text(),
+            prop::collection::vec(text(), 0..5),
+        ),
         (-1i32..4, text(), any::<bool>()),
         prop::collection::vec(view, 0..4),
         prop::collection::vec(region, 0..6),
         (text(), text()),
     )
         .prop_map(
-            |((task, source, scene_id), (split, question, options), (ai, answer, oe), views, regions, (t, g))| {
+            |(
+                (task, source, scene_id),
+                (split, question, options),
+                (ai, answer, oe),
+                views,
+                regions,
+                (t, g),
+            )| {
                 let mut s = QaSample {
                     sample_id: String::new(),
                     task,
@@ -270,9 +328,14 @@ fn reader_rejects_files_of_another_record_type() {
     }])
     .expect("write");
     w.finish().expect("finish");
-    let err = RecordReader::<QaSample>::open(&path).err().expect("must fail");
+    let err = RecordReader::<QaSample>::open(&path)
+        .err()
+        .expect("must fail");
     let msg = err.to_string();
-    assert!(msg.contains("scenes.parquet") && msg.contains("qa_sample"), "{msg}");
+    assert!(
+        msg.contains("scenes.parquet") && msg.contains("qa_sample"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -285,11 +348,15 @@ fn unique_columns_name_real_parquet_leaves() {
         let mut w = RecordWriter::<T>::create(&path, &WriteOptions::default()).expect("create");
         w.write(rows).expect("write");
         w.finish().expect("finish");
-        let reader = SerializedFileReader::new(std::fs::File::open(&path).expect("open")).expect("parquet");
+        let reader =
+            SerializedFileReader::new(std::fs::File::open(&path).expect("open")).expect("parquet");
         let schema = reader.metadata().file_metadata().schema_descr_ptr();
         let leaves: Vec<String> = schema.columns().iter().map(|c| c.path().string()).collect();
         for path in T::unique_columns() {
-            assert!(leaves.contains(&path.join(".")), "{path:?} not among {leaves:?}");
+            assert!(
+                leaves.contains(&path.join(".")),
+                "{path:?} not among {leaves:?}"
+            );
         }
     }
     let mut runner = proptest::test_runner::TestRunner::deterministic();

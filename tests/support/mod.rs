@@ -11,7 +11,9 @@ pub fn python() -> String {
 
 /// Runs `tests/py/<script>` with `args` and fails the test with its output unless it exits 0.
 pub fn run_python_check(script: &str, args: &[&Path]) -> String {
-    let script_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(script);
+    let script_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/py")
+        .join(script);
     let out = Command::new(python())
         .arg(&script_path)
         .args(args)

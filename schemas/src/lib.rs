@@ -35,7 +35,7 @@ pub use camera::{CameraModel, SensorRotation};
 pub use distortion::Distortion;
 pub use error::{Error, Result};
 pub use hash::{ContentHasher, sha256_hex};
-pub use mask::{CocoRle, Rle};
+pub use mask::{CocoRle, Rle, RleBuilder};
 pub use parquet_io::{
     AtomicFile, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, META_CONFIG_HASH, META_RECORD,
     META_SCHEMA_VERSION, RecordReader, RecordWriter, SCHEMA_VERSION, WriteOptions, write_atomic,
@@ -43,7 +43,7 @@ pub use parquet_io::{
 pub use pose::{CameraToWorld, ROTATION_TOLERANCE, Rotation, WorldToCamera};
 pub use records::{
     Camera, Frame, ImageRef, InputError, Keypoint, Observation, ObservedMask, QaSample,
-    REGION_PLACEHOLDER, Region, Scene, ViewRef,
+    REGION_PLACEHOLDER, Region, Scene, TruthInstance, TruthObservation, TruthState, ViewRef,
 };
 pub use vocab::{
     CameraKind, ErrorClass, MaskSource, MaskSourceKind, SourceKind, Split, Task, TaskCategory,

@@ -277,6 +277,77 @@ impl Rle {
     }
 }
 
+/// Builds an [`Rle`] from runs given in column-major order, for producers that know their
+/// mask as a sub-rectangle or a run stream (renderers, segmenters) and need no full bitmap.
+///
+/// ```
+/// use crossview_schemas::RleBuilder;
+/// // 3x3 image, foreground at column 1, rows 0..2.
+/// let mut b = RleBuilder::new(3, 3);
+/// b.skip_to(3);
+/// b.push(true, 2);
+/// assert_eq!(b.finish().unwrap().counts(), &[3, 2, 4]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct RleBuilder {
+    height: u32,
+    width: u32,
+    counts: Vec<u32>,
+    on: bool,
+    len: u32,
+    pos: u64,
+}
+
+impl RleBuilder {
+    /// An empty builder for a `height x width` mask, positioned at pixel 0.
+    pub fn new(height: u32, width: u32) -> Self {
+        RleBuilder {
+            height,
+            width,
+            counts: Vec::new(),
+            on: false,
+            len: 0,
+            pos: 0,
+        }
+    }
+
+    /// Appends `n` pixels of one value.
+    pub fn push(&mut self, on: bool, n: u32) {
+        if n == 0 {
+            return;
+        }
+        if on == self.on {
+            self.len += n;
+        } else {
+            self.counts.push(self.len);
+            self.on = on;
+            self.len = n;
+        }
+        self.pos += u64::from(n);
+    }
+
+    /// Appends background up to column-major pixel index `pos` (no-op if already there).
+    pub fn skip_to(&mut self, pos: u64) {
+        if pos > self.pos {
+            self.push(false, (pos - self.pos) as u32);
+        }
+    }
+
+    /// Column-major index of the next pixel.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Fills the rest with background and returns the mask; fails if more than
+    /// `height * width` pixels were pushed.
+    pub fn finish(mut self) -> Result<Rle> {
+        let total = u64::from(self.height) * u64::from(self.width);
+        self.skip_to(total);
+        self.counts.push(self.len);
+        Rle::from_counts(self.height, self.width, self.counts)
+    }
+}
+
 /// A mask in COCO's compressed-counts string form: validated on construction, shared on
 /// clone. Samples that refer to one observation's mask share one string instead of each
 /// re-encoding (or copying) the runs; [`CocoRle::to_rle`] gives the runs back.

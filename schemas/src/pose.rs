@@ -75,6 +75,19 @@ impl Rotation {
         ))
     }
 
+    /// The angles `[rx, ry, rz]` of [`Rotation::from_euler_xyz_extrinsic`] (scipy's
+    /// `as_euler('xyz')`), with `ry` in `[-pi/2, pi/2]`.
+    pub fn to_euler_xyz_extrinsic(&self) -> [f64; 3] {
+        let m = self.to_row_major();
+        let ry = (-m[6]).clamp(-1.0, 1.0).asin();
+        if m[6].abs() < 1.0 - 1e-12 {
+            [m[7].atan2(m[8]), ry, m[3].atan2(m[0])]
+        } else {
+            // Gimbal lock: rx and rz turn about the same axis; put it all in rx.
+            [(-m[5]).atan2(m[4]), ry, 0.0]
+        }
+    }
+
     /// Rotation by `angle` radians about a unit `axis`.
     pub fn from_axis_angle(axis: DVec3, angle: f64) -> Result<Self> {
         finite("rotation angle", angle)?;
@@ -247,6 +260,26 @@ mod tests {
         // Row 2: [-sin(ry), sin(rx)cos(ry), cos(rx)cos(ry)].
         assert!((r[6] + ry.sin()).abs() < 1e-12);
         assert!((r[7] - rx.sin() * ry.cos()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn euler_round_trips() {
+        for &(a, b, c) in &[
+            (0.3, -0.2, 1.1),
+            (-2.5, 1.2, 3.0),
+            (0.0, 0.0, 0.0),
+            (1.0, -1.5, -0.4),
+        ] {
+            let r = Rotation::from_euler_xyz_extrinsic(a, b, c).unwrap();
+            let [x, y, z] = r.to_euler_xyz_extrinsic();
+            let back = Rotation::from_euler_xyz_extrinsic(x, y, z).unwrap();
+            assert!(r.then_after(&back.inverse()).angle() < 1e-9, "{a} {b} {c}");
+        }
+        let locked =
+            Rotation::from_euler_xyz_extrinsic(0.4, std::f64::consts::FRAC_PI_2, 0.1).unwrap();
+        let [x, y, z] = locked.to_euler_xyz_extrinsic();
+        let back = Rotation::from_euler_xyz_extrinsic(x, y, z).unwrap();
+        assert!(locked.then_after(&back.inverse()).angle() < 1e-6);
     }
 
     #[test]

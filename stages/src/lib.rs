@@ -1,5 +1,7 @@
 //! crossview-stages: the work of each data-engine stage as plain functions and types, with no
-//! dataflow: sources, masks, geometry, association, QA, filters, split (modules arrive with
-//! their issues).
+//! dataflow: sources, masks, geometry, association, QA, filters, split; and `synth`, the
+//! synthetic world that every command, test and benchmark runs on.
 
 pub use crossview_schemas as schemas;
+
+pub mod synth;

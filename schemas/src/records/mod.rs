@@ -1,5 +1,6 @@
 //! The canonical records every source is parsed into and every later stage sees: Scene, Camera,
-//! Frame, Observation, QaSample and InputError, each with its Arrow schema and conversions.
+//! Frame, Observation, QaSample and InputError (plus the synthetic world's truth records), each
+//! with its Arrow schema and conversions.
 
 mod camera;
 mod frame;
@@ -8,6 +9,7 @@ mod observation;
 mod pose_columns;
 mod qa;
 mod scene;
+mod truth;
 
 pub use camera::Camera;
 pub use frame::{Frame, ImageRef};
@@ -15,3 +17,4 @@ pub use input_error::InputError;
 pub use observation::{Keypoint, Observation, ObservedMask};
 pub use qa::{QaSample, REGION_PLACEHOLDER, Region, ViewRef};
 pub use scene::Scene;
+pub use truth::{TruthInstance, TruthObservation, TruthState};

@@ -5,3 +5,4 @@ mod support;
 
 mod interop_parquet;
 mod interop_rle;
+mod synth;

@@ -5,4 +5,7 @@
 //! [`crossview_stages`]. This crate grows the graph, the sink and the CLI commands.
 
 pub use crossview_schemas as schemas;
+pub use crossview_stages::synth::driver::{DEFAULT_MAX_SIDE, PAPER_MAX_SIDE};
+
+pub mod synth_cmd;
 pub use crossview_stages as stages;

@@ -1,22 +1,150 @@
 //! The `crossview` command line (clap). Exit codes: 0 success, 1 failure, 2 usage or config
 //! error.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use crossview::synth_cmd;
 
 /// crossview: cross-view spatial intelligence data engine.
 #[derive(Parser, Debug)]
 #[command(name = "crossview", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which synthetic source trees to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ProfileArg {
+    Messytable,
+    Mmptrack,
+    Egohumans,
+    Egoexo4d,
+    All,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Render a synthetic multi-camera world and write it in the source datasets' own formats.
+    Synth {
+        /// Which dataset format(s); `all` writes OUT/<profile> for each.
+        #[arg(long, value_enum)]
+        profile: ProfileArg,
+        /// Scenes (takes, sequences) per profile.
+        #[arg(long, default_value_t = 4)]
+        scenes: usize,
+        /// Master seed: the same flags give the same bytes.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Write annotations and truth only, no images.
+        #[arg(long)]
+        no_images: bool,
+        /// `paper`: a tree large enough for the paper's >8M QA candidates (sets --scenes).
+        #[arg(long)]
+        scale: Option<String>,
+        /// Longest side of written images, in pixels (calibration is scaled to match);
+        /// default 640, or 320 with `--scale paper`.
+        #[arg(long)]
+        max_side: Option<u32>,
+        /// Frames per video scene (default: the profile's).
+        #[arg(long)]
+        frames: Option<usize>,
+        /// Worker threads (default: all cores); the output does not depend on it.
+        #[arg(short = 'j', long)]
+        threads: Option<usize>,
+    },
+}
+
+/// A failure that is the user's input or configuration (exit 2) rather than a run failure.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Synth {
+            profile,
+            scenes,
+            seed,
+            out,
+            no_images,
+            scale,
+            max_side,
+            frames,
+            threads,
+        } => {
+            let paper = match scale.as_deref() {
+                None => false,
+                Some("paper") => true,
+                Some(other) => {
+                    return Err(UsageError(format!(
+                        "unknown --scale {other:?} (expected `paper`)"
+                    ))
+                    .into());
+                }
+            };
+            let profiles = match profile {
+                ProfileArg::Messytable => vec![synth_cmd::SynthProfile::MessyTable],
+                ProfileArg::Mmptrack | ProfileArg::Egohumans | ProfileArg::Egoexo4d => {
+                    return Err(UsageError(format!(
+                        "profile {profile:?} is not implemented yet; available: messytable"
+                    ))
+                    .into());
+                }
+                ProfileArg::All => synth_cmd::SynthProfile::ALL.to_vec(),
+            };
+            let args = synth_cmd::SynthArgs {
+                profiles,
+                nested: profile == ProfileArg::All,
+                scenes,
+                seed,
+                out,
+                images: !no_images,
+                paper,
+                max_side: max_side.unwrap_or(if paper {
+                    crossview::PAPER_MAX_SIDE
+                } else {
+                    crossview::DEFAULT_MAX_SIDE
+                }),
+                frames,
+                threads,
+            };
+            synth_cmd::run(&args).context("synth failed")
+        }
+    }
+}
 
 fn main() -> ExitCode {
-    match Cli::try_parse() {
-        Ok(_cli) => ExitCode::SUCCESS,
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
-            ExitCode::from(code)
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -49,6 +49,13 @@ impl ContentHasher {
     pub fn update_raw(&mut self, b: &[u8]) {
         self.0.update(b);
     }
+    /// The first 8 bytes of the digest as an integer (little-endian), for seeds.
+    pub fn finish_u64(self) -> u64 {
+        let digest = self.0.finalize();
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&digest[..8]);
+        u64::from_le_bytes(b)
+    }
     /// The first `n` bytes of the digest (at most 32) as lowercase hex.
     pub fn finish_hex(self, n: usize) -> String {
         let digest = self.0.finalize();

@@ -308,6 +308,35 @@ proptest! {
         0..8)) { parquet_round_trip(&rows); }
 
     #[test]
+    fn truth_instances_round_trip(rows in prop::collection::vec(
+        (text(), text(), text(), text(), any::<u32>(), any::<u32>(), any::<bool>())
+            .prop_map(|(scene_id, instance_id, category, model, coarse_class, fine_class, is_person)|
+                TruthInstance { scene_id, instance_id, category, model, coarse_class, fine_class, is_person }),
+        0..8)) { parquet_round_trip(&rows); }
+
+    #[test]
+    fn truth_states_round_trip(rows in prop::collection::vec(
+        (text(), any::<u32>(), text(), vec3(), vec3(), prop::array::uniform4(-1f64..1.0), prop::collection::vec(vec3(), 0..17))
+            .prop_map(|(scene_id, frame_index, instance_id, position, extent, rotation_xyzw, keypoints)|
+                TruthState { scene_id, frame_index, instance_id, position, extent, rotation_xyzw, keypoints }),
+        0..8)) { parquet_round_trip(&rows); }
+
+    #[test]
+    fn truth_observations_round_trip(rows in prop::collection::vec(
+        ((text(), text(), any::<u32>(), text(), any::<bool>()), prop::option::of(bbox()), prop::option::of(rle()),
+         (any::<u64>(), any::<u64>(), any::<u64>(), 0f32..1.0, -5f64..50.0), prop::option::of((vec3(), 0f32..2000.0, 0f32..2000.0)))
+            .prop_map(|((scene_id, camera_id, frame_index, instance_id, annotated), bbox, mask, (ma, aa, au, vf, depth), probe)| {
+                let modal = mask.as_ref().map(CocoRle::from);
+                TruthObservation {
+                    scene_id, camera_id, frame_index, instance_id, annotated, bbox,
+                    amodal: modal.clone(), modal,
+                    modal_area: ma, amodal_area: aa, amodal_area_unclipped: au, visible_fraction: vf, depth,
+                    probe_world: probe.map(|p| p.0), probe_pixel: probe.map(|p| [p.1, p.2]),
+                }
+            }),
+        0..8)) { parquet_round_trip(&rows); }
+
+    #[test]
     fn rle_strings_round_trip(m in rle()) {
         let s = m.to_coco_string();
         prop_assert_eq!(Rle::from_coco_string(&s, m.height(), m.width()).expect("decodes"), m.clone());

@@ -4,4 +4,7 @@
 
 pub use crossview_schemas as schemas;
 
+mod error;
+pub use error::{Error, Result};
+
 pub mod synth;

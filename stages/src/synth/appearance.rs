@@ -65,20 +65,23 @@ impl Appearance {
     pub fn albedo(&self, p: DVec3) -> Rgb {
         let accent = match self.pattern {
             Pattern::Solid => false,
-            Pattern::Stripes { axis, period } => (p[axis] / period).floor().rem_euclid(2.0) >= 1.0,
+            Pattern::Stripes { axis, period } => floor_i64(p[axis] * period.recip()) & 1 == 1,
             Pattern::Checker { period } => {
-                let s = (p.x / period).floor() + (p.y / period).floor() + (p.z / period).floor();
-                s.rem_euclid(2.0) >= 1.0
+                let q = p * period.recip();
+                (floor_i64(q.x) + floor_i64(q.y) + floor_i64(q.z)) & 1 == 1
             }
             Pattern::Band { axis, half_width } => p[axis].abs() <= half_width,
             Pattern::Dots { period } => {
-                let q = (p / period).fract() - DVec3::splat(0.5);
-                let q = DVec3::new(q.x.abs(), q.y.abs(), q.z.abs());
+                let q = p * period.recip();
+                let q = DVec3::new(
+                    q.x - floor_i64(q.x) as f64,
+                    q.y - floor_i64(q.y) as f64,
+                    q.z - floor_i64(q.z) as f64,
+                ) - DVec3::splat(0.5);
+                let sq = q * q;
                 // Two of the three coordinates lie on the surface's tangent plane; a dot is
-                // where the smallest two are both near a cell centre.
-                let mut v = q.to_array();
-                v.sort_by(f64::total_cmp);
-                v[0] * v[0] + v[1] * v[1] < 0.07
+                // where those two (the smallest) are both near a cell centre.
+                sq.x + sq.y + sq.z - sq.max_element() < 0.07
             }
         };
         let c = if accent { self.accent } else { self.base };
@@ -86,15 +89,34 @@ impl Appearance {
             return c;
         }
         // Grain: value noise on a 6 mm lattice of the local surface point.
-        let cell = (p / 0.006).floor();
-        let n = unit_hash(cell.x as i64, cell.y as i64, cell.z as i64) * 2.0 - 1.0;
-        let k = 1.0 + self.grain * n as f32;
+        let cell = p * (1.0 / 0.006);
+        let n = grain_hash(floor_i64(cell.x), floor_i64(cell.y), floor_i64(cell.z)) * 2.0 - 1.0;
+        let k = 1.0 + self.grain * n;
         [
             (c[0] * k).clamp(0.0, 1.0),
             (c[1] * k).clamp(0.0, 1.0),
             (c[2] * k).clamp(0.0, 1.0),
         ]
     }
+}
+
+/// `floor(v)` as an integer without a libm call (baseline x86-64 has no rounding
+/// instruction, and this runs per pixel).
+#[inline]
+pub fn floor_i64(v: f64) -> i64 {
+    let t = v as i64;
+    t - i64::from((t as f64) > v)
+}
+
+/// A cheap hash of a lattice cell to `[0, 1)` for surface grain (one multiply-xorshift
+/// round: plenty for noise, and it runs per pixel).
+#[inline]
+pub fn grain_hash(a: i64, b: i64, c: i64) -> f32 {
+    let x = (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (b as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+        ^ (c as u64).wrapping_mul(0x1656_67B1_9E37_79F9);
+    let x = (x ^ (x >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (x >> 40) as f32 / (1u64 << 24) as f32
 }
 
 /// A deterministic hash of three integers to `[0, 1)` (SplitMix64 finalizer; a few lines of

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crossview_schemas::glam::{DMat3, DVec2, DVec3};
 use crossview_schemas::{BoxXyxy, CameraModel, Rle, RleBuilder, WorldToCamera};
 
-use super::appearance::{Rgb, unit_hash};
+use super::appearance::{Rgb, grain_hash};
 use super::shapes::Shape;
 use super::world::{BACKGROUND, Room, WorldPart};
 
@@ -260,17 +260,20 @@ pub fn render_view(
     let mut pbuf = vec![NO_PART; w * h];
     let cam_center = pose.camera_center();
     let r_cw = r_wc.transpose();
-    if let Some(room) = room {
-        for (i, (z, p)) in zbuf.iter_mut().zip(pbuf.iter_mut()).enumerate() {
-            if let Some(d) = rays.dir(i) {
-                if let Some((t, face)) = room.exit(cam_center, r_cw * d) {
-                    *z = t as f32;
-                    *p = ROOM_BASE + u32::from(face);
-                }
-            }
-        }
-    }
-    for (pi, cp) in cam_parts.iter().enumerate() {
+    // Instances first, then background. Without shading, a background part only matters
+    // where it may hide an instance, so it is tested only at pixels an instance covers.
+    let order = cam_parts
+        .iter()
+        .enumerate()
+        .filter(|(_, cp)| cp.part.owner != BACKGROUND)
+        .chain(
+            cam_parts
+                .iter()
+                .enumerate()
+                .filter(|(_, cp)| cp.part.owner == BACKGROUND),
+        );
+    for (pi, cp) in order {
+        let only_covered = cp.part.owner == BACKGROUND && !opts.shade;
         let [x0, y0, x1, y1] = clip_bounds(cp.bounds, w, h);
         let owner = cp.part.owner;
         let sphere_test = !matches!(cp.part.shape, Shape::Cuboid { .. });
@@ -284,6 +287,9 @@ pub fn render_view(
         for y in y0..y1 {
             for x in x0..x1 {
                 let i = y * w + x;
+                if only_covered && zbuf[i] == f32::INFINITY {
+                    continue;
+                }
                 let Some(d) = rays.dir(i) else { continue };
                 if sphere_test {
                     let along = cp.center.dot(d);
@@ -303,6 +309,19 @@ pub fn render_view(
                     zbuf[i] = t;
                     pbuf[i] = pi as u32;
                 }
+            }
+        }
+    }
+    // The room encloses everything, so it only shows where no part was hit; and it only
+    // matters for shading.
+    if let (Some(room), true) = (room, opts.shade) {
+        for (i, (z, p)) in zbuf.iter_mut().zip(pbuf.iter_mut()).enumerate() {
+            if *p != NO_PART {
+                continue;
+            }
+            if let Some((t, face)) = rays.dir(i).and_then(|d| room.exit(cam_center, r_cw * d)) {
+                *z = t as f32;
+                *p = ROOM_BASE + u32::from(face);
             }
         }
     }
@@ -431,15 +450,16 @@ fn outside_area(
             let inside = x >= 0 && y >= 0 && x < w && y < h;
             if !inside {
                 let px = DVec2::new(x as f64 + 0.5, y as f64 + 0.5);
-                if let Some(d) = model.unproject(px) {
-                    if mine.iter().any(|cp| {
+                let hit = model.unproject(px).is_some_and(|d| {
+                    mine.iter().any(|cp| {
                         cp.part
                             .shape
                             .intersect(cp.origin_local, cp.to_local * d)
                             .is_some()
-                    }) {
-                        count += (step * step) as u64;
-                    }
+                    })
+                });
+                if hit {
+                    count += (step * step) as u64;
                 }
             }
             x += step;
@@ -498,9 +518,10 @@ fn shade(
             )
         };
         let k = AMBIENT + (1.0 - AMBIENT) * lambert;
-        let noise = (unit_hash(seed as i64, i as i64, 17) as f32 - 0.5) * 0.03;
+        let noise = (grain_hash(seed as i64, i as i64, 17) - 0.5) * 0.03;
         for c in 0..3 {
-            out[i * 3 + c] = ((albedo[c] * k + noise).clamp(0.0, 1.0) * 255.0).round() as u8;
+            // +0.5 then truncate: rounding without a libm call.
+            out[i * 3 + c] = ((albedo[c] * k + noise).clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
         }
     }
     out

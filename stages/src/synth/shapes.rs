@@ -222,10 +222,10 @@ fn capsule(o: DVec3, d: DVec3, hl: f64, r: f64) -> Option<f64> {
     }
     for end in [-hl, hl] {
         let oc = o - DVec3::new(0.0, 0.0, end);
-        if let Some((t0, t1)) = quadratic(d.dot(d), oc.dot(d), oc.dot(oc) - r * r) {
-            if let Some(t) = smallest_positive(t0, t1) {
-                best = best.min(t);
-            }
+        if let Some(t) = quadratic(d.dot(d), oc.dot(d), oc.dot(oc) - r * r)
+            .and_then(|(t0, t1)| smallest_positive(t0, t1))
+        {
+            best = best.min(t);
         }
     }
     best.is_finite().then_some(best)

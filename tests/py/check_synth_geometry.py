@@ -1,0 +1,109 @@
+"""Independent geometry check of a `crossview synth` tree: reads the native calibration and labels
+the way ../shared/formats/ specify (numpy only, none of crossview's camera code) and compares them
+with the `_truth/` sidecar:
+  - each truth probe point (a visible 3D surface point) projects onto its rendered pixel (< 1 px),
+    and the truth modal mask is set at that pixel;
+  - camera centres from the native extrinsics match the truth cameras (< 1 mm);
+  - native boxes are tight around the truth modal masks, in the source's box convention.
+Usage: check_synth_geometry.py TREE (one profile's tree). Prints a summary; exit 1 on failure."""
+import glob, json, math, os, sys
+import numpy as np
+import pyarrow.parquet as pq
+from pycocotools import mask as mu
+
+root = sys.argv[1]
+truth = lambda name: pq.read_table(os.path.join(root, "_truth", name + ".parquet")).to_pylist()
+obs = truth("observations")
+cams = {(c["scene_id"], c["camera_id"]): c for c in truth("cameras")}
+bad = []
+stats = {"probes": 0, "centres": 0, "boxes": 0}
+
+
+def rot_xyz(rx, ry, rz):
+    """scipy Rotation.from_euler('xyz', [rx, ry, rz]): extrinsic x, then y, then z."""
+    cx, sx, cy, sy, cz, sz = math.cos(rx), math.sin(rx), math.cos(ry), math.sin(ry), math.cos(rz), math.sin(rz)
+    Rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    Ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    Rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return Rz @ Ry @ Rx
+
+
+def truth_centre(c):
+    R = np.array(c["rotation"]).reshape(3, 3)  # world-to-camera, row-major
+    return -R.T @ np.array(c["translation"])
+
+
+def check_probe(o, project):
+    if o["probe_world"] is None:
+        return
+    uv = project(np.array(o["probe_world"]))
+    if uv is None:
+        bad.append(f"{o['scene_id']} cam {o['camera_id']} inst {o['instance_id']}: probe behind camera")
+        return
+    d = math.hypot(uv[0] - o["probe_pixel"][0], uv[1] - o["probe_pixel"][1])
+    if d > 1.0:
+        bad.append(f"{o['scene_id']} cam {o['camera_id']} inst {o['instance_id']}: probe off by {d:.2f} px")
+    if o["modal_counts"] is not None:
+        h, w = o["mask_size"]
+        m = mu.decode({"size": [h, w], "counts": o["modal_counts"].encode()})
+        col, row = int(o["probe_pixel"][0]), int(o["probe_pixel"][1])
+        if not m[row, col]:
+            bad.append(f"{o['scene_id']} cam {o['camera_id']} inst {o['instance_id']}: probe pixel not in modal mask")
+    stats["probes"] += 1
+
+
+def tight_box(o, box_xyxy_exclusive):
+    """The native box, converted to exclusive xyxy, against the truth modal mask's tight box."""
+    if o["modal_counts"] is None:
+        return
+    h, w = o["mask_size"]
+    x, y, bw, bh = mu.toBbox({"size": [h, w], "counts": o["modal_counts"].encode()})
+    ref = [x, y, x + bw, y + bh]
+    if max(abs(a - b) for a, b in zip(ref, box_xyxy_exclusive)) > 0.51:
+        bad.append(f"{o['scene_id']} cam {o['camera_id']} inst {o['instance_id']}: box {box_xyxy_exclusive} vs mask {ref}")
+    stats["boxes"] += 1
+
+
+def messytable():
+    for lf in sorted(glob.glob(os.path.join(root, "labels", "*.json"))):
+        j = json.load(open(lf))
+        K = {cam: np.array(v, dtype=float).reshape(3, 3) for cam, v in j["intrinsics"].items()}
+        for scene, s in j["scenes"].items():
+            sid = "messytable/" + scene
+            for cam, c in s["cameras"].items():
+                t, (rx, ry, rz) = np.array(c["extrinsics"][:3]), c["extrinsics"][3:]
+                R = rot_xyz(rx, ry, rz)  # camera -> reference
+                if np.linalg.norm(t - truth_centre(cams[(sid, cam)])) > 1e-3:
+                    bad.append(f"{sid} cam {cam}: centre {t} vs truth {truth_centre(cams[(sid, cam)])}")
+                stats["centres"] += 1
+
+                def project(X, R=R, t=t, K=K[cam]):
+                    p = R.T @ (X - t)
+                    if p[2] <= 0:
+                        return None
+                    uv = K @ (p / p[2])
+                    return uv[0], uv[1]
+
+                labelled = c["instances"]
+                for o in by_view.get((sid, cam, 0), []):
+                    check_probe(o, project)
+                    if o["instance_id"] in labelled:
+                        x1, y1, x2, y2 = labelled[o["instance_id"]]["pos"]
+                        tight_box(o, [x1, y1, x2 + 1, y2 + 1])  # inclusive -> exclusive
+                    elif o["annotated"]:
+                        bad.append(f"{sid} cam {cam}: annotated instance {o['instance_id']} missing from labels")
+                for inst in labelled:
+                    if not any(o["instance_id"] == inst and o["annotated"] for o in by_view.get((sid, cam, 0), [])):
+                        bad.append(f"{sid} cam {cam}: labelled instance {inst} not visible in truth")
+
+
+by_view = {}
+for o in obs:
+    by_view.setdefault((o["scene_id"], o["camera_id"], o["frame_index"]), []).append(o)
+kind = next(iter(cams))[0].split("/")[0] if cams else None
+{"messytable": messytable}[kind]()
+for b in bad[:25]:
+    print("BAD", b)
+print(f"synth geometry ({kind}): {stats['probes']} probes, {stats['centres']} camera centres, "
+      f"{stats['boxes']} boxes checked, {len(bad)} problems")
+sys.exit(1 if bad or stats["probes"] == 0 else 0)

@@ -63,8 +63,16 @@ fn messytable_geometry_matches_truth() {
 }
 
 #[test]
+fn mmptrack_geometry_matches_truth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_tree(&synth::mmptrack::MmpTrack, dir.path(), &small(6), 2);
+    let out = run_python_check("check_synth_geometry.py", &[dir.path()]);
+    assert!(out.contains(" 0 problems"), "{out}");
+}
+
+#[test]
 fn trees_are_deterministic_across_threads_and_differ_across_seeds() {
-    let profiles: [&dyn Profile; 1] = [&synth::messytable::MessyTable];
+    let profiles: [&dyn Profile; 2] = [&synth::messytable::MessyTable, &synth::mmptrack::MmpTrack];
     for p in profiles {
         let dir = tempfile::tempdir().expect("tempdir");
         let (a, b, c) = (
@@ -111,6 +119,11 @@ fn synth_command_writes_nested_trees_and_rejects_bad_scale() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(dir.path().join("messytable/labels/train.json").exists());
+    assert!(
+        dir.path()
+            .join("mmptrack/_truth/observations.parquet")
+            .exists()
+    );
     let bad = Command::new(bin)
         .args([
             "synth",

@@ -98,9 +98,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let profiles = match profile {
                 ProfileArg::Messytable => vec![synth_cmd::SynthProfile::MessyTable],
-                ProfileArg::Mmptrack | ProfileArg::Egohumans | ProfileArg::Egoexo4d => {
+                ProfileArg::Mmptrack => vec![synth_cmd::SynthProfile::MmpTrack],
+                ProfileArg::Egohumans | ProfileArg::Egoexo4d => {
                     return Err(UsageError(format!(
-                        "profile {profile:?} is not implemented yet; available: messytable"
+                        "profile {profile:?} is not implemented yet; available: messytable, mmptrack"
                     ))
                     .into());
                 }

@@ -10,15 +10,18 @@ use crossview_stages::synth::{self, Profile, SynthOptions};
 pub enum SynthProfile {
     /// Tabletop stills, 9 cameras.
     MessyTable,
+    /// People in rooms, 4-6 static cameras, video.
+    MmpTrack,
 }
 
 impl SynthProfile {
     /// Every profile, in the order `--profile all` writes them.
-    pub const ALL: &'static [SynthProfile] = &[SynthProfile::MessyTable];
+    pub const ALL: &'static [SynthProfile] = &[SynthProfile::MessyTable, SynthProfile::MmpTrack];
 
     fn profile(&self) -> &'static dyn Profile {
         match self {
             SynthProfile::MessyTable => &synth::messytable::MessyTable,
+            SynthProfile::MmpTrack => &synth::mmptrack::MmpTrack,
         }
     }
 
@@ -26,6 +29,7 @@ impl SynthProfile {
     fn paper_scenes(&self) -> usize {
         match self {
             SynthProfile::MessyTable => 5_579,
+            SynthProfile::MmpTrack => 100,
         }
     }
 }

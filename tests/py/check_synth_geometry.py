@@ -97,11 +97,66 @@ def messytable():
                         bad.append(f"{sid} cam {cam}: labelled instance {inst} not visible in truth")
 
 
+def mmptrack():
+    for cf in sorted(glob.glob(os.path.join(root, "*", "calibrations", "*", "calibrations.json"))):
+        split, env = cf.split(os.sep)[-4], cf.split(os.sep)[-2]
+        calib = json.load(open(cf))
+        space = calib["Space"]
+        cams_by_id = {}
+        for c in calib["Cameras"]:
+            R = np.array(c["ExtrinsicParameters"]["Rotation"], dtype=float).reshape(3, 3)  # camera -> world
+            T = np.array(c["ExtrinsicParameters"]["Translation"], dtype=float)  # camera centre, mm
+            p = c["IntrinsicParameters"]
+            cams_by_id[str(c["CameraId"])] = (R, T, p)
+        for label_dir in sorted(glob.glob(os.path.join(root, split, "labels", "*", env + "_*"))):
+            scene = os.path.basename(label_dir)
+            sid = "mmptrack/" + scene
+            for cam, (R, T, p) in cams_by_id.items():
+                if np.linalg.norm(T / 1000.0 - truth_centre(cams[(sid, cam)])) > 1e-3:
+                    bad.append(f"{sid} cam {cam}: centre {T} mm vs truth {truth_centre(cams[(sid, cam)])} m")
+                stats["centres"] += 1
+
+                def project(X, R=R, T=T, p=p):
+                    uvw = np.linalg.inv(R) @ (X * 1000.0 - T)  # organiser-style formula, mm
+                    if uvw[2] <= 0:
+                        return None
+                    return uvw[0] / uvw[2] * p["Fx"] + p["Cx"], uvw[1] / uvw[2] * p["Fy"] + p["Cy"]
+
+                for lf in sorted(glob.glob(os.path.join(label_dir, f"rgb_*_{cam}.json"))):
+                    frame = int(os.path.basename(lf).split("_")[1])
+                    boxes = json.load(open(lf))
+                    views = by_view.get((sid, cam, frame), [])
+                    for o in views:
+                        check_probe(o, project)
+                        b = boxes.get(o["instance_id"])
+                        if o["annotated"] != (b is not None):
+                            bad.append(f"{sid} cam {cam} frame {frame}: person {o['instance_id']} annotated={o['annotated']} but box={b}")
+                        # Projected 3D boxes are loose: they must contain the visible pixels.
+                        if b is not None and o["bbox"] is not None:
+                            x1, y1, x2, y2 = o["bbox"]
+                            if x1 < b[0] - 2 or y1 < b[1] - 2 or x2 > b[2] + 2 or y2 > b[3] + 2:
+                                bad.append(f"{sid} cam {cam} frame {frame}: person {o['instance_id']} box {b} misses visible {o['bbox']}")
+                            stats["boxes"] += 1
+            # Top-down points: grid -> world (section 5) lands under the truth body centre.
+            states = {(st["frame_index"], st["instance_id"]): st for st in truth_states if st["scene_id"] == sid}
+            fx = (math.floor((space["MaxU"] - space["MinU"]) / space["VoxelSizeInMM"]) - 1) / (space["MaxU"] - space["MinU"])
+            fy = (math.floor((space["MaxV"] - space["MinV"]) / space["VoxelSizeInMM"]) - 1) / (space["MaxV"] - space["MinV"])
+            for tf in sorted(glob.glob(os.path.join(root, split, "topdown_labels", "*", scene, "topdown_*.csv"))):
+                frame = int(os.path.basename(tf)[8:13])
+                for line in open(tf):
+                    pid, gy, gx = line.strip().split(",")
+                    u, v = float(gx) / fx + space["MinU"], float(gy) / fy + space["MinV"]
+                    st = states[(frame, pid)]
+                    if math.hypot(u / 1000.0 - st["position"][0], v / 1000.0 - st["position"][1]) > 0.01:
+                        bad.append(f"{sid} frame {frame} person {pid}: top-down ({u}, {v}) mm vs truth {st['position']}")
+
+
+truth_states = truth("states")
 by_view = {}
 for o in obs:
     by_view.setdefault((o["scene_id"], o["camera_id"], o["frame_index"]), []).append(o)
 kind = next(iter(cams))[0].split("/")[0] if cams else None
-{"messytable": messytable}[kind]()
+{"messytable": messytable, "mmptrack": mmptrack}[kind]()
 for b in bad[:25]:
     print("BAD", b)
 print(f"synth geometry ({kind}): {stats['probes']} probes, {stats['centres']} camera centres, "

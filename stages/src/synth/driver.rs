@@ -106,11 +106,13 @@ pub trait Profile: Sync {
     ) -> Result<Box<dyn ImageSink>>;
     /// Where frame `frame` of `camera` is, relative to the tree root, once written.
     fn frame_image(&self, scene: &SceneWorld, camera: usize, frame: usize) -> ImageRef;
-    /// Whether the native tree annotates this observation.
+    /// Whether the native tree annotates this observation (`model`: the camera at the
+    /// written image size).
     fn annotated(
         &self,
         scene: &SceneWorld,
         camera: usize,
+        model: &CameraModel,
         frame: usize,
         r: &InstanceRender,
     ) -> bool;

@@ -337,6 +337,7 @@ impl Profile for MessyTable {
         SceneWorld {
             native_id: scene_name(index),
             source_split: split_of(opts, index).to_string(),
+            group: String::new(),
             instances,
             room: Some(Room {
                 min: DVec3::new(-3.5, -3.5, 0.0),
@@ -385,6 +386,7 @@ impl Profile for MessyTable {
         &self,
         _scene: &SceneWorld,
         _camera: usize,
+        _model: &CameraModel,
         _frame: usize,
         r: &InstanceRender,
     ) -> bool {

@@ -2,14 +2,17 @@
 //! occlusion, motion) rendered and written in each source dataset's own on-disk format.
 
 pub mod appearance;
+pub mod body;
 pub mod catalog;
 pub mod driver;
 pub mod images;
 pub mod messytable;
+pub mod mmptrack;
 pub mod render;
 pub mod rig;
 pub mod shapes;
 pub mod truth;
+pub mod walk;
 pub mod world;
 
 pub use driver::{Profile, SynthOptions, SynthSummary, run};

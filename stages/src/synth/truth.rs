@@ -121,7 +121,7 @@ impl TruthSink {
                 let pose = cam.pose(f);
                 for r in &view.instances {
                     let k = usize::from(r.owner) - 1;
-                    let is_annotated = profile.annotated(world, c, f, r);
+                    let is_annotated = profile.annotated(world, c, &cr.model, f, r);
                     annotated += usize::from(is_annotated);
                     observations.push(TruthObservation {
                         scene_id: scene_id.clone(),

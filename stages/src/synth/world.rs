@@ -145,6 +145,9 @@ pub struct SceneWorld {
     pub native_id: String,
     /// The source's own split (`train`, `val`, ...).
     pub source_split: String,
+    /// The source's grouping above the scene, if any: MMPTrack recording session (`63am`),
+    /// EgoHumans big sequence (`01_tagging`), Ego-Exo4D capture name.
+    pub group: String,
     /// Instances; owner index `k` is `instances[k - 1]`.
     pub instances: Vec<InstanceSpec>,
     /// The room around everything (`None`: open sky).

@@ -71,8 +71,20 @@ fn mmptrack_geometry_matches_truth() {
 }
 
 #[test]
+fn egohumans_geometry_matches_truth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_tree(&synth::egohumans::EgoHumans, dir.path(), &small(7), 2);
+    let out = run_python_check("check_synth_geometry.py", &[dir.path()]);
+    assert!(out.contains(" 0 problems"), "{out}");
+}
+
+#[test]
 fn trees_are_deterministic_across_threads_and_differ_across_seeds() {
-    let profiles: [&dyn Profile; 2] = [&synth::messytable::MessyTable, &synth::mmptrack::MmpTrack];
+    let profiles: [&dyn Profile; 3] = [
+        &synth::messytable::MessyTable,
+        &synth::mmptrack::MmpTrack,
+        &synth::egohumans::EgoHumans,
+    ];
     for p in profiles {
         let dir = tempfile::tempdir().expect("tempdir");
         let (a, b, c) = (

@@ -99,9 +99,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let profiles = match profile {
                 ProfileArg::Messytable => vec![synth_cmd::SynthProfile::MessyTable],
                 ProfileArg::Mmptrack => vec![synth_cmd::SynthProfile::MmpTrack],
-                ProfileArg::Egohumans | ProfileArg::Egoexo4d => {
+                ProfileArg::Egohumans => vec![synth_cmd::SynthProfile::EgoHumans],
+                ProfileArg::Egoexo4d => {
                     return Err(UsageError(format!(
-                        "profile {profile:?} is not implemented yet; available: messytable, mmptrack"
+                        "profile {profile:?} is not implemented yet; available: messytable, mmptrack, egohumans"
                     ))
                     .into());
                 }

@@ -12,16 +12,23 @@ pub enum SynthProfile {
     MessyTable,
     /// People in rooms, 4-6 static cameras, video.
     MmpTrack,
+    /// Aria wearers plus exo fisheye cameras, video.
+    EgoHumans,
 }
 
 impl SynthProfile {
     /// Every profile, in the order `--profile all` writes them.
-    pub const ALL: &'static [SynthProfile] = &[SynthProfile::MessyTable, SynthProfile::MmpTrack];
+    pub const ALL: &'static [SynthProfile] = &[
+        SynthProfile::MessyTable,
+        SynthProfile::MmpTrack,
+        SynthProfile::EgoHumans,
+    ];
 
     fn profile(&self) -> &'static dyn Profile {
         match self {
             SynthProfile::MessyTable => &synth::messytable::MessyTable,
             SynthProfile::MmpTrack => &synth::mmptrack::MmpTrack,
+            SynthProfile::EgoHumans => &synth::egohumans::EgoHumans,
         }
     }
 
@@ -30,6 +37,7 @@ impl SynthProfile {
         match self {
             SynthProfile::MessyTable => 5_579,
             SynthProfile::MmpTrack => 100,
+            SynthProfile::EgoHumans => 133,
         }
     }
 }

@@ -151,12 +151,144 @@ def mmptrack():
                         bad.append(f"{sid} frame {frame} person {pid}: top-down ({u}, {v}) mm vs truth {st['position']}")
 
 
+def quat_wxyz_to_R(w, x, y, z):
+    n = math.sqrt(w * w + x * x + y * y + z * z)
+    w, x, y, z = w / n, x / n, y / n, z / n
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def egohumans():
+    frames_truth = {(f["scene_id"], f["camera_id"], f["frame_index"]): f for f in truth("frames")}
+    for seq_dir in sorted(glob.glob(os.path.join(root, "[0-9][0-9]_*", "[0-9][0-9][0-9]_*"))):
+        native = os.path.relpath(seq_dir, root)
+        sid = "egohumans/" + native
+        ws = os.path.join(seq_dir, "colmap", "workplace")
+        c2a = {k: np.array(v) for k, v in json.load(open(os.path.join(ws, "colmap_from_aria_transforms.json"))).items()}
+        P = c2a["aria01"]  # anchor world -> COLMAP
+        intr = {}
+        for line in open(os.path.join(ws, "cameras.txt")):
+            if line.startswith("#") or not line.strip():
+                continue
+            f = line.split()
+            intr[f[0]] = (f[1], [float(v) for v in f[4:]])
+        lines = [l for l in open(os.path.join(ws, "images.txt")) if not l.startswith("#")]
+        projectors = {}
+        for line in lines[0::2]:
+            f = line.split()
+            if len(f) < 10:
+                continue
+            R = quat_wxyz_to_R(*map(float, f[1:5]))
+            t = np.array(list(map(float, f[5:8])))
+            cam = f[9].split("/")[0]
+            model, (fx, fy, cx, cy, k1, k2, k3, k4) = intr[f[8]]
+            assert model == "OPENCV_FISHEYE", model
+            E = np.eye(4)
+            E[:3, :3], E[:3, 3] = R, t
+            E = E @ P  # anchor world -> camera (a similarity: projection ignores the scale)
+            centre = np.linalg.inv(E) @ np.array([0, 0, 0, 1.0])
+            if np.linalg.norm(centre[:3] / centre[3] - truth_centre(cams[(sid, cam)])) > 1e-3:
+                bad.append(f"{sid} {cam}: centre {centre[:3]} vs truth {truth_centre(cams[(sid, cam)])}")
+            stats["centres"] += 1
+
+            def project(X, E=E, k=(k1, k2, k3, k4), fx=fx, fy=fy, cx=cx, cy=cy):
+                p = E @ np.append(X, 1.0)
+                if p[2] <= 0:
+                    return None
+                a, b = p[0] / p[2], p[1] / p[2]
+                r = math.hypot(a, b)
+                th = math.atan(r)
+                thd = th * (1 + k[0] * th**2 + k[1] * th**4 + k[2] * th**6 + k[3] * th**8)
+                s_ = thd / r if r > 1e-12 else 1.0
+                return fx * s_ * a + cx, fy * s_ * b + cy
+
+            projectors[cam] = lambda frame, X, project=project: project(X)
+        for aria_dir in sorted(glob.glob(os.path.join(seq_dir, "ego", "aria*"))):
+            aria = os.path.basename(aria_dir)
+            to_anchor_world = np.linalg.inv(c2a[aria]) @ P  # anchor world -> Aria's own world
+
+            def project(frame, X, aria_dir=aria_dir, aria=aria, to_own=to_anchor_world):
+                L = open(os.path.join(aria_dir, "calib", f"{frame + 1:05d}.txt")).read().split("\n")
+                assert L[1].strip() == aria, L[1]
+                iv = [float(v) for v in L[2].split()]
+                ext = np.array([float(v) for v in L[3].split()]).reshape(4, 3).T  # column-major 3x4
+                E = np.vstack([ext, [0, 0, 0, 1]]) @ to_own
+                p = E @ np.append(X, 1.0)
+                if p[2] <= 0:
+                    return None
+                f, cu, cv, k, pp, sp = iv[0], iv[1], iv[2], iv[3:9], iv[9:11], iv[11:15]
+                a, b = p[0] / p[2], p[1] / p[2]
+                r = math.hypot(a, b)
+                th = math.atan(r)
+                thd = th * (1 + sum(k[i] * th ** (2 * i + 2) for i in range(6)))
+                xr = np.array([a, b]) * (thd / r if r > 1e-12 else 1.0)
+                r2 = xr @ xr
+                # EgoHumans' element-wise tangential term, then thin prism.
+                u = xr[0] + 2 * xr[0] ** 2 * pp[0] + r2 * pp[0] + sp[0] * r2 + sp[1] * r2 * r2
+                v = xr[1] + 2 * xr[1] ** 2 * pp[1] + r2 * pp[1] + sp[2] * r2 + sp[3] * r2 * r2
+                return f * u + cu, f * v + cv
+
+            def upright(frame, X, project=project, aria=aria):
+                xy = project(frame, X)
+                if xy is None:
+                    return None
+                Hs = image_width[(sid, aria)]  # the sensor's height is the upright image's width
+                return Hs - xy[1], xy[0]  # VRS -> upright: x_up = H - y, y_up = x
+
+            projectors[aria] = upright
+            for fr in range(len(glob.glob(os.path.join(aria_dir, "calib", "*.txt")))):
+                E_pose = frames_truth[(sid, aria, fr)]
+                R = np.array(E_pose["rotation"]).reshape(3, 3)
+                c_truth = -R.T @ np.array(E_pose["translation"])
+                L = open(os.path.join(aria_dir, "calib", f"{fr + 1:05d}.txt")).read().split("\n")
+                ext = np.array([float(v) for v in L[3].split()]).reshape(4, 3).T
+                E = np.vstack([ext, [0, 0, 0, 1]]) @ to_anchor_world
+                c = np.linalg.inv(E) @ np.array([0, 0, 0, 1.0])
+                if np.linalg.norm(c[:3] - c_truth) > 1e-3:
+                    bad.append(f"{sid} {aria} frame {fr}: centre {c[:3]} vs truth {c_truth}")
+                stats["centres"] += 1
+        for (scene, cam, frame), views in by_view.items():
+            if scene != sid:
+                continue
+            for o in views:
+                check_probe(o, lambda X, cam=cam, frame=frame: projectors[cam](frame, X))
+        projectors_by_scene[sid] = projectors
+    # Benchmark COCO keypoints against the projected truth keypoints (v = 2 only).
+    states = {(st["scene_id"], st["frame_index"], st["instance_id"]): st for st in truth_states}
+    for cf in sorted(glob.glob(os.path.join(root, "benchmark", "*", "all", "coco", "person_keypoints_*.json"))):
+        j = json.load(open(cf))
+        images = {im["id"]: im for im in j["images"]}
+        for a in j["annotations"]:
+            im = images[a["image_id"]]
+            parts = im["file_name"].split("/")
+            sid = "egohumans/" + "/".join(parts[:2])
+            frame = a["time_stamp"] - 1
+            st = states[(sid, frame, a["human_name"])]
+            k = a["keypoints"]
+            for i in range(17):
+                if k[3 * i + 2] != 2:
+                    continue
+                uv = projectors_by_scene[sid][a["camera_name"]](frame, np.array(st["keypoints"][3 * i:3 * i + 3]))
+                if uv is None or abs(uv[0] - k[3 * i]) > 1.0 or abs(uv[1] - k[3 * i + 1]) > 1.0:
+                    bad.append(f"{sid} {a['camera_name']} t={a['time_stamp']} {a['human_name']} kp {i}: {k[3*i:3*i+2]} vs {uv}")
+            # The box is the keypoint extent scaled 1.4x (formats/egohumans.md 5.1).
+            vis = [(k[3 * i], k[3 * i + 1]) for i in range(17) if k[3 * i + 2] == 2]
+            xs, ys = [p[0] for p in vis], [p[1] for p in vis]
+            w = (max(xs) - min(xs)) * 1.4
+            if abs(a["bbox"][2] - w) > 2.5:
+                bad.append(f"{sid} {a['camera_name']} {a['human_name']}: bbox width {a['bbox'][2]} vs 1.4 x extent {w}")
+            stats["boxes"] += 1
+
+
+projectors_by_scene = {}
 truth_states = truth("states")
+image_width = {(c["scene_id"], c["camera_id"]): c["width"] for c in truth("cameras")}
 by_view = {}
 for o in obs:
     by_view.setdefault((o["scene_id"], o["camera_id"], o["frame_index"]), []).append(o)
 kind = next(iter(cams))[0].split("/")[0] if cams else None
-{"messytable": messytable, "mmptrack": mmptrack}[kind]()
+{"messytable": messytable, "mmptrack": mmptrack, "egohumans": egohumans}[kind]()
 for b in bad[:25]:
     print("BAD", b)
 print(f"synth geometry ({kind}): {stats['probes']} probes, {stats['centres']} camera centres, "

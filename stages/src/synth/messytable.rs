@@ -335,6 +335,7 @@ impl Profile for MessyTable {
         let floor =
             [[0.45, 0.45, 0.47], [0.6, 0.52, 0.42], [0.3, 0.32, 0.35]][rng.random_range(0..3)];
         SceneWorld {
+            index,
             native_id: scene_name(index),
             source_split: split_of(opts, index).to_string(),
             group: String::new(),

@@ -283,6 +283,7 @@ impl Profile for MmpTrack {
             })
             .collect();
         SceneWorld {
+            index,
             native_id: scene_name(index),
             source_split: session(opts, index).0.to_string(),
             group: session(opts, index).1.to_string(),

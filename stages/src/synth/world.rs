@@ -141,6 +141,8 @@ impl Room {
 /// A whole synthetic scene.
 #[derive(Clone, Debug)]
 pub struct SceneWorld {
+    /// Position of the scene in the run (scene `index` of the profile).
+    pub index: usize,
     /// The source's own id for the scene (`20190921-00003-01`, `retail_0`, ...).
     pub native_id: String,
     /// The source's own split (`train`, `val`, ...).

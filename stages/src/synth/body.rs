@@ -2,6 +2,7 @@
 //! limbs, ellipsoid torso and head) that make their bodies, dressed by an [`Outfit`].
 
 use crossview_schemas::glam::{DMat3, DVec3};
+use crossview_schemas::{Rotation, WorldToCamera};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -260,6 +261,20 @@ pub fn head_center(build: &Build, pose: &Pose) -> DVec3 {
 pub fn eye_point(build: &Build, pose: &Pose) -> DVec3 {
     let (f, _, u) = head_axes(pose);
     head_center(build, pose) + f * 0.085 + u * 0.025
+}
+
+/// World-to-sensor pose of worn Aria glasses. The sensor sits rotated so that its image,
+/// turned 90 degrees clockwise, is upright: sensor x = upright down, sensor y = upright left
+/// (which pairs with [`crossview_schemas::SensorRotation::Cw90`]).
+pub fn worn_camera_pose(build: &Build, pose: &Pose) -> WorldToCamera {
+    let (f, l, u) = head_axes(pose);
+    let eye = eye_point(build, pose);
+    let rotation = Rotation::from_camera_axes(-u, l, f)
+        .unwrap_or_else(|e| unreachable!("orthonormal head axes: {e}"));
+    WorldToCamera {
+        rotation,
+        translation: -rotation.apply(eye),
+    }
 }
 
 /// The body solids of a person with keypoints `k`, owned by `owner`.

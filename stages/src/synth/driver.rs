@@ -116,6 +116,11 @@ pub trait Profile: Sync {
         frame: usize,
         r: &InstanceRender,
     ) -> bool;
+    /// Whether frame `frame` is rendered (all are, unless a profile needs only some of them
+    /// when no images are written).
+    fn renders_frame(&self, _frame: usize, _images: bool) -> bool {
+        true
+    }
     /// The writer of native annotations for a tree at `root`.
     fn tree_writer(&self, root: &Path, opts: &SynthOptions) -> Result<Box<dyn TreeWriter>>;
 }
@@ -124,7 +129,9 @@ pub trait Profile: Sync {
 pub struct CameraRender {
     /// Calibration at the written image size.
     pub model: CameraModel,
-    /// One render per frame (without pixels).
+    /// The frames rendered, in order (all of them unless the profile skips some).
+    pub frame_indices: Vec<usize>,
+    /// One render per rendered frame (without pixels), parallel to `frame_indices`.
     pub frames: Vec<ViewRender>,
 }
 
@@ -210,7 +217,11 @@ fn render_scene(
                 None
             };
             let mut frames = Vec::with_capacity(world.frames.len());
+            let mut frame_indices = Vec::with_capacity(world.frames.len());
             for (f, frame) in world.frames.iter().enumerate() {
+                if !profile.renders_frame(f, opts.images) {
+                    continue;
+                }
                 let render_opts = RenderOptions {
                     shade: opts.images,
                     noise_seed: ContentHasher::new("crossview.synth.noise")
@@ -236,11 +247,16 @@ fn render_scene(
                     sink.put(f, &rgb)?;
                 }
                 frames.push(view);
+                frame_indices.push(f);
             }
             if let Some(sink) = sink {
                 sink.finish()?;
             }
-            Ok(CameraRender { model, frames })
+            Ok(CameraRender {
+                model,
+                frame_indices,
+                frames,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(SceneRender { cameras })

@@ -148,19 +148,6 @@ fn exo_model(rng: &mut ChaCha8Rng) -> CameraModel {
     .unwrap_or_else(|e| unreachable!("valid by construction: {e}"))
 }
 
-/// World-to-sensor pose of worn glasses: the sensor sits rotated so that its image, turned
-/// 90 degrees clockwise, is upright (sensor x = upright down, sensor y = upright left).
-fn glasses_pose(build: &body::Build, pose: &Pose) -> WorldToCamera {
-    let (f, l, u) = body::head_axes(pose);
-    let eye = body::eye_point(build, pose);
-    let rotation = Rotation::from_camera_axes(-u, l, f)
-        .unwrap_or_else(|e| unreachable!("orthonormal head axes: {e}"));
-    WorldToCamera {
-        rotation,
-        translation: -rotation.apply(eye),
-    }
-}
-
 fn big_sequence(index: usize) -> String {
     let a = index % ACTIVITIES.len();
     format!("{:02}_{}", a + 1, ACTIVITIES[a])
@@ -298,7 +285,7 @@ impl Profile for EgoHumans {
                 model,
                 poses: poses
                     .iter()
-                    .map(|frame| glasses_pose(&builds[k], &frame[k]))
+                    .map(|frame| body::worn_camera_pose(&builds[k], &frame[k]))
                     .collect(),
                 wearer: Some((k + 1) as u16),
             });

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crossview_schemas::glam::{DMat3, DVec3};
+use crossview_schemas::glam::DVec3;
 use crossview_schemas::{
     CameraKind, CameraModel, Distortion, ImageRef, SensorRotation, SourceKind,
 };
@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use super::appearance::{Appearance, Pattern};
-use super::catalog::{ObjectModel, tabletop_models};
+use super::catalog::tabletop_models;
 use super::driver::{
     ImageSink, Profile, SceneRender, StreamFile, SynthOptions, TreeWriter, output_size, round,
     to_json,
@@ -24,6 +24,7 @@ use super::images::JpegFiles;
 use super::render::InstanceRender;
 use super::rig::look_at;
 use super::shapes::{Placement, Shape};
+use super::tabletop::{Surface, choose_models, place_objects};
 use super::world::{
     BACKGROUND, FrameWorld, InstanceSpec, InstanceState, Room, SceneWorld, SynthCamera, WorldPart,
 };
@@ -88,13 +89,6 @@ fn intrinsics(opts: &SynthOptions) -> Vec<CameraModel> {
         .collect()
 }
 
-/// An object placed on the table.
-struct Placed {
-    model: usize,
-    center: DVec3,
-    yaw: f64,
-}
-
 fn table_parts(len: f64, wid: f64, rng: &mut ChaCha8Rng) -> (Vec<WorldPart>, Appearance) {
     let wood = [
         [0.55, 0.38, 0.22],
@@ -141,124 +135,6 @@ fn table_parts(len: f64, wid: f64, rng: &mut ChaCha8Rng) -> (Vec<WorldPart>, App
     (parts, top)
 }
 
-/// Chooses models for `n` instances: fewer models than instances, so some repeat 2-4 times.
-fn choose_models(n: usize, catalog: &[ObjectModel], rng: &mut ChaCha8Rng) -> Vec<usize> {
-    let mut pool: Vec<usize> = (0..catalog.len()).collect();
-    pool.shuffle(rng);
-    let mut out = Vec::with_capacity(n);
-    let mut m = 0;
-    while out.len() < n {
-        let copies = match rng.random_range(0..10) {
-            0..=5 => 1,
-            6..=7 => 2,
-            8 => 3,
-            _ => 4,
-        };
-        for _ in 0..copies.min(n - out.len()) {
-            out.push(pool[m % pool.len()]);
-        }
-        m += 1;
-    }
-    out.shuffle(rng);
-    out
-}
-
-/// Places instances on the table: free spots, touching pairs and stacks. An instance that
-/// finds no room after a few dozen tries is left out (the table is full).
-fn place_objects(
-    models: &[usize],
-    catalog: &[ObjectModel],
-    len: f64,
-    wid: f64,
-    rng: &mut ChaCha8Rng,
-) -> Vec<Placed> {
-    let mut placed: Vec<Placed> = Vec::new();
-    let on_table = |p: &Placed| p.center.z <= TABLE_TOP + catalog[p.model].rest_height() + 1e-6;
-    // Whether a footprint circle at `c` stays on the table and clear of every object standing
-    // on the table except `except` (stacked objects sit above the others).
-    let fits = |placed: &[Placed], c: DVec3, r: f64, except: Option<usize>| -> bool {
-        c.x.abs() + r <= len / 2.0 - 0.02
-            && c.y.abs() + r <= wid / 2.0 - 0.02
-            && placed.iter().enumerate().all(|(j, p)| {
-                Some(j) == except
-                    || !on_table(p)
-                    || (p.center.truncate() - c.truncate()).length()
-                        > r + catalog[p.model].footprint_radius()
-            })
-    };
-    for &m in models {
-        let model = &catalog[m];
-        let r = model.footprint_radius();
-        for _attempt in 0..60 {
-            let yaw = rng.random_range(0.0..std::f64::consts::TAU);
-            let mode = rng.random_range(0..100);
-            if mode < 15 && r < 0.09 {
-                // Stack on a flat support that stands on the table and carries nothing yet.
-                let free: Vec<usize> = (0..placed.len())
-                    .filter(|&j| catalog[placed[j].model].is_support() && on_table(&placed[j]))
-                    .filter(|&j| {
-                        !placed.iter().any(|p| {
-                            !on_table(p)
-                                && (p.center.truncate() - placed[j].center.truncate()).length()
-                                    < 0.01
-                        })
-                    })
-                    .collect();
-                if !free.is_empty() {
-                    let base = &placed[free[rng.random_range(0..free.len())]];
-                    let top = base.center.z + catalog[base.model].shape.extent().z / 2.0;
-                    let center =
-                        DVec3::new(base.center.x, base.center.y, top + model.rest_height());
-                    placed.push(Placed {
-                        model: m,
-                        center,
-                        yaw,
-                    });
-                    break;
-                }
-            } else if mode < 45 && !placed.is_empty() {
-                // Touch an object on the table: the two footprints meet along a direction.
-                let j = rng.random_range(0..placed.len());
-                let other = &placed[j];
-                if on_table(other) {
-                    let dir = DVec3::new(yaw.cos(), yaw.sin(), 0.0);
-                    let local = |object_yaw: f64, v: DVec3| DMat3::from_rotation_z(-object_yaw) * v;
-                    let gap = rng.random_range(0.0..0.008);
-                    let dist = catalog[other.model].reach(local(other.yaw, dir))
-                        + model.reach(local(yaw, -dir))
-                        + gap;
-                    let center = other.center.truncate().extend(0.0)
-                        + dir * dist
-                        + DVec3::Z * (TABLE_TOP + model.rest_height());
-                    if fits(&placed, center, r, Some(j)) {
-                        placed.push(Placed {
-                            model: m,
-                            center,
-                            yaw,
-                        });
-                        break;
-                    }
-                    continue;
-                }
-            }
-            let center = DVec3::new(
-                rng.random_range(-len / 2.0..len / 2.0),
-                rng.random_range(-wid / 2.0..wid / 2.0),
-                TABLE_TOP + model.rest_height(),
-            );
-            if fits(&placed, center, r, None) {
-                placed.push(Placed {
-                    model: m,
-                    center,
-                    yaw,
-                });
-                break;
-            }
-        }
-    }
-    placed
-}
-
 impl Profile for MessyTable {
     fn kind(&self) -> SourceKind {
         SourceKind::MessyTable
@@ -276,7 +152,12 @@ impl Profile for MessyTable {
         let (background, _) = table_parts(len, wid, &mut rng);
         let n = rng.random_range(10..=30);
         let models = choose_models(n, &catalog, &mut rng);
-        let placed = place_objects(&models, &catalog, len, wid, &mut rng);
+        let surface = Surface {
+            len,
+            wid,
+            top: TABLE_TOP,
+        };
+        let placed = place_objects(&models, &catalog, &surface, &mut rng);
         let mut ids: Vec<u32> = (1..100).collect();
         ids.shuffle(&mut rng);
         let mut instances = Vec::new();

@@ -12,6 +12,7 @@ pub mod mmptrack;
 pub mod render;
 pub mod rig;
 pub mod shapes;
+pub mod tabletop;
 pub mod truth;
 pub mod walk;
 pub mod world;

@@ -68,7 +68,7 @@ impl TruthSink {
         self.cameras.write(&cameras)?;
         let mut frames = Vec::new();
         for (c, cam) in world.cameras.iter().enumerate() {
-            for f in 0..world.frames.len() {
+            for &f in &render.cameras[c].frame_indices {
                 frames.push(Frame {
                     scene_id: scene_id.clone(),
                     camera_id: cam.camera_id.clone(),
@@ -117,7 +117,7 @@ impl TruthSink {
         let mut observations = Vec::new();
         let mut annotated = 0;
         for (c, (cam, cr)) in world.cameras.iter().zip(&render.cameras).enumerate() {
-            for (f, view) in cr.frames.iter().enumerate() {
+            for (&f, view) in cr.frame_indices.iter().zip(&cr.frames) {
                 let pose = cam.pose(f);
                 for r in &view.instances {
                     let k = usize::from(r.owner) - 1;

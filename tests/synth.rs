@@ -79,6 +79,58 @@ fn egohumans_geometry_matches_truth() {
 }
 
 #[test]
+fn egoexo4d_geometry_masks_and_videos_match_truth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = SynthOptions {
+        frames: Some(31),
+        ..small(8)
+    };
+    write_tree(&synth::egoexo4d::EgoExo4d, dir.path(), &opts, 2);
+    let out = run_python_check("check_synth_geometry.py", &[dir.path()]);
+    assert!(out.contains(" 0 problems"), "{out}");
+}
+
+/// The project's shared format checks (../shared/checks), when this checkout has them.
+#[test]
+fn shared_format_checks_pass_on_all_profiles() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/checks/synth_formats.py");
+    if !script.exists() {
+        eprintln!("{} not present; skipped", script.display());
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_crossview");
+    let out = Command::new(bin)
+        .args([
+            "synth",
+            "--profile",
+            "all",
+            "--scenes",
+            "1",
+            "--frames",
+            "31",
+            "--max-side",
+            "200",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let check = Command::new(crate::support::python())
+        .arg(&script)
+        .arg(dir.path())
+        .output()
+        .expect("python runs");
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{text}");
+}
+
+#[test]
 fn trees_are_deterministic_across_threads_and_differ_across_seeds() {
     let profiles: [&dyn Profile; 3] = [
         &synth::messytable::MessyTable,

@@ -100,12 +100,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ProfileArg::Messytable => vec![synth_cmd::SynthProfile::MessyTable],
                 ProfileArg::Mmptrack => vec![synth_cmd::SynthProfile::MmpTrack],
                 ProfileArg::Egohumans => vec![synth_cmd::SynthProfile::EgoHumans],
-                ProfileArg::Egoexo4d => {
-                    return Err(UsageError(format!(
-                        "profile {profile:?} is not implemented yet; available: messytable, mmptrack, egohumans"
-                    ))
-                    .into());
-                }
+                ProfileArg::Egoexo4d => vec![synth_cmd::SynthProfile::EgoExo4d],
                 ProfileArg::All => synth_cmd::SynthProfile::ALL.to_vec(),
             };
             let args = synth_cmd::SynthArgs {

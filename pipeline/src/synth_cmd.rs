@@ -14,6 +14,8 @@ pub enum SynthProfile {
     MmpTrack,
     /// Aria wearers plus exo fisheye cameras, video.
     EgoHumans,
+    /// One wearer manipulating objects, Aria plus GoPros, frame-aligned MP4s.
+    EgoExo4d,
 }
 
 impl SynthProfile {
@@ -22,6 +24,7 @@ impl SynthProfile {
         SynthProfile::MessyTable,
         SynthProfile::MmpTrack,
         SynthProfile::EgoHumans,
+        SynthProfile::EgoExo4d,
     ];
 
     fn profile(&self) -> &'static dyn Profile {
@@ -29,6 +32,7 @@ impl SynthProfile {
             SynthProfile::MessyTable => &synth::messytable::MessyTable,
             SynthProfile::MmpTrack => &synth::mmptrack::MmpTrack,
             SynthProfile::EgoHumans => &synth::egohumans::EgoHumans,
+            SynthProfile::EgoExo4d => &synth::egoexo4d::EgoExo4d,
         }
     }
 
@@ -38,6 +42,7 @@ impl SynthProfile {
             SynthProfile::MessyTable => 5_579,
             SynthProfile::MmpTrack => 100,
             SynthProfile::EgoHumans => 133,
+            SynthProfile::EgoExo4d => 200,
         }
     }
 }

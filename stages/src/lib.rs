@@ -8,3 +8,4 @@ mod error;
 pub use error::{Error, Result};
 
 pub mod synth;
+pub mod video;

@@ -39,13 +39,25 @@ const MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_000
 /// An MP4 holding `frames` (each a complete JPEG) at `fps` frames per second.
 pub fn mjpeg_mp4(frames: &[Vec<u8>], width: u32, height: u32, fps: u32) -> Result<Vec<u8>> {
     let (Ok(w16), Ok(h16)) = (u16::try_from(width), u16::try_from(height)) else {
-        return Err(Error::Options(format!("{width}x{height} is too large for an MP4 sample entry")));
+        return Err(Error::Options(format!(
+            "{width}x{height} is too large for an MP4 sample entry"
+        )));
     };
     if fps == 0 {
         return Err(Error::Options("frame rate must be positive".into()));
     }
     let n = frames.len() as u32;
-    let ftyp = boxed(b"ftyp", &[b"isom".as_slice(), &512u32.to_be_bytes(), b"isom", b"iso2", b"mp41"].concat());
+    let ftyp = boxed(
+        b"ftyp",
+        &[
+            b"isom".as_slice(),
+            &512u32.to_be_bytes(),
+            b"isom",
+            b"iso2",
+            b"mp41",
+        ]
+        .concat(),
+    );
     let payload: usize = frames.iter().map(Vec::len).sum();
     if ftyp.len() + 8 + payload > u32::MAX as usize {
         return Err(Error::Options("video larger than 4 GiB".into()));
@@ -71,12 +83,42 @@ pub fn mjpeg_mp4(frames: &[Vec<u8>], width: u32, height: u32, fps: u32) -> Resul
         b"tkhd",
         0,
         0x3,
-        &[u32s(&[0, 0, 1, 0, n, 0, 0]), u16s(&[0, 0, 0, 0]), u32s(&MATRIX), u32s(&[width << 16, height << 16])].concat(),
+        &[
+            u32s(&[0, 0, 1, 0, n, 0, 0]),
+            u16s(&[0, 0, 0, 0]),
+            u32s(&MATRIX),
+            u32s(&[width << 16, height << 16]),
+        ]
+        .concat(),
     );
-    let mdhd = full(b"mdhd", 0, 0, &[u32s(&[0, 0, fps, n]), u16s(&[0x55c4, 0])].concat());
-    let hdlr = full(b"hdlr", 0, 0, &[u32s(&[0]), b"vide".to_vec(), u32s(&[0, 0, 0]), b"VideoHandler\0".to_vec()].concat());
+    let mdhd = full(
+        b"mdhd",
+        0,
+        0,
+        &[u32s(&[0, 0, fps, n]), u16s(&[0x55c4, 0])].concat(),
+    );
+    let hdlr = full(
+        b"hdlr",
+        0,
+        0,
+        &[
+            u32s(&[0]),
+            b"vide".to_vec(),
+            u32s(&[0, 0, 0]),
+            b"VideoHandler\0".to_vec(),
+        ]
+        .concat(),
+    );
     let vmhd = full(b"vmhd", 0, 1, &u16s(&[0, 0, 0, 0]));
-    let dinf = boxed(b"dinf", &full(b"dref", 0, 0, &[u32s(&[1]), full(b"url ", 0, 1, &[])].concat()));
+    let dinf = boxed(
+        b"dinf",
+        &full(
+            b"dref",
+            0,
+            0,
+            &[u32s(&[1]), full(b"url ", 0, 1, &[])].concat(),
+        ),
+    );
     let mut compressor = [0u8; 32];
     let name = b"Photo - JPEG";
     compressor[0] = name.len() as u8;
@@ -147,7 +189,8 @@ mod tests {
         let mut offset = u32::from_be_bytes(stco[8..12].try_into().unwrap()) as usize;
         (0..n)
             .map(|i| {
-                let size = u32::from_be_bytes(stsz[12 + 4 * i..16 + 4 * i].try_into().unwrap()) as usize;
+                let size =
+                    u32::from_be_bytes(stsz[12 + 4 * i..16 + 4 * i].try_into().unwrap()) as usize;
                 let s = &mp4[offset..offset + size];
                 offset += size;
                 s
@@ -157,7 +200,10 @@ mod tests {
 
     #[test]
     fn samples_are_found_where_the_tables_say() {
-        let frames = vec![vec![0xff, 0xd8, 1, 2, 3, 0xff, 0xd9], vec![0xff, 0xd8, 9, 0xff, 0xd9]];
+        let frames = vec![
+            vec![0xff, 0xd8, 1, 2, 3, 0xff, 0xd9],
+            vec![0xff, 0xd8, 9, 0xff, 0xd9],
+        ];
         let mp4 = mjpeg_mp4(&frames, 64, 48, 30).unwrap();
         assert_eq!(&mp4[4..8], b"ftyp");
         let got = samples(&mp4);

@@ -281,14 +281,131 @@ def egohumans():
             stats["boxes"] += 1
 
 
+def kb3(p, fx, fy, cx, cy, k):
+    if p[2] <= 0:
+        return None
+    a, b = p[0] / p[2], p[1] / p[2]
+    r = math.hypot(a, b)
+    th = math.atan(r)
+    thd = th * (1 + k[0] * th**2 + k[1] * th**4 + k[2] * th**6 + k[3] * th**8)
+    s_ = thd / r if r > 1e-12 else 1.0
+    return fx * s_ * a + cx, fy * s_ * b + cy
+
+
+def egoexo4d():
+    import csv
+    import lzstring
+    L = lzstring.LZString()
+    takes = json.load(open(os.path.join(root, "takes.json")))
+    frames_truth = {(f["scene_id"], f["camera_id"], f["frame_index"]): f for f in truth("frames")}
+    relations = {}
+    for rf in glob.glob(os.path.join(root, "annotations", "relations_*.json")):
+        relations.update(json.load(open(rf))["annotations"])
+    for take in takes:
+        sid = "egoexo4d/" + take["take_name"]
+        tdir = os.path.join(root, take["root_dir"])
+        projectors = {}
+        for row in csv.DictReader(open(os.path.join(tdir, "trajectory", "gopro_calibs.csv"))):
+            c = np.array([float(row["tx_world_cam"]), float(row["ty_world_cam"]), float(row["tz_world_cam"])])
+            qx, qy, qz, qw = (float(row[f"q{a}_world_cam"]) for a in "xyzw")
+            R = quat_wxyz_to_R(qw, qx, qy, qz)  # camera -> world (T_world_cam)
+            it = [float(row[f"intrinsics_{i}"]) for i in range(8)]
+            cam = row["cam_uid"]
+            if np.linalg.norm(c - truth_centre(cams[(sid, cam)])) > 1e-3:
+                bad.append(f"{sid} {cam}: centre {c} vs truth {truth_centre(cams[(sid, cam)])}")
+            stats["centres"] += 1
+            projectors[cam] = lambda frame, X, R=R, c=c, it=it: kb3(R.T @ (X - c), it[0], it[1], it[2], it[3], it[4:8])
+        calib = json.loads(open(os.path.join(tdir, "trajectory", "online_calibration.jsonl")).readline())
+        rgb = next(cc for cc in calib["CameraCalibrations"] if cc["Label"] == "camera-rgb")
+        prm = rgb["Projection"]["Params"]
+        poses = json.load(open(glob.glob(os.path.join(root, "annotations", "ego_pose", "*", "camera_pose", take["take_uid"] + ".json"))[0]))
+        aria = next(k for k in poses if k.startswith("aria"))
+
+        def project_ego(frame, X, prm=prm, ext=poses[aria]["camera_extrinsics"], width=image_width[(sid, aria)]):
+            E = np.array(ext[str(frame)])  # 3x4 world -> camera (VRS orientation)
+            p = E[:, :3] @ X + E[:, 3]
+            if p[2] <= 0:
+                return None
+            f, cu, cv, k, pp, sp = prm[0], prm[1], prm[2], prm[3:9], prm[9:11], prm[11:15]
+            a, b = p[0] / p[2], p[1] / p[2]
+            r = math.hypot(a, b)
+            th = math.atan(r)
+            thd = th * (1 + sum(k[i] * th ** (2 * i + 2) for i in range(6)))
+            xr = np.array([a, b]) * (thd / r if r > 1e-12 else 1.0)
+            r2 = xr @ xr
+            uv = xr + 2 * (xr @ pp) * xr + r2 * np.array(pp)  # Aria's reference tangential term
+            uv = uv + np.array([sp[0] * r2 + sp[1] * r2 * r2, sp[2] * r2 + sp[3] * r2 * r2])
+            x_s, y_s = f * uv[0] + cu, f * uv[1] + cv
+            return width - y_s, x_s  # the MP4 is upright: VRS rotated 90 degrees clockwise
+
+        projectors[aria] = project_ego
+        for fr, E in poses[aria]["camera_extrinsics"].items():
+            E = np.array(E)
+            c = -E[:, :3].T @ E[:, 3]
+            t = frames_truth[(sid, aria, int(fr))] if (sid, aria, int(fr)) in frames_truth else None
+            if t is not None:
+                Rt = np.array(t["rotation"]).reshape(3, 3)
+                if np.linalg.norm(c - (-Rt.T @ np.array(t["translation"]))) > 1e-3:
+                    bad.append(f"{sid} {aria} frame {fr}: centre mismatch")
+                stats["centres"] += 1
+        for (scene, cam, frame), views in by_view.items():
+            if scene == sid:
+                for o in views:
+                    if o["instance_id"] != "wearer":
+                        check_probe(o, lambda X, cam=cam, frame=frame: projectors[cam](frame, X))
+        # Relations masks equal the truth's visible masks; listed frames without one are
+        # frames where the object is not visible.
+        rel = relations[take["take_uid"]]
+        for obj, per_cam in rel["object_masks"].items():
+            for key, c in per_cam.items():
+                cam = key.split("_")[0]
+                for fr in c["annotated_frames"]:
+                    ann = c["annotation"].get(str(fr))
+                    o = next((o for o in by_view.get((sid, cam, fr), []) if o["instance_id"] == obj), None)
+                    if ann is None:
+                        if o is not None and o["modal_area"] > 0:
+                            bad.append(f"{sid} {obj} {key} frame {fr}: visible in truth but not annotated")
+                        continue
+                    counts = L.decompressFromEncodedURIComponent(ann["encodedMask"])
+                    m = mu.decode({"size": [ann["height"], ann["width"]], "counts": counts.encode()})
+                    ref = mu.decode({"size": o["mask_size"], "counts": o["modal_counts"].encode()})
+                    if not np.array_equal(m, ref):
+                        bad.append(f"{sid} {obj} {key} frame {fr}: mask differs from truth")
+                    stats["boxes"] += 1
+        for b in rel["object_names"]["annotation"]:
+            o = next(o for o in by_view[(sid, aria, b["frameNumber"])] if o["instance_id"] == b["track_id"])
+            x1, y1, x2, y2 = o["bbox"]
+            if max(abs(b["x"] - x1), abs(b["y"] - y1), abs(b["x"] + b["width"] - x2), abs(b["y"] + b["height"] - y2)) > 0.01:
+                bad.append(f"{sid} ego box of {b['track_id']}: {b} vs {o['bbox']}")
+        # Frame-aligned videos decode (ffmpeg via PyAV) at the calibrated size.
+        try:
+            import av
+        except ImportError:
+            bad.append("PyAV (pip install av) is needed to check the videos")
+            continue
+        for cam_id, streams in take["frame_aligned_videos"].items():
+            for st in streams.values():
+                if st["relative_path"] is None:
+                    continue
+                path = os.path.join(tdir, st["relative_path"])
+                with av.open(path) as c:
+                    vs = c.streams.video[0]
+                    n = sum(1 for _ in c.decode(video=0))
+                if (vs.width, vs.height) != (image_width[(sid, cam_id)], image_height[(sid, cam_id)]):
+                    bad.append(f"{path}: {vs.width}x{vs.height} vs calibrated size")
+                if n != round(take["duration_sec"] * 30):
+                    bad.append(f"{path}: {n} frames for {take['duration_sec']} s")
+
+
 projectors_by_scene = {}
 truth_states = truth("states")
 image_width = {(c["scene_id"], c["camera_id"]): c["width"] for c in truth("cameras")}
+image_height = {(c["scene_id"], c["camera_id"]): c["height"] for c in truth("cameras")}
 by_view = {}
 for o in obs:
     by_view.setdefault((o["scene_id"], o["camera_id"], o["frame_index"]), []).append(o)
 kind = next(iter(cams))[0].split("/")[0] if cams else None
-{"messytable": messytable, "mmptrack": mmptrack, "egohumans": egohumans}[kind]()
+{"messytable": messytable, "mmptrack": mmptrack, "egohumans": egohumans, "egoexo4d": egoexo4d}[kind]()
 for b in bad[:25]:
     print("BAD", b)
 print(f"synth geometry ({kind}): {stats['probes']} probes, {stats['centres']} camera centres, "

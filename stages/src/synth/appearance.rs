@@ -88,8 +88,9 @@ impl Appearance {
         if self.grain <= 0.0 {
             return c;
         }
-        // Grain: value noise on a 6 mm lattice of the local surface point.
-        let cell = p * (1.0 / 0.006);
+        // Grain: value noise on a 2 cm lattice of the local surface point (finer cells alias
+        // into per-pixel noise at typical distances, which no lens would pass).
+        let cell = p * (1.0 / 0.02);
         let n = grain_hash(floor_i64(cell.x), floor_i64(cell.y), floor_i64(cell.z)) * 2.0 - 1.0;
         let k = 1.0 + self.grain * n;
         [

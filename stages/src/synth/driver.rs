@@ -121,6 +121,10 @@ pub trait Profile: Sync {
     fn renders_frame(&self, _frame: usize, _images: bool) -> bool {
         true
     }
+    /// Whether the native format stores masks, so they are rendered even without images.
+    fn needs_masks(&self) -> bool {
+        false
+    }
     /// The writer of native annotations for a tree at `root`.
     fn tree_writer(&self, root: &Path, opts: &SynthOptions) -> Result<Box<dyn TreeWriter>>;
 }
@@ -230,7 +234,7 @@ fn render_scene(
                         .u64(c as u64)
                         .u64(f as u64)
                         .finish_u64(),
-                    keep_masks: opts.images,
+                    keep_masks: opts.images || profile.needs_masks(),
                 };
                 let mut view = render_view(
                     &model,

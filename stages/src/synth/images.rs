@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use jpeg_encoder::{ColorType, Encoder};
+use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
 use super::driver::{ImageSink, write_file};
 use crate::error::{Error, Result};
@@ -23,7 +23,10 @@ pub fn encode_jpeg(path: &Path, rgb: &[u8], width: u32, height: u32) -> Result<V
             )));
         }
     };
-    Encoder::new(&mut bytes, JPEG_QUALITY)
+    let mut encoder = Encoder::new(&mut bytes, JPEG_QUALITY);
+    // 4:2:0 chroma, as cameras and video encoders store it (half the bytes of 4:4:4).
+    encoder.set_sampling_factor(SamplingFactor::R_4_2_0);
+    encoder
         .encode(rgb, w, h, ColorType::Rgb)
         .map_err(|e| Error::Encode {
             path: path.to_path_buf(),

@@ -382,9 +382,7 @@ impl TreeWriter for LabelWriter {
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
-        for name in ["train", "val", "test"] {
-            self.split(name)?;
-        }
+        // Only splits that received scenes get a file (the dataset ships no empty split).
         for (_, (mut f, _)) in std::mem::take(&mut self.splits) {
             f.write("}}\n")?;
             f.commit()?;

@@ -5,6 +5,7 @@ pub mod appearance;
 pub mod body;
 pub mod catalog;
 pub mod driver;
+pub mod egoexo4d;
 pub mod egohumans;
 pub mod images;
 pub mod messytable;

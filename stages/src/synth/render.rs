@@ -518,7 +518,8 @@ fn shade(
             )
         };
         let k = AMBIENT + (1.0 - AMBIENT) * lambert;
-        let noise = (grain_hash(seed as i64, i as i64, 17) - 0.5) * 0.03;
+        // About +-1.5 grey levels of sensor noise: visible texture, not a JPEG size bomb.
+        let noise = (grain_hash(seed as i64, i as i64, 17) - 0.5) * 0.012;
         for c in 0..3 {
             // +0.5 then truncate: rounding without a libm call.
             out[i * 3 + c] = ((albedo[c] * k + noise).clamp(0.0, 1.0) * 255.0 + 0.5) as u8;

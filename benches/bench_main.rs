@@ -1,12 +1,18 @@
 //! crossview's criterion benchmarks, one module per area; run with
 //! `cargo bench --bench bench_main [-- FILTER]`. Throughputs are reported per element
-//! (masks, rows). Companion Python timings for the same inputs: `benches/py/`.
+//! (masks, rows, frames). Companion Python timings for the same inputs: `benches/py/`.
 
 use criterion::{criterion_group, criterion_main};
 
 mod data;
 mod masks;
 mod parquet_write;
+mod synth_render;
 
-criterion_group!(benches, masks::bench, parquet_write::bench);
+criterion_group!(
+    benches,
+    masks::bench,
+    parquet_write::bench,
+    synth_render::bench
+);
 criterion_main!(benches);

@@ -39,6 +39,16 @@ pub enum Distortion {
     },
 }
 
+/// Outcome of a closed-form inversion attempt.
+enum Inverse {
+    /// Pinhole coordinates that reproduce the input.
+    Found(DVec2),
+    /// No ray in front of the camera maps there.
+    OutsideField,
+    /// The shortcut did not converge; solve in full.
+    Unsure,
+}
+
 /// Newton iterations allowed when inverting a model.
 const MAX_NEWTON_STEPS: usize = 50;
 /// Convergence threshold on the residual, in normalised units (about 1e-9 px at f = 1000).
@@ -186,9 +196,64 @@ impl Distortion {
                 }
                 xd / theta_d * theta.tan()
             }
+            Distortion::FisheyeRadTanThinPrism { radial, .. } => {
+                match self.invert_fisheye624(xd, radial) {
+                    Inverse::Found(ab) => ab,
+                    Inverse::OutsideField => return None,
+                    Inverse::Unsure => self.invert_newton(xd)?,
+                }
+            }
             _ => self.invert_newton(xd)?,
         };
         Some(DVec3::new(ab.x, ab.y, 1.0).normalize())
+    }
+
+    /// Inverts Fisheye624: the tangential and thin-prism terms are small, so a fixed-point
+    /// iteration peels them off, then the radial polynomial is inverted in one dimension.
+    fn invert_fisheye624(&self, xd: DVec2, radial: &[f64; 6]) -> Inverse {
+        let extra = |xr: DVec2| -> DVec2 {
+            let Distortion::FisheyeRadTanThinPrism {
+                tangential,
+                thin_prism,
+                ..
+            } = self
+            else {
+                return DVec2::ZERO;
+            };
+            let p = DVec2::new(tangential[0], tangential[1]);
+            let r2 = xr.length_squared();
+            let [s0, s1, s2, s3] = *thin_prism;
+            2.0 * xr.dot(p) * xr
+                + r2 * p
+                + DVec2::new(s0 * r2 + s1 * r2 * r2, s2 * r2 + s3 * r2 * r2)
+        };
+        let mut xr = xd;
+        for _ in 0..30 {
+            let next = xd - extra(xr);
+            let done = (next - xr).length() < 1e-15;
+            xr = next;
+            if done {
+                break;
+            }
+        }
+        let theta_d = xr.length();
+        let ab = if theta_d < 1e-15 {
+            xr
+        } else {
+            // No angle in front of the camera reaches this radius.
+            let Some(theta) = solve_theta(theta_d, radial) else {
+                return Inverse::OutsideField;
+            };
+            if theta >= std::f64::consts::FRAC_PI_2 {
+                return Inverse::OutsideField;
+            }
+            xr / theta_d * theta.tan()
+        };
+        if (self.distort_pinhole(ab) - xd).length() < 1e-10 {
+            Inverse::Found(ab)
+        } else {
+            Inverse::Unsure
+        }
     }
 
     /// Inverts [`Distortion::distort_pinhole`] by Newton's method with a numeric Jacobian.

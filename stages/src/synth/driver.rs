@@ -303,12 +303,21 @@ impl StreamFile {
     }
 }
 
-/// Writes a whole file atomically, creating its directory.
+/// Writes a whole file under a temporary name and renames it into place, creating its
+/// directory. No fsync: a synthetic tree holds tens of thousands of small files and is
+/// rewritten from its seed, so per-file durability is not worth its cost (build outputs use
+/// [`crossview_schemas::AtomicFile`], which syncs).
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    Ok(crossview_schemas::write_atomic(path, bytes)?)
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// Serializes JSON compactly, naming the file on failure.

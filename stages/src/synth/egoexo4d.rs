@@ -373,7 +373,12 @@ impl Profile for EgoExo4d {
         let mut cameras = vec![SynthCamera {
             camera_id: "aria01".into(),
             kind: CameraKind::Ego,
-            model: ego_model(&mut rng),
+            // Universities record with a few Aria devices each.
+            model: ego_model(&mut opts.rng(
+                SourceKind::EgoExo4d,
+                "aria-device",
+                (index % 4) as u64,
+            )),
             poses: frames
                 .iter()
                 .map(|(_, p)| body::worn_camera_pose(&build, p))
@@ -396,7 +401,11 @@ impl Profile for EgoExo4d {
             cameras.push(SynthCamera {
                 camera_id: exo_id(index, c),
                 kind: CameraKind::Exo,
-                model: gopro_model(&mut rng),
+                model: gopro_model(&mut opts.rng(
+                    SourceKind::EgoExo4d,
+                    "gopro",
+                    ((c + 5 * (index % 4)) % 10) as u64,
+                )),
                 poses: vec![look_at(eye, target, rng.random_range(-0.03..0.03))],
                 wearer: None,
             });

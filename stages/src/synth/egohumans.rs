@@ -278,7 +278,8 @@ impl Profile for EgoHumans {
             .collect();
         let mut cameras = Vec::new();
         for k in 0..n {
-            let model = aria_model(&mut rng);
+            // A few glasses serve every sequence: each wearer slot has its device.
+            let model = aria_model(&mut opts.rng(SourceKind::EgoHumans, "aria-device", k as u64));
             cameras.push(SynthCamera {
                 camera_id: format!("aria{:02}", k + 1),
                 kind: CameraKind::Ego,
@@ -307,7 +308,12 @@ impl Profile for EgoHumans {
             cameras.push(SynthCamera {
                 camera_id: format!("cam{:02}", c + 1),
                 kind: CameraKind::Exo,
-                model: exo_model(&mut rng),
+                // The exo rig of an activity reuses a pool of eight calibrated GoPros.
+                model: exo_model(&mut opts.rng(
+                    SourceKind::EgoHumans,
+                    "gopro",
+                    ((c + index) % 8) as u64,
+                )),
                 poses: vec![look_at(eye, target, rng.random_range(-0.03..0.03))],
                 wearer: None,
             });

@@ -208,12 +208,19 @@ fn cylinder(o: DVec3, d: DVec3, r: f64, h: f64) -> Option<f64> {
 }
 
 fn capsule(o: DVec3, d: DVec3, hl: f64, r: f64) -> Option<f64> {
-    let mut best = f64::INFINITY;
-    if let Some((t0, t1)) = quadratic(
+    // The capsule lies inside the infinite cylinder of its radius: a ray that misses that
+    // cylinder (the common case inside a limb's screen bounds) misses the capsule.
+    let side = quadratic(
         d.x * d.x + d.y * d.y,
         o.x * d.x + o.y * d.y,
         o.x * o.x + o.y * o.y - r * r,
-    ) {
+    );
+    let parallel = d.x * d.x + d.y * d.y < 1e-18;
+    if side.is_none() && !parallel {
+        return None;
+    }
+    let mut best = f64::INFINITY;
+    if let Some((t0, t1)) = side {
         for t in [t0, t1] {
             if t > NEAR && (o.z + t * d.z).abs() <= hl {
                 best = best.min(t);

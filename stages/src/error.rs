@@ -18,14 +18,6 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// Encoding an image failed.
-    #[error("{path}: cannot encode image: {source}")]
-    Image {
-        /// The image file.
-        path: PathBuf,
-        /// The underlying error.
-        source: image::ImageError,
-    },
     /// Encoding a file (JPEG, video) failed.
     #[error("{path}: cannot encode: {reason}")]
     Encode {

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::appearance::{Appearance, Pattern, Rgb};
 use super::shapes::{Placement, Shape};
-use super::world::{InstanceState, WorldPart};
+use super::world::{FrameWorld, InstanceState, WorldPart};
 
 /// COCO-17 keypoint indices.
 pub mod kp {
@@ -438,6 +438,23 @@ pub fn person_state(build: &Build, pose: &Pose, k: &[DVec3; 17]) -> InstanceStat
         rotation: DMat3::from_rotation_z(pose.heading),
         keypoints: k.to_vec(),
     }
+}
+
+/// The world of people alone at one frame: person `k` (owner `k + 1`) in `poses[k]`.
+pub fn people_frame(builds: &[Build], outfits: &[Outfit], poses: &[Pose]) -> FrameWorld {
+    let mut fw = FrameWorld::default();
+    for (k, pose) in poses.iter().enumerate() {
+        let kps = keypoints(&builds[k], pose);
+        fw.parts.extend(body_parts(
+            &builds[k],
+            &outfits[k],
+            pose,
+            &kps,
+            (k + 1) as u16,
+        ));
+        fw.states.push(person_state(&builds[k], pose, &kps));
+    }
+    fw
 }
 
 /// A random build.

@@ -14,16 +14,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crossview_schemas::glam::DVec3;
-use crossview_schemas::{
-    CameraKind, CameraModel, ContentHasher, Distortion, ImageRef, SensorRotation, SourceKind,
-};
+use crossview_schemas::{CameraKind, CameraModel, ContentHasher, ImageRef, SourceKind};
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use super::appearance::{Appearance, Pattern};
 use super::body::{self, Outfit, Pose};
 use super::catalog::{ObjectModel, tabletop_models};
+use super::devices;
 use super::driver::{
     ImageSink, Profile, SceneRender, StreamFile, SynthOptions, TreeWriter, round, to_json,
     write_file,
@@ -43,10 +41,6 @@ use crate::video::mjpeg_mp4;
 pub const FPS: u32 = 30;
 /// Relations masks are annotated on every 30th frame (1 fps).
 pub const ANNOTATION_STEP: usize = 30;
-/// Native GoPro size.
-pub const GOPRO_SIZE: (u32, u32) = (3840, 2160);
-/// Native Aria RGB size.
-pub const ARIA_SIZE: u32 = 1408;
 /// Camera key of the Aria RGB stream in relations annotations.
 pub const EGO_KEY: &str = "aria01_214-1";
 /// Height of the counter top, metres.
@@ -117,59 +111,6 @@ const REACH: usize = 10;
 const CARRY: usize = 24;
 const RELEASE: usize = 8;
 const MOVE_FRAMES: usize = WALK + REACH + CARRY + RELEASE;
-
-fn ego_model(rng: &mut ChaCha8Rng) -> CameraModel {
-    let f = rng.random_range(600.0..620.0);
-    CameraModel::new(
-        ARIA_SIZE,
-        ARIA_SIZE,
-        f,
-        f,
-        704.0 + rng.random_range(-3.0..3.0),
-        704.0 + rng.random_range(-3.0..3.0),
-        Distortion::FisheyeRadTanThinPrism {
-            radial: [
-                rng.random_range(0.01..0.03),
-                rng.random_range(-0.01..0.0),
-                0.002,
-                0.0,
-                0.0,
-                0.0,
-            ],
-            tangential: [rng.random_range(-1e-4..1e-4), rng.random_range(-1e-4..1e-4)],
-            thin_prism: [
-                rng.random_range(-2e-4..2e-4),
-                0.0,
-                rng.random_range(-2e-4..2e-4),
-                0.0,
-            ],
-        },
-        SensorRotation::Cw90,
-    )
-    .unwrap_or_else(|e| unreachable!("valid by construction: {e}"))
-}
-
-fn gopro_model(rng: &mut ChaCha8Rng) -> CameraModel {
-    let f = rng.random_range(1650.0..1850.0);
-    CameraModel::new(
-        GOPRO_SIZE.0,
-        GOPRO_SIZE.1,
-        f,
-        f,
-        1920.0 + rng.random_range(-12.0..12.0),
-        1080.0 + rng.random_range(-12.0..12.0),
-        Distortion::KannalaBrandt {
-            coeffs: [
-                rng.random_range(0.01..0.05),
-                rng.random_range(-0.015..0.0),
-                rng.random_range(0.0..0.002),
-                0.0,
-            ],
-        },
-        SensorRotation::None,
-    )
-    .unwrap_or_else(|e| unreachable!("valid by construction: {e}"))
-}
 
 /// Object names: the category (with spaces) and a per-category counter, e.g. `mug_1`.
 fn object_names(models: &[&ObjectModel]) -> Vec<String> {
@@ -374,7 +315,7 @@ impl Profile for EgoExo4d {
             camera_id: "aria01".into(),
             kind: CameraKind::Ego,
             // Universities record with a few Aria devices each.
-            model: ego_model(&mut opts.rng(
+            model: devices::aria_rgb(&mut opts.rng(
                 SourceKind::EgoExo4d,
                 "aria-device",
                 (index % 4) as u64,
@@ -401,7 +342,7 @@ impl Profile for EgoExo4d {
             cameras.push(SynthCamera {
                 camera_id: exo_id(index, c),
                 kind: CameraKind::Exo,
-                model: gopro_model(&mut opts.rng(
+                model: devices::gopro(&mut opts.rng(
                     SourceKind::EgoExo4d,
                     "gopro",
                     ((c + 5 * (index % 4)) % 10) as u64,

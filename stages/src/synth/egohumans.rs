@@ -11,16 +11,14 @@
 use std::path::{Path, PathBuf};
 
 use crossview_schemas::glam::{DMat3, DMat4, DVec3};
-use crossview_schemas::{
-    CameraKind, CameraModel, Distortion, ImageRef, Rotation, SensorRotation, SourceKind,
-    WorldToCamera,
-};
+use crossview_schemas::{CameraKind, CameraModel, ImageRef, Rotation, SourceKind, WorldToCamera};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use super::appearance::{Appearance, Pattern};
 use super::body::{self, COCO17_NAMES, Outfit, Pose};
+use super::devices;
 use super::driver::{
     ImageSink, Profile, SceneRender, StreamFile, SynthOptions, TreeWriter, round, to_json,
     write_file,
@@ -30,9 +28,7 @@ use super::render::InstanceRender;
 use super::rig::look_at;
 use super::shapes::{Placement, Shape};
 use super::walk::{Floor, simulate};
-use super::world::{
-    BACKGROUND, FrameWorld, InstanceSpec, Room, SceneWorld, SynthCamera, WorldPart,
-};
+use super::world::{BACKGROUND, InstanceSpec, Room, SceneWorld, SynthCamera, WorldPart};
 use crate::error::Result;
 
 /// Activities (big sequences), in the repository's numbering.
@@ -45,10 +41,6 @@ pub const ACTIVITIES: [&str; 7] = [
     "badminton",
     "tennis",
 ];
-/// Native Aria RGB size (upright, square).
-pub const ARIA_SIZE: u32 = 1408;
-/// Native exo (GoPro) size.
-pub const EXO_SIZE: (u32, u32) = (3840, 2160);
 /// Frames per second of the synthetic sequences (the dataset's rate is unconfirmed).
 pub const FPS: f64 = 20.0;
 
@@ -91,61 +83,6 @@ fn frames_of(opts: &SynthOptions, index: usize, wearers: usize) -> Frames {
         aria_from_anchor,
         colmap_from_anchor: rigid(&mut rng, scale),
     }
-}
-
-/// Aria RGB intrinsics at native size (sensor frame), Fisheye624 with a single focal length.
-fn aria_model(rng: &mut ChaCha8Rng) -> CameraModel {
-    let f = rng.random_range(600.0..620.0);
-    CameraModel::new(
-        ARIA_SIZE,
-        ARIA_SIZE,
-        f,
-        f,
-        704.0 + rng.random_range(-4.0..4.0),
-        704.0 + rng.random_range(-4.0..4.0),
-        Distortion::FisheyeRadTanThinPrism {
-            radial: [
-                rng.random_range(0.01..0.03),
-                rng.random_range(-0.01..0.0),
-                0.002,
-                0.0,
-                0.0,
-                0.0,
-            ],
-            tangential: [rng.random_range(-1e-4..1e-4), rng.random_range(-1e-4..1e-4)],
-            thin_prism: [
-                rng.random_range(-2e-4..2e-4),
-                0.0,
-                rng.random_range(-2e-4..2e-4),
-                0.0,
-            ],
-        },
-        SensorRotation::Cw90,
-    )
-    .unwrap_or_else(|e| unreachable!("valid by construction: {e}"))
-}
-
-/// Exo GoPro intrinsics at native size: OPENCV_FISHEYE (Kannala-Brandt).
-fn exo_model(rng: &mut ChaCha8Rng) -> CameraModel {
-    let f = rng.random_range(1700.0..1900.0);
-    CameraModel::new(
-        EXO_SIZE.0,
-        EXO_SIZE.1,
-        f,
-        f * rng.random_range(0.998..1.002),
-        1920.0 + rng.random_range(-10.0..10.0),
-        1080.0 + rng.random_range(-10.0..10.0),
-        Distortion::KannalaBrandt {
-            coeffs: [
-                rng.random_range(0.02..0.06),
-                rng.random_range(-0.02..0.0),
-                0.002,
-                0.0,
-            ],
-        },
-        SensorRotation::None,
-    )
-    .unwrap_or_else(|e| unreachable!("valid by construction: {e}"))
 }
 
 fn big_sequence(index: usize) -> String {
@@ -279,7 +216,8 @@ impl Profile for EgoHumans {
         let mut cameras = Vec::new();
         for k in 0..n {
             // A few glasses serve every sequence: each wearer slot has its device.
-            let model = aria_model(&mut opts.rng(SourceKind::EgoHumans, "aria-device", k as u64));
+            let model =
+                devices::aria_rgb(&mut opts.rng(SourceKind::EgoHumans, "aria-device", k as u64));
             cameras.push(SynthCamera {
                 camera_id: format!("aria{:02}", k + 1),
                 kind: CameraKind::Ego,
@@ -309,7 +247,7 @@ impl Profile for EgoHumans {
                 camera_id: format!("cam{:02}", c + 1),
                 kind: CameraKind::Exo,
                 // The exo rig of an activity reuses a pool of eight calibrated GoPros.
-                model: exo_model(&mut opts.rng(
+                model: devices::gopro(&mut opts.rng(
                     SourceKind::EgoHumans,
                     "gopro",
                     ((c + index) % 8) as u64,
@@ -330,21 +268,7 @@ impl Profile for EgoHumans {
             .collect();
         let frames = poses
             .iter()
-            .map(|frame| {
-                let mut fw = FrameWorld::default();
-                for (k, pose) in frame.iter().enumerate() {
-                    let kps = body::keypoints(&builds[k], pose);
-                    fw.parts.extend(body::body_parts(
-                        &builds[k],
-                        &outfits[k],
-                        pose,
-                        &kps,
-                        (k + 1) as u16,
-                    ));
-                    fw.states.push(body::person_state(&builds[k], pose, &kps));
-                }
-                fw
-            })
+            .map(|frame| body::people_frame(&builds, &outfits, frame))
             .collect();
         SceneWorld {
             index,

@@ -23,9 +23,7 @@ use super::render::InstanceRender;
 use super::rig::look_at;
 use super::shapes::{Placement, Shape};
 use super::walk::{Floor, simulate};
-use super::world::{
-    BACKGROUND, FrameWorld, InstanceSpec, Room, SceneWorld, SynthCamera, WorldPart,
-};
+use super::world::{BACKGROUND, InstanceSpec, Room, SceneWorld, SynthCamera, WorldPart};
 use crate::error::Result;
 
 /// Native image size (as one downstream loader hard-codes it).
@@ -266,21 +264,7 @@ impl Profile for MmpTrack {
         let poses: Vec<Vec<Pose>> = simulate(&env.floor, n, frames, FPS, &mut rng);
         let frames = poses
             .iter()
-            .map(|frame_poses| {
-                let mut fw = FrameWorld::default();
-                for (k, pose) in frame_poses.iter().enumerate() {
-                    let kps = body::keypoints(&builds[k], pose);
-                    fw.parts.extend(body::body_parts(
-                        &builds[k],
-                        &outfits[k],
-                        pose,
-                        &kps,
-                        (k + 1) as u16,
-                    ));
-                    fw.states.push(body::person_state(&builds[k], pose, &kps));
-                }
-                fw
-            })
+            .map(|frame| body::people_frame(&builds, &outfits, frame))
             .collect();
         SceneWorld {
             index,

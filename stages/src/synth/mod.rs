@@ -4,6 +4,7 @@
 pub mod appearance;
 pub mod body;
 pub mod catalog;
+pub mod devices;
 pub mod driver;
 pub mod egoexo4d;
 pub mod egohumans;

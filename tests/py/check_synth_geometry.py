@@ -388,6 +388,8 @@ def egoexo4d():
                 if st["relative_path"] is None:
                     continue
                 path = os.path.join(tdir, st["relative_path"])
+                if not os.path.exists(path):
+                    continue  # annotation-only tree (synth --no-images)
                 with av.open(path) as c:
                     vs = c.streams.video[0]
                     n = sum(1 for _ in c.decode(video=0))

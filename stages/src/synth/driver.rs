@@ -125,6 +125,12 @@ pub trait Profile: Sync {
     fn needs_masks(&self) -> bool {
         false
     }
+    /// Whether only the images tell the image size (no calibration or label file does), so
+    /// that a tree without images must keep its calibration and annotations at the native
+    /// size: rendering then happens at the `max_side` size and is scaled up.
+    fn native_size_without_images(&self) -> bool {
+        false
+    }
     /// The writer of native annotations for a tree at `root`.
     fn tree_writer(&self, root: &Path, opts: &SynthOptions) -> Result<Box<dyn TreeWriter>>;
 }
@@ -215,6 +221,11 @@ fn render_scene(
             let cam = &world.cameras[c];
             let (w, h) = output_size(cam.model.width(), cam.model.height(), opts.max_side);
             let model = cam.model.resized(w, h)?;
+            let written = if !opts.images && profile.native_size_without_images() {
+                cam.model.clone()
+            } else {
+                model.clone()
+            };
             let mut sink = if opts.images {
                 Some(profile.image_sink(root, world, c, (w, h))?)
             } else {
@@ -250,6 +261,9 @@ fn render_scene(
                 if let (Some(sink), Some(rgb)) = (sink.as_mut(), view.rgb.take()) {
                     sink.put(f, &rgb)?;
                 }
+                if written.width() != w || written.height() != h {
+                    view = view.rescaled(written.width(), written.height());
+                }
                 frames.push(view);
                 frame_indices.push(f);
             }
@@ -257,7 +271,7 @@ fn render_scene(
                 sink.finish()?;
             }
             Ok(CameraRender {
-                model,
+                model: written,
                 frame_indices,
                 frames,
             })

@@ -275,8 +275,17 @@ impl Profile for MessyTable {
         r.modal_area >= MIN_LABELLED_PIXELS
     }
 
+    fn native_size_without_images(&self) -> bool {
+        true
+    }
+
     fn tree_writer(&self, root: &Path, opts: &SynthOptions) -> Result<Box<dyn TreeWriter>> {
-        let (w, h) = output_size(NATIVE_SIZE.0, NATIVE_SIZE.1, opts.max_side);
+        // Without images the labels stay at the native size (see `native_size_without_images`).
+        let (w, h) = if opts.images {
+            output_size(NATIVE_SIZE.0, NATIVE_SIZE.1, opts.max_side)
+        } else {
+            NATIVE_SIZE
+        };
         let mut k = serde_json::Map::new();
         for (c, m) in intrinsics(opts).iter().enumerate() {
             let m = m.resized(w, h)?;

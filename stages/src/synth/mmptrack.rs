@@ -317,6 +317,10 @@ impl Profile for MmpTrack {
         projected_box(model, &scene.cameras[camera], frame, &state.keypoints).is_some()
     }
 
+    fn native_size_without_images(&self) -> bool {
+        true
+    }
+
     fn tree_writer(&self, root: &Path, _opts: &SynthOptions) -> Result<Box<dyn TreeWriter>> {
         Ok(Box::new(MmpWriter {
             root: root.to_path_buf(),

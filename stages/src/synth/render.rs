@@ -149,6 +149,48 @@ pub struct ViewRender {
     pub rgb: Option<Vec<u8>>,
 }
 
+impl ViewRender {
+    /// The same view's annotations for the image resized to `width x height` (boxes, probe
+    /// pixels and areas scale; masks are dropped, as they would need re-rendering).
+    pub fn rescaled(self, width: u32, height: u32) -> ViewRender {
+        let sx = f64::from(width) / f64::from(self.width);
+        let sy = f64::from(height) / f64::from(self.height);
+        let scale_box = |b: BoxXyxy| {
+            BoxXyxy::try_new(
+                (f64::from(b.x1()) * sx) as f32,
+                (f64::from(b.y1()) * sy) as f32,
+                (f64::from(b.x2()) * sx) as f32,
+                (f64::from(b.y2()) * sy) as f32,
+            )
+            .ok()
+        };
+        let area = |a: u64| (a as f64 * sx * sy).round() as u64;
+        let instances = self
+            .instances
+            .into_iter()
+            .map(|r| InstanceRender {
+                owner: r.owner,
+                modal: None,
+                amodal: None,
+                modal_area: area(r.modal_area),
+                amodal_area: area(r.amodal_area),
+                amodal_area_unclipped: area(r.amodal_area_unclipped),
+                bbox: r.bbox.and_then(scale_box),
+                probe: r
+                    .probe
+                    .map(|(p, px)| (p, [(f64::from(px[0]) * sx) as f32, (f64::from(px[1]) * sy) as f32])),
+                amodal_bbox: r.amodal_bbox.and_then(scale_box),
+            })
+            .collect();
+        ViewRender {
+            width,
+            height,
+            instances,
+            rgb: None,
+        }
+    }
+}
+
 /// A part moved into the camera frame, with its projected bounds.
 struct CamPart<'a> {
     part: &'a WorldPart,

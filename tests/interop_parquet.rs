@@ -116,6 +116,7 @@ fn observations() -> Vec<Observation> {
             frame_index: i,
             instance_id: format!("{}", i % 3),
             category: "person".into(),
+            subcategory: (i % 2 == 0).then(|| "walker".to_string()),
             bbox: Some(BoxXyxy::try_new(1.5, 2.0, 30.25, 40.0).expect("box")),
             mask: (i % 2 == 0).then(|| ObservedMask {
                 rle: mask(48, 64, i, i, 10),
@@ -140,7 +141,7 @@ fn expected_obs(rows: &[Observation]) -> Value {
             .map(|o| {
                 json!({
                     "scene_id": o.scene_id, "camera_id": o.camera_id, "frame_index": o.frame_index,
-                    "instance_id": o.instance_id, "category": o.category,
+                    "instance_id": o.instance_id, "category": o.category, "subcategory": o.subcategory,
                     "bbox": o.bbox.map(|b| b.to_array()),
                     "mask_size": o.mask.as_ref().map(|m| [m.rle.height(), m.rle.width()]),
                     "mask_counts": o.mask.as_ref().map(|m| m.rle.to_coco_string()),

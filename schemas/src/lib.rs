@@ -42,7 +42,7 @@ pub use parquet_io::{
 };
 pub use pose::{CameraToWorld, ROTATION_TOLERANCE, Rotation, WorldToCamera};
 pub use records::{
-    Camera, Frame, ImageRef, InputError, Keypoint, Observation, ObservedMask, QaSample,
+    Absence, Camera, Frame, ImageRef, InputError, Keypoint, Observation, ObservedMask, QaSample,
     REGION_PLACEHOLDER, Region, Scene, TruthInstance, TruthObservation, TruthState, ViewRef,
 };
 pub use vocab::{

@@ -215,6 +215,16 @@ named_enum! {
         InvalidValue => "invalid_value",
         /// Files that contradict each other (an annotation for an unknown camera).
         Inconsistent => "inconsistent",
+        /// Not an error: a self-check suggests the data may follow another convention than the
+        /// one configured (never fails a `--strict` build).
+        Suspicious => "suspicious",
+    }
+}
+
+impl ErrorClass {
+    /// Whether this class is a real error (counted by `--strict`) rather than a warning.
+    pub fn is_error(&self) -> bool {
+        *self != ErrorClass::Suspicious
     }
 }
 

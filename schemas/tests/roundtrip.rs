@@ -156,7 +156,7 @@ fn observation() -> impl Strategy<Value = Observation> {
         visibility,
     });
     (
-        (text(), text(), any::<u32>(), text(), text()),
+        (text(), text(), any::<u32>(), text(), text(), prop::option::of(text())),
         prop::option::of(bbox()),
         prop::option::of(
             (rle(), mask_source()).prop_map(|(rle, source)| ObservedMask { rle, source }),
@@ -167,7 +167,7 @@ fn observation() -> impl Strategy<Value = Observation> {
     )
         .prop_map(
             |(
-                (scene_id, camera_id, frame_index, instance_id, category),
+                (scene_id, camera_id, frame_index, instance_id, category, subcategory),
                 bbox,
                 mask,
                 keypoints,
@@ -179,6 +179,7 @@ fn observation() -> impl Strategy<Value = Observation> {
                 frame_index,
                 instance_id,
                 category,
+                subcategory,
                 bbox,
                 mask,
                 keypoints,
@@ -305,6 +306,12 @@ proptest! {
     fn input_errors_round_trip(rows in prop::collection::vec(
         (text(), text(), text(), prop::sample::select(ErrorClass::ALL), text(), prop::option::of(text()))
             .prop_map(|(source, file, location, class, reason, scene_id)| InputError { source, file, location, class, reason, scene_id }),
+        0..8)) { parquet_round_trip(&rows); }
+
+    #[test]
+    fn absences_round_trip(rows in prop::collection::vec(
+        (text(), text(), any::<u32>(), text()).prop_map(|(scene_id, camera_id, frame_index, instance_id)|
+            Absence { scene_id, camera_id, frame_index, instance_id }),
         0..8)) { parquet_round_trip(&rows); }
 
     #[test]

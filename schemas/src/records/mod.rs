@@ -2,6 +2,7 @@
 //! Frame, Observation, QaSample and InputError (plus the synthetic world's truth records), each
 //! with its Arrow schema and conversions.
 
+mod absence;
 mod camera;
 mod frame;
 mod input_error;
@@ -11,6 +12,7 @@ mod qa;
 mod scene;
 mod truth;
 
+pub use absence::Absence;
 pub use camera::Camera;
 pub use frame::{Frame, ImageRef};
 pub use input_error::InputError;

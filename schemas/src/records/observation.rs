@@ -51,8 +51,11 @@ pub struct Observation {
     pub frame_index: u32,
     /// The same physical object has the same id in every view of a scene.
     pub instance_id: String,
-    /// Category name (`person`, `mug`, ...).
+    /// Category name (`person`, `mug`, MessyTable `cls3`).
     pub category: String,
+    /// Finer class where the source has one (MessyTable `subcls17`): equal subcategories
+    /// look alike.
+    pub subcategory: Option<String>,
     /// The box, in stored-image pixels, if the source gives one.
     pub bbox: Option<BoxXyxy>,
     /// The mask, if the source gives one or a later stage completed it.
@@ -90,6 +93,7 @@ impl ArrowRecord for Observation {
                     field("frame_index", DataType::UInt32),
                     field("instance_id", DataType::Utf8),
                     field("category", DataType::Utf8),
+                    nullable("subcategory", DataType::Utf8),
                     nullable("bbox", fixed_of(DataType::Float32, 4)),
                     nullable("mask_size", fixed_of(DataType::Int32, 2)),
                     nullable("mask_counts", DataType::Utf8),
@@ -153,6 +157,7 @@ impl ArrowRecord for Observation {
             arr_u32(rows.iter().map(|r| r.frame_index).collect()),
             arr_str(rows.iter().map(|r| r.instance_id.as_str())),
             arr_str(rows.iter().map(|r| r.category.as_str())),
+            arr_opt_str(rows.iter().map(|r| r.subcategory.as_deref())),
             fixed_list(&dt("bbox")?, arr_f32(bbox), &bbox_present)?,
             fixed_list(&dt("mask_size")?, arr_i32(size), &mask_present)?,
             arr_opt_str(counts.iter().map(|c| c.as_deref())),
@@ -187,7 +192,7 @@ impl ArrowRecord for Observation {
             c.utf8("camera_id")?,
             c.u32("frame_index")?,
         );
-        let (inst, cat) = (c.utf8("instance_id")?, c.utf8("category")?);
+        let (inst, cat, subcat) = (c.utf8("instance_id")?, c.utf8("category")?, c.utf8("subcategory")?);
         let (bbox, msize, mcounts) = (
             c.fixed("bbox")?,
             c.fixed("mask_size")?,
@@ -259,6 +264,7 @@ impl ArrowRecord for Observation {
                     frame_index: idx.value(i),
                     instance_id: c.req_str(inst, "instance_id", i)?.to_string(),
                     category: c.req_str(cat, "category", i)?.to_string(),
+                    subcategory: Columns::opt_str(subcat, i).map(str::to_string),
                     bbox,
                     mask,
                     keypoints,

@@ -5,4 +5,5 @@ mod support;
 
 mod interop_parquet;
 mod interop_rle;
+mod sources;
 mod synth;

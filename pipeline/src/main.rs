@@ -26,8 +26,54 @@ enum ProfileArg {
     All,
 }
 
+/// A source kind for `--source`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SourceArg {
+    Messytable,
+    Mmptrack,
+    Egohumans,
+    Egoexo4d,
+}
+
+impl SourceArg {
+    fn kind(self) -> crossview::schemas::SourceKind {
+        use crossview::schemas::SourceKind;
+        match self {
+            SourceArg::Messytable => SourceKind::MessyTable,
+            SourceArg::Mmptrack => SourceKind::MmpTrack,
+            SourceArg::Egohumans => SourceKind::EgoHumans,
+            SourceArg::Egoexo4d => SourceKind::EgoExo4d,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Show what a native dataset tree holds: counts and input errors (source auto-detected).
+    Inspect {
+        /// The tree (a MessyTable, MMPTrack, EgoHumans or Ego-Exo4D root).
+        dir: PathBuf,
+        /// The source kind, instead of detecting it.
+        #[arg(long, value_enum)]
+        source: Option<SourceArg>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write the canonical records as Parquet tables (scenes, cameras, frames,
+        /// observations, absences, errors) to this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Frames without their image are fine (annotation-only trees).
+        #[arg(long)]
+        allow_missing_images: bool,
+        /// Metres per unit of MessyTable extrinsic translations (default 1.0).
+        #[arg(long, default_value_t = 1.0)]
+        messytable_translation_scale: f64,
+        /// Read MMPTrack extrinsics as world-to-camera instead of the documented
+        /// camera-to-world.
+        #[arg(long)]
+        mmptrack_world_to_camera: bool,
+    },
     /// Render a synthetic multi-camera world and write it in the source datasets' own formats.
     Synth {
         /// Which dataset format(s); `all` writes OUT/<profile> for each.
@@ -75,6 +121,39 @@ impl std::error::Error for UsageError {}
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Inspect {
+            dir,
+            source,
+            json,
+            out,
+            allow_missing_images,
+            messytable_translation_scale,
+            mmptrack_world_to_camera,
+        } => {
+            if !(messytable_translation_scale.is_finite() && messytable_translation_scale > 0.0) {
+                return Err(UsageError(format!(
+                    "--messytable-translation-scale must be a positive number, got {messytable_translation_scale}"
+                ))
+                .into());
+            }
+            let options = crossview::stages::sources::SourceOptions {
+                require_images: !allow_missing_images,
+                messytable_translation_scale,
+                mmptrack_extrinsics: if mmptrack_world_to_camera {
+                    crossview::stages::sources::MmpExtrinsics::WorldToCamera
+                } else {
+                    crossview::stages::sources::MmpExtrinsics::CameraToWorld
+                },
+            };
+            let args = crossview::inspect_cmd::InspectArgs {
+                dir,
+                source: source.map(SourceArg::kind),
+                json,
+                out,
+                options,
+            };
+            crossview::inspect_cmd::run(&args)
+        }
         Command::Synth {
             profile,
             scenes,

@@ -156,7 +156,14 @@ fn observation() -> impl Strategy<Value = Observation> {
         visibility,
     });
     (
-        (text(), text(), any::<u32>(), text(), text(), prop::option::of(text())),
+        (
+            text(),
+            text(),
+            any::<u32>(),
+            text(),
+            text(),
+            prop::option::of(text()),
+        ),
         prop::option::of(bbox()),
         prop::option::of(
             (rle(), mask_source()).prop_map(|(rle, source)| ObservedMask { rle, source }),

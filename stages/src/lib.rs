@@ -7,5 +7,6 @@ pub use crossview_schemas as schemas;
 mod error;
 pub use error::{Error, Result};
 
+pub mod sources;
 pub mod synth;
 pub mod video;

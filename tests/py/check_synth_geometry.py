@@ -110,7 +110,8 @@ def mmptrack():
             cams_by_id[str(c["CameraId"])] = (R, T, p)
         for label_dir in sorted(glob.glob(os.path.join(root, split, "labels", "*", env + "_*"))):
             scene = os.path.basename(label_dir)
-            sid = "mmptrack/" + scene
+            session = os.path.basename(os.path.dirname(label_dir))
+            sid = "mmptrack/" + session + "/" + scene
             for cam, (R, T, p) in cams_by_id.items():
                 if np.linalg.norm(T / 1000.0 - truth_centre(cams[(sid, cam)])) > 1e-3:
                     bad.append(f"{sid} cam {cam}: centre {T} mm vs truth {truth_centre(cams[(sid, cam)])} m")

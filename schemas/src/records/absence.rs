@@ -54,8 +54,12 @@ impl ArrowRecord for Absence {
 
     fn from_batch(batch: &RecordBatch) -> Result<Vec<Self>> {
         let c = Columns::new(batch, Self::NAME);
-        let (scene, cam, frame, inst) =
-            (c.utf8("scene_id")?, c.utf8("camera_id")?, c.u32("frame_index")?, c.utf8("instance_id")?);
+        let (scene, cam, frame, inst) = (
+            c.utf8("scene_id")?,
+            c.utf8("camera_id")?,
+            c.u32("frame_index")?,
+            c.utf8("instance_id")?,
+        );
         (0..batch.num_rows())
             .map(|i| {
                 if frame.is_null(i) {

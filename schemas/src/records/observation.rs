@@ -192,7 +192,11 @@ impl ArrowRecord for Observation {
             c.utf8("camera_id")?,
             c.u32("frame_index")?,
         );
-        let (inst, cat, subcat) = (c.utf8("instance_id")?, c.utf8("category")?, c.utf8("subcategory")?);
+        let (inst, cat, subcat) = (
+            c.utf8("instance_id")?,
+            c.utf8("category")?,
+            c.utf8("subcategory")?,
+        );
         let (bbox, msize, mcounts) = (
             c.fixed("bbox")?,
             c.fixed("mask_size")?,

@@ -96,6 +96,11 @@ pub trait Profile: Sync {
     fn default_frames(&self) -> usize;
     /// Builds scene `index`.
     fn generate(&self, index: usize, opts: &SynthOptions) -> SceneWorld;
+    /// The native id that makes the scene unique within the source (the canonical scene id is
+    /// `<source>/<this>`); MMPTrack prefixes its recording session.
+    fn scene_native_id(&self, world: &SceneWorld) -> String {
+        world.native_id.clone()
+    }
     /// Where a camera's rendered frames go.
     fn image_sink(
         &self,

@@ -28,8 +28,8 @@ use crate::error::Result;
 
 /// Native image size (as one downstream loader hard-codes it).
 pub const NATIVE_SIZE: (u32, u32) = (640, 360);
-/// Frame rate of the synthetic videos.
-pub const FPS: f64 = 15.0;
+/// Frame rate of the synthetic videos: the rate the loader assumes.
+pub const FPS: f64 = crate::sources::mmptrack::ASSUMED_FPS;
 /// Environments and their camera counts (formats/mmptrack.md section 1).
 pub const ENVIRONMENTS: [(&str, usize); 5] = [
     ("cafe_shop", 4),
@@ -315,6 +315,11 @@ impl Profile for MmpTrack {
     ) -> bool {
         let state = &scene.frames[frame].states[usize::from(r.owner) - 1];
         projected_box(model, &scene.cameras[camera], frame, &state.keypoints).is_some()
+    }
+
+    fn scene_native_id(&self, world: &SceneWorld) -> String {
+        // Scene names repeat across recording sessions (63am/retail_0, 64am/retail_0).
+        format!("{}/{}", world.group, world.native_id)
     }
 
     fn native_size_without_images(&self) -> bool {

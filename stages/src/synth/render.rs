@@ -176,9 +176,15 @@ impl ViewRender {
                 amodal_area: area(r.amodal_area),
                 amodal_area_unclipped: area(r.amodal_area_unclipped),
                 bbox: r.bbox.and_then(scale_box),
-                probe: r
-                    .probe
-                    .map(|(p, px)| (p, [(f64::from(px[0]) * sx) as f32, (f64::from(px[1]) * sy) as f32])),
+                probe: r.probe.map(|(p, px)| {
+                    (
+                        p,
+                        [
+                            (f64::from(px[0]) * sx) as f32,
+                            (f64::from(px[1]) * sy) as f32,
+                        ],
+                    )
+                }),
                 amodal_bbox: r.amodal_bbox.and_then(scale_box),
             })
             .collect();

@@ -47,7 +47,7 @@ impl TruthSink {
         world: &SceneWorld,
         render: &SceneRender,
     ) -> Result<(usize, usize)> {
-        let scene_id = Scene::make_id(profile.kind(), &world.native_id);
+        let scene_id = Scene::make_id(profile.kind(), &profile.scene_native_id(world));
         self.scenes.write(&[Scene {
             scene_id: scene_id.clone(),
             source: profile.kind(),

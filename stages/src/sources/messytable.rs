@@ -1,0 +1,523 @@
+//! MessyTable loader (formats/messytable.md): `labels/<split>.json` streamed scene by scene;
+//! one [`Observation`] per instance entry of a camera; intrinsics per camera id; extrinsics
+//! `[t, Euler xyz]` camera-to-reference.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use crossview_schemas::glam::DVec3;
+use crossview_schemas::{
+    BoxXyxy, Camera, CameraKind, CameraModel, CameraToWorld, ContentHasher, Distortion, ErrorClass,
+    Frame, ImageRef, Observation, Rotation, Scene, SensorRotation, SourceKind,
+};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
+use super::{Problems, SceneData, SourceOptions, SourceReader};
+use crate::error::{Error, Result};
+
+/// Image size when the image is absent (`models/*/train.yaml`).
+pub const DEFAULT_IMAGE_SIZE: (u32, u32) = (1920, 1080);
+/// Median distance between a scene's cameras above which the configured translation unit
+/// (metres) looks wrong: a tabletop rig is a few metres across.
+const MAX_PLAUSIBLE_RIG_METRES: f64 = 20.0;
+
+/// Reads a MessyTable tree.
+pub struct MessyTableReader {
+    root: PathBuf,
+    opts: SourceOptions,
+}
+
+impl MessyTableReader {
+    /// A reader of the tree at `root`.
+    pub fn new(root: &Path, opts: SourceOptions) -> Self {
+        MessyTableReader {
+            root: root.to_path_buf(),
+            opts,
+        }
+    }
+}
+
+/// What the streaming parse of one split file shares with the per-scene handler.
+struct SplitState<'a> {
+    intrinsics: RefCell<Option<Box<RawValue>>>,
+    /// Scenes seen before the intrinsics (kept until they arrive; files written by Python
+    /// put intrinsics first, so this normally stays empty).
+    deferred: RefCell<Vec<(String, Box<RawValue>)>>,
+    handle: RefCell<&'a mut dyn FnMut(String, &RawValue, &RawValue) -> Result<()>>,
+    /// The first error of the handler, which stops the parse.
+    stop: RefCell<Option<Error>>,
+}
+
+impl SplitState<'_> {
+    fn scene(&self, name: String, raw: Box<RawValue>) -> bool {
+        let intr = self.intrinsics.borrow();
+        match intr.as_ref() {
+            Some(k) => {
+                if let Err(e) = (self.handle.borrow_mut())(name, &raw, k) {
+                    *self.stop.borrow_mut() = Some(e);
+                    return false;
+                }
+                true
+            }
+            None => {
+                self.deferred.borrow_mut().push((name, raw));
+                true
+            }
+        }
+    }
+}
+
+struct TopVisitor<'s, 'a>(&'s SplitState<'a>);
+
+impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object with `intrinsics` and `scenes`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "intrinsics" => *self.0.intrinsics.borrow_mut() = Some(map.next_value()?),
+                "scenes" => map.next_value_seed(ScenesSeed(self.0))?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct ScenesSeed<'s, 'a>(&'s SplitState<'a>);
+
+impl<'de> DeserializeSeed<'de> for ScenesSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ScenesSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object of scenes")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        while let Some((name, raw)) = map.next_entry::<String, Box<RawValue>>()? {
+            if !self.0.scene(name, raw) {
+                return Err(serde::de::Error::custom("stopped by the scene handler"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A JSON number as f64, if it is one and finite.
+fn finite(v: &Value) -> Option<f64> {
+    v.as_f64().filter(|x| x.is_finite())
+}
+
+/// A JSON array of exactly `n` finite numbers.
+fn numbers(v: &Value, n: usize) -> Option<Vec<f64>> {
+    let a = v.as_array()?;
+    if a.len() != n {
+        return None;
+    }
+    a.iter().map(finite).collect()
+}
+
+/// A JSON integer (an integral float counts too).
+fn integer(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|x| x.fract() == 0.0 && x.abs() < 1e15)
+            .map(|x| x as i64)
+    })
+}
+
+impl MessyTableReader {
+    fn scene(
+        &self,
+        file: &Path,
+        split: &str,
+        name: &str,
+        raw: &RawValue,
+        intrinsics: &RawValue,
+    ) -> SceneData {
+        let scene_id = Scene::make_id(SourceKind::MessyTable, name);
+        let mut p = Problems::new(SourceKind::MessyTable, &self.root, Some(scene_id.clone()));
+        let mut data = SceneData {
+            scene: Some(Scene {
+                scene_id: scene_id.clone(),
+                source: SourceKind::MessyTable,
+                source_split: split.to_string(),
+            }),
+            files: vec![file.strip_prefix(&self.root).unwrap_or(file).to_path_buf()],
+            ..SceneData::default()
+        };
+        let mut fp = ContentHasher::new("crossview.messytable.scene")
+            .str(split)
+            .str(raw.get())
+            .str(intrinsics.get());
+        let v: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+        let k: Value = serde_json::from_str(intrinsics.get()).unwrap_or(Value::Null);
+        let here = |rest: &str| format!("scenes.{name}{rest}");
+        let Some(cameras) = v.get("cameras").and_then(Value::as_object) else {
+            p.push(
+                file,
+                here(".cameras"),
+                ErrorClass::Malformed,
+                "missing or not an object",
+            );
+            data.fingerprint = fp.finish_hex(16);
+            data.errors = p.into_vec();
+            return data;
+        };
+        let mut cams: Vec<(&String, &Value)> = cameras.iter().collect();
+        // Camera ids are "1".."9": numeric order, not string order.
+        cams.sort_by_key(|(id, _)| (id.parse::<u64>().unwrap_or(u64::MAX), (*id).clone()));
+        for (cam, cv) in cams {
+            let at = |rest: &str| here(&format!(".cameras.{cam}{rest}"));
+            let image_rel = PathBuf::from("images").join(format!("{name}-0{cam}.jpg"));
+            let image_path = self.root.join(&image_rel);
+            let stamp = file_stamp(&image_path);
+            fp = stamp_into(fp, &image_rel, stamp.as_ref());
+            let size = match stamp.as_ref().and_then(|_| image_size(&image_path)) {
+                Some(s) => s,
+                None => {
+                    if stamp.is_some() {
+                        p.push(
+                            &image_path,
+                            "",
+                            ErrorClass::Malformed,
+                            "not a readable image",
+                        );
+                    } else if self.opts.require_images {
+                        p.push(
+                            &image_path,
+                            "",
+                            ErrorClass::MissingFile,
+                            format!("image of camera {cam} is missing"),
+                        );
+                    }
+                    DEFAULT_IMAGE_SIZE
+                }
+            };
+            let Some(kv) = k.get(cam.as_str()) else {
+                p.push(
+                    file,
+                    format!("intrinsics.{cam}"),
+                    ErrorClass::Inconsistent,
+                    format!("no intrinsics for camera {cam}; its instances are skipped"),
+                );
+                continue;
+            };
+            let Some(km) = numbers(kv, 9) else {
+                p.push(
+                    file,
+                    format!("intrinsics.{cam}"),
+                    ErrorClass::InvalidValue,
+                    "expected 9 finite numbers (row-major 3x3)",
+                );
+                continue;
+            };
+            if km[3] != 0.0 || km[6] != 0.0 || km[7] != 0.0 || km[8] != 1.0 {
+                p.push(
+                    file,
+                    format!("intrinsics.{cam}"),
+                    ErrorClass::InvalidValue,
+                    format!("not a pinhole matrix: {km:?}"),
+                );
+                continue;
+            }
+            let model = match CameraModel::new(
+                size.0,
+                size.1,
+                km[0],
+                km[4],
+                km[2],
+                km[5],
+                Distortion::Pinhole,
+                SensorRotation::None,
+            ) {
+                Ok(m) => m,
+                Err(e) => {
+                    p.push(
+                        file,
+                        format!("intrinsics.{cam}"),
+                        ErrorClass::InvalidValue,
+                        e.to_string(),
+                    );
+                    continue;
+                }
+            };
+            let Some(ext) = cv.get("extrinsics").and_then(|e| numbers(e, 6)) else {
+                p.push(
+                    file,
+                    at(".extrinsics"),
+                    ErrorClass::InvalidValue,
+                    "expected 6 finite numbers [tx, ty, tz, rx, ry, rz]; camera skipped",
+                );
+                continue;
+            };
+            // Camera-to-reference: the camera's pose in the scene's frame.
+            let pose = Rotation::from_euler_xyz_extrinsic(ext[3], ext[4], ext[5]).and_then(|r| {
+                CameraToWorld::new(
+                    r,
+                    DVec3::new(ext[0], ext[1], ext[2]) * self.opts.messytable_translation_scale,
+                )
+            });
+            let pose = match pose {
+                Ok(p) => p.inverse(),
+                Err(e) => {
+                    p.push(
+                        file,
+                        at(".extrinsics"),
+                        ErrorClass::InvalidValue,
+                        e.to_string(),
+                    );
+                    continue;
+                }
+            };
+            data.cameras.push(Camera {
+                scene_id: scene_id.clone(),
+                camera_id: cam.clone(),
+                kind: CameraKind::Exo,
+                model,
+                world_to_camera: Some(pose),
+            });
+            data.frames.push(Frame {
+                scene_id: scene_id.clone(),
+                camera_id: cam.clone(),
+                frame_index: 0,
+                timestamp_s: 0.0,
+                image: if stamp.is_some() {
+                    ImageRef::File(image_rel.to_string_lossy().into_owned())
+                } else {
+                    ImageRef::None
+                },
+                world_to_camera: None,
+            });
+            let Some(instances) = cv.get("instances").and_then(Value::as_object) else {
+                p.push(
+                    file,
+                    at(".instances"),
+                    ErrorClass::Malformed,
+                    "missing or not an object",
+                );
+                continue;
+            };
+            for (id, iv) in instances {
+                let at = |rest: &str| at(&format!(".instances.{id}{rest}"));
+                let Ok(n) = id.trim().parse::<i64>() else {
+                    p.push(
+                        file,
+                        at(""),
+                        ErrorClass::InvalidValue,
+                        "instance key is not an integer",
+                    );
+                    continue;
+                };
+                let Some(pos) = iv.get("pos").and_then(|v| numbers(v, 4)) else {
+                    p.push(
+                        file,
+                        at(".pos"),
+                        ErrorClass::InvalidValue,
+                        "expected 4 finite numbers [x1, y1, x2, y2]",
+                    );
+                    continue;
+                };
+                if pos[2] < pos[0] || pos[3] < pos[1] {
+                    p.push(
+                        file,
+                        at(".pos"),
+                        ErrorClass::InvalidValue,
+                        format!("x2 < x1 or y2 < y1: {pos:?}"),
+                    );
+                    continue;
+                }
+                let (Some(cls), Some(subcls)) = (
+                    iv.get("cls").and_then(integer),
+                    iv.get("subcls").and_then(integer),
+                ) else {
+                    p.push(
+                        file,
+                        at(""),
+                        ErrorClass::InvalidValue,
+                        "cls and subcls must be integers",
+                    );
+                    continue;
+                };
+                // Inclusive pixel indices; the official crop code clips to the image.
+                let bbox = BoxXyxy::from_inclusive_xyxy(pos[0], pos[1], pos[2], pos[3])
+                    .ok()
+                    .and_then(|b| b.clip(size.0, size.1));
+                let Some(bbox) = bbox else {
+                    p.push(
+                        file,
+                        at(".pos"),
+                        ErrorClass::InvalidValue,
+                        format!("box {pos:?} lies outside the {}x{} image", size.0, size.1),
+                    );
+                    continue;
+                };
+                data.observations.push(Observation {
+                    scene_id: scene_id.clone(),
+                    camera_id: cam.clone(),
+                    frame_index: 0,
+                    instance_id: n.to_string(),
+                    category: format!("cls{cls}"),
+                    subcategory: Some(format!("subcls{subcls}")),
+                    bbox: Some(bbox),
+                    mask: None,
+                    keypoints: Vec::new(),
+                    world_position: None,
+                    world_extent: None,
+                });
+            }
+        }
+        data.fingerprint = fp.finish_hex(16);
+        data.errors = p.into_vec();
+        data
+    }
+
+    fn read_split(
+        &self,
+        file: &Path,
+        visit: &mut dyn FnMut(SceneData) -> Result<()>,
+        tree: &mut Problems,
+    ) -> Result<()> {
+        let split = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let f = match File::open(file) {
+            Ok(f) => f,
+            Err(e) => {
+                tree.push(file, "", ErrorClass::MissingFile, e.to_string());
+                return Ok(());
+            }
+        };
+        let mut spans: Vec<f64> = Vec::new();
+        let mut handler = |name: String, raw: &RawValue, k: &RawValue| -> Result<()> {
+            let data = self.scene(file, &split, &name, raw, k);
+            if spans.len() < 64 {
+                spans.push(rig_span(&data));
+            }
+            visit(data)
+        };
+        let state = SplitState {
+            intrinsics: RefCell::new(None),
+            deferred: RefCell::new(Vec::new()),
+            handle: RefCell::new(&mut handler),
+            stop: RefCell::new(None),
+        };
+        let mut de = serde_json::Deserializer::from_reader(BufReader::new(f));
+        let parsed = de
+            .deserialize_map(TopVisitor(&state))
+            .and_then(|()| de.end());
+        if let Some(e) = state.stop.borrow_mut().take() {
+            return Err(e);
+        }
+        if let Err(e) = parsed {
+            // Scenes before the error were handed over; the rest of the file is lost.
+            tree.json(file, &e);
+        }
+        let deferred = std::mem::take(&mut *state.deferred.borrow_mut());
+        let intrinsics = state.intrinsics.borrow_mut().take();
+        drop(state);
+        if !deferred.is_empty() {
+            match intrinsics {
+                Some(k) => {
+                    for (name, raw) in deferred {
+                        handler(name, &raw, &k)?;
+                    }
+                }
+                None => tree.push(
+                    file,
+                    "intrinsics",
+                    ErrorClass::Malformed,
+                    format!("no intrinsics; {} scenes cannot be read", deferred.len()),
+                ),
+            }
+        }
+        // Self-check of the undocumented translation unit (formats/messytable.md 4).
+        spans.retain(|s| s.is_finite());
+        spans.sort_by(f64::total_cmp);
+        if let Some(&median) = spans.get(spans.len() / 2) {
+            if median > MAX_PLAUSIBLE_RIG_METRES {
+                tree.push(
+                    file,
+                    "scenes.*.cameras.*.extrinsics",
+                    ErrorClass::Suspicious,
+                    format!(
+                        "cameras of a scene are a median {median:.1} m apart with translations read as {} m per unit; \
+                         they look like millimetres (set the MessyTable translation scale to 0.001)",
+                        self.opts.messytable_translation_scale
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Median distance between the camera centres of a scene (NaN without two cameras).
+fn rig_span(data: &SceneData) -> f64 {
+    let centres: Vec<DVec3> = data
+        .cameras
+        .iter()
+        .filter_map(|c| c.world_to_camera.map(|p| p.camera_center()))
+        .collect();
+    let mut d: Vec<f64> = Vec::new();
+    for (i, a) in centres.iter().enumerate() {
+        for b in &centres[i + 1..] {
+            d.push((*a - *b).length());
+        }
+    }
+    d.sort_by(f64::total_cmp);
+    d.get(d.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+impl SourceReader for MessyTableReader {
+    fn kind(&self) -> SourceKind {
+        SourceKind::MessyTable
+    }
+
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn read(
+        &self,
+        visit: &mut dyn FnMut(SceneData) -> Result<()>,
+    ) -> Result<Vec<crossview_schemas::InputError>> {
+        let mut tree = Problems::new(SourceKind::MessyTable, &self.root, None);
+        let labels = self.root.join("labels");
+        let files: Vec<PathBuf> = sorted_entries(&labels)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        if files.is_empty() {
+            tree.push(
+                &labels,
+                "",
+                ErrorClass::MissingFile,
+                "no label files (labels/<split>.json)",
+            );
+        }
+        for file in files {
+            self.read_split(&file, visit, &mut tree)?;
+        }
+        Ok(tree.into_vec())
+    }
+}

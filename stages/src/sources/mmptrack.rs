@@ -1,0 +1,607 @@
+//! MMPTrack loader (formats/mmptrack.md): one scene per `<split>/labels/<session>/<scene>/`;
+//! one [`Observation`] per person entry of a frame's camera label file, with the top-down
+//! ground point as its world position; one calibration per environment (millimetres).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crossview_schemas::glam::{DVec2, DVec3};
+use crossview_schemas::{
+    BoxXyxy, Camera, CameraKind, CameraModel, CameraToWorld, ContentHasher, Distortion, ErrorClass,
+    Frame, ImageRef, InputError, Observation, Rotation, Scene, SensorRotation, SourceKind,
+    WorldToCamera,
+};
+use serde_json::Value;
+
+use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
+use super::{MmpExtrinsics, Problems, SceneData, SourceOptions, SourceReader};
+use crate::error::Result;
+
+/// Image size when no image of a camera is present (the one a downstream loader assumes).
+pub const DEFAULT_IMAGE_SIZE: (u32, u32) = (640, 360);
+/// Frame rate assumed for timestamps: the dataset's is unconfirmed (about 15 fps,
+/// formats/mmptrack.md 1).
+pub const ASSUMED_FPS: f64 = 15.0;
+/// Frames whose foot points the extrinsic self-check compares.
+const SELF_CHECK_SAMPLES: usize = 200;
+
+/// Reads an MMPTrack tree.
+pub struct MmpTrackReader {
+    root: PathBuf,
+    opts: SourceOptions,
+}
+
+/// One camera of an environment's calibration file.
+#[derive(Clone, Debug)]
+struct CalibCamera {
+    id: String,
+    intr: [f64; 4],
+    rotation: [f64; 9],
+    translation: [f64; 3],
+}
+
+/// The top-down grid (section 5): grid cells to world millimetres.
+#[derive(Clone, Copy, Debug)]
+struct Space {
+    min_u: f64,
+    min_v: f64,
+    min_w: f64,
+    factor_x: f64,
+    factor_y: f64,
+}
+
+#[derive(Debug)]
+struct Calibration {
+    file: PathBuf,
+    text_hash: String,
+    cameras: Vec<CalibCamera>,
+    space: Option<Space>,
+}
+
+fn num(v: &Value, key: &str) -> Option<f64> {
+    v.get(key)?.as_f64().filter(|x| x.is_finite())
+}
+
+fn numbers<const N: usize>(v: Option<&Value>) -> Option<[f64; N]> {
+    let a = v?.as_array()?;
+    if a.len() != N {
+        return None;
+    }
+    let mut out = [0.0; N];
+    for (o, x) in out.iter_mut().zip(a) {
+        *o = x.as_f64().filter(|x| x.is_finite())?;
+    }
+    Some(out)
+}
+
+impl MmpTrackReader {
+    /// A reader of the tree at `root`.
+    pub fn new(root: &Path, opts: SourceOptions) -> Self {
+        MmpTrackReader {
+            root: root.to_path_buf(),
+            opts,
+        }
+    }
+
+    fn calibration(&self, file: &Path, p: &mut Problems) -> Option<Calibration> {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                p.push(file, "", ErrorClass::MissingFile, e.to_string());
+                return None;
+            }
+        };
+        let v: Value = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                p.json(file, &e);
+                return None;
+            }
+        };
+        let mut cameras = Vec::new();
+        let Some(list) = v.get("Cameras").and_then(Value::as_array) else {
+            p.push(
+                file,
+                "Cameras",
+                ErrorClass::Malformed,
+                "missing or not an array",
+            );
+            return None;
+        };
+        for (i, c) in list.iter().enumerate() {
+            let at = format!("Cameras[{i}]");
+            let Some(id) = c.get("CameraId").and_then(Value::as_i64) else {
+                p.push(
+                    file,
+                    at,
+                    ErrorClass::InvalidValue,
+                    "CameraId is not an integer",
+                );
+                continue;
+            };
+            let intr = c.get("IntrinsicParameters");
+            let k = intr
+                .and_then(|k| Some([num(k, "Fx")?, num(k, "Fy")?, num(k, "Cx")?, num(k, "Cy")?]));
+            let ext = c.get("ExtrinsicParameters");
+            let rot = numbers::<9>(ext.and_then(|e| e.get("Rotation")));
+            let trans = numbers::<3>(ext.and_then(|e| e.get("Translation")));
+            match (k, rot, trans) {
+                (Some(intr), Some(rotation), Some(translation)) => cameras.push(CalibCamera {
+                    id: id.to_string(),
+                    intr,
+                    rotation,
+                    translation,
+                }),
+                _ => p.push(
+                    file,
+                    at,
+                    ErrorClass::InvalidValue,
+                    format!("camera {id}: Fx, Fy, Cx, Cy, Rotation (9) and Translation (3) must be finite numbers; camera skipped"),
+                ),
+            }
+        }
+        let space = v.get("Space").and_then(|s| {
+            let (min_u, max_u, min_v, max_v) = (
+                num(s, "MinU")?,
+                num(s, "MaxU")?,
+                num(s, "MinV")?,
+                num(s, "MaxV")?,
+            );
+            let voxel = num(s, "VoxelSizeInMM").filter(|v| *v > 0.0)?;
+            let f = |lo: f64, hi: f64| (((hi - lo) / voxel).floor() - 1.0) / (hi - lo);
+            let (fx, fy) = (f(min_u, max_u), f(min_v, max_v));
+            (fx.is_finite() && fy.is_finite() && fx > 0.0 && fy > 0.0).then_some(Space {
+                min_u,
+                min_v,
+                min_w: num(s, "MinW").unwrap_or(0.0),
+                factor_x: fx,
+                factor_y: fy,
+            })
+        });
+        if space.is_none() {
+            p.push(
+                file,
+                "Space",
+                ErrorClass::InvalidValue,
+                "missing or invalid grid; top-down positions are skipped",
+            );
+        }
+        Some(Calibration {
+            file: file.to_path_buf(),
+            text_hash: crossview_schemas::sha256_hex(text.as_bytes()),
+            cameras,
+            space,
+        })
+    }
+
+    /// The world-to-camera pose of a calibrated camera in metres, under a reading.
+    fn pose(c: &CalibCamera, reading: MmpExtrinsics) -> crossview_schemas::Result<WorldToCamera> {
+        let r = Rotation::from_row_major(c.rotation)?;
+        let t = DVec3::from_array(c.translation) / 1000.0;
+        match reading {
+            MmpExtrinsics::CameraToWorld => Ok(CameraToWorld::new(r, t)?.inverse()),
+            MmpExtrinsics::WorldToCamera => WorldToCamera::new(r, t),
+        }
+    }
+
+    fn scene(
+        &self,
+        split: &str,
+        session: &str,
+        dir: &Path,
+        calib: Option<&Calibration>,
+        checks: &mut Vec<Foot>,
+    ) -> SceneData {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let scene_id = Scene::make_id(SourceKind::MmpTrack, &format!("{session}/{name}"));
+        let mut p = Problems::new(SourceKind::MmpTrack, &self.root, Some(scene_id.clone()));
+        let mut data = SceneData {
+            scene: Some(Scene {
+                scene_id: scene_id.clone(),
+                source: SourceKind::MmpTrack,
+                source_split: split.to_string(),
+            }),
+            ..SceneData::default()
+        };
+        let mut fp = ContentHasher::new("crossview.mmptrack.scene")
+            .str(split)
+            .str(session)
+            .str(&name);
+        let rel = |p: &Path| p.strip_prefix(&self.root).unwrap_or(p).to_path_buf();
+        let Some(calib) = calib else {
+            p.push(
+                dir,
+                "",
+                ErrorClass::MissingFile,
+                format!("no calibrations.json for environment of {name}; scene skipped"),
+            );
+            data.fingerprint = fp.finish_hex(16);
+            data.errors = p.into_vec();
+            return data;
+        };
+        fp = fp.str(&calib.text_hash);
+        data.files.push(rel(&calib.file));
+        // Label files: rgb_<frame:05>_<cam>.json.
+        let mut labels: BTreeMap<(u32, String), PathBuf> = BTreeMap::new();
+        for f in sorted_entries(dir) {
+            let stem = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let parsed = stem
+                .strip_prefix("rgb_")
+                .and_then(|r| r.split_once('_'))
+                .and_then(|(fr, cam)| Some((fr.parse::<u32>().ok()?, cam.to_string())));
+            match (parsed, f.extension().is_some_and(|e| e == "json")) {
+                (Some(key), true) => {
+                    labels.insert(key, f);
+                }
+                _ => p.push(
+                    &f,
+                    "",
+                    ErrorClass::Malformed,
+                    "not a label file name (rgb_<frame>_<cam>.json)",
+                ),
+            }
+        }
+        let images = |frame: u32, cam: &str| -> PathBuf {
+            PathBuf::from(split)
+                .join("images")
+                .join(session)
+                .join(&name)
+                .join(format!("rgb_{frame:05}_{cam}.jpg"))
+        };
+        // Cameras, with the size of their first present image.
+        let mut sizes: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+        let mut cams_by_id: BTreeMap<String, WorldToCamera> = BTreeMap::new();
+        for c in &calib.cameras {
+            let size = labels
+                .keys()
+                .filter(|(_, cam)| *cam == c.id)
+                .find_map(|(f, cam)| image_size(&self.root.join(images(*f, cam))))
+                .unwrap_or(DEFAULT_IMAGE_SIZE);
+            let model = CameraModel::new(
+                size.0,
+                size.1,
+                c.intr[0],
+                c.intr[1],
+                c.intr[2],
+                c.intr[3],
+                Distortion::Pinhole,
+                SensorRotation::None,
+            );
+            let pose = Self::pose(c, self.opts.mmptrack_extrinsics);
+            match (model, pose) {
+                (Ok(model), Ok(pose)) => {
+                    sizes.insert(c.id.clone(), size);
+                    cams_by_id.insert(c.id.clone(), pose);
+                    data.cameras.push(Camera {
+                        scene_id: scene_id.clone(),
+                        camera_id: c.id.clone(),
+                        kind: CameraKind::Exo,
+                        model,
+                        world_to_camera: Some(pose),
+                    });
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    p.push(
+                        &calib.file,
+                        format!("Cameras (CameraId {})", c.id),
+                        ErrorClass::InvalidValue,
+                        format!("{e}; camera skipped"),
+                    );
+                }
+            }
+        }
+        // Top-down ground points per frame.
+        let topdown_dir = PathBuf::from(split)
+            .join("topdown_labels")
+            .join(session)
+            .join(&name);
+        let mut ground: BTreeMap<(u32, String), DVec3> = BTreeMap::new();
+        for f in sorted_entries(&self.root.join(&topdown_dir)) {
+            let Some(frame) = f.file_stem().and_then(|s| {
+                s.to_string_lossy()
+                    .strip_prefix("topdown_")?
+                    .parse::<u32>()
+                    .ok()
+            }) else {
+                continue;
+            };
+            let text = match std::fs::read(&f) {
+                Ok(t) => t,
+                Err(e) => {
+                    p.push(&f, "", ErrorClass::MissingFile, e.to_string());
+                    continue;
+                }
+            };
+            fp = fp.str(&rel(&f).to_string_lossy()).bytes(&text);
+            data.files.push(rel(&f));
+            let mut rdr = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(text.as_slice());
+            for (line, rec) in rdr.records().enumerate() {
+                let at = format!("line {}", line + 1);
+                let rec = match rec {
+                    Ok(r) => r,
+                    Err(e) => {
+                        p.push(&f, at, ErrorClass::Malformed, e.to_string());
+                        continue;
+                    }
+                };
+                let vals: Vec<&str> = rec.iter().map(str::trim).collect();
+                let parsed = (vals.len() == 3)
+                    .then(|| {
+                        Some((
+                            vals[0].parse::<i64>().ok()?,
+                            vals[1].parse::<f64>().ok()?,
+                            vals[2].parse::<f64>().ok()?,
+                        ))
+                    })
+                    .flatten();
+                let Some((id, gy, gx)) = parsed.filter(|(_, y, x)| y.is_finite() && x.is_finite())
+                else {
+                    p.push(
+                        &f,
+                        at,
+                        ErrorClass::InvalidValue,
+                        format!("expected `id, Y, X` with finite numbers, got {vals:?}"),
+                    );
+                    continue;
+                };
+                if let Some(s) = calib.space {
+                    // Column 1 is the V (Y) cell, column 2 the U (X) cell.
+                    let u = gx / s.factor_x + s.min_u;
+                    let v = gy / s.factor_y + s.min_v;
+                    ground.insert((frame, id.to_string()), DVec3::new(u, v, s.min_w) / 1000.0);
+                }
+            }
+        }
+        for ((frame, cam), path) in &labels {
+            let image_rel = images(*frame, cam);
+            let stamp = file_stamp(&self.root.join(&image_rel));
+            fp = stamp_into(fp, &image_rel, stamp.as_ref());
+            if stamp.is_none() && self.opts.require_images {
+                p.push(
+                    &self.root.join(&image_rel),
+                    "",
+                    ErrorClass::MissingFile,
+                    "image of a labelled frame is missing",
+                );
+            }
+            let Some(&size) = sizes.get(cam) else {
+                p.push(
+                    path,
+                    "",
+                    ErrorClass::Inconsistent,
+                    format!("camera {cam} is not in the environment's calibration"),
+                );
+                continue;
+            };
+            data.frames.push(Frame {
+                scene_id: scene_id.clone(),
+                camera_id: cam.clone(),
+                frame_index: *frame,
+                timestamp_s: f64::from(*frame) / ASSUMED_FPS,
+                image: if stamp.is_some() {
+                    ImageRef::File(image_rel.to_string_lossy().into_owned())
+                } else {
+                    ImageRef::None
+                },
+                world_to_camera: None,
+            });
+            let text = match std::fs::read(path) {
+                Ok(t) => t,
+                Err(e) => {
+                    p.push(path, "", ErrorClass::MissingFile, e.to_string());
+                    continue;
+                }
+            };
+            fp = fp.str(&rel(path).to_string_lossy()).bytes(&text);
+            let v: Value = match serde_json::from_slice(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    p.json(path, &e);
+                    continue;
+                }
+            };
+            let Some(boxes) = v.as_object() else {
+                p.push(
+                    path,
+                    "",
+                    ErrorClass::Malformed,
+                    "expected an object of person id -> [x1, y1, x2, y2]",
+                );
+                continue;
+            };
+            for (pid, bv) in boxes {
+                let Ok(pid_n) = pid.trim().parse::<i64>() else {
+                    p.push(
+                        path,
+                        pid.clone(),
+                        ErrorClass::InvalidValue,
+                        "person id is not an integer",
+                    );
+                    continue;
+                };
+                let Some(b) = numbers::<4>(Some(bv)) else {
+                    p.push(
+                        path,
+                        pid.clone(),
+                        ErrorClass::InvalidValue,
+                        "expected 4 finite numbers [x1, y1, x2, y2]",
+                    );
+                    continue;
+                };
+                // Projected 3D tracks: boxes may exceed the image, but not miss it entirely.
+                let bbox =
+                    match BoxXyxy::try_new(b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32) {
+                        Ok(bb) if bb.clip(size.0, size.1).is_some() => bb,
+                        Ok(_) => {
+                            p.push(
+                                path,
+                                pid.clone(),
+                                ErrorClass::InvalidValue,
+                                format!("box {b:?} lies outside the {}x{} image", size.0, size.1),
+                            );
+                            continue;
+                        }
+                        Err(e) => {
+                            p.push(path, pid.clone(), ErrorClass::InvalidValue, e.to_string());
+                            continue;
+                        }
+                    };
+                let world = ground.get(&(*frame, pid_n.to_string())).copied();
+                if let (Some(w), Some(cal)) = (world, calib.cameras.iter().find(|c| c.id == *cam)) {
+                    if checks.len() < SELF_CHECK_SAMPLES {
+                        checks.push(Foot {
+                            camera: cal.clone(),
+                            size,
+                            ground: w,
+                            foot: DVec2::new(
+                                f64::from(bbox.x1() + bbox.x2()) / 2.0,
+                                f64::from(bbox.y2()),
+                            ),
+                        });
+                    }
+                }
+                data.observations.push(Observation {
+                    scene_id: scene_id.clone(),
+                    camera_id: cam.clone(),
+                    frame_index: *frame,
+                    instance_id: pid_n.to_string(),
+                    category: "person".into(),
+                    subcategory: None,
+                    bbox: Some(bbox),
+                    mask: None,
+                    keypoints: Vec::new(),
+                    // The ground point under the person (the top-down label), not a centre.
+                    world_position: world,
+                    world_extent: None,
+                });
+            }
+        }
+        data.files.extend(labels.values().map(|p| rel(p)));
+        data.fingerprint = fp.finish_hex(16);
+        data.errors = p.into_vec();
+        data
+    }
+}
+
+/// A top-down ground point and the bottom-centre of its box in one view, for the
+/// extrinsic-direction self-check.
+struct Foot {
+    camera: CalibCamera,
+    size: (u32, u32),
+    ground: DVec3,
+    foot: DVec2,
+}
+
+/// Median pixel distance between projected ground points and box feet under a reading.
+fn foot_error(feet: &[Foot], reading: MmpExtrinsics) -> f64 {
+    let mut e: Vec<f64> = feet
+        .iter()
+        .map(|f| {
+            let model = CameraModel::new(
+                f.size.0,
+                f.size.1,
+                f.camera.intr[0],
+                f.camera.intr[1],
+                f.camera.intr[2],
+                f.camera.intr[3],
+                Distortion::Pinhole,
+                SensorRotation::None,
+            );
+            match (model, MmpTrackReader::pose(&f.camera, reading)) {
+                (Ok(m), Ok(p)) => m
+                    .project_world(&p, f.ground)
+                    .map_or(f64::INFINITY, |(px, _)| (px - f.foot).length()),
+                _ => f64::INFINITY,
+            }
+        })
+        .collect();
+    e.sort_by(f64::total_cmp);
+    e.get(e.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+impl SourceReader for MmpTrackReader {
+    fn kind(&self) -> SourceKind {
+        SourceKind::MmpTrack
+    }
+
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn read(&self, visit: &mut dyn FnMut(SceneData) -> Result<()>) -> Result<Vec<InputError>> {
+        let mut tree = Problems::new(SourceKind::MmpTrack, &self.root, None);
+        let mut feet = Vec::new();
+        for split_dir in sorted_entries(&self.root)
+            .into_iter()
+            .filter(|d| d.join("labels").is_dir())
+        {
+            let split = split_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut calibrations: BTreeMap<String, Option<Calibration>> = BTreeMap::new();
+            for session_dir in sorted_entries(&split_dir.join("labels"))
+                .into_iter()
+                .filter(|d| d.is_dir())
+            {
+                let session = session_dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                for scene_dir in sorted_entries(&session_dir)
+                    .into_iter()
+                    .filter(|d| d.is_dir())
+                {
+                    let name = scene_dir
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    // The environment is everything before the last `_`.
+                    let env = name
+                        .rsplit_once('_')
+                        .map_or(name.as_str(), |(e, _)| e)
+                        .to_string();
+                    let calib = calibrations.entry(env.clone()).or_insert_with(|| {
+                        let file = split_dir
+                            .join("calibrations")
+                            .join(&env)
+                            .join("calibrations.json");
+                        self.calibration(&file, &mut tree)
+                    });
+                    visit(self.scene(&split, &session, &scene_dir, calib.as_ref(), &mut feet))?;
+                }
+            }
+        }
+        // Self-check of the extrinsic direction (formats/mmptrack.md 5): the reading in use
+        // should put top-down ground points at the feet of their boxes.
+        if feet.len() >= 10 {
+            let current = self.opts.mmptrack_extrinsics;
+            let other = match current {
+                MmpExtrinsics::CameraToWorld => MmpExtrinsics::WorldToCamera,
+                MmpExtrinsics::WorldToCamera => MmpExtrinsics::CameraToWorld,
+            };
+            let (e_cur, e_other) = (foot_error(&feet, current), foot_error(&feet, other));
+            if e_other < 0.5 * e_cur {
+                tree.push(
+                    &self.root,
+                    "calibrations/*/calibrations.json",
+                    ErrorClass::Suspicious,
+                    format!(
+                        "ground points land a median {e_cur:.1} px from their boxes' feet reading extrinsics as {current:?}, \
+                         but {e_other:.1} px as {other:?}: the other reading fits the data better"
+                    ),
+                );
+            }
+        }
+        Ok(tree.into_vec())
+    }
+}

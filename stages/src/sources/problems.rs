@@ -1,0 +1,71 @@
+//! [`Problems`]: collects the input errors of one read, each naming the source, the file
+//! (relative to the tree root), the place in the file and the reason.
+
+use std::path::Path;
+
+use crossview_schemas::{ErrorClass, InputError, SourceKind};
+
+/// Input errors found while reading a tree.
+#[derive(Debug)]
+pub struct Problems {
+    source: SourceKind,
+    root: std::path::PathBuf,
+    scene: Option<String>,
+    errors: Vec<InputError>,
+}
+
+impl Problems {
+    /// Problems of a tree at `root`, optionally for one scene.
+    pub fn new(source: SourceKind, root: &Path, scene: Option<String>) -> Self {
+        Problems {
+            source,
+            root: root.to_path_buf(),
+            scene,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Records one problem.
+    pub fn push(
+        &mut self,
+        file: &Path,
+        location: impl Into<String>,
+        class: ErrorClass,
+        reason: impl Into<String>,
+    ) {
+        let file = file.strip_prefix(&self.root).unwrap_or(file);
+        self.errors.push(InputError {
+            source: self.source.name().to_string(),
+            file: file.to_string_lossy().into_owned(),
+            location: location.into(),
+            class,
+            reason: reason.into(),
+            scene_id: self.scene.clone(),
+        });
+    }
+
+    /// Records a malformed file from a JSON parse error (with its line and column).
+    pub fn json(&mut self, file: &Path, e: &serde_json::Error) {
+        let location = if e.line() > 0 {
+            format!("line {} column {}", e.line(), e.column())
+        } else {
+            String::new()
+        };
+        self.push(file, location, ErrorClass::Malformed, e.to_string());
+    }
+
+    /// Number of problems so far.
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The problems.
+    pub fn into_vec(self) -> Vec<InputError> {
+        self.errors
+    }
+}

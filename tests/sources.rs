@@ -1,0 +1,253 @@
+//! Source loaders against the synthetic truth: every synth profile loads back to its `_truth/`
+//! sidecar (scenes, ids, boxes, camera centres), and `inspect` reports it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use crossview::schemas::{
+    ArrowRecord, Camera, RecordReader, Scene, TruthInstance, TruthObservation, TruthState,
+};
+use crossview::stages::sources::{self, SceneData, SourceOptions};
+use crossview::stages::synth::{self, Profile, SynthOptions};
+
+fn truth<T: ArrowRecord>(root: &Path, table: &str) -> Vec<T> {
+    RecordReader::<T>::read_all(root.join("_truth").join(format!("{table}.parquet")))
+        .expect("truth table")
+}
+
+fn synth_tree(profile: &dyn Profile, root: &Path, seed: u64, images: bool) {
+    let opts = SynthOptions {
+        seed,
+        scenes: 3,
+        images,
+        max_side: 320,
+        frames: Some(6),
+    };
+    synth::run(profile, root, &opts).expect("synth");
+}
+
+fn load(root: &Path, require_images: bool) -> Vec<SceneData> {
+    let opts = SourceOptions {
+        require_images,
+        ..SourceOptions::default()
+    };
+    let reader = sources::open(root, None, &opts).expect("detected");
+    let (scenes, errors) = sources::read_all(reader.as_ref()).expect("reads");
+    assert!(errors.is_empty(), "{errors:#?}");
+    for s in &scenes {
+        assert!(s.errors.is_empty(), "{:#?}", s.errors);
+    }
+    scenes
+}
+
+type ViewKey = (String, String, u32, String);
+
+/// Loaded observations must be exactly the truth's annotated ones; returns both by key.
+fn matched(
+    scenes: &[SceneData],
+    root: &Path,
+) -> (
+    BTreeMap<ViewKey, crossview::schemas::Observation>,
+    BTreeMap<ViewKey, TruthObservation>,
+) {
+    let loaded: BTreeMap<ViewKey, _> = scenes
+        .iter()
+        .flat_map(|s| s.observations.iter())
+        .map(|o| {
+            (
+                (
+                    o.scene_id.clone(),
+                    o.camera_id.clone(),
+                    o.frame_index,
+                    o.instance_id.clone(),
+                ),
+                o.clone(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<ViewKey, TruthObservation> =
+        truth::<TruthObservation>(root, "observations")
+            .into_iter()
+            .filter(|o| o.annotated)
+            .map(|o| {
+                (
+                    (
+                        o.scene_id.clone(),
+                        o.camera_id.clone(),
+                        o.frame_index,
+                        o.instance_id.clone(),
+                    ),
+                    o,
+                )
+            })
+            .collect();
+    let a: BTreeSet<&ViewKey> = loaded.keys().collect();
+    let b: BTreeSet<&ViewKey> = expected.keys().collect();
+    assert_eq!(
+        a, b,
+        "loaded observations differ from the truth's annotated ones"
+    );
+    (loaded, expected)
+}
+
+/// Scene ids equal and camera centres within 1 mm of the truth.
+fn check_scenes_and_cameras(scenes: &[SceneData], root: &Path) {
+    let ids: BTreeSet<String> = scenes
+        .iter()
+        .filter_map(|s| s.scene.as_ref().map(|x| x.scene_id.clone()))
+        .collect();
+    let truth_ids: BTreeSet<String> = truth::<Scene>(root, "scenes")
+        .into_iter()
+        .map(|s| s.scene_id)
+        .collect();
+    assert_eq!(ids, truth_ids);
+    let cams: BTreeMap<(String, String), Camera> = truth::<Camera>(root, "cameras")
+        .into_iter()
+        .map(|c| ((c.scene_id.clone(), c.camera_id.clone()), c))
+        .collect();
+    let mut n = 0;
+    for c in scenes.iter().flat_map(|s| s.cameras.iter()) {
+        let t = &cams[&(c.scene_id.clone(), c.camera_id.clone())];
+        let (Some(a), Some(b)) = (c.world_to_camera, t.world_to_camera) else {
+            continue;
+        };
+        let d = (a.camera_center() - b.camera_center()).length();
+        assert!(
+            d < 1e-3,
+            "{} {}: centre off by {d} m",
+            c.scene_id,
+            c.camera_id
+        );
+        assert_eq!(
+            (c.model.width(), c.model.height()),
+            (t.model.width(), t.model.height())
+        );
+        assert!((c.model.focal().0 - t.model.focal().0).abs() < 1e-3);
+        n += 1;
+    }
+    assert!(n > 0);
+}
+
+#[test]
+fn messytable_loads_back_to_truth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    synth_tree(&synth::messytable::MessyTable, dir.path(), 11, true);
+    let scenes = load(dir.path(), true);
+    check_scenes_and_cameras(&scenes, dir.path());
+    let (loaded, expected) = matched(&scenes, dir.path());
+    let classes: BTreeMap<(String, String), TruthInstance> =
+        truth::<TruthInstance>(dir.path(), "instances")
+            .into_iter()
+            .map(|i| ((i.scene_id.clone(), i.instance_id.clone()), i))
+            .collect();
+    for (k, o) in &loaded {
+        // Boxes are tight around the visible pixels, exactly (inclusive indices converted).
+        let t = expected[k]
+            .bbox
+            .expect("annotated observations are visible");
+        let b = o.bbox.expect("MessyTable boxes");
+        let d = b
+            .to_array()
+            .iter()
+            .zip(t.to_array())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(d <= 0.5, "{k:?}: {b:?} vs {t:?}");
+        let inst = &classes[&(k.0.clone(), k.3.clone())];
+        assert_eq!(o.category, format!("cls{}", inst.coarse_class));
+        assert_eq!(
+            o.subcategory.as_deref(),
+            Some(format!("subcls{}", inst.fine_class).as_str())
+        );
+    }
+}
+
+#[test]
+fn mmptrack_loads_back_to_truth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    synth_tree(&synth::mmptrack::MmpTrack, dir.path(), 12, true);
+    let scenes = load(dir.path(), true);
+    check_scenes_and_cameras(&scenes, dir.path());
+    let (loaded, expected) = matched(&scenes, dir.path());
+    let states: BTreeMap<(String, u32, String), TruthState> =
+        truth::<TruthState>(dir.path(), "states")
+            .into_iter()
+            .map(|s| {
+                (
+                    (s.scene_id.clone(), s.frame_index, s.instance_id.clone()),
+                    s,
+                )
+            })
+            .collect();
+    for (k, o) in &loaded {
+        // Projected 3D boxes contain the visible pixels.
+        if let Some(t) = expected[k].bbox {
+            assert!(
+                o.bbox.expect("box").contains(&t, 2.0),
+                "{k:?}: {:?} misses {t:?}",
+                o.bbox
+            );
+        }
+        // The top-down ground point lies under the person's box centre.
+        let s = &states[&(k.0.clone(), k.2, k.3.clone())];
+        let g = o.world_position.expect("top-down position");
+        assert!(g.z.abs() < 1e-9);
+        assert!(
+            (g.truncate() - s.position.truncate()).length() < 0.01,
+            "{k:?}: {g:?} vs {:?}",
+            s.position
+        );
+    }
+}
+
+#[test]
+fn annotation_only_trees_load_at_native_size() {
+    for profile in [
+        &synth::messytable::MessyTable as &dyn Profile,
+        &synth::mmptrack::MmpTrack,
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        synth_tree(profile, dir.path(), 13, false);
+        let scenes = load(dir.path(), false);
+        check_scenes_and_cameras(&scenes, dir.path());
+        matched(&scenes, dir.path());
+    }
+}
+
+#[test]
+fn inspect_reports_counts_as_json_and_writes_tables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    synth_tree(&synth::messytable::MessyTable, dir.path(), 14, true);
+    let tables = dir.path().join("tables");
+    let out = Command::new(env!("CARGO_BIN_EXE_crossview"))
+        .args(["inspect", "--json", "--out"])
+        .arg(&tables)
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let annotated = truth::<TruthObservation>(dir.path(), "observations")
+        .iter()
+        .filter(|o| o.annotated)
+        .count();
+    assert_eq!(v["source"], "messytable");
+    assert_eq!(v["scenes"], 3);
+    assert_eq!(v["cameras"], 27);
+    assert_eq!(v["frames"], 27);
+    assert_eq!(v["observations"].as_u64(), Some(annotated as u64));
+    assert!(v["errors"].as_array().expect("errors").is_empty());
+    let n =
+        RecordReader::<crossview::schemas::Observation>::open(tables.join("observations.parquet"))
+            .expect("table")
+            .num_rows();
+    assert_eq!(n, annotated as u64);
+    for t in ["scenes", "cameras", "frames", "absences", "errors"] {
+        assert!(tables.join(format!("{t}.parquet")).exists(), "{t}");
+    }
+}

@@ -42,13 +42,16 @@ impl MessyTableReader {
     }
 }
 
+/// Handles one scene: its name, raw JSON, and the file's raw intrinsics.
+type SceneHandler<'a> = &'a mut dyn FnMut(String, &RawValue, &RawValue) -> Result<()>;
+
 /// What the streaming parse of one split file shares with the per-scene handler.
 struct SplitState<'a> {
     intrinsics: RefCell<Option<Box<RawValue>>>,
     /// Scenes seen before the intrinsics (kept until they arrive; files written by Python
     /// put intrinsics first, so this normally stays empty).
     deferred: RefCell<Vec<(String, Box<RawValue>)>>,
-    handle: RefCell<&'a mut dyn FnMut(String, &RawValue, &RawValue) -> Result<()>>,
+    handle: RefCell<SceneHandler<'a>>,
     /// The first error of the handler, which stops the parse.
     stop: RefCell<Option<Error>>,
 }
@@ -453,19 +456,19 @@ impl MessyTableReader {
         // Self-check of the undocumented translation unit (formats/messytable.md 4).
         spans.retain(|s| s.is_finite());
         spans.sort_by(f64::total_cmp);
-        if let Some(&median) = spans.get(spans.len() / 2) {
-            if median > MAX_PLAUSIBLE_RIG_METRES {
-                tree.push(
-                    file,
-                    "scenes.*.cameras.*.extrinsics",
-                    ErrorClass::Suspicious,
-                    format!(
-                        "cameras of a scene are a median {median:.1} m apart with translations read as {} m per unit; \
-                         they look like millimetres (set the MessyTable translation scale to 0.001)",
-                        self.opts.messytable_translation_scale
-                    ),
-                );
-            }
+        if let Some(&median) = spans.get(spans.len() / 2)
+            && median > MAX_PLAUSIBLE_RIG_METRES
+        {
+            tree.push(
+                file,
+                "scenes.*.cameras.*.extrinsics",
+                ErrorClass::Suspicious,
+                format!(
+                    "cameras of a scene are a median {median:.1} m apart with translations read as {} m per unit; \
+                     they look like millimetres (set the MessyTable translation scale to 0.001)",
+                    self.opts.messytable_translation_scale
+                ),
+            );
         }
         Ok(())
     }

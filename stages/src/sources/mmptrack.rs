@@ -456,18 +456,18 @@ impl MmpTrackReader {
                         }
                     };
                 let world = ground.get(&(*frame, pid_n.to_string())).copied();
-                if let (Some(w), Some(cal)) = (world, calib.cameras.iter().find(|c| c.id == *cam)) {
-                    if checks.len() < SELF_CHECK_SAMPLES {
-                        checks.push(Foot {
-                            camera: cal.clone(),
-                            size,
-                            ground: w,
-                            foot: DVec2::new(
-                                f64::from(bbox.x1() + bbox.x2()) / 2.0,
-                                f64::from(bbox.y2()),
-                            ),
-                        });
-                    }
+                if let (Some(w), Some(cal)) = (world, calib.cameras.iter().find(|c| c.id == *cam))
+                    && checks.len() < SELF_CHECK_SAMPLES
+                {
+                    checks.push(Foot {
+                        camera: cal.clone(),
+                        size,
+                        ground: w,
+                        foot: DVec2::new(
+                            f64::from(bbox.x1() + bbox.x2()) / 2.0,
+                            f64::from(bbox.y2()),
+                        ),
+                    });
                 }
                 data.observations.push(Observation {
                     scene_id: scene_id.clone(),

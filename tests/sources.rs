@@ -251,3 +251,68 @@ fn inspect_reports_counts_as_json_and_writes_tables() {
         assert!(tables.join(format!("{t}.parquet")).exists(), "{t}");
     }
 }
+
+#[test]
+fn self_checks_warn_when_the_other_reading_fits_better() {
+    use crossview::schemas::ErrorClass;
+    use crossview::stages::sources::MmpExtrinsics;
+    // MMPTrack read with the wrong extrinsic direction: ground points miss the boxes' feet.
+    let dir = tempfile::tempdir().expect("tempdir");
+    synth_tree(&synth::mmptrack::MmpTrack, dir.path(), 15, true);
+    let read = |reading| {
+        let opts = SourceOptions {
+            mmptrack_extrinsics: reading,
+            ..SourceOptions::default()
+        };
+        let reader = sources::open(dir.path(), None, &opts).expect("opens");
+        sources::read_all(reader.as_ref()).expect("reads").1
+    };
+    assert!(read(MmpExtrinsics::CameraToWorld).is_empty());
+    let warned = read(MmpExtrinsics::WorldToCamera);
+    assert!(warned.iter().any(|e| e.class == ErrorClass::Suspicious && e.reason.contains("fits the data better")), "{warned:#?}");
+    assert!(warned.iter().all(|e| !e.class.is_error()));
+
+    // MessyTable translations in millimetres, read as metres: a rig hundreds of metres wide.
+    let dir = tempfile::tempdir().expect("tempdir");
+    synth_tree(&synth::messytable::MessyTable, dir.path(), 16, false);
+    let scale_all = |f: &Path| {
+        let text = std::fs::read_to_string(f).expect("labels");
+        let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        for s in v["scenes"].as_object_mut().expect("scenes").values_mut() {
+            for c in s["cameras"].as_object_mut().expect("cameras").values_mut() {
+                for t in 0..3 {
+                    let x = c["extrinsics"][t].as_f64().expect("number");
+                    c["extrinsics"][t] = serde_json::json!(x * 1000.0);
+                }
+            }
+        }
+        std::fs::write(f, serde_json::to_vec(&v).expect("json")).expect("write");
+    };
+    for e in std::fs::read_dir(dir.path().join("labels")).expect("labels") {
+        scale_all(&e.expect("entry").path());
+    }
+    let reader = sources::open(
+        dir.path(),
+        None,
+        &SourceOptions {
+            require_images: false,
+            ..SourceOptions::default()
+        },
+    )
+    .expect("opens");
+    let (_, tree) = sources::read_all(reader.as_ref()).expect("reads");
+    assert!(
+        tree.iter()
+            .any(|e| e.class == ErrorClass::Suspicious && e.reason.contains("millimetres")),
+        "{tree:#?}"
+    );
+    let fixed = SourceOptions {
+        require_images: false,
+        messytable_translation_scale: 0.001,
+        ..SourceOptions::default()
+    };
+    let reader = sources::open(dir.path(), None, &fixed).expect("opens");
+    let (scenes, tree) = sources::read_all(reader.as_ref()).expect("reads");
+    assert!(tree.is_empty(), "{tree:#?}");
+    check_scenes_and_cameras(&scenes, dir.path());
+}

@@ -3,6 +3,8 @@
 
 mod support;
 
+mod bad_input;
+mod fixtures;
 mod interop_parquet;
 mod interop_rle;
 mod sources;

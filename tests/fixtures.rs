@@ -1,0 +1,146 @@
+//! Loaders on hand-written fixtures in the real formats (tests/fixtures/README.md), against
+//! values computed by hand in the format specs.
+
+use std::path::{Path, PathBuf};
+
+use crossview::schemas::glam::DVec3;
+use crossview::schemas::{Observation, Rotation};
+use crossview::stages::sources::{self, SceneData, SourceOptions};
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+pub fn load_lenient(root: &Path) -> (Vec<SceneData>, Vec<crossview::schemas::InputError>) {
+    let opts = SourceOptions {
+        require_images: false,
+        ..SourceOptions::default()
+    };
+    let reader = sources::open(root, None, &opts).expect("detected");
+    sources::read_all(reader.as_ref()).expect("reads")
+}
+
+fn obs<'a>(scene: &'a SceneData, cam: &str, id: &str) -> &'a Observation {
+    scene
+        .observations
+        .iter()
+        .find(|o| o.camera_id == cam && o.instance_id == id)
+        .unwrap_or_else(|| panic!("no observation of {id} in camera {cam}"))
+}
+
+#[test]
+fn messytable_fixture_follows_the_spec() {
+    let (scenes, errors) = load_lenient(&fixture("messytable"));
+    assert!(errors.is_empty(), "{errors:#?}");
+    let [s] = scenes.as_slice() else {
+        panic!("one scene, got {}", scenes.len())
+    };
+    assert!(s.errors.is_empty(), "{:#?}", s.errors);
+    assert_eq!(
+        s.scene.as_ref().map(|x| x.scene_id.as_str()),
+        Some("messytable/20190101-00001-01")
+    );
+    assert_eq!(
+        s.scene.as_ref().map(|x| x.source_split.as_str()),
+        Some("test_tiny")
+    );
+    let mut keys: Vec<(&str, &str)> = s
+        .observations
+        .iter()
+        .map(|o| (o.camera_id.as_str(), o.instance_id.as_str()))
+        .collect();
+    keys.sort();
+    assert_eq!(keys, vec![("1", "3"), ("1", "5"), ("2", "3"), ("2", "7")]);
+    // Inclusive pixel indices 812..=901 become [812, 902).
+    assert_eq!(
+        obs(s, "1", "3").bbox.expect("box").to_array(),
+        [812.0, 400.0, 902.0, 513.0]
+    );
+    // Instance 7 looks exactly like instance 3 (same subcls): the distractor.
+    assert_eq!(obs(s, "2", "7").subcategory, obs(s, "2", "3").subcategory);
+    assert_eq!(obs(s, "1", "5").category, "cls4");
+    // Camera 2: [t, Euler xyz] camera-to-reference, -0.52 rad about y.
+    let cam2 = s
+        .cameras
+        .iter()
+        .find(|c| c.camera_id == "2")
+        .expect("camera 2");
+    let pose = cam2.world_to_camera.expect("pose").inverse();
+    assert!((pose.center - DVec3::new(0.35, 0.0, 0.05)).length() < 1e-12);
+    let ry = Rotation::from_axis_angle(DVec3::Y, -0.52).expect("rotation");
+    assert!(pose.rotation.then_after(&ry.inverse()).angle() < 1e-12);
+    // Camera 1 is the reference: T_1to2 = inv(T_2) T_1 maps its points into camera 2.
+    let cam1 = s
+        .cameras
+        .iter()
+        .find(|c| c.camera_id == "1")
+        .expect("camera 1");
+    let x1 = DVec3::new(0.1, -0.2, 1.5);
+    let world = cam1.world_to_camera.expect("pose").inverse().apply(x1);
+    let x2 = cam2.world_to_camera.expect("pose").apply(world);
+    assert!((x2 - ry.inverse().apply(x1 - DVec3::new(0.35, 0.0, 0.05))).length() < 1e-12);
+    // No images: the documented 1920x1080.
+    assert_eq!((cam1.model.width(), cam1.model.height()), (1920, 1080));
+    assert_eq!(cam2.model.principal_point(), (955.0, 545.0));
+}
+
+#[test]
+fn mmptrack_fixture_reproduces_the_worked_numbers() {
+    let (scenes, errors) = load_lenient(&fixture("mmptrack"));
+    assert!(errors.is_empty(), "{errors:#?}");
+    let [s] = scenes.as_slice() else {
+        panic!("one scene, got {}", scenes.len())
+    };
+    assert!(s.errors.is_empty(), "{:#?}", s.errors);
+    assert_eq!(
+        s.scene.as_ref().map(|x| x.scene_id.as_str()),
+        Some("mmptrack/63am/lobby_0")
+    );
+    assert_eq!(s.observations.len(), 4);
+    // formats/mmptrack.md 7: grid -> world (mm), and the projected foot of each person.
+    let table = [
+        (
+            "3",
+            DVec3::new(1024.1, 3032.1, 0.0),
+            [("1", 384.5, 337.5, 6032.0), ("2", 254.8, 339.2, 5968.0)],
+        ),
+        (
+            "8",
+            DVec3::new(-983.9, 4236.9, 0.0),
+            [("1", 268.3, 311.3, 7237.0), ("2", 398.5, 379.5, 4763.0)],
+        ),
+    ];
+    for (pid, world_mm, views) in table {
+        for (cam, u, v, depth_mm) in views {
+            let o = obs(s, cam, pid);
+            let g = o.world_position.expect("top-down position");
+            assert!((g * 1000.0 - world_mm).length() < 0.06, "{pid}: {g:?}");
+            let c = s
+                .cameras
+                .iter()
+                .find(|c| c.camera_id == cam)
+                .expect("camera");
+            let (px, z) = c
+                .model
+                .project_world(&c.world_to_camera.expect("pose"), g)
+                .expect("in front");
+            assert!(
+                (px.x - u).abs() < 0.06 && (px.y - v).abs() < 0.06,
+                "{pid} cam {cam}: {px:?}"
+            );
+            assert!(
+                (z * 1000.0 - depth_mm).abs() < 0.6,
+                "{pid} cam {cam}: depth {z}"
+            );
+            // The box's bottom-centre is near the projected foot.
+            let b = o.bbox.expect("box");
+            assert!(
+                (f64::from(b.center().0) - u).abs() < 12.0 && (f64::from(b.y2()) - v).abs() < 12.0
+            );
+        }
+    }
+    // Person 8's feet are below camera 2's 360-pixel image: the box leaves it and is kept.
+    assert!(obs(s, "2", "8").bbox.expect("box").y2() > 360.0);
+}

@@ -2,9 +2,7 @@
 //! one [`Observation`] per instance entry of a camera; intrinsics per camera id; extrinsics
 //! `[t, Euler xyz]` camera-to-reference.
 
-use std::cell::RefCell;
 use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use crossview_schemas::glam::DVec3;
@@ -12,11 +10,11 @@ use crossview_schemas::{
     BoxXyxy, Camera, CameraKind, CameraModel, CameraToWorld, ContentHasher, Distortion, ErrorClass,
     Frame, ImageRef, Observation, Rotation, Scene, SensorRotation, SourceKind,
 };
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
+use super::json_stream::{StreamEnd, stream_entries};
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::{Error, Result};
 
@@ -39,88 +37,6 @@ impl MessyTableReader {
             root: root.to_path_buf(),
             opts,
         }
-    }
-}
-
-/// Handles one scene: its name, raw JSON, and the file's raw intrinsics.
-type SceneHandler<'a> = &'a mut dyn FnMut(String, &RawValue, &RawValue) -> Result<()>;
-
-/// What the streaming parse of one split file shares with the per-scene handler.
-struct SplitState<'a> {
-    intrinsics: RefCell<Option<Box<RawValue>>>,
-    /// Scenes seen before the intrinsics (kept until they arrive; files written by Python
-    /// put intrinsics first, so this normally stays empty).
-    deferred: RefCell<Vec<(String, Box<RawValue>)>>,
-    handle: RefCell<SceneHandler<'a>>,
-    /// The first error of the handler, which stops the parse.
-    stop: RefCell<Option<Error>>,
-}
-
-impl SplitState<'_> {
-    fn scene(&self, name: String, raw: Box<RawValue>) -> bool {
-        let intr = self.intrinsics.borrow();
-        match intr.as_ref() {
-            Some(k) => {
-                if let Err(e) = (self.handle.borrow_mut())(name, &raw, k) {
-                    *self.stop.borrow_mut() = Some(e);
-                    return false;
-                }
-                true
-            }
-            None => {
-                self.deferred.borrow_mut().push((name, raw));
-                true
-            }
-        }
-    }
-}
-
-struct TopVisitor<'s, 'a>(&'s SplitState<'a>);
-
-impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an object with `intrinsics` and `scenes`")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "intrinsics" => *self.0.intrinsics.borrow_mut() = Some(map.next_value()?),
-                "scenes" => map.next_value_seed(ScenesSeed(self.0))?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-struct ScenesSeed<'s, 'a>(&'s SplitState<'a>);
-
-impl<'de> DeserializeSeed<'de> for ScenesSeed<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ScenesSeed<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an object of scenes")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        while let Some((name, raw)) = map.next_entry::<String, Box<RawValue>>()? {
-            if !self.0.scene(name, raw) {
-                return Err(serde::de::Error::custom("stopped by the scene handler"));
-            }
-        }
-        Ok(())
     }
 }
 
@@ -411,47 +327,26 @@ impl MessyTableReader {
             }
         };
         let mut spans: Vec<f64> = Vec::new();
-        let mut handler = |name: String, raw: &RawValue, k: &RawValue| -> Result<()> {
+        let end = stream_entries(f, "scenes", &["intrinsics"], &mut |name, raw, captured| {
+            let k = captured
+                .get("intrinsics")
+                .ok_or_else(|| Error::Options("intrinsics captured".into()))?;
             let data = self.scene(file, &split, &name, raw, k);
             if spans.len() < 64 {
                 spans.push(rig_span(&data));
             }
             visit(data)
-        };
-        let state = SplitState {
-            intrinsics: RefCell::new(None),
-            deferred: RefCell::new(Vec::new()),
-            handle: RefCell::new(&mut handler),
-            stop: RefCell::new(None),
-        };
-        let mut de = serde_json::Deserializer::from_reader(BufReader::new(f));
-        let parsed = de
-            .deserialize_map(TopVisitor(&state))
-            .and_then(|()| de.end());
-        if let Some(e) = state.stop.borrow_mut().take() {
-            return Err(e);
-        }
-        if let Err(e) = parsed {
+        })?;
+        match end {
+            StreamEnd::Complete => {}
             // Scenes before the error were handed over; the rest of the file is lost.
-            tree.json(file, &e);
-        }
-        let deferred = std::mem::take(&mut *state.deferred.borrow_mut());
-        let intrinsics = state.intrinsics.borrow_mut().take();
-        drop(state);
-        if !deferred.is_empty() {
-            match intrinsics {
-                Some(k) => {
-                    for (name, raw) in deferred {
-                        handler(name, &raw, &k)?;
-                    }
-                }
-                None => tree.push(
-                    file,
-                    "intrinsics",
-                    ErrorClass::Malformed,
-                    format!("no intrinsics; {} scenes cannot be read", deferred.len()),
-                ),
-            }
+            StreamEnd::Malformed(e) => tree.json(file, &e),
+            StreamEnd::Missing { entries, .. } => tree.push(
+                file,
+                "intrinsics",
+                ErrorClass::Malformed,
+                format!("no intrinsics; {entries} scenes cannot be read"),
+            ),
         }
         // Self-check of the undocumented translation unit (formats/messytable.md 4).
         spans.retain(|s| s.is_finite());

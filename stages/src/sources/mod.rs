@@ -5,6 +5,7 @@
 //! [`SceneData`] at a time, so a tree of thousands of scenes is read in bounded memory.
 
 mod files;
+pub mod json_stream;
 pub mod messytable;
 pub mod mmptrack;
 mod problems;

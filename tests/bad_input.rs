@@ -266,3 +266,40 @@ fn mmptrack_broken_label_and_topdown_rows_are_reported_where_they_are() {
         .expect("person 8");
     assert!(p3.world_position.is_none() && p8.world_position.is_some());
 }
+
+#[test]
+fn egoexo4d_bad_masks_are_rejected_one_by_one() {
+    use crossview::schemas::lzstring;
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(&fixture("egoexo4d"), dir.path());
+    let relations = dir.path().join("annotations/relations_train.json");
+    // RLE counts of 3 + 2 + 3 = 8 pixels for a 3x3 mask; and a stream with a stray character.
+    let short = lzstring::compress_to_encoded_uri("323");
+    edit(&relations, |t| {
+        t.replace("\"MwJgLEA\"", &format!("\"{short}\""))
+            .replace("\"AwFiA\"", "\"Aw!iA\"")
+    });
+    let (scenes, tree) = load_lenient(dir.path());
+    let errors: Vec<InputError> = all_errors(&scenes, &tree)
+        .into_iter()
+        .filter(|e| !e.file.ends_with("online_calibration.jsonl"))
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors.iter().all(
+            |e| e.class == ErrorClass::InvalidValue && e.file.ends_with("relations_train.json")
+        )
+    );
+    assert!(errors.iter().any(
+        |e| e.location.ends_with("aria01_214-1.annotation.0") && e.reason.contains("sum to 8")
+    ));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.location.ends_with("cam02.annotation.30")
+                && e.reason.contains("URI alphabet"))
+    );
+    // The annotated frames without a mask are still known absences.
+    assert_eq!(scenes[0].absences.len(), 2);
+    assert!(scenes[0].observations.is_empty());
+}

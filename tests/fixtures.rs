@@ -144,3 +144,54 @@ fn mmptrack_fixture_reproduces_the_worked_numbers() {
     // Person 8's feet are below camera 2's 360-pixel image: the box leaves it and is kept.
     assert!(obs(s, "2", "8").bbox.expect("box").y2() > 360.0);
 }
+
+#[test]
+fn egoexo4d_fixture_decodes_the_golden_masks() {
+    use crossview::schemas::ErrorClass;
+    let (scenes, errors) = load_lenient(&fixture("egoexo4d"));
+    assert!(errors.is_empty(), "{errors:#?}");
+    let [s] = scenes.as_slice() else {
+        panic!("one take, got {}", scenes.len())
+    };
+    assert_eq!(
+        s.scene
+            .as_ref()
+            .map(|x| (x.scene_id.as_str(), x.source_split.as_str())),
+        Some(("egoexo4d/unit_cooking_001_2", "train"))
+    );
+    // The Aria RGB projection lives in VRS; the fixture (like the spec) has none.
+    assert_eq!(s.errors.len(), 1, "{:#?}", s.errors);
+    assert_eq!(s.errors[0].class, ErrorClass::MissingFile);
+    assert!(s.errors[0].file.ends_with("online_calibration.jsonl"));
+    // cup_0 in aria01 at frame 0: ones at (col 1, row 0) and (col 1, row 1).
+    let ego = obs(s, "aria01", "cup_0");
+    assert_eq!(ego.frame_index, 0);
+    let m = &ego.mask.as_ref().expect("mask").rle;
+    assert_eq!((m.height(), m.width(), m.area()), (3, 3, 2));
+    assert_eq!(m.decode_row_major(), vec![0, 1, 0, 0, 1, 0, 0, 0, 0]);
+    assert_eq!(ego.bbox.expect("box").to_array(), [1.0, 0.0, 2.0, 2.0]);
+    assert_eq!(ego.category, "cup");
+    // cup_0 in cam02 at frame 30: the whole 2x2 mask.
+    let exo = obs(s, "cam02", "cup_0");
+    assert_eq!(
+        (exo.frame_index, exo.mask.as_ref().expect("mask").rle.area()),
+        (30, 4)
+    );
+    // Listed but without a mask: not visible.
+    let mut absent: Vec<(&str, u32)> = s
+        .absences
+        .iter()
+        .map(|a| (a.camera_id.as_str(), a.frame_index))
+        .collect();
+    absent.sort();
+    assert_eq!(absent, vec![("aria01", 30), ("cam02", 0)]);
+    // cam02 from gopro_calibs.csv: T_world_cam with identity rotation at (1.5, -2.0, 1.6).
+    let cam = s
+        .cameras
+        .iter()
+        .find(|c| c.camera_id == "cam02")
+        .expect("cam02");
+    let centre = cam.world_to_camera.expect("pose").camera_center();
+    assert!((centre - DVec3::new(1.5, -2.0, 1.6)).length() < 1e-12);
+    assert_eq!(cam.model.distortion().name(), "kannala_brandt");
+}

@@ -316,3 +316,55 @@ fn self_checks_warn_when_the_other_reading_fits_better() {
     assert!(tree.is_empty(), "{tree:#?}");
     check_scenes_and_cameras(&scenes, dir.path());
 }
+
+#[test]
+fn egoexo4d_loads_back_to_truth() {
+    use crossview::schemas::Frame;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = SynthOptions {
+        seed: 17,
+        scenes: 3,
+        images: true,
+        max_side: 200,
+        frames: Some(61),
+    };
+    synth::run(&synth::egoexo4d::EgoExo4d, dir.path(), &opts).expect("synth");
+    let scenes = load(dir.path(), true);
+    check_scenes_and_cameras(&scenes, dir.path());
+    let (loaded, expected) = matched(&scenes, dir.path());
+    for (k, o) in &loaded {
+        let got = &o.mask.as_ref().expect("mask").rle;
+        let want = expected[k].modal.as_ref().expect("truth mask").to_rle();
+        assert_eq!(got, &want, "{k:?}: mask differs");
+    }
+    // Absences: annotated frames where an object shows no pixel in that view.
+    let truth_obs = truth::<TruthObservation>(dir.path(), "observations");
+    for a in scenes.iter().flat_map(|s| s.absences.iter()) {
+        assert_eq!(a.frame_index % 30, 0);
+        let seen = truth_obs.iter().any(|o| {
+            o.scene_id == a.scene_id
+                && o.camera_id == a.camera_id
+                && o.frame_index == a.frame_index
+                && o.instance_id == a.instance_id
+                && o.modal_area > 0
+        });
+        assert!(!seen, "{a:?} is visible in the truth");
+    }
+    assert!(scenes.iter().map(|s| s.absences.len()).sum::<usize>() > 0);
+    // Ego poses per frame match the truth.
+    let frames: BTreeMap<(String, String, u32), Frame> = truth::<Frame>(dir.path(), "frames")
+        .into_iter()
+        .map(|f| ((f.scene_id.clone(), f.camera_id.clone(), f.frame_index), f))
+        .collect();
+    let mut posed = 0;
+    for f in scenes.iter().flat_map(|s| s.frames.iter()) {
+        if let Some(p) = f.world_to_camera {
+            let t = frames[&(f.scene_id.clone(), f.camera_id.clone(), f.frame_index)]
+                .world_to_camera
+                .expect("truth pose");
+            assert!((p.camera_center() - t.camera_center()).length() < 1e-3);
+            posed += 1;
+        }
+    }
+    assert!(posed > 0);
+}

@@ -4,6 +4,7 @@
 //! Start with [`open`] (or [`detect`]) and [`SourceReader::read`], which hands over one
 //! [`SceneData`] at a time, so a tree of thousands of scenes is read in bounded memory.
 
+pub mod egoexo4d;
 mod files;
 pub mod json_stream;
 pub mod messytable;
@@ -136,6 +137,7 @@ pub fn open(
     Ok(match kind {
         SourceKind::MessyTable => Box::new(messytable::MessyTableReader::new(root, opts.clone())),
         SourceKind::MmpTrack => Box::new(mmptrack::MmpTrackReader::new(root, opts.clone())),
+        SourceKind::EgoExo4d => Box::new(egoexo4d::EgoExo4dReader::new(root, opts.clone())),
         other => {
             return Err(Error::Options(format!("no loader for {other} trees yet")));
         }

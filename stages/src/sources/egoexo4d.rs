@@ -317,12 +317,11 @@ impl EgoExo4dReader {
         let params: Option<Vec<f64>> = rgb
             .pointer("/Projection/Params")
             .and_then(Value::as_array)
-            .map(|a| {
+            .and_then(|a| {
                 a.iter()
                     .map(|x| x.as_f64().filter(|v| v.is_finite()))
                     .collect::<Option<Vec<_>>>()
             })
-            .flatten()
             .filter(|v| v.len() == 15);
         let Some(k) = params else {
             p.push(

@@ -195,3 +195,62 @@ fn egoexo4d_fixture_decodes_the_golden_masks() {
     assert!((centre - DVec3::new(1.5, -2.0, 1.6)).length() < 1e-12);
     assert_eq!(cam.model.distortion().name(), "kannala_brandt");
 }
+
+#[test]
+fn egohumans_fixture_follows_the_spec() {
+    use crossview::schemas::{CameraKind, SensorRotation};
+    let (scenes, errors) = load_lenient(&fixture("egohumans"));
+    assert!(errors.is_empty(), "{errors:#?}");
+    let [s] = scenes.as_slice() else {
+        panic!("one sequence, got {}", scenes.len())
+    };
+    assert!(s.errors.is_empty(), "{:#?}", s.errors);
+    assert_eq!(
+        s.scene.as_ref().map(|x| x.scene_id.as_str()),
+        Some("egohumans/01_tagging/001_tagging")
+    );
+    // cam01 from COLMAP: identity rotation, t = (0, -1.5, 6), so the centre is -t.
+    let cam01 = s
+        .cameras
+        .iter()
+        .find(|c| c.camera_id == "cam01")
+        .expect("cam01");
+    assert_eq!(
+        (cam01.kind, cam01.model.width(), cam01.model.height()),
+        (CameraKind::Exo, 3840, 2160)
+    );
+    let c = cam01.world_to_camera.expect("pose").camera_center();
+    assert!((c - DVec3::new(0.0, 1.5, -6.0)).length() < 1e-12);
+    // aria01: f = 610 in the sensor frame, images stored rotated; identity extrinsic.
+    let aria = s
+        .cameras
+        .iter()
+        .find(|c| c.camera_id == "aria01")
+        .expect("aria01");
+    assert_eq!(
+        (aria.kind, aria.model.sensor_rotation(), aria.model.focal()),
+        (CameraKind::Ego, SensorRotation::Cw90, (610.0, 610.0))
+    );
+    let f0 = s
+        .frames
+        .iter()
+        .find(|f| f.camera_id == "aria01" && f.frame_index == 0)
+        .expect("frame");
+    let pose = f0.world_to_camera.expect("per-frame pose");
+    assert!(pose.rotation.angle() < 1e-12 && pose.translation.length() < 1e-12);
+    // The COCO annotation: time stamp 1 is frame 0; xywh box; keypoint 4 has v = 0.
+    let [o] = s.observations.as_slice() else {
+        panic!("one annotation")
+    };
+    assert_eq!(
+        (o.camera_id.as_str(), o.frame_index, o.instance_id.as_str()),
+        ("cam01", 0, "aria02")
+    );
+    assert_eq!(
+        o.bbox.expect("box").to_array(),
+        [1700.0, 900.0, 1900.0, 1290.0]
+    );
+    assert_eq!(o.keypoints.len(), 17);
+    assert_eq!(o.keypoints.iter().filter(|k| k.visibility == 2).count(), 16);
+    assert_eq!((o.keypoints[4].x, o.keypoints[4].visibility), (1780.0, 0));
+}

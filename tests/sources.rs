@@ -368,3 +368,82 @@ fn egoexo4d_loads_back_to_truth() {
     }
     assert!(posed > 0);
 }
+
+#[test]
+fn egohumans_loads_back_to_truth() {
+    use crossview::schemas::Frame;
+    let dir = tempfile::tempdir().expect("tempdir");
+    synth_tree(&synth::egohumans::EgoHumans, dir.path(), 18, true);
+    let scenes = load(dir.path(), true);
+    check_scenes_and_cameras(&scenes, dir.path());
+    let (loaded, _) = matched(&scenes, dir.path());
+    // Ego poses per frame match the truth, through each Aria's own world and COLMAP's.
+    let frames: BTreeMap<(String, String, u32), Frame> = truth::<Frame>(dir.path(), "frames")
+        .into_iter()
+        .map(|f| ((f.scene_id.clone(), f.camera_id.clone(), f.frame_index), f))
+        .collect();
+    let mut posed = 0;
+    for f in scenes.iter().flat_map(|s| s.frames.iter()) {
+        if let Some(p) = f.world_to_camera {
+            let t = frames[&(f.scene_id.clone(), f.camera_id.clone(), f.frame_index)]
+                .world_to_camera
+                .expect("truth pose");
+            assert!(
+                (p.camera_center() - t.camera_center()).length() < 1e-3,
+                "{} {} {}",
+                f.scene_id,
+                f.camera_id,
+                f.frame_index
+            );
+            assert!(p.rotation.then_after(&t.rotation.inverse()).angle() < 1e-6);
+            posed += 1;
+        }
+    }
+    assert!(posed > 0);
+    // Visible keypoints sit where the truth's 3D keypoints project with the loaded cameras.
+    let states: BTreeMap<(String, u32, String), TruthState> =
+        truth::<TruthState>(dir.path(), "states")
+            .into_iter()
+            .map(|s| {
+                (
+                    (s.scene_id.clone(), s.frame_index, s.instance_id.clone()),
+                    s,
+                )
+            })
+            .collect();
+    let mut checked = 0;
+    for s in &scenes {
+        for (k, o) in loaded
+            .iter()
+            .filter(|(k, _)| s.scene.as_ref().is_some_and(|x| x.scene_id == k.0))
+        {
+            let cam = s
+                .cameras
+                .iter()
+                .find(|c| c.camera_id == k.1)
+                .expect("camera");
+            let pose = match cam.world_to_camera {
+                Some(p) => p,
+                None => s
+                    .frames
+                    .iter()
+                    .find(|f| f.camera_id == k.1 && f.frame_index == k.2)
+                    .and_then(|f| f.world_to_camera)
+                    .expect("pose"),
+            };
+            let st = &states[&(k.0.clone(), k.2, k.3.clone())];
+            for (kp, p3) in o.keypoints.iter().zip(&st.keypoints) {
+                if kp.visibility != 2 {
+                    continue;
+                }
+                let (px, _) = cam.model.project_world(&pose, *p3).expect("in front");
+                assert!(
+                    (px.x - f64::from(kp.x)).abs() <= 1.0 && (px.y - f64::from(kp.y)).abs() <= 1.0,
+                    "{k:?}: {kp:?} vs {px:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}

@@ -5,6 +5,7 @@
 //! [`SceneData`] at a time, so a tree of thousands of scenes is read in bounded memory.
 
 pub mod egoexo4d;
+pub mod egohumans;
 mod files;
 pub mod json_stream;
 pub mod messytable;
@@ -138,9 +139,7 @@ pub fn open(
         SourceKind::MessyTable => Box::new(messytable::MessyTableReader::new(root, opts.clone())),
         SourceKind::MmpTrack => Box::new(mmptrack::MmpTrackReader::new(root, opts.clone())),
         SourceKind::EgoExo4d => Box::new(egoexo4d::EgoExo4dReader::new(root, opts.clone())),
-        other => {
-            return Err(Error::Options(format!("no loader for {other} trees yet")));
-        }
+        SourceKind::EgoHumans => Box::new(egohumans::EgoHumansReader::new(root, opts.clone())),
     })
 }
 

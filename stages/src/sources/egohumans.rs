@@ -1,0 +1,732 @@
+//! EgoHumans loader (formats/egohumans.md): one scene per `<NN_activity>/<NNN_activity>/`
+//! sequence; cameras from the raw calibration (Aria `calib/<t>.txt`, COLMAP text model, tied
+//! into the anchor Aria's world by `colmap_from_aria_transforms`); one [`Observation`] per
+//! annotation of the benchmark COCO keypoint files (`person_keypoints_{exo,ego_rgb}.json`).
+//!
+//! The benchmark files are read whole (they index images by id across every sequence), so
+//! memory grows with their size, unlike the other loaders, which stream.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crossview_schemas::glam::{DMat3, DMat4, DVec3};
+use crossview_schemas::{
+    BoxXyxy, Camera, CameraKind, CameraModel, ContentHasher, Distortion, ErrorClass, Frame,
+    ImageRef, InputError, Keypoint, Observation, Rotation, Scene, SensorRotation, SourceKind,
+    WorldToCamera,
+};
+use serde_json::Value;
+
+use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
+use super::{Problems, SceneData, SourceOptions, SourceReader};
+use crate::error::Result;
+
+/// The anchor wearer whose world every pose is expressed in (`CALIBRATION.ANCHOR_EGO_CAMERA`).
+pub const ANCHOR: &str = "aria01";
+/// Aria RGB image size when no image or benchmark entry tells it.
+pub const DEFAULT_ARIA_SIZE: (u32, u32) = (1408, 1408);
+/// The sequence frame rate is unconfirmed; timestamps assume this.
+pub const ASSUMED_FPS: f64 = 20.0;
+
+/// Reads an EgoHumans tree.
+pub struct EgoHumansReader {
+    root: PathBuf,
+    opts: SourceOptions,
+}
+
+/// One benchmark annotation, kept until its sequence is read.
+#[derive(Clone, Debug)]
+struct CocoAnn {
+    file: PathBuf,
+    location: String,
+    value: Value,
+    image_size: Option<(u32, u32)>,
+}
+
+fn rigid_from(m: &DMat4) -> crossview_schemas::Result<WorldToCamera> {
+    let a = DMat3::from_cols(
+        m.x_axis.truncate(),
+        m.y_axis.truncate(),
+        m.z_axis.truncate(),
+    );
+    // A similarity (COLMAP's scale) times a rotation: divide the scale out of both parts.
+    let scale = a.determinant().cbrt();
+    let r = Rotation::from_col_major((a / scale).to_cols_array())?;
+    WorldToCamera::new(r, m.w_axis.truncate() / scale)
+}
+
+fn mat4_rows(v: &Value) -> Option<DMat4> {
+    let rows = v.as_array().filter(|r| r.len() == 4)?;
+    let mut m = [[0.0; 4]; 4];
+    for (i, row) in rows.iter().enumerate() {
+        let row = row.as_array().filter(|r| r.len() == 4)?;
+        for (j, x) in row.iter().enumerate() {
+            m[i][j] = x.as_f64().filter(|x| x.is_finite())?;
+        }
+    }
+    Some(DMat4::from_cols_array_2d(&m).transpose())
+}
+
+fn floats(line: &str) -> Option<Vec<f64>> {
+    line.split_whitespace()
+        .map(|t| t.parse::<f64>().ok().filter(|x| x.is_finite()))
+        .collect()
+}
+
+impl EgoHumansReader {
+    /// A reader of the tree at `root`.
+    pub fn new(root: &Path, opts: SourceOptions) -> Self {
+        EgoHumansReader {
+            root: root.to_path_buf(),
+            opts,
+        }
+    }
+
+    /// Benchmark annotations grouped by sequence (`<big>/<seq>`).
+    fn benchmark(&self, p: &mut Problems) -> BTreeMap<String, Vec<CocoAnn>> {
+        let mut by_scene: BTreeMap<String, Vec<CocoAnn>> = BTreeMap::new();
+        let mut files = Vec::new();
+        for bench in sorted_entries(&self.root.join("benchmark")) {
+            for name in ["person_keypoints_exo.json", "person_keypoints_ego_rgb.json"] {
+                let f = bench.join("all/coco").join(name);
+                if f.is_file() {
+                    files.push(f);
+                }
+            }
+        }
+        if files.is_empty() {
+            p.push(
+                &self.root.join("benchmark"),
+                "",
+                ErrorClass::MissingFile,
+                "no benchmark/*/all/coco/person_keypoints_*.json",
+            );
+        }
+        for f in files {
+            let v: Value = match std::fs::read(&f)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            {
+                Ok(v) => v,
+                Err(reason) => {
+                    p.push(&f, "", ErrorClass::Malformed, reason);
+                    continue;
+                }
+            };
+            let mut images: BTreeMap<i64, (String, Option<(u32, u32)>)> = BTreeMap::new();
+            for (i, im) in v
+                .get("images")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                match (
+                    im.get("id").and_then(Value::as_i64),
+                    im.get("file_name").and_then(Value::as_str),
+                ) {
+                    (Some(id), Some(name)) => {
+                        let size = im
+                            .get("width")
+                            .and_then(Value::as_u64)
+                            .zip(im.get("height").and_then(Value::as_u64))
+                            .map(|(w, h)| (w as u32, h as u32));
+                        images.insert(id, (name.to_string(), size));
+                    }
+                    _ => p.push(
+                        &f,
+                        format!("images[{i}]"),
+                        ErrorClass::InvalidValue,
+                        "image without id or file_name",
+                    ),
+                }
+            }
+            for (i, a) in v
+                .get("annotations")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let location = format!("annotations[{i}]");
+                let image = a
+                    .get("image_id")
+                    .and_then(Value::as_i64)
+                    .and_then(|id| images.get(&id));
+                let Some((name, size)) = image else {
+                    p.push(
+                        &f,
+                        location,
+                        ErrorClass::Inconsistent,
+                        "image_id names no image of the file",
+                    );
+                    continue;
+                };
+                // file_name is relative to data/: <big>/<seq>/{exo,ego}/...
+                let parts: Vec<&str> = name.split('/').collect();
+                if parts.len() < 4 {
+                    p.push(
+                        &f,
+                        location,
+                        ErrorClass::InvalidValue,
+                        format!("file_name {name:?} is not <big>/<seq>/..."),
+                    );
+                    continue;
+                }
+                by_scene
+                    .entry(format!("{}/{}", parts[0], parts[1]))
+                    .or_default()
+                    .push(CocoAnn {
+                        file: f.clone(),
+                        location,
+                        value: a.clone(),
+                        image_size: *size,
+                    });
+            }
+        }
+        by_scene
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn sequence(&self, dir: &Path, native: &str, anns: &[CocoAnn]) -> SceneData {
+        let scene_id = Scene::make_id(SourceKind::EgoHumans, native);
+        let mut p = Problems::new(SourceKind::EgoHumans, &self.root, Some(scene_id.clone()));
+        let big = native.split('/').next().unwrap_or_default();
+        let mut data = SceneData {
+            scene: Some(Scene {
+                scene_id: scene_id.clone(),
+                source: SourceKind::EgoHumans,
+                // 03_fencing is the official test set.
+                source_split: if big == "03_fencing" {
+                    "test".into()
+                } else {
+                    "train".into()
+                },
+            }),
+            ..SceneData::default()
+        };
+        let mut fp = ContentHasher::new("crossview.egohumans.sequence").str(native);
+        let rel = |p: &Path| p.strip_prefix(&self.root).unwrap_or(p).to_path_buf();
+        let read = |path: &Path, fp: &mut ContentHasher, data: &mut SceneData| -> Option<String> {
+            let text = std::fs::read_to_string(path).ok()?;
+            *fp = fp.clone().str(&rel(path).to_string_lossy()).str(&text);
+            data.files.push(rel(path));
+            Some(text)
+        };
+        let ws = dir.join("colmap/workplace");
+        // colmap_from_aria: Aria i's world -> COLMAP (the pickle, converted to JSON).
+        let transforms_file = ws.join("colmap_from_aria_transforms.json");
+        let mut transforms: BTreeMap<String, DMat4> = BTreeMap::new();
+        match read(&transforms_file, &mut fp, &mut data).map(|t| serde_json::from_str::<Value>(&t)) {
+            Some(Ok(v)) => {
+                for (aria, m) in v.as_object().into_iter().flatten() {
+                    match mat4_rows(m) {
+                        Some(m) if m.determinant().abs() > 1e-12 => {
+                            transforms.insert(aria.clone(), m);
+                        }
+                        _ => p.push(&transforms_file, aria.clone(), ErrorClass::InvalidValue, "not an invertible 4x4 matrix"),
+                    }
+                }
+            }
+            Some(Err(e)) => p.json(&transforms_file, &e),
+            None if ws.join("colmap_from_aria_transforms.pkl").is_file() => p.push(
+                &ws.join("colmap_from_aria_transforms.pkl"),
+                "",
+                ErrorClass::MissingFile,
+                "only the pickled transforms exist; convert them once to colmap_from_aria_transforms.json ({aria: 4x4 rows})",
+            ),
+            None => p.push(&transforms_file, "", ErrorClass::MissingFile, "no colmap_from_aria transforms; cameras cannot share a world"),
+        }
+        let anchor = transforms.get(ANCHOR).copied();
+        // Exo cameras: COLMAP cameras.txt + images.txt (world-to-camera in COLMAP's frame).
+        let mut exo_models: BTreeMap<String, CameraModel> = BTreeMap::new();
+        let cams_file = ws.join("cameras.txt");
+        let mut intr: BTreeMap<String, (String, u32, u32, Vec<f64>)> = BTreeMap::new();
+        match read(&cams_file, &mut fp, &mut data) {
+            Some(text) => {
+                for (n, line) in text.lines().enumerate() {
+                    if line.starts_with('#') || line.trim().is_empty() {
+                        continue;
+                    }
+                    let f: Vec<&str> = line.split_whitespace().collect();
+                    let parsed = (f.len() >= 5)
+                        .then(|| {
+                            Some((
+                                f[1].to_string(),
+                                f[2].parse::<u32>().ok()?,
+                                f[3].parse::<u32>().ok()?,
+                                floats(&f[4..].join(" "))?,
+                            ))
+                        })
+                        .flatten();
+                    match parsed {
+                        Some(c) => {
+                            intr.insert(f[0].to_string(), c);
+                        }
+                        None => p.push(
+                            &cams_file,
+                            format!("line {}", n + 1),
+                            ErrorClass::Malformed,
+                            "expected CAMERA_ID MODEL WIDTH HEIGHT PARAMS...",
+                        ),
+                    }
+                }
+            }
+            None => p.push(
+                &cams_file,
+                "",
+                ErrorClass::MissingFile,
+                "no COLMAP cameras.txt; exo cameras are uncalibrated",
+            ),
+        }
+        let imgs_file = ws.join("images.txt");
+        if let Some(text) = read(&imgs_file, &mut fp, &mut data) {
+            let lines: Vec<(usize, &str)> = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.starts_with('#'))
+                .collect();
+            // Two lines per image: the pose line, then the 2D points line (may be empty).
+            for &(n, line) in lines.iter().step_by(2) {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                if f.is_empty() {
+                    continue;
+                }
+                let at = format!("line {}", n + 1);
+                let nums = (f.len() >= 10)
+                    .then(|| floats(&f[1..8].join(" ")))
+                    .flatten();
+                let Some(q) = nums else {
+                    p.push(
+                        &imgs_file,
+                        at,
+                        ErrorClass::Malformed,
+                        "expected IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME",
+                    );
+                    continue;
+                };
+                let cam = f[9].split('/').next().unwrap_or_default().to_string();
+                if !cam.starts_with("cam") || exo_models.contains_key(&cam) {
+                    continue; // Aria entries, or a later image of a static camera.
+                }
+                let Some((model_name, w, h, params)) = intr.get(f[8]) else {
+                    p.push(
+                        &imgs_file,
+                        at,
+                        ErrorClass::Inconsistent,
+                        format!("CAMERA_ID {} is not in cameras.txt", f[8]),
+                    );
+                    continue;
+                };
+                let distortion = match (model_name.as_str(), params.len()) {
+                    ("OPENCV_FISHEYE", 8) => Distortion::from_name("kannala_brandt", &params[4..8]),
+                    ("PINHOLE", 4) => Ok(Distortion::Pinhole),
+                    ("OPENCV", 8) => Distortion::from_name(
+                        "radial_tangential",
+                        &[params[4], params[5], params[6], params[7], 0.0],
+                    ),
+                    _ => {
+                        p.push(
+                            &cams_file,
+                            format!("CAMERA_ID {}", f[8]),
+                            ErrorClass::InvalidValue,
+                            format!(
+                                "unsupported model {model_name} with {} parameters",
+                                params.len()
+                            ),
+                        );
+                        continue;
+                    }
+                };
+                let model = distortion.and_then(|d| {
+                    CameraModel::new(
+                        *w,
+                        *h,
+                        params[0],
+                        params[1],
+                        params[2],
+                        params[3],
+                        d,
+                        SensorRotation::None,
+                    )
+                });
+                let pose = Rotation::from_quat_wxyz(q[0], q[1], q[2], q[3]).map(|r| {
+                    let m = r.matrix();
+                    DMat4::from_cols(
+                        m.x_axis.extend(0.0),
+                        m.y_axis.extend(0.0),
+                        m.z_axis.extend(0.0),
+                        DVec3::new(q[4], q[5], q[6]).extend(1.0),
+                    )
+                });
+                match (model, pose) {
+                    (Ok(model), Ok(col_to_cam)) => {
+                        // Anchor world -> COLMAP -> camera; a similarity, scale divided out.
+                        let world_to_camera =
+                            anchor.and_then(|a| match rigid_from(&(col_to_cam * a)) {
+                                Ok(pose) => Some(pose),
+                                Err(e) => {
+                                    p.push(
+                                        &imgs_file,
+                                        at.clone(),
+                                        ErrorClass::InvalidValue,
+                                        e.to_string(),
+                                    );
+                                    None
+                                }
+                            });
+                        exo_models.insert(cam.clone(), model.clone());
+                        data.cameras.push(Camera {
+                            scene_id: scene_id.clone(),
+                            camera_id: cam,
+                            kind: CameraKind::Exo,
+                            model,
+                            world_to_camera,
+                        });
+                    }
+                    (Err(e), _) | (_, Err(e)) => {
+                        p.push(&imgs_file, at, ErrorClass::InvalidValue, e.to_string())
+                    }
+                }
+            }
+        } else {
+            p.push(
+                &imgs_file,
+                "",
+                ErrorClass::MissingFile,
+                "no COLMAP images.txt; exo cameras have no pose",
+            );
+        }
+        // Aria cameras: one calibration file per 1-based time stamp.
+        let coco_size = |cam: &str| -> Option<(u32, u32)> {
+            anns.iter()
+                .find(|a| a.value.get("camera_name").and_then(Value::as_str) == Some(cam))
+                .and_then(|a| a.image_size)
+        };
+        let mut n_frames = 0usize;
+        let mut ego_poses: BTreeMap<String, BTreeMap<u32, WorldToCamera>> = BTreeMap::new();
+        for aria_dir in sorted_entries(&dir.join("ego"))
+            .into_iter()
+            .filter(|d| d.is_dir())
+        {
+            let aria = aria_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let calib_files: Vec<PathBuf> = sorted_entries(&aria_dir.join("calib"))
+                .into_iter()
+                .filter(|f| f.extension().is_some_and(|e| e == "txt"))
+                .collect();
+            n_frames = n_frames.max(calib_files.len());
+            let to_anchor = match (transforms.get(&aria), anchor) {
+                (Some(c), Some(a)) => Some(c.inverse() * a),
+                _ => {
+                    p.push(
+                        &transforms_file,
+                        aria.clone(),
+                        ErrorClass::Inconsistent,
+                        format!(
+                            "no colmap_from_aria transform for {aria}; its frames have no pose"
+                        ),
+                    );
+                    None
+                }
+            };
+            let mut model = None;
+            let mut poses = BTreeMap::new();
+            for f in &calib_files {
+                let Some(t) = f
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .and_then(|s| s.parse::<u32>().ok())
+                    .filter(|t| *t >= 1)
+                else {
+                    p.push(
+                        f,
+                        "",
+                        ErrorClass::Malformed,
+                        "not a 1-based time stamp file name",
+                    );
+                    continue;
+                };
+                let Some(text) = read(f, &mut fp, &mut data) else {
+                    p.push(f, "", ErrorClass::MissingFile, "unreadable");
+                    continue;
+                };
+                let lines: Vec<&str> = text.lines().collect();
+                if lines.len() < 7 || lines[1].trim() != aria {
+                    p.push(
+                        f,
+                        "",
+                        ErrorClass::Malformed,
+                        format!("expected 7 lines for person {aria}"),
+                    );
+                    continue;
+                }
+                let (Some(k), Some(e)) = (
+                    floats(lines[2]).filter(|v| v.len() == 15),
+                    floats(lines[3]).filter(|v| v.len() == 12),
+                ) else {
+                    p.push(
+                        f,
+                        "lines 3-4",
+                        ErrorClass::InvalidValue,
+                        "expected 15 intrinsics and 12 extrinsics (finite numbers)",
+                    );
+                    continue;
+                };
+                if model.is_none() {
+                    let size = image_size(&aria_dir.join("images/rgb").join(format!("{t:05}.jpg")))
+                        .or_else(|| coco_size(&aria))
+                        .unwrap_or(DEFAULT_ARIA_SIZE);
+                    match Distortion::from_name("fisheye_rad_tan_thin_prism", &k[3..15]).and_then(
+                        |d| {
+                            CameraModel::new(
+                                size.0,
+                                size.1,
+                                k[0],
+                                k[0],
+                                k[1],
+                                k[2],
+                                d,
+                                SensorRotation::Cw90,
+                            )
+                        },
+                    ) {
+                        Ok(m) => model = Some(m),
+                        Err(err) => p.push(f, "line 3", ErrorClass::InvalidValue, err.to_string()),
+                    }
+                }
+                // Stored column by column: reshape(4, 3).T.
+                let own = DMat4::from_cols(
+                    DVec3::new(e[0], e[1], e[2]).extend(0.0),
+                    DVec3::new(e[3], e[4], e[5]).extend(0.0),
+                    DVec3::new(e[6], e[7], e[8]).extend(0.0),
+                    DVec3::new(e[9], e[10], e[11]).extend(1.0),
+                );
+                if let Some(m) = to_anchor {
+                    match rigid_from(&(own * m)) {
+                        Ok(pose) => {
+                            poses.insert(t - 1, pose);
+                        }
+                        Err(err) => p.push(f, "line 4", ErrorClass::InvalidValue, err.to_string()),
+                    }
+                }
+            }
+            if let Some(model) = model {
+                data.cameras.push(Camera {
+                    scene_id: scene_id.clone(),
+                    camera_id: aria.clone(),
+                    kind: CameraKind::Ego,
+                    model,
+                    world_to_camera: None,
+                });
+                ego_poses.insert(aria, poses);
+            }
+        }
+        // Frames: every time stamp, for every camera.
+        let cameras: Vec<(String, CameraKind)> = data
+            .cameras
+            .iter()
+            .map(|c| (c.camera_id.clone(), c.kind))
+            .collect();
+        for (cam, kind) in &cameras {
+            for f in 0..n_frames as u32 {
+                let image_rel = match kind {
+                    CameraKind::Ego => PathBuf::from(native)
+                        .join("ego")
+                        .join(cam)
+                        .join("images/rgb"),
+                    CameraKind::Exo => PathBuf::from(native).join("exo").join(cam).join("images"),
+                }
+                .join(format!("{:05}.jpg", f + 1));
+                let stamp = file_stamp(&self.root.join(&image_rel));
+                fp = stamp_into(fp, &image_rel, stamp.as_ref());
+                if stamp.is_none() && self.opts.require_images {
+                    p.push(
+                        &self.root.join(&image_rel),
+                        "",
+                        ErrorClass::MissingFile,
+                        "image is missing",
+                    );
+                }
+                let pose = ego_poses.get(cam).and_then(|poses| poses.get(&f).copied());
+                data.frames.push(Frame {
+                    scene_id: scene_id.clone(),
+                    camera_id: cam.clone(),
+                    frame_index: f,
+                    timestamp_s: f64::from(f) / ASSUMED_FPS,
+                    image: if stamp.is_some() {
+                        ImageRef::File(image_rel.to_string_lossy().into_owned())
+                    } else {
+                        ImageRef::None
+                    },
+                    world_to_camera: pose,
+                });
+            }
+        }
+        // Observations: the benchmark annotations of this sequence.
+        for a in anns {
+            let v = &a.value;
+            fp = fp.str(&v.to_string());
+            let (cam, t, human) = (
+                v.get("camera_name").and_then(Value::as_str),
+                v.get("time_stamp")
+                    .and_then(Value::as_u64)
+                    .filter(|t| *t >= 1),
+                v.get("human_name").and_then(Value::as_str),
+            );
+            let (Some(cam), Some(t), Some(human)) = (cam, t, human) else {
+                p.push(
+                    &a.file,
+                    a.location.clone(),
+                    ErrorClass::InvalidValue,
+                    "needs camera_name, a 1-based time_stamp and human_name",
+                );
+                continue;
+            };
+            if !cameras.iter().any(|(c, _)| c == cam) {
+                p.push(
+                    &a.file,
+                    a.location.clone(),
+                    ErrorClass::Inconsistent,
+                    format!("camera {cam} is not calibrated in {native}"),
+                );
+                continue;
+            }
+            let bbox = v
+                .get("bbox")
+                .and_then(Value::as_array)
+                .filter(|b| b.len() == 4)
+                .and_then(|b| {
+                    b.iter()
+                        .map(|x| x.as_f64().filter(|x| x.is_finite()))
+                        .collect::<Option<Vec<f64>>>()
+                });
+            let bbox = match bbox.map(|b| BoxXyxy::from_xywh(b[0], b[1], b[2], b[3])) {
+                Some(Ok(b)) => b,
+                Some(Err(e)) => {
+                    p.push(
+                        &a.file,
+                        format!("{}.bbox", a.location),
+                        ErrorClass::InvalidValue,
+                        e.to_string(),
+                    );
+                    continue;
+                }
+                None => {
+                    p.push(
+                        &a.file,
+                        format!("{}.bbox", a.location),
+                        ErrorClass::InvalidValue,
+                        "expected [x, y, w, h]",
+                    );
+                    continue;
+                }
+            };
+            let kps = v
+                .get("keypoints")
+                .and_then(Value::as_array)
+                .filter(|k| k.len() == 51)
+                .and_then(|k| {
+                    k.iter()
+                        .map(|x| x.as_f64().filter(|x| x.is_finite()))
+                        .collect::<Option<Vec<f64>>>()
+                });
+            let Some(kps) = kps else {
+                p.push(
+                    &a.file,
+                    format!("{}.keypoints", a.location),
+                    ErrorClass::InvalidValue,
+                    "expected 17 x (x, y, v) numbers",
+                );
+                continue;
+            };
+            data.observations.push(Observation {
+                scene_id: scene_id.clone(),
+                camera_id: cam.to_string(),
+                frame_index: (t - 1) as u32,
+                instance_id: human.to_string(),
+                category: "person".into(),
+                subcategory: None,
+                bbox: Some(bbox),
+                mask: None,
+                keypoints: kps
+                    .chunks_exact(3)
+                    .map(|k| Keypoint {
+                        x: k[0] as f32,
+                        y: k[1] as f32,
+                        visibility: k[2].clamp(0.0, 2.0) as u8,
+                    })
+                    .collect(),
+                world_position: None,
+                world_extent: None,
+            });
+        }
+        data.observations.sort_by(|a, b| {
+            (&a.camera_id, a.frame_index, &a.instance_id).cmp(&(
+                &b.camera_id,
+                b.frame_index,
+                &b.instance_id,
+            ))
+        });
+        data.fingerprint = fp.finish_hex(16);
+        data.errors = p.into_vec();
+        data
+    }
+}
+
+impl SourceReader for EgoHumansReader {
+    fn kind(&self) -> SourceKind {
+        SourceKind::EgoHumans
+    }
+
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn read(&self, visit: &mut dyn FnMut(SceneData) -> Result<()>) -> Result<Vec<InputError>> {
+        let mut tree = Problems::new(SourceKind::EgoHumans, &self.root, None);
+        let mut anns = self.benchmark(&mut tree);
+        let is_seq = |d: &Path, digits: usize| {
+            d.is_dir()
+                && d.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.len() > digits + 1
+                        && n[..digits].bytes().all(|b| b.is_ascii_digit())
+                        && n.as_bytes()[digits] == b'_'
+                })
+        };
+        for big in sorted_entries(&self.root)
+            .into_iter()
+            .filter(|d| is_seq(d, 2))
+        {
+            for seq in sorted_entries(&big).into_iter().filter(|d| is_seq(d, 3)) {
+                let native = format!(
+                    "{}/{}",
+                    big.file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default(),
+                    seq.file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default()
+                );
+                let mine = anns.remove(&native).unwrap_or_default();
+                visit(self.sequence(&seq, &native, &mine))?;
+            }
+        }
+        for (native, list) in anns {
+            if let Some(a) = list.first() {
+                tree.push(
+                    &a.file,
+                    a.location.clone(),
+                    ErrorClass::Inconsistent,
+                    format!(
+                        "{} annotations of sequence {native}, which is not in the tree",
+                        list.len()
+                    ),
+                );
+            }
+        }
+        Ok(tree.into_vec())
+    }
+}

@@ -45,6 +45,8 @@ pub struct Summary {
     pub absences: usize,
     /// Input errors and warnings.
     pub errors: Vec<InputError>,
+    /// Seconds spent reading.
+    pub seconds: f64,
 }
 
 /// Parquet writers of the canonical tables.
@@ -72,6 +74,7 @@ impl Tables {
 
 /// Reads the tree and returns its summary, writing tables if asked.
 pub fn summarize(args: &InspectArgs) -> anyhow::Result<Summary> {
+    let start = std::time::Instant::now();
     let reader = sources::open(&args.dir, args.source, &args.options)?;
     let mut tables = args.out.as_deref().map(Tables::create).transpose()?;
     let mut s = Summary {
@@ -103,6 +106,7 @@ pub fn summarize(args: &InspectArgs) -> anyhow::Result<Summary> {
     })?;
     s.errors.extend(tree_errors);
     s.instances = instances.len();
+    s.seconds = start.elapsed().as_secs_f64();
     if let (Some(t), Some(dir)) = (tables, args.out.as_deref()) {
         t.scenes.finish()?;
         t.cameras.finish()?;
@@ -153,5 +157,10 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.out {
         println!("  tables written to {}", dir.display());
     }
+    println!(
+        "  read in {:.2} s ({:.0} observations/s)",
+        s.seconds,
+        s.observations as f64 / s.seconds.max(1e-9)
+    );
     Ok(())
 }

@@ -15,7 +15,9 @@ use crossview_schemas::{
     ImageRef, InputError, Keypoint, Observation, Rotation, Scene, SensorRotation, SourceKind,
     WorldToCamera,
 };
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
 use super::{Problems, SceneData, SourceOptions, SourceReader};
@@ -34,13 +36,50 @@ pub struct EgoHumansReader {
     opts: SourceOptions,
 }
 
-/// One benchmark annotation, kept until its sequence is read.
-#[derive(Clone, Debug)]
+/// One benchmark annotation: its raw JSON (for the fingerprint) and its fields, parsed once
+/// (a bad annotation costs only itself).
+#[derive(Debug)]
 struct CocoAnn {
-    file: PathBuf,
-    location: String,
-    value: Value,
+    file: std::sync::Arc<PathBuf>,
+    index: usize,
+    raw: Box<RawValue>,
+    fields: std::result::Result<CocoAnnFields, String>,
     image_size: Option<(u32, u32)>,
+}
+
+impl CocoAnn {
+    fn location(&self) -> String {
+        format!("annotations[{}]", self.index)
+    }
+}
+
+/// A benchmark file, with annotations left raw (parsed one at a time, so one bad
+/// annotation costs only itself).
+#[derive(Deserialize)]
+struct CocoFile {
+    #[serde(default)]
+    images: Vec<CocoImage>,
+    #[serde(default)]
+    annotations: Vec<Box<RawValue>>,
+}
+
+#[derive(Deserialize)]
+struct CocoImage {
+    id: i64,
+    file_name: String,
+    width: Option<u32>,
+    height: Option<u32>,
+}
+
+/// The fields of an annotation the loader uses.
+#[derive(Debug, Deserialize)]
+struct CocoAnnFields {
+    image_id: i64,
+    camera_name: String,
+    time_stamp: u64,
+    human_name: String,
+    bbox: [f64; 4],
+    keypoints: Vec<f64>,
 }
 
 fn rigid_from(m: &DMat4) -> crossview_schemas::Result<WorldToCamera> {
@@ -103,71 +142,47 @@ impl EgoHumansReader {
             );
         }
         for f in files {
-            let v: Value = match std::fs::read(&f)
+            let parsed = std::fs::read(&f)
                 .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-            {
-                Ok(v) => v,
+                .and_then(|b| serde_json::from_slice::<CocoFile>(&b).map_err(|e| e.to_string()));
+            let coco = match parsed {
+                Ok(c) => c,
                 Err(reason) => {
                     p.push(&f, "", ErrorClass::Malformed, reason);
                     continue;
                 }
             };
-            let mut images: BTreeMap<i64, (String, Option<(u32, u32)>)> = BTreeMap::new();
-            for (i, im) in v
-                .get("images")
-                .and_then(Value::as_array)
+            let images: BTreeMap<i64, (String, Option<(u32, u32)>)> = coco
+                .images
                 .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                match (
-                    im.get("id").and_then(Value::as_i64),
-                    im.get("file_name").and_then(Value::as_str),
-                ) {
-                    (Some(id), Some(name)) => {
-                        let size = im
-                            .get("width")
-                            .and_then(Value::as_u64)
-                            .zip(im.get("height").and_then(Value::as_u64))
-                            .map(|(w, h)| (w as u32, h as u32));
-                        images.insert(id, (name.to_string(), size));
-                    }
-                    _ => p.push(
-                        &f,
-                        format!("images[{i}]"),
-                        ErrorClass::InvalidValue,
-                        "image without id or file_name",
-                    ),
-                }
-            }
-            for (i, a) in v
-                .get("annotations")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                let location = format!("annotations[{i}]");
-                let image = a
-                    .get("image_id")
-                    .and_then(Value::as_i64)
-                    .and_then(|id| images.get(&id));
+                .map(|im| (im.id, (im.file_name, im.width.zip(im.height))))
+                .collect();
+            let file = std::sync::Arc::new(f);
+            for (index, raw) in coco.annotations.into_iter().enumerate() {
+                let fields =
+                    serde_json::from_str::<CocoAnnFields>(raw.get()).map_err(|e| e.to_string());
+                let image_id = fields.as_ref().map(|f| f.image_id).ok().or_else(|| {
+                    serde_json::from_str::<Value>(raw.get())
+                        .ok()?
+                        .get("image_id")?
+                        .as_i64()
+                });
+                let image = image_id.and_then(|id| images.get(&id));
                 let Some((name, size)) = image else {
                     p.push(
-                        &f,
-                        location,
+                        &file,
+                        format!("annotations[{index}]"),
                         ErrorClass::Inconsistent,
-                        "image_id names no image of the file",
+                        "no image_id naming an image of the file",
                     );
                     continue;
                 };
                 // file_name is relative to data/: <big>/<seq>/{exo,ego}/...
-                let parts: Vec<&str> = name.split('/').collect();
-                if parts.len() < 4 {
+                let parts: Vec<&str> = name.splitn(3, '/').collect();
+                if parts.len() < 3 {
                     p.push(
-                        &f,
-                        location,
+                        &file,
+                        format!("annotations[{index}]"),
                         ErrorClass::InvalidValue,
                         format!("file_name {name:?} is not <big>/<seq>/..."),
                     );
@@ -177,9 +192,10 @@ impl EgoHumansReader {
                     .entry(format!("{}/{}", parts[0], parts[1]))
                     .or_default()
                     .push(CocoAnn {
-                        file: f.clone(),
-                        location,
-                        value: a.clone(),
+                        file: file.clone(),
+                        index,
+                        raw,
+                        fields,
                         image_size: *size,
                     });
             }
@@ -400,7 +416,7 @@ impl EgoHumansReader {
         // Aria cameras: one calibration file per 1-based time stamp.
         let coco_size = |cam: &str| -> Option<(u32, u32)> {
             anns.iter()
-                .find(|a| a.value.get("camera_name").and_then(Value::as_str) == Some(cam))
+                .find(|a| a.fields.as_ref().is_ok_and(|f| f.camera_name == cam))
                 .and_then(|a| a.image_size)
         };
         let mut n_frames = 0usize;
@@ -567,91 +583,70 @@ impl EgoHumansReader {
         }
         // Observations: the benchmark annotations of this sequence.
         for a in anns {
-            let v = &a.value;
-            fp = fp.str(&v.to_string());
-            let (cam, t, human) = (
-                v.get("camera_name").and_then(Value::as_str),
-                v.get("time_stamp")
-                    .and_then(Value::as_u64)
-                    .filter(|t| *t >= 1),
-                v.get("human_name").and_then(Value::as_str),
-            );
-            let (Some(cam), Some(t), Some(human)) = (cam, t, human) else {
-                p.push(
-                    &a.file,
-                    a.location.clone(),
-                    ErrorClass::InvalidValue,
-                    "needs camera_name, a 1-based time_stamp and human_name",
-                );
-                continue;
+            fp = fp.str(a.raw.get());
+            let v = match &a.fields {
+                Ok(v) => v,
+                Err(e) => {
+                    p.push(
+                        &a.file,
+                        a.location(),
+                        ErrorClass::InvalidValue,
+                        format!("not a benchmark annotation: {e}"),
+                    );
+                    continue;
+                }
             };
-            if !cameras.iter().any(|(c, _)| c == cam) {
+            if v.time_stamp < 1 {
                 p.push(
                     &a.file,
-                    a.location.clone(),
-                    ErrorClass::Inconsistent,
-                    format!("camera {cam} is not calibrated in {native}"),
+                    a.location(),
+                    ErrorClass::InvalidValue,
+                    "time stamps are 1-based",
                 );
                 continue;
             }
-            let bbox = v
-                .get("bbox")
-                .and_then(Value::as_array)
-                .filter(|b| b.len() == 4)
-                .and_then(|b| {
-                    b.iter()
-                        .map(|x| x.as_f64().filter(|x| x.is_finite()))
-                        .collect::<Option<Vec<f64>>>()
-                });
-            let bbox = match bbox.map(|b| BoxXyxy::from_xywh(b[0], b[1], b[2], b[3])) {
-                Some(Ok(b)) => b,
-                Some(Err(e)) => {
+            if !cameras.iter().any(|(c, _)| *c == v.camera_name) {
+                p.push(
+                    &a.file,
+                    a.location(),
+                    ErrorClass::Inconsistent,
+                    format!("camera {} is not calibrated in {native}", v.camera_name),
+                );
+                continue;
+            }
+            let [x, y, w, h] = v.bbox;
+            let bbox = match BoxXyxy::from_xywh(x, y, w, h) {
+                Ok(b) => b,
+                Err(e) => {
                     p.push(
                         &a.file,
-                        format!("{}.bbox", a.location),
+                        format!("{}.bbox", a.location()),
                         ErrorClass::InvalidValue,
                         e.to_string(),
                     );
                     continue;
                 }
-                None => {
-                    p.push(
-                        &a.file,
-                        format!("{}.bbox", a.location),
-                        ErrorClass::InvalidValue,
-                        "expected [x, y, w, h]",
-                    );
-                    continue;
-                }
             };
-            let kps = v
-                .get("keypoints")
-                .and_then(Value::as_array)
-                .filter(|k| k.len() == 51)
-                .and_then(|k| {
-                    k.iter()
-                        .map(|x| x.as_f64().filter(|x| x.is_finite()))
-                        .collect::<Option<Vec<f64>>>()
-                });
-            let Some(kps) = kps else {
+            if v.keypoints.len() != 51 || v.keypoints.iter().any(|k| !k.is_finite()) {
                 p.push(
                     &a.file,
-                    format!("{}.keypoints", a.location),
+                    format!("{}.keypoints", a.location()),
                     ErrorClass::InvalidValue,
-                    "expected 17 x (x, y, v) numbers",
+                    "expected 17 x (x, y, v) finite numbers",
                 );
                 continue;
-            };
+            }
             data.observations.push(Observation {
                 scene_id: scene_id.clone(),
-                camera_id: cam.to_string(),
-                frame_index: (t - 1) as u32,
-                instance_id: human.to_string(),
+                camera_id: v.camera_name.clone(),
+                frame_index: (v.time_stamp - 1) as u32,
+                instance_id: v.human_name.clone(),
                 category: "person".into(),
                 subcategory: None,
                 bbox: Some(bbox),
                 mask: None,
-                keypoints: kps
+                keypoints: v
+                    .keypoints
                     .chunks_exact(3)
                     .map(|k| Keypoint {
                         x: k[0] as f32,
@@ -718,7 +713,7 @@ impl SourceReader for EgoHumansReader {
             if let Some(a) = list.first() {
                 tree.push(
                     &a.file,
-                    a.location.clone(),
+                    a.location(),
                     ErrorClass::Inconsistent,
                     format!(
                         "{} annotations of sequence {native}, which is not in the tree",

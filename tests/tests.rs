@@ -5,6 +5,7 @@ mod support;
 
 mod bad_input;
 mod fixtures;
+mod geometry;
 mod interop_parquet;
 mod interop_rle;
 mod sources;

@@ -5,6 +5,7 @@
 use criterion::{criterion_group, criterion_main};
 
 mod data;
+mod geometry;
 mod masks;
 mod parquet_write;
 mod synth_render;
@@ -13,6 +14,7 @@ criterion_group!(
     benches,
     masks::bench,
     parquet_write::bench,
-    synth_render::bench
+    synth_render::bench,
+    geometry::bench
 );
 criterion_main!(benches);

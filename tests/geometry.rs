@@ -208,10 +208,10 @@ fn occluder_case(
         return;
     }
     *n += 1;
-    if let Some(&(j, _)) = g.occluders(s, i, cfg).first() {
-        if s.observations[j].instance_id == best.1 {
-            *ok += 1;
-        }
+    if let Some(&(j, _)) = g.occluders(s, i, cfg).first()
+        && s.observations[j].instance_id == best.1
+    {
+        *ok += 1;
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod association;
 mod bad_input;
 mod fixtures;
 mod geometry;

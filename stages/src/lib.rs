@@ -7,6 +7,7 @@ pub use crossview_schemas as schemas;
 mod error;
 pub use error::{Error, Result};
 
+pub mod association;
 pub mod geometry;
 pub mod sources;
 pub mod synth;

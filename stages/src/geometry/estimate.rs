@@ -36,11 +36,10 @@ pub struct InstanceEstimate {
 /// Keypoints lying this far beyond the body's joints bound the body (as the truth's boxes do).
 const BODY_MARGIN_M: f64 = 0.12;
 
-fn centroid(o: &Observation) -> Option<DVec2> {
-    if let Some(m) = &o.mask {
-        if let Some((x, y)) = m.rle.centroid() {
-            return Some(DVec2::new(x, y));
-        }
+/// Where an observation is in its image: the mask centroid, else the box centre.
+pub fn image_point(o: &Observation) -> Option<DVec2> {
+    if let Some((x, y)) = o.mask.as_ref().and_then(|m| m.rle.centroid()) {
+        return Some(DVec2::new(x, y));
     }
     o.bbox.map(|b| {
         let (x, y) = b.center();
@@ -105,7 +104,7 @@ fn from_centroids(
 ) -> Option<InstanceEstimate> {
     let usable: Vec<(&Observation, Ray)> = group
         .iter()
-        .filter_map(|o| Some((*o, rig.ray(&o.camera_id, o.frame_index, centroid(o)?)?)))
+        .filter_map(|o| Some((*o, rig.ray(&o.camera_id, o.frame_index, image_point(o)?)?)))
         .collect();
     let rays: Vec<Ray> = usable.iter().map(|(_, r)| *r).collect();
     let (p, keep) = robust_point(&rays, cfg.max_ray_miss_m)?;
@@ -268,7 +267,7 @@ pub fn observation_facts(
             };
             ObservationFacts {
                 area,
-                centroid: centroid(o).unwrap_or(DVec2::NAN),
+                centroid: image_point(o).unwrap_or(DVec2::NAN),
                 depth: e.and_then(|e| rig.depth(&o.camera_id, o.frame_index, e.position)),
                 visible_fraction: None,
                 full_box: outline.map(|o| o.0),

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use crossview_schemas::glam::{DVec2, DVec3};
 use crossview_schemas::{BoxXyxy, SourceKind};
 
-pub use estimate::{EstimateMethod, InstanceEstimate};
+pub use estimate::{EstimateMethod, InstanceEstimate, image_point};
 pub use rig::{Ray, Rig};
 pub use triangulate::{nearest_point, ray_distance, robust_point};
 

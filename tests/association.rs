@@ -59,3 +59,47 @@ fn association_precision_and_recall_per_source() {
         assert!(p > 0.5 && r > 0.5, "{name}: {p:.3} {r:.3}");
     }
 }
+
+#[test]
+fn pairwise_optimal_assignment_is_precise_on_tabletops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = SynthOptions {
+        seed: 43,
+        scenes: 3,
+        images: false,
+        max_side: 640,
+        frames: Some(1),
+    };
+    synth::run(&synth::messytable::MessyTable, dir.path(), &opts).expect("synth");
+    let reader = sources::open(
+        dir.path(),
+        None,
+        &SourceOptions {
+            require_images: false,
+            ..SourceOptions::default()
+        },
+    )
+    .expect("opens");
+    let (loaded, _) = sources::read_all(reader.as_ref()).expect("reads");
+    let (mut right, mut wrong) = (0usize, 0usize);
+    for s in &loaded {
+        let cams: Vec<&str> = s.cameras.iter().map(|c| c.camera_id.as_str()).collect();
+        for (k, a) in cams.iter().enumerate() {
+            for b in &cams[k + 1..] {
+                for (i, j) in
+                    association::pairwise_assignment(s, 0, a, b, &AssociationConfig::default())
+                {
+                    if s.observations[i].instance_id == s.observations[j].instance_id {
+                        right += 1;
+                    } else {
+                        wrong += 1;
+                    }
+                }
+            }
+        }
+    }
+    let precision = right as f64 / (right + wrong).max(1) as f64;
+    eprintln!("pairwise assignment: {right} right, {wrong} wrong, precision {precision:.3}");
+    // Two views alone cannot tell apart objects on one epipolar line: below the consensus.
+    assert!(right > 500 && precision > 0.75, "{precision}");
+}

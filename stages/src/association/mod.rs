@@ -173,6 +173,67 @@ pub fn geometric(scene: &SceneData, frame: u32, cfg: &AssociationConfig) -> Vec<
     label
 }
 
+/// Matches between two views of one frame by optimal assignment: the cost of a pair is the
+/// worse of its two reprojection errors (after triangulating the pair), in units of the
+/// tolerance; pairs costing more than 1 stay unmatched. Returns (observation in `a`,
+/// observation in `b`) pairs.
+pub fn pairwise_assignment(
+    scene: &SceneData,
+    frame: u32,
+    a: &str,
+    b: &str,
+    cfg: &AssociationConfig,
+) -> Vec<(usize, usize)> {
+    let rig = Rig::new(&scene.cameras, &scene.frames);
+    let pick = |cam: &str| -> Vec<(usize, DVec2)> {
+        scene
+            .observations
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.frame_index == frame && o.camera_id == cam)
+            .filter_map(|(i, o)| Some((i, image_point(o)?)))
+            .collect()
+    };
+    let (left, right) = (pick(a), pick(b));
+    let tol = |cam: &str| {
+        rig.model(cam).map_or(1.0, |m| {
+            cfg.max_reprojection * f64::from(m.width()).hypot(f64::from(m.height()))
+        })
+    };
+    let (ta, tb) = (tol(a), tol(b));
+    // Costs past the threshold are capped (the solver needs finite costs) and dropped below.
+    const UNMATCHABLE: f64 = 1e6;
+    let mut cost = vec![UNMATCHABLE; left.len() * right.len()];
+    for (i, &(_, pa)) in left.iter().enumerate() {
+        for (j, &(_, pb)) in right.iter().enumerate() {
+            let (Some(ra), Some(rb)) = (rig.ray(a, frame, pa), rig.ray(b, frame, pb)) else {
+                continue;
+            };
+            let Some(x) = nearest_point(&[ra, rb]) else {
+                continue;
+            };
+            let (Some((qa, za)), Some((qb, zb))) =
+                (rig.project(a, frame, x), rig.project(b, frame, x))
+            else {
+                continue;
+            };
+            if za <= 0.0 || zb <= 0.0 {
+                continue;
+            }
+            let c = ((qa - pa).length() / ta).max((qb - pb).length() / tb);
+            if c.is_finite() {
+                cost[i * right.len() + j] = c.min(UNMATCHABLE);
+            }
+        }
+    }
+    let (rows, cols) = hotcoco::primitives::assign::lsap(&cost, left.len(), right.len(), false);
+    rows.into_iter()
+        .zip(cols)
+        .filter(|&(i, j)| cost[i * right.len() + j] <= 1.0)
+        .map(|(i, j)| (left[i].0, right[j].0))
+        .collect()
+}
+
 /// Pairwise precision, recall and F1 of one frame's labelling against true ids: over pairs
 /// of that frame's observations from different views, "same group" against "same id".
 pub fn pairwise_f1_at(scene: &SceneData, labels: &[Option<usize>], frame: u32) -> (f64, f64, f64) {

@@ -5,6 +5,7 @@
 //! Start with [`SceneGeometry::compute`].
 
 mod estimate;
+mod margins;
 mod rig;
 mod triangulate;
 
@@ -14,6 +15,7 @@ use crossview_schemas::glam::{DVec2, DVec3};
 use crossview_schemas::{BoxXyxy, SourceKind};
 
 pub use estimate::{EstimateMethod, InstanceEstimate, image_point};
+pub use margins::{Decision, Margins, ScaleChange};
 pub use rig::{Ray, Rig};
 pub use triangulate::{nearest_point, ray_distance, robust_point};
 

@@ -33,6 +33,7 @@ pub fn qa_sample(i: usize, masks: &[CocoRle]) -> QaSample {
         Region {
             view_index: (k % 2) as u32,
             instance_id: format!("{}", (i * 3 + k) % 29),
+            category: "mug".into(),
             bbox: mask
                 .bbox()
                 .unwrap_or_else(|| unreachable!("bench masks are non-empty")),

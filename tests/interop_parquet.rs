@@ -62,6 +62,7 @@ fn samples() -> Vec<QaSample> {
                     Region {
                         view_index: 0,
                         instance_id: format!("{i}"),
+                        category: "cup".into(),
                         bbox: m.bbox().expect("nonempty"),
                         mask: CocoRle::from(&m),
                         mask_source: MaskSource::box_fallback(),
@@ -69,6 +70,7 @@ fn samples() -> Vec<QaSample> {
                     Region {
                         view_index: 1,
                         instance_id: format!("{}", i + 1),
+                        category: "person".into(),
                         bbox: m2.bbox().expect("nonempty"),
                         mask: CocoRle::from(&m2),
                         mask_source: MaskSource::segmenter("abc123", 0.75),
@@ -97,7 +99,7 @@ fn expected_qa(rows: &[QaSample]) -> Value {
                     "views": s.views.iter().map(|v| json!({"view_id": v.view_id, "frame_id": v.frame_id,
                         "image": v.image, "width": v.width, "height": v.height})).collect::<Vec<_>>(),
                     "regions": s.regions.iter().map(|g| json!({"view_index": g.view_index,
-                        "instance_id": g.instance_id, "bbox": g.bbox.to_array(),
+                        "instance_id": g.instance_id, "category": g.category, "bbox": g.bbox.to_array(),
                         "mask_size": [g.mask.height(), g.mask.width()], "mask_counts": g.mask.counts(),
                         "mask_source": g.mask_source.kind.name(), "mask_model": g.mask_source.model,
                         "mask_score": g.mask_source.score, "area": g.mask.area()})).collect::<Vec<_>>(),

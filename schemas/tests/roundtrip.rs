@@ -206,10 +206,11 @@ fn qa_sample() -> impl Strategy<Value = QaSample> {
             height,
         },
     );
-    let region = (0u32..4, text(), bbox(), rle(), mask_source()).prop_map(
-        |(view_index, instance_id, bbox, mask, mask_source)| Region {
+    let region = (0u32..4, text(), text(), bbox(), rle(), mask_source()).prop_map(
+        |(view_index, instance_id, category, bbox, mask, mask_source)| Region {
             view_index,
             instance_id,
+            category,
             bbox,
             mask: CocoRle::from(&mask),
             mask_source,

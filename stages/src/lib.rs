@@ -9,6 +9,7 @@ pub use error::{Error, Result};
 
 pub mod association;
 pub mod geometry;
+pub mod qa;
 pub mod sources;
 pub mod synth;
 pub mod video;

@@ -41,6 +41,8 @@ pub struct Region {
     pub view_index: u32,
     /// The instance (same id across views).
     pub instance_id: String,
+    /// The instance's category (`person`, MessyTable `cls3`), for readers that name objects.
+    pub category: String,
     /// Box in that view's pixels.
     pub bbox: BoxXyxy,
     /// Mask in that view (shared string form; [`CocoRle::to_rle`] for the runs).
@@ -109,7 +111,10 @@ impl QaSample {
         }
         h = h.u64(self.regions.len() as u64);
         for r in &self.regions {
-            h = h.u64(u64::from(r.view_index)).str(&r.instance_id);
+            h = h
+                .u64(u64::from(r.view_index))
+                .str(&r.instance_id)
+                .str(&r.category);
             for v in r.bbox.to_array() {
                 h = h.u64(u64::from(v.to_bits()));
             }
@@ -137,6 +142,7 @@ fn region_fields() -> Vec<arrow_schema::Field> {
     vec![
         field("view_index", DataType::Int32),
         field("instance_id", DataType::Utf8),
+        field("category", DataType::Utf8),
         field("bbox", fixed_of(DataType::Float32, 4)),
         field("mask_size", fixed_of(DataType::Int32, 2)),
         field("mask_counts", DataType::Utf8),
@@ -242,6 +248,7 @@ impl ArrowRecord for QaSample {
             vec![
                 arr_i32(regions().map(|g| g.view_index as i32).collect()),
                 arr_str(regions().map(|g| g.instance_id.as_str())),
+                arr_str(regions().map(|g| g.category.as_str())),
                 fixed_list(
                     &reg_type("bbox")?,
                     arr_f32(regions().flat_map(|g| g.bbox.to_array()).collect()),
@@ -318,9 +325,10 @@ impl ArrowRecord for QaSample {
         let regions = c.list("regions")?;
         let rb = struct_columns(regions.values(), Self::NAME, "regions")?;
         let rc = Columns::new(&rb, Self::NAME);
-        let (g_view, g_inst, g_bbox, g_size) = (
+        let (g_view, g_inst, g_cat, g_bbox, g_size) = (
             rc.i32("view_index")?,
             rc.utf8("instance_id")?,
+            rc.utf8("category")?,
             rc.fixed("bbox")?,
             rc.fixed("mask_size")?,
         );
@@ -377,6 +385,7 @@ impl ArrowRecord for QaSample {
                             view_index: u32::try_from(g_view.value(k))
                                 .map_err(|_| c.row_error(i, "negative view_index"))?,
                             instance_id: g_inst.value(k).to_string(),
+                            category: g_cat.value(k).to_string(),
                             bbox: BoxXyxy::try_new(b[0], b[1], b[2], b[3])
                                 .map_err(|e| c.row_error(i, e))?,
                             mask: CocoRle::parse(g_counts.value(k), h, w)

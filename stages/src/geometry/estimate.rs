@@ -47,8 +47,8 @@ pub fn image_point(o: &Observation) -> Option<DVec2> {
     })
 }
 
-/// The observation's box: the mask's tight box, else the source box.
-fn visible_box(o: &Observation) -> Option<BoxXyxy> {
+/// The observation's visible box: the mask's tight box, else the source box.
+pub fn visible_box(o: &Observation) -> Option<BoxXyxy> {
     match &o.mask {
         Some(m) => m.rle.bbox(),
         None => o.bbox,

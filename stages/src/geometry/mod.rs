@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use crossview_schemas::glam::{DVec2, DVec3};
 use crossview_schemas::{BoxXyxy, SourceKind};
 
-pub use estimate::{EstimateMethod, InstanceEstimate, image_point};
+pub use estimate::{EstimateMethod, InstanceEstimate, image_point, visible_box};
 pub use margins::{Decision, Margins, ScaleChange};
 pub use rig::{Ray, Rig};
 pub use triangulate::{nearest_point, ray_distance, robust_point};
@@ -67,6 +67,8 @@ pub struct SceneGeometry {
     pub facts: Vec<ObservationFacts>,
     /// 3D estimates by (frame, instance).
     pub instances: BTreeMap<(u32, String), InstanceEstimate>,
+    /// The settings they were computed with.
+    pub config: GeometryConfig,
 }
 
 impl SceneGeometry {
@@ -80,7 +82,11 @@ impl SceneGeometry {
             .as_ref()
             .is_some_and(|s| s.source == SourceKind::MessyTable);
         let facts = estimate::observation_facts(&scene.observations, &rig, &instances, tight_boxes);
-        SceneGeometry { facts, instances }
+        SceneGeometry {
+            facts,
+            instances,
+            config: cfg.clone(),
+        }
     }
 
     /// The 3D estimate of an instance at a frame.
@@ -97,8 +103,7 @@ impl SceneGeometry {
     /// when they overlap.
     pub fn surface_distance(&self, frame: u32, a: &str, b: &str) -> Option<f64> {
         let (a, b) = (self.instance(frame, a)?, self.instance(frame, b)?);
-        let gap = ((a.position - b.position).abs() - (a.extent + b.extent) * 0.5).max(DVec3::ZERO);
-        Some(gap.length())
+        Some(surface_gap((a.position, a.extent), (b.position, b.extent)))
     }
 
     /// How far an instance moved between two frames, metres.
@@ -115,6 +120,18 @@ impl SceneGeometry {
         i: usize,
         cfg: &GeometryConfig,
     ) -> Vec<(usize, f64)> {
+        self.occluders_among(scene, i, 0..scene.observations.len(), cfg)
+    }
+
+    /// [`SceneGeometry::occluders`] looked for among some observations only (those of the
+    /// same view, when the caller has them at hand).
+    pub fn occluders_among(
+        &self,
+        scene: &SceneData,
+        i: usize,
+        among: impl IntoIterator<Item = usize>,
+        cfg: &GeometryConfig,
+    ) -> Vec<(usize, f64)> {
         let o = &scene.observations[i];
         let f = &self.facts[i];
         let (Some(depth), Some(full)) = (f.depth, f.full_box) else {
@@ -124,10 +141,9 @@ impl SceneGeometry {
         if full_area <= 0.0 {
             return Vec::new();
         }
-        let mut out: Vec<(usize, f64)> = scene
-            .observations
-            .iter()
-            .enumerate()
+        let mut out: Vec<(usize, f64)> = among
+            .into_iter()
+            .filter_map(|j| Some((j, scene.observations.get(j)?)))
             .filter(|(j, b)| {
                 *j != i
                     && b.camera_id == o.camera_id
@@ -149,6 +165,14 @@ impl SceneGeometry {
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         out
     }
+}
+
+/// Gap between two boxes given as (centre, extent) along the world axes, metres; 0 when they
+/// overlap.
+pub fn surface_gap(a: (DVec3, DVec3), b: (DVec3, DVec3)) -> f64 {
+    ((a.0 - b.0).abs() - (a.1 + b.1) * 0.5)
+        .max(DVec3::ZERO)
+        .length()
 }
 
 #[cfg(test)]

@@ -1,0 +1,201 @@
+//! [`materialize`]: a kept candidate as a self-contained [`QaSample`]: its views with their
+//! stored frames, region masks inline (a box fallback says so), wording, options and content id.
+
+use crossview_schemas::{
+    BoxXyxy, CocoRle, Frame, MaskSource, Observation, QaSample, Region, Rle, Split, ViewRef,
+};
+
+use super::candidate::Candidate;
+use super::index::SceneIndex;
+use super::text::{PARAPHRASES, option_texts, question_text};
+use crate::{Error, Result};
+
+/// The generator name samples carry (with the seed and config hash the caller adds).
+pub const GENERATOR: &str = concat!("crossview-qa/", env!("CARGO_PKG_VERSION"));
+
+/// Where the frames that samples show are stored.
+pub trait FrameImages {
+    /// The stored image of a frame, relative to the build's frame store ("" when the frame
+    /// has no image, as in annotation-only trees).
+    fn image(&self, frame: &Frame) -> String;
+}
+
+/// No frame store: every view's image is "".
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoFrameImages;
+
+impl FrameImages for NoFrameImages {
+    fn image(&self, _frame: &Frame) -> String {
+        String::new()
+    }
+}
+
+/// The mask, provenance and box of an observation as a region of a `width` x `height`
+/// image: its own mask, else its box filled in (named as the box fallback).
+pub fn region_mask(
+    o: &Observation,
+    width: u32,
+    height: u32,
+) -> Result<(CocoRle, MaskSource, BoxXyxy)> {
+    if let Some(m) = &o.mask {
+        let bbox = m.rle.bbox().or(o.bbox).ok_or_else(|| {
+            Error::Options(format!(
+                "observation {} of {} in {} frame {} has an empty mask and no box",
+                o.instance_id, o.scene_id, o.camera_id, o.frame_index
+            ))
+        })?;
+        return Ok((CocoRle::from(&m.rle), m.source.clone(), bbox));
+    }
+    let bbox = o.bbox.and_then(|b| b.clip(width, height)).ok_or_else(|| {
+        Error::Options(format!(
+            "observation {} of {} in {} frame {} has neither a mask nor a box in the image",
+            o.instance_id, o.scene_id, o.camera_id, o.frame_index
+        ))
+    })?;
+    let rle = Rle::from_box(&bbox, height, width)?;
+    Ok((CocoRle::from(&rle), MaskSource::box_fallback(), bbox))
+}
+
+/// The sample a candidate stands for, in closed (multiple-choice) form.
+pub fn materialize(
+    ix: &SceneIndex<'_>,
+    c: &Candidate,
+    split: Split,
+    generator: &str,
+    frames: &dyn FrameImages,
+) -> Result<QaSample> {
+    let views = c
+        .views
+        .iter()
+        .map(|&v| {
+            let view = &ix.views[v as usize];
+            let cam = ix.camera(v);
+            let image = view
+                .frame_record
+                .and_then(|k| ix.data.frames.get(k as usize))
+                .map(|f| frames.image(f))
+                .unwrap_or_default();
+            ViewRef {
+                view_id: cam.id.to_string(),
+                frame_id: view.frame.to_string(),
+                image,
+                width: cam.width,
+                height: cam.height,
+            }
+        })
+        .collect::<Vec<_>>();
+    let regions = c
+        .regions()
+        .iter()
+        .map(|r| {
+            let o = &ix.data.observations[r.obs as usize];
+            let view = &views[usize::from(r.view)];
+            let (mask, mask_source, bbox) = region_mask(o, view.width, view.height)?;
+            Ok(Region {
+                view_index: u32::from(r.view),
+                instance_id: o.instance_id.clone(),
+                category: o.category.clone(),
+                bbox,
+                mask,
+                mask_source,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let template = paraphrase(c.key);
+    let options = option_texts(&c.options);
+    let answer = options
+        .get(usize::from(c.answer))
+        .cloned()
+        .unwrap_or_default();
+    let mut s = QaSample {
+        sample_id: String::new(),
+        task: c.task,
+        source: ix.source,
+        scene_id: ix.scene_id.to_string(),
+        split,
+        question: question_text(c.task, template).to_string(),
+        options,
+        answer_index: i32::from(c.answer),
+        answer,
+        open_ended: false,
+        views,
+        regions,
+        template_id: format!("{}.t{template}", c.task.name()),
+        generator: generator.to_string(),
+    };
+    s.sample_id = s.content_id();
+    Ok(s)
+}
+
+/// The paraphrase a candidate is worded with (bits of its key no other choice uses).
+pub fn paraphrase(key: u64) -> usize {
+    ((key >> 40) % PARAPHRASES as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tasks::test_scene::{TestScene, draw};
+    use super::*;
+    use crossview_schemas::{REGION_PLACEHOLDER, Task};
+
+    #[test]
+    fn samples_are_self_contained_and_ids_are_content_hashes() {
+        let mut t = TestScene::new();
+        t.camera("a", [0.0, -3.0, 1.0]);
+        t.camera("b", [3.0, 0.0, 1.0]);
+        for k in 0..5 {
+            t.cube(
+                &format!("o{k}"),
+                "box",
+                0,
+                [-0.6 + 0.3 * k as f64, 0.1 * k as f64, 1.0],
+                0.15,
+            );
+        }
+        for &task in &[Task::Q1, Task::Q4, Task::Q10] {
+            let d = draw(&t, task);
+            let ix = d.index();
+            assert!(!d.cands.is_empty());
+            for c in &d.cands {
+                let s = materialize(&ix, c, Split::Train, GENERATOR, &NoFrameImages).unwrap();
+                assert_eq!(
+                    s.question.matches(REGION_PLACEHOLDER).count(),
+                    s.regions.len()
+                );
+                assert_eq!(s.options[s.answer_index as usize], s.answer);
+                assert_eq!(s.views.len(), 2);
+                for r in &s.regions {
+                    let m = r.mask.to_rle();
+                    assert!(m.area() > 0);
+                    assert!(r.bbox.contains(&m.bbox().unwrap(), 0.0));
+                    assert_eq!(m.size(), [240, 320]);
+                }
+                assert_eq!(s.sample_id, s.content_id());
+                assert_eq!(s.sample_id.len(), 32);
+            }
+        }
+    }
+
+    #[test]
+    fn a_box_only_observation_becomes_a_named_box_mask() {
+        let o = Observation {
+            scene_id: "s".into(),
+            camera_id: "c".into(),
+            frame_index: 0,
+            instance_id: "p".into(),
+            category: "person".into(),
+            subcategory: None,
+            bbox: Some(BoxXyxy::try_new(-5.0, 2.0, 10.0, 6.0).unwrap()),
+            mask: None,
+            keypoints: Vec::new(),
+            world_position: None,
+            world_extent: None,
+        };
+        let (mask, src, bbox) = region_mask(&o, 20, 10).unwrap();
+        assert_eq!(src, MaskSource::box_fallback());
+        assert_eq!(bbox.to_array(), [0.0, 2.0, 10.0, 6.0]);
+        assert_eq!(mask.to_rle().area(), 40);
+        let none = Observation { bbox: None, ..o };
+        assert!(region_mask(&none, 20, 10).is_err());
+    }
+}

@@ -8,6 +8,7 @@ mod data;
 mod geometry;
 mod masks;
 mod parquet_write;
+mod qa;
 mod synth_render;
 
 criterion_group!(
@@ -15,6 +16,7 @@ criterion_group!(
     masks::bench,
     parquet_write::bench,
     synth_render::bench,
-    geometry::bench
+    geometry::bench,
+    qa::bench
 );
 criterion_main!(benches);

@@ -74,6 +74,28 @@ enum Command {
         #[arg(long)]
         mmptrack_world_to_camera: bool,
     },
+    /// Instantiate, filter and split the QA corpus of native trees with the plain engine (no
+    /// incremental graph) and print its quality report.
+    Qa {
+        /// Native trees, or folders of them (e.g. `synth --profile all` output).
+        #[arg(required = true)]
+        trees: Vec<PathBuf>,
+        /// Corpus settings (TOML: [geometry], [qa], [filter], [split], [open_ended]).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write the samples (`data/{train,bench}-*.parquet`) and `report.json` here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Frames without their image are fine (annotation-only trees).
+        #[arg(long)]
+        allow_missing_images: bool,
+        /// Worker threads (default: all cores); the output does not depend on it.
+        #[arg(short = 'j', long)]
+        threads: Option<usize>,
+    },
     /// Render a synthetic multi-camera world and write it in the source datasets' own formats.
     Synth {
         /// Which dataset format(s); `all` writes OUT/<profile> for each.
@@ -153,6 +175,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 options,
             };
             crossview::inspect_cmd::run(&args)
+        }
+        Command::Qa {
+            trees,
+            config,
+            out,
+            json,
+            allow_missing_images,
+            threads,
+        } => {
+            let config = match config {
+                None => crossview::stages::corpus::CorpusConfig::default(),
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let cfg: crossview::stages::corpus::CorpusConfig = toml::from_str(&text)
+                        .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+                    cfg.validate()
+                        .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+                    cfg
+                }
+            };
+            let args = crossview::qa_cmd::QaArgs {
+                trees,
+                config,
+                options: crossview::stages::sources::SourceOptions {
+                    require_images: !allow_missing_images,
+                    ..Default::default()
+                },
+                out,
+                json,
+                threads,
+            };
+            crossview::qa_cmd::run(&args)
         }
         Command::Synth {
             profile,

@@ -8,8 +8,12 @@ mod error;
 pub use error::{Error, Result};
 
 pub mod association;
+pub mod corpus;
+pub mod filter;
 pub mod geometry;
 pub mod qa;
+pub mod rewrite;
 pub mod sources;
+pub mod split;
 pub mod synth;
 pub mod video;

@@ -183,13 +183,19 @@ fn projected_outline(
     e: &InstanceEstimate,
 ) -> Option<(BoxXyxy, f64)> {
     const SIDES: usize = 16;
+    // The unit circle's points, computed once.
+    static CIRCLE: std::sync::OnceLock<[(f64, f64); SIDES]> = std::sync::OnceLock::new();
+    let circle = CIRCLE.get_or_init(|| {
+        std::array::from_fn(|k| (std::f64::consts::TAU * k as f64 / SIDES as f64).sin_cos())
+    });
+    let model = rig.model(camera)?;
+    let pose = rig.pose(camera, frame)?;
     let r = 0.5 * e.extent.x.max(e.extent.y);
     let mut pts = Vec::with_capacity(2 * SIDES);
-    for k in 0..SIDES {
-        let a = std::f64::consts::TAU * k as f64 / SIDES as f64;
+    for &(sin, cos) in circle {
         for dz in [-0.5, 0.5] {
-            let p = e.position + DVec3::new(r * a.cos(), r * a.sin(), dz * e.extent.z);
-            let (px, z) = rig.project(camera, frame, p)?;
+            let p = e.position + DVec3::new(r * cos, r * sin, dz * e.extent.z);
+            let (px, z) = model.project_world(&pose, p)?;
             if z <= 0.0 {
                 return None;
             }

@@ -22,7 +22,8 @@ pub use triangulate::{nearest_point, ray_distance, robust_point};
 use crate::sources::SceneData;
 
 /// Geometry settings; the defaults follow TASKS.md where it names a value.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct GeometryConfig {
     /// Height assumed for a person standing on a known ground point, metres.
     pub person_height_m: f64,

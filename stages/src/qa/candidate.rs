@@ -40,8 +40,8 @@ pub enum OptionKind {
     Pairings([[u8; 3]; 4]),
     /// yes / no.
     YesNo,
-    /// larger / smaller / about the same.
-    Scale,
+    /// Option k says "larger" (0), "smaller" (1) or "about the same" (2) as `labels[k]`.
+    Scale([u8; 3]),
     /// view 1 / view 2.
     Views,
     /// the first / the second (object of the question).
@@ -56,7 +56,7 @@ impl OptionKind {
             OptionKind::CandidatesOrNone { count, .. } => usize::from(*count) + 1,
             OptionKind::Pairings(p) => p.len(),
             OptionKind::YesNo | OptionKind::Views | OptionKind::FirstSecond => 2,
-            OptionKind::Scale => 3,
+            OptionKind::Scale(_) => 3,
         }
     }
 
@@ -166,11 +166,11 @@ impl Candidate {
     /// Same task, views, set of regions and answer: the same question for a reader, whatever
     /// the order or wording.
     fn compute_dedupe_key(&self, ix: &SceneIndex<'_>) -> u64 {
-        let mut regs: Vec<u64> = self
-            .regions()
-            .iter()
-            .map(|r| hash_words(&[u64::from(r.view), ix.instances[r.instance as usize].hash]))
-            .collect();
+        let mut regs = [0u64; MAX_REGIONS];
+        for (slot, r) in regs.iter_mut().zip(self.regions()) {
+            *slot = hash_words(&[u64::from(r.view), ix.instances[r.instance as usize].hash]);
+        }
+        let regs = &mut regs[..self.regions().len()];
         regs.sort_unstable();
         let answer = match self.option_region(self.answer) {
             Some(r) => ix.instances[r.instance as usize].hash,
@@ -178,17 +178,17 @@ impl Candidate {
                 // The right pairing, as first-view instance -> second-view instance.
                 OptionKind::Pairings(p) => {
                     let row = p[usize::from(self.answer)];
-                    let mut h = Vec::with_capacity(3);
+                    let mut h = [0u64; 3];
                     for (i, label) in row.iter().enumerate() {
                         let a = self.regions().get(i).map(|r| r.instance);
                         let b = self
                             .regions()
                             .get(3 + usize::from(*label))
                             .map(|r| r.instance);
-                        h.push(hash_words(&[
+                        h[i] = hash_words(&[
                             a.map_or(0, |a| ix.instances[a as usize].hash),
                             b.map_or(0, |b| ix.instances[b as usize].hash),
-                        ]));
+                        ]);
                     }
                     h.sort_unstable();
                     hash_words(&h)
@@ -196,16 +196,17 @@ impl Candidate {
                 _ => u64::from(self.answer),
             },
         };
-        let mut words = vec![
+        let mut words = [0u64; 6 + MAX_REGIONS];
+        words[..6].copy_from_slice(&[
             u64::from(self.task.number()),
             ix.camera(self.views[0]).hash,
             u64::from(ix.views[self.views[0] as usize].frame),
             ix.camera(self.views[1]).hash,
             u64::from(ix.views[self.views[1] as usize].frame),
             answer,
-        ];
-        words.extend(regs);
-        hash_words(&words)
+        ]);
+        words[6..6 + regs.len()].copy_from_slice(regs);
+        hash_words(&words[..6 + regs.len()])
     }
 }
 
@@ -217,7 +218,7 @@ mod tests {
     fn option_counts() {
         assert_eq!(OptionKind::Candidates { first: 1, count: 4 }.len(), 4);
         assert_eq!(OptionKind::CandidatesOrNone { first: 1, count: 3 }.len(), 4);
-        assert_eq!(OptionKind::Scale.len(), 3);
+        assert_eq!(OptionKind::Scale([2, 0, 1]).len(), 3);
         assert_eq!(OptionKind::YesNo.len(), 2);
         assert_eq!(OptionKind::Pairings([[0, 1, 2]; 4]).len(), 4);
     }

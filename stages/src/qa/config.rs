@@ -14,7 +14,7 @@ pub const DEFAULT_MIN_REGION_AREA_PX: f64 = 64.0;
 /// Default ordered view pairs per frame.
 pub const DEFAULT_MAX_VIEW_PAIRS_PER_FRAME: usize = 24;
 /// Default candidates drawn per view pair and task.
-pub const DEFAULT_ANCHORS_PER_VIEW_PAIR: usize = 2;
+pub const DEFAULT_ANCHORS_PER_VIEW_PAIR: usize = 3;
 /// Default frames per scene.
 pub const DEFAULT_MAX_FRAMES_PER_SCENE: usize = 24;
 

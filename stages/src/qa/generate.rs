@@ -13,7 +13,7 @@ use super::tasks::{Emit, Pair, instantiate};
 pub fn generate(ix: &SceneIndex<'_>, cfg: &QaConfig, emit: &mut Emit<'_>) {
     for m in chosen_moments(ix, cfg) {
         for (a, b) in chosen_pairs(ix, cfg, m) {
-            let pair = Pair { ix, cfg, a, b };
+            let pair = Pair::new(ix, cfg, a, b);
             for &task in &cfg.tasks {
                 let mut rng = ChaCha8Rng::seed_from_u64(hash_words(&[
                     cfg.seed,

@@ -10,6 +10,14 @@ use crate::sources::SceneData;
 /// A stable 64-bit hash of a few words (xxh3 of their little-endian bytes): the same words
 /// give the same hash on every platform and run.
 pub fn hash_words(words: &[u64]) -> u64 {
+    const STACK_WORDS: usize = 24;
+    if words.len() <= STACK_WORDS {
+        let mut buf = [0u8; 8 * STACK_WORDS];
+        for (chunk, w) in buf.chunks_exact_mut(8).zip(words) {
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+        return xxhash_rust::xxh3::xxh3_64(&buf[..8 * words.len()]);
+    }
     let mut h = xxhash_rust::xxh3::Xxh3Default::new();
     for w in words {
         h.update(&w.to_le_bytes());
@@ -343,5 +351,9 @@ mod tests {
         assert_eq!(hash_words(&[1, 2]), 0x07ee86c281446bef);
         assert_ne!(hash_words(&[1, 2]), hash_words(&[2, 1]));
         assert_eq!(hash_words(&[]), hash_name(""));
+        // The long (streamed) form hashes the same bytes.
+        let long: Vec<u64> = (0..40).collect();
+        let bytes: Vec<u8> = long.iter().flat_map(|w| w.to_le_bytes()).collect();
+        assert_eq!(hash_words(&long), xxhash_rust::xxh3::xxh3_64(&bytes));
     }
 }

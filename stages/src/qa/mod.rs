@@ -11,7 +11,7 @@ mod config;
 mod generate;
 mod index;
 mod materialize;
-mod tasks;
+pub(crate) mod tasks;
 mod text;
 
 pub use candidate::{Candidate, MAX_REGIONS, OptionKind, RegionRef, Reject, Rejected};

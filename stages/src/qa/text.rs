@@ -8,6 +8,9 @@ use super::candidate::OptionKind;
 /// Paraphrases per task.
 pub const PARAPHRASES: usize = 3;
 
+/// Q10's answers, by label.
+const SCALE_WORDS: [&str; 3] = ["larger", "smaller", "about the same"];
+
 /// Second-view labels of Q4's pairings.
 const PAIR_LABELS: [char; 3] = ['x', 'y', 'z'];
 
@@ -128,7 +131,10 @@ pub fn option_texts(options: &OptionKind) -> Vec<String> {
             })
             .collect(),
         OptionKind::YesNo => s(&["yes", "no"]),
-        OptionKind::Scale => s(&["larger", "smaller", "about the same"]),
+        OptionKind::Scale(labels) => labels
+            .iter()
+            .map(|&l| SCALE_WORDS[usize::from(l) % 3].to_string())
+            .collect(),
         OptionKind::Views => s(&["view 1", "view 2"]),
         OptionKind::FirstSecond => s(&["the first", "the second"]),
     }

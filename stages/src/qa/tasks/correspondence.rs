@@ -27,7 +27,7 @@ fn retrieval(
     if p.shown(p.b).len() < distractors + 1 {
         return;
     }
-    for i in sample(rng, &p.shown_in_both(), p.anchors()) {
+    for i in sample(rng, p.shown_in_both(), p.anchors()) {
         let d = p.hardest(p.b, i, p.shown(p.b), distractors);
         let mut roles = vec![(0, i), (1, i)];
         roles.extend(d.iter().map(|&x| (1, x)));
@@ -93,8 +93,8 @@ pub(super) fn q4_group_matching(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &m
     if both.len() < 3 {
         return;
     }
-    for anchor in sample(rng, &both, p.anchors()) {
-        let others = p.hardest(p.a, anchor, &both, 2);
+    for anchor in sample(rng, both, p.anchors()) {
+        let others = p.hardest(p.a, anchor, both, 2);
         let group = [anchor, others[0], others[1]];
         let key = p.key(Task::Q4, &[(0, group[0]), (0, group[1]), (0, group[2])]);
         // Object k of view A carries label sigma[k] in view B.
@@ -124,7 +124,7 @@ pub(super) fn q4_group_matching(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &m
 /// Q5: a region in A and one in B: the same physical object? Half the draws pair the object
 /// with itself, half with the other object hardest to tell from it.
 pub(super) fn q5_verification(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emit<'_>) {
-    for i in sample(rng, &p.shown_in_both(), p.anchors()) {
+    for i in sample(rng, p.shown_in_both(), p.anchors()) {
         let same = coin(p.key(Task::Q5, &[(0, i)]));
         let j = if same {
             i

@@ -60,12 +60,12 @@ pub(super) fn q9_nearest_neighbour(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit:
 
 /// Q10: one object in A and in B: larger, smaller or about the same in B (mask areas)?
 pub(super) fn q10_scale_change(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emit<'_>) {
-    for i in sample(rng, &p.shown_in_both(), p.anchors()) {
+    for i in sample(rng, p.shown_in_both(), p.anchors()) {
         let (Some(x), Some(y)) = (p.region(0, i), p.region(1, i)) else {
             continue;
         };
         let (area_a, area_b) = (p.ix.facts(x.obs).area, p.ix.facts(y.obs).area);
-        let answer = match p.cfg.margins.scale_change(area_a, area_b) {
+        let label = match p.cfg.margins.scale_change(area_a, area_b) {
             Decision::Decided(ScaleChange::Larger) => 0,
             Decision::Decided(ScaleChange::Smaller) => 1,
             Decision::Decided(ScaleChange::Same) => 2,
@@ -74,8 +74,13 @@ pub(super) fn q10_scale_change(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mu
                 continue;
             }
         };
+        // The options in a seeded order, so the right one's position is uniform.
         let key = p.key(Task::Q10, &[(0, i), (1, i)]);
-        emit(p.finish(Task::Q10, &[x, y], OptionKind::Scale, answer, key));
+        let pos = position(key, 3);
+        let others: Vec<u32> = (0..3u32).filter(|&l| l != label).collect();
+        let order = place(label, &others, pos);
+        let labels = [order[0] as u8, order[1] as u8, order[2] as u8];
+        emit(p.finish(Task::Q10, &[x, y], OptionKind::Scale(labels), pos, key));
     }
 }
 
@@ -116,7 +121,7 @@ pub(super) fn q12_cross_view_completeness(
     rng: &mut ChaCha8Rng,
     emit: &mut Emit<'_>,
 ) {
-    for i in sample(rng, &p.shown_in_both(), p.anchors()) {
+    for i in sample(rng, p.shown_in_both(), p.anchors()) {
         let (Some(x), Some(y)) = (p.region(0, i), p.region(1, i)) else {
             continue;
         };
@@ -218,10 +223,11 @@ mod tests {
         let ix = d.index();
         let mut answers = std::collections::BTreeMap::new();
         for c in &d.cands {
-            answers.insert(
-                (ix.camera(c.views[0]).id, ix.camera(c.views[1]).id),
-                c.answer,
-            );
+            let crate::qa::OptionKind::Scale(labels) = c.options else {
+                panic!("Q10 options")
+            };
+            let label = labels[usize::from(c.answer)];
+            answers.insert((ix.camera(c.views[0]).id, ix.camera(c.views[1]).id), label);
         }
         assert_eq!(answers.get(&("far", "near")), Some(&0), "larger");
         assert_eq!(answers.get(&("near", "far")), Some(&1), "smaller");

@@ -30,6 +30,7 @@ pub struct Pair<'i, 'a> {
     pub a: u32,
     /// The second view shown.
     pub b: u32,
+    both: Vec<u32>,
 }
 
 /// Draws up to `cfg.anchors_per_view_pair` candidates of `task` from a view pair.
@@ -56,7 +57,20 @@ pub fn instantiate(task: Task, p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mu
     }
 }
 
-impl<'a> Pair<'_, 'a> {
+impl<'i, 'a> Pair<'i, 'a> {
+    /// The pair of views `a` then `b`.
+    pub fn new(ix: &'i SceneIndex<'a>, cfg: &'i QaConfig, a: u32, b: u32) -> Self {
+        let both =
+            sorted_intersection(&ix.views[a as usize].visible, &ix.views[b as usize].visible);
+        Pair {
+            ix,
+            cfg,
+            a,
+            b,
+            both,
+        }
+    }
+
     fn anchors(&self) -> usize {
         self.cfg.anchors_per_view_pair
     }
@@ -67,8 +81,8 @@ impl<'a> Pair<'_, 'a> {
     }
 
     /// Instances shown in both views.
-    fn shown_in_both(&self) -> Vec<u32> {
-        sorted_intersection(self.shown(self.a), self.shown(self.b))
+    fn shown_in_both(&self) -> &[u32] {
+        &self.both
     }
 
     /// A region of an instance shown in the first (0) or second (1) view.
@@ -88,8 +102,10 @@ impl<'a> Pair<'_, 'a> {
 
     /// The content key: seed, scene, task, both views and the instances in their roles.
     fn key(&self, task: Task, roles: &[(u8, u32)]) -> u64 {
+        const MAX_ROLES: usize = 8;
         let ix = self.ix;
-        let mut words = vec![
+        let mut words = [0u64; 7 + 2 * MAX_ROLES];
+        words[..7].copy_from_slice(&[
             self.cfg.seed,
             ix.scene_hash,
             u64::from(task.number()),
@@ -97,12 +113,13 @@ impl<'a> Pair<'_, 'a> {
             u64::from(ix.views[self.a as usize].frame),
             ix.camera(self.b).hash,
             u64::from(ix.views[self.b as usize].frame),
-        ];
-        for &(slot, i) in roles {
-            words.push(u64::from(slot));
-            words.push(ix.instances[i as usize].hash);
+        ]);
+        let n = roles.len().min(MAX_ROLES);
+        for (k, &(slot, i)) in roles[..n].iter().enumerate() {
+            words[7 + 2 * k] = u64::from(slot);
+            words[8 + 2 * k] = ix.instances[i as usize].hash;
         }
-        hash_words(&words)
+        hash_words(&words[..7 + 2 * n])
     }
 
     /// The `n` instances of `pool` (excluding `target`) hardest to tell from `target` in

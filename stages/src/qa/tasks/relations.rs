@@ -7,14 +7,14 @@ use rand_chacha::ChaCha8Rng;
 
 use crossview_schemas::Task;
 
-use super::{Emit, OptionKind, Pair, Reject, coin, reject, sample_pairs, sorted_intersection};
+use super::{Emit, OptionKind, Pair, Reject, coin, reject, sample_pairs};
 use crate::geometry::Decision;
 
 /// Q13: X is left of Y in A; is their order flipped in B (mask centroids, margin a share of
 /// the image width)?
 pub(super) fn q13_left_right_flip(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emit<'_>) {
     let m = &p.cfg.margins;
-    for (x, y) in sample_pairs(rng, &p.shown_in_both(), p.anchors()) {
+    for (x, y) in sample_pairs(rng, p.shown_in_both(), p.anchors()) {
         let (Some(ax), Some(ay), Some(bx), Some(by)) = (
             p.region(0, x),
             p.region(0, y),
@@ -78,14 +78,8 @@ pub(super) fn q14_displacement(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mu
     else {
         return;
     };
-    let q = Pair {
-        ix,
-        cfg: p.cfg,
-        a: p.a,
-        b: later,
-    };
-    let pool = sorted_intersection(q.shown(q.a), q.shown(q.b));
-    for (x, y) in sample_pairs(rng, &pool, q.anchors()) {
+    let q = Pair::new(ix, p.cfg, p.a, later);
+    for (x, y) in sample_pairs(rng, q.shown_in_both(), q.anchors()) {
         let key = q.key(Task::Q14, &[(0, x), (0, y)]);
         let (first, second) = if coin(key) { (y, x) } else { (x, y) };
         let moved = |i: u32| Some((ix.estimate(q.b, i)?.0 - ix.estimate(q.a, i)?.0).length());
@@ -122,7 +116,7 @@ pub(super) fn q14_displacement(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mu
 /// Q15: X is nearer the camera than Y in A; is X also nearer in B (camera-space depth)?
 pub(super) fn q15_depth_consistency(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emit<'_>) {
     let m = &p.cfg.margins;
-    for (x, y) in sample_pairs(rng, &p.shown_in_both(), p.anchors()) {
+    for (x, y) in sample_pairs(rng, p.shown_in_both(), p.anchors()) {
         let (Some(ax), Some(ay), Some(bx), Some(by)) = (
             p.region(0, x),
             p.region(0, y),
@@ -166,7 +160,7 @@ pub(super) fn q15_depth_consistency(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit
 
 /// Q16: from A to B, which of two objects grows more in apparent size (area ratios)?
 pub(super) fn q16_growth(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emit<'_>) {
-    for (x, y) in sample_pairs(rng, &p.shown_in_both(), p.anchors()) {
+    for (x, y) in sample_pairs(rng, p.shown_in_both(), p.anchors()) {
         let key = p.key(Task::Q16, &[(0, x), (0, y)]);
         let (first, second) = if coin(key) { (y, x) } else { (x, y) };
         let (Some(af), Some(bf), Some(a_s), Some(bs)) = (

@@ -48,7 +48,7 @@ pub(super) fn q7_exclusive_presence(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit
         return;
     }
     for h in sample(rng, &hidden, p.anchors()) {
-        let d = p.hardest(p.a, h, &both, 3);
+        let d = p.hardest(p.a, h, both, 3);
         let key = p.key(Task::Q7, &[(0, h), (0, d[0]), (0, d[1]), (0, d[2])]);
         let pos = position(key, 4);
         let Some(regions) = p.regions(0, &place(h, &d, pos)) else {
@@ -93,8 +93,8 @@ pub(super) fn q8_occluder(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emi
     };
     let hidden_behind: Vec<(u32, Vec<(u32, f64)>)> = p
         .shown_in_both()
-        .into_iter()
-        .map(|i| (i, occluders(i)))
+        .iter()
+        .map(|&i| (i, occluders(i)))
         .filter(|(_, occ)| !occ.is_empty())
         .collect();
     let picks: Vec<usize> = sample(

@@ -1,0 +1,243 @@
+//! The corpus as plain per-scene functions: [`count_scene`] (geometry, candidates, per-scene
+//! filters, ranks tallied), a [`Selection`] from the merged tallies, then [`emit_scene`].
+//!
+//! Both passes regenerate a scene's candidates from its records, so nothing but the compact
+//! tally is held between them; the dataflow graph wires these same functions.
+
+mod report;
+mod stats;
+
+use serde::{Deserialize, Serialize};
+
+use crossview_schemas::{ContentHasher, QaSample};
+
+use crate::Result;
+use crate::filter::{Deduper, FilterConfig, SlotKey, Tally, rank};
+use crate::geometry::{GeometryConfig, SceneGeometry};
+use crate::qa::{FrameImages, GENERATOR, QaConfig, SceneIndex, generate, materialize};
+use crate::rewrite::{RewriteConfig, rewrite};
+use crate::sources::SceneData;
+use crate::split::SplitConfig;
+
+pub use crate::filter::Selection;
+pub use report::{
+    PAPER_BENCH_PER_TASK, PAPER_CANDIDATES, PAPER_TRAIN_PER_TASK, report_json, report_table,
+};
+pub use stats::{CorpusStats, Grid};
+
+/// Every setting from geometry to split (each part documented where it is defined).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorpusConfig {
+    /// 3D estimates and occlusion.
+    pub geometry: GeometryConfig,
+    /// Candidate instantiation.
+    pub qa: QaConfig,
+    /// Balance and quotas.
+    pub filter: FilterConfig,
+    /// Scene-disjoint split and bench size.
+    pub split: SplitConfig,
+    /// Open-ended subset.
+    pub open_ended: RewriteConfig,
+}
+
+impl CorpusConfig {
+    /// Checks every part.
+    pub fn validate(&self) -> Result<()> {
+        self.qa.validate()?;
+        self.filter.validate()?;
+        self.split.validate()?;
+        self.open_ended.validate()
+    }
+
+    /// A hash of the settings (what the shards' metadata and the generator name carry).
+    pub fn hash(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        ContentHasher::new("crossview.corpus_config")
+            .str(&json)
+            .finish_hex(8)
+    }
+
+    /// The generator name samples carry: code version, seed and settings hash.
+    pub fn generator(&self) -> String {
+        format!("{GENERATOR} seed={} config={}", self.qa.seed, self.hash())
+    }
+}
+
+/// First pass over one scene: what survives the per-scene filters (margins, duplicates), as
+/// ranks per balance group, and the counts of every stage.
+pub fn count_scene(scene: &SceneData, cfg: &CorpusConfig) -> (Tally, CorpusStats) {
+    let mut tally = Tally::new();
+    let mut stats = CorpusStats::default();
+    let Some(meta) = &scene.scene else {
+        return (tally, stats);
+    };
+    let geometry = SceneGeometry::compute(scene, &cfg.geometry);
+    let ix = SceneIndex::new(scene, &geometry, cfg.qa.min_region_area_px);
+    let split = cfg.split.split_of(&meta.scene_id);
+    stats.count_scene(meta.source, split);
+    let mut dedupe = Deduper::new();
+    generate(&ix, &cfg.qa, &mut |drawn| {
+        stats.drawn(meta.source, &drawn);
+        if let Ok(c) = drawn {
+            if dedupe.admit(&c) {
+                stats.eligible(meta.source, c.task, split);
+                tally.add(
+                    SlotKey::of(&c, split, meta.source),
+                    rank(&c, cfg.qa.seed),
+                    c.options.len() as u8,
+                );
+            } else {
+                stats.duplicate.add(meta.source, c.task, 1);
+            }
+        }
+    });
+    (tally, stats)
+}
+
+/// Second pass over one scene: its selected candidates as samples (closed form, then the
+/// short-answer form of those chosen for it), handed to `out` in generation order.
+pub fn emit_scene(
+    scene: &SceneData,
+    cfg: &CorpusConfig,
+    selection: &Selection,
+    frames: &dyn FrameImages,
+    out: &mut dyn FnMut(QaSample),
+) -> Result<CorpusStats> {
+    let mut stats = CorpusStats::default();
+    let Some(meta) = &scene.scene else {
+        return Ok(stats);
+    };
+    let geometry = SceneGeometry::compute(scene, &cfg.geometry);
+    let ix = SceneIndex::new(scene, &geometry, cfg.qa.min_region_area_px);
+    let split = cfg.split.split_of(&meta.scene_id);
+    let generator = cfg.generator();
+    let mut dedupe = Deduper::new();
+    let mut kept = Vec::new();
+    generate(&ix, &cfg.qa, &mut |drawn| {
+        if let Ok(c) = drawn
+            && dedupe.admit(&c)
+            && selection.keeps(&SlotKey::of(&c, split, meta.source), rank(&c, cfg.qa.seed))
+        {
+            kept.push(c);
+        }
+    });
+    for c in &kept {
+        let closed = materialize(&ix, c, split, &generator, frames)?;
+        stats.kept(meta.source, c.task, split, c.answer);
+        let open = if cfg.open_ended.chosen(c, cfg.qa.seed) {
+            stats.open_chosen.add(meta.source, c.task, 1);
+            let open = rewrite(&ix, c, &closed);
+            match &open {
+                Some(_) => stats.open_kept.add(meta.source, c.task, 1),
+                None => stats.open_not_unique.add(meta.source, c.task, 1),
+            }
+            open
+        } else {
+            None
+        };
+        out(closed);
+        if let Some(o) = open {
+            out(o);
+        }
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qa::NoFrameImages;
+    use crate::qa::tasks::test_scene::TestScene;
+    use crossview_schemas::{Split, Task};
+
+    fn scene(name: &str) -> SceneData {
+        let mut t = TestScene::new();
+        t.camera("a", [0.0, -3.0, 1.5]);
+        t.camera("b", [3.0, 0.0, 1.5]);
+        t.camera("c", [-2.0, 2.0, 2.0]);
+        for k in 0..6 {
+            let x = -0.6 + 0.25 * k as f64;
+            t.cube(
+                &format!("o{k}"),
+                if k % 2 == 0 { "mug" } else { "box" },
+                0,
+                [x, 0.15 * k as f64, 1.0],
+                0.2,
+            );
+        }
+        let mut d = t.data();
+        if let Some(s) = &mut d.scene {
+            s.scene_id = name.to_string();
+        }
+        for o in &mut d.observations {
+            o.scene_id = name.to_string();
+        }
+        d
+    }
+
+    #[test]
+    fn two_passes_keep_what_the_selection_says_and_balance_answers() {
+        let cfg = CorpusConfig {
+            qa: QaConfig {
+                min_region_area_px: 4.0,
+                anchors_per_view_pair: 6,
+                ..QaConfig::default()
+            },
+            split: SplitConfig {
+                bench_fraction: 0.0,
+                ..SplitConfig::default()
+            },
+            ..CorpusConfig::default()
+        };
+        let scenes: Vec<SceneData> = (0..4).map(|i| scene(&format!("s{i}"))).collect();
+        let mut tally = Tally::new();
+        let mut stats = CorpusStats::default();
+        for s in &scenes {
+            let (t, st) = count_scene(s, &cfg);
+            tally.merge(t);
+            stats.merge(&st);
+        }
+        assert!(stats.drawn.total() > 0);
+        let selection = tally.select(&cfg.filter, cfg.split.bench_per_task);
+        let mut samples = Vec::new();
+        for s in &scenes {
+            let st = emit_scene(s, &cfg, &selection, &NoFrameImages, &mut |q| {
+                samples.push(q)
+            })
+            .unwrap();
+            stats.merge(&st);
+        }
+        assert!(!samples.is_empty());
+        assert!(samples.iter().all(|q| q.split == Split::Train));
+        // Every task's closed answers are balanced over its option positions.
+        for &task in Task::ALL {
+            let closed: Vec<&QaSample> = samples
+                .iter()
+                .filter(|q| q.task == task && !q.open_ended)
+                .collect();
+            if closed.is_empty() {
+                continue;
+            }
+            let n = closed[0].options.len();
+            let mut pos = vec![0usize; n];
+            for q in &closed {
+                pos[q.answer_index as usize] += 1;
+            }
+            assert!(pos.iter().all(|&p| p == pos[0]), "{task}: {pos:?}");
+        }
+        // The open-ended rows are rewrites of kept closed rows.
+        let open = samples.iter().filter(|q| q.open_ended).count() as u64;
+        assert_eq!(open, stats.open_kept.total());
+        assert_eq!(
+            samples.len() as u64 - open,
+            stats.kept_train.total() + stats.kept_bench.total()
+        );
+        // Same input, same output.
+        let mut again = Vec::new();
+        for s in &scenes {
+            emit_scene(s, &cfg, &selection, &NoFrameImages, &mut |q| again.push(q)).unwrap();
+        }
+        assert_eq!(samples, again);
+    }
+}

@@ -1,0 +1,202 @@
+//! [`CorpusStats`]: what each corpus stage saw, per source and task ([`Grid`]): candidates
+//! drawn, margin and geometry rejections, duplicates, eligible and kept per split, open-ended.
+
+use serde_json::{Map, Value, json};
+
+use crossview_schemas::{SourceKind, Split, Task};
+
+use crate::qa::{Candidate, Reject, Rejected};
+
+/// A count per source and task.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Grid([[u64; 17]; 4]);
+
+fn source_index(s: SourceKind) -> usize {
+    SourceKind::ALL.iter().position(|&x| x == s).unwrap_or(0)
+}
+
+impl Grid {
+    /// Adds `n` to a cell.
+    pub fn add(&mut self, source: SourceKind, task: Task, n: u64) {
+        self.0[source_index(source)][usize::from(task.number() - 1)] += n;
+    }
+
+    /// A cell.
+    pub fn get(&self, source: SourceKind, task: Task) -> u64 {
+        self.0[source_index(source)][usize::from(task.number() - 1)]
+    }
+
+    /// A task over all sources.
+    pub fn task(&self, task: Task) -> u64 {
+        SourceKind::ALL.iter().map(|&s| self.get(s, task)).sum()
+    }
+
+    /// A source over all tasks.
+    pub fn source(&self, source: SourceKind) -> u64 {
+        self.0[source_index(source)].iter().sum()
+    }
+
+    /// Everything.
+    pub fn total(&self) -> u64 {
+        self.0.iter().flatten().sum()
+    }
+
+    /// Adds another grid cell by cell.
+    pub fn merge(&mut self, other: &Grid) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+
+    /// `{"source": {"Q1": n, ...}, ...}` with zero cells left out.
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        for &s in SourceKind::ALL {
+            let row: Map<String, Value> = Task::ALL
+                .iter()
+                .filter(|&&t| self.get(s, t) > 0)
+                .map(|&t| (t.name().to_string(), json!(self.get(s, t))))
+                .collect();
+            if !row.is_empty() {
+                out.insert(s.name().to_string(), Value::Object(row));
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+/// Counts of every corpus stage.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CorpusStats {
+    /// Scenes read, per source.
+    pub scenes: [u64; 4],
+    /// Of those, bench scenes.
+    pub bench_scenes: [u64; 4],
+    /// Candidates drawn (questions and rejections).
+    pub drawn: Grid,
+    /// Dropped: within a margin.
+    pub margin: Grid,
+    /// Dropped: a needed 3D fact is unknown.
+    pub missing_geometry: Grid,
+    /// Dropped: a repeat within the scene.
+    pub duplicate: Grid,
+    /// Past the per-scene filters, train scenes.
+    pub eligible_train: Grid,
+    /// Past the per-scene filters, bench scenes.
+    pub eligible_bench: Grid,
+    /// Kept after balance and quotas (closed form), train.
+    pub kept_train: Grid,
+    /// Kept after bench sampling (closed form), bench.
+    pub kept_bench: Grid,
+    /// Kept samples chosen for a short-answer form.
+    pub open_chosen: Grid,
+    /// Of those, rewritten.
+    pub open_kept: Grid,
+    /// Of those, dropped because the short answer is not unique.
+    pub open_not_unique: Grid,
+    /// Kept closed-form answers per task and option position.
+    pub positions: [[u64; 4]; 17],
+}
+
+impl CorpusStats {
+    /// Counts a scene.
+    pub fn count_scene(&mut self, source: SourceKind, split: Split) {
+        self.scenes[source_index(source)] += 1;
+        if split == Split::Bench {
+            self.bench_scenes[source_index(source)] += 1;
+        }
+    }
+
+    /// Counts a drawn candidate.
+    pub fn drawn(&mut self, source: SourceKind, drawn: &Result<Candidate, Rejected>) {
+        let task = match drawn {
+            Ok(c) => c.task,
+            Err(r) => r.task,
+        };
+        self.drawn.add(source, task, 1);
+        match drawn {
+            Err(Rejected {
+                reason: Reject::Margin,
+                ..
+            }) => self.margin.add(source, task, 1),
+            Err(Rejected {
+                reason: Reject::MissingGeometry,
+                ..
+            }) => self.missing_geometry.add(source, task, 1),
+            Ok(_) => {}
+        }
+    }
+
+    /// Counts a candidate past the per-scene filters.
+    pub fn eligible(&mut self, source: SourceKind, task: Task, split: Split) {
+        match split {
+            Split::Train => self.eligible_train.add(source, task, 1),
+            Split::Bench => self.eligible_bench.add(source, task, 1),
+        }
+    }
+
+    /// Counts a kept closed-form sample and its answer position.
+    pub fn kept(&mut self, source: SourceKind, task: Task, split: Split, answer: u8) {
+        match split {
+            Split::Train => self.kept_train.add(source, task, 1),
+            Split::Bench => self.kept_bench.add(source, task, 1),
+        }
+        if let Some(p) = self.positions[usize::from(task.number() - 1)].get_mut(usize::from(answer))
+        {
+            *p += 1;
+        }
+    }
+
+    /// Adds another tally of counts.
+    pub fn merge(&mut self, o: &CorpusStats) {
+        for k in 0..4 {
+            self.scenes[k] += o.scenes[k];
+            self.bench_scenes[k] += o.bench_scenes[k];
+        }
+        for (a, b) in [
+            (&mut self.drawn, &o.drawn),
+            (&mut self.margin, &o.margin),
+            (&mut self.missing_geometry, &o.missing_geometry),
+            (&mut self.duplicate, &o.duplicate),
+            (&mut self.eligible_train, &o.eligible_train),
+            (&mut self.eligible_bench, &o.eligible_bench),
+            (&mut self.kept_train, &o.kept_train),
+            (&mut self.kept_bench, &o.kept_bench),
+            (&mut self.open_chosen, &o.open_chosen),
+            (&mut self.open_kept, &o.open_kept),
+            (&mut self.open_not_unique, &o.open_not_unique),
+        ] {
+            a.merge(b);
+        }
+        for (a, b) in self.positions.iter_mut().zip(o.positions.iter()) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_sums_by_row_column_and_whole() {
+        let mut g = Grid::default();
+        g.add(SourceKind::MessyTable, Task::Q1, 3);
+        g.add(SourceKind::EgoExo4d, Task::Q1, 2);
+        g.add(SourceKind::EgoExo4d, Task::Q17, 5);
+        assert_eq!(g.task(Task::Q1), 5);
+        assert_eq!(g.source(SourceKind::EgoExo4d), 7);
+        assert_eq!(g.total(), 10);
+        let mut h = g;
+        h.merge(&g);
+        assert_eq!(h.total(), 20);
+        assert_eq!(
+            g.to_json(),
+            json!({"messytable": {"Q1": 3}, "egoexo4d": {"Q1": 2, "Q17": 5}})
+        );
+    }
+}

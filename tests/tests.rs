@@ -9,5 +9,6 @@ mod fixtures;
 mod geometry;
 mod interop_parquet;
 mod interop_rle;
+mod qa;
 mod sources;
 mod synth;

@@ -1,5 +1,7 @@
 //! Shared helpers for the integration tests: running the Python reference checks.
 
+pub mod truth;
+
 use std::path::Path;
 use std::process::Command;
 

@@ -80,6 +80,8 @@ pub struct CorpusStats {
     pub margin: Grid,
     /// Dropped: a needed 3D fact is unknown.
     pub missing_geometry: Grid,
+    /// Dropped: the records cannot tell (visibility of box-only observations).
+    pub no_evidence: Grid,
     /// Dropped: a repeat within the scene.
     pub duplicate: Grid,
     /// Past the per-scene filters, train scenes.
@@ -125,6 +127,10 @@ impl CorpusStats {
                 reason: Reject::MissingGeometry,
                 ..
             }) => self.missing_geometry.add(source, task, 1),
+            Err(Rejected {
+                reason: Reject::NoEvidence,
+                ..
+            }) => self.no_evidence.add(source, task, 1),
             Ok(_) => {}
         }
     }
@@ -159,6 +165,7 @@ impl CorpusStats {
             (&mut self.drawn, &o.drawn),
             (&mut self.margin, &o.margin),
             (&mut self.missing_geometry, &o.missing_geometry),
+            (&mut self.no_evidence, &o.no_evidence),
             (&mut self.duplicate, &o.duplicate),
             (&mut self.eligible_train, &o.eligible_train),
             (&mut self.eligible_bench, &o.eligible_bench),

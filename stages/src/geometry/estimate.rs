@@ -244,7 +244,7 @@ fn hull_area(pts: &mut [DVec2]) -> f64 {
 /// Whether an observation's area measures what is visible: a real mask (not a box filled
 /// in), or a box the source draws tight around the visible part (MessyTable). Projected 3D
 /// boxes (MMPTrack) and keypoint-extent boxes (EgoHumans) cover hidden parts too.
-fn measures_visibility(o: &Observation, tight_boxes: bool) -> bool {
+pub fn measures_visibility(o: &Observation, tight_boxes: bool) -> bool {
     match &o.mask {
         Some(m) => m.source.kind != MaskSourceKind::Box,
         None => tight_boxes,

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 /// The margins every geometric decision uses (TASKS.md defaults; all configurable).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Margins {
     /// Q9: the nearest candidate must be this much (relatively) nearer than the second.
@@ -19,8 +19,11 @@ pub struct Margins {
     pub visible_fraction: f64,
     /// Q13: left-right order holds when image x differs by this share of the width.
     pub left_right_share_of_width: f64,
-    /// Q14: one displacement is larger when it exceeds the other by this share.
+    /// Q14: one displacement is larger when it exceeds the other by this share ...
     pub displacement: f64,
+    /// ... and is at least this long (metres): below it, estimated positions (errors of
+    /// millimetres to centimetres) cannot order two movements.
+    pub displacement_floor_m: f64,
     /// Q15: depths differ by at least this many metres ...
     pub depth_m: f64,
     /// ... and by this share of the nearer depth.
@@ -40,6 +43,7 @@ impl Default for Margins {
             visible_fraction: 0.2,
             left_right_share_of_width: 0.05,
             displacement: 0.25,
+            displacement_floor_m: 0.05,
             depth_m: 0.1,
             depth_share: 0.1,
             contact_m: 0.02,
@@ -137,7 +141,7 @@ impl Margins {
     /// Q14: which of two displacements is larger (`Greater`: the first).
     pub fn farther_moved(&self, a: f64, b: f64) -> Decision<Ordering> {
         let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
-        if hi > 0.0 && hi >= lo * (1.0 + self.displacement) {
+        if hi >= self.displacement_floor_m && hi > 0.0 && hi >= lo * (1.0 + self.displacement) {
             Decision::Decided(a.total_cmp(&b))
         } else {
             Decision::Undecidable
@@ -207,6 +211,9 @@ mod tests {
         assert_eq!(m.farther_moved(1.0, 0.5), Decided(Ordering::Greater));
         assert_eq!(m.farther_moved(1.0, 0.9), Undecidable);
         assert_eq!(m.farther_moved(0.0, 0.0), Undecidable);
+        // Both below the noise floor: millimetre jitter is not movement.
+        assert_eq!(m.farther_moved(0.004, 0.001), Undecidable);
+        assert_eq!(m.farther_moved(0.06, 0.001), Decided(Ordering::Greater));
         // 0.1 m, or 10% of the nearer depth when that is larger.
         assert_eq!(m.nearer(1.0, 1.2), Decided(true));
         assert_eq!(m.nearer(1.0, 1.05), Undecidable);

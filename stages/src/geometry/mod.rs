@@ -11,10 +11,12 @@ mod triangulate;
 
 use std::collections::BTreeMap;
 
+use crossview_schemas::BoxXyxy;
 use crossview_schemas::glam::{DVec2, DVec3};
-use crossview_schemas::{BoxXyxy, SourceKind};
 
-pub use estimate::{EstimateMethod, InstanceEstimate, image_point, visible_box};
+pub use estimate::{
+    EstimateMethod, InstanceEstimate, image_point, measures_visibility, visible_box,
+};
 pub use margins::{Decision, Margins, ScaleChange};
 pub use rig::{Ray, Rig};
 pub use triangulate::{nearest_point, ray_distance, robust_point};
@@ -77,16 +79,61 @@ impl SceneGeometry {
     pub fn compute(scene: &SceneData, cfg: &GeometryConfig) -> SceneGeometry {
         let rig = Rig::new(&scene.cameras, &scene.frames);
         let instances = estimate::estimate_instances(&scene.observations, &rig, cfg);
-        // MessyTable's boxes are drawn around the visible part; the others' are not.
         let tight_boxes = scene
             .scene
             .as_ref()
-            .is_some_and(|s| s.source == SourceKind::MessyTable);
+            .is_some_and(|s| crate::sources::boxes_are_tight(s.source));
         let facts = estimate::observation_facts(&scene.observations, &rig, &instances, tight_boxes);
-        SceneGeometry {
+        let mut g = SceneGeometry {
             facts,
             instances,
             config: cfg.clone(),
+        };
+        g.clear_unobstructed(scene);
+        g
+    }
+
+    /// An observation whose whole-object box lies inside the image and that no nearer
+    /// annotated object overlaps is taken as wholly visible: the area-ratio estimate can only
+    /// err there (a flat object seen edge-on fills less of the round outline it is modelled by).
+    fn clear_unobstructed(&mut self, scene: &SceneData) {
+        let mut by_view: BTreeMap<(&str, u32), Vec<usize>> = BTreeMap::new();
+        for (i, o) in scene.observations.iter().enumerate() {
+            by_view
+                .entry((o.camera_id.as_str(), o.frame_index))
+                .or_default()
+                .push(i);
+        }
+        let size: BTreeMap<&str, (u32, u32)> = scene
+            .cameras
+            .iter()
+            .map(|c| (c.camera_id.as_str(), (c.model.width(), c.model.height())))
+            .collect();
+        let mut clear = Vec::new();
+        for ((camera, _), members) in &by_view {
+            let Some(&(w, h)) = size.get(camera) else {
+                continue;
+            };
+            for &i in members {
+                let f = &self.facts[i];
+                let (Some(_), Some(full)) = (f.visible_fraction, f.full_box) else {
+                    continue;
+                };
+                let inside = full.x1() >= 0.0
+                    && full.y1() >= 0.0
+                    && full.x2() <= w as f32
+                    && full.y2() <= h as f32;
+                if inside
+                    && self
+                        .occluders_among(scene, i, members.iter().copied(), &self.config)
+                        .is_empty()
+                {
+                    clear.push(i);
+                }
+            }
+        }
+        for i in clear {
+            self.facts[i].visible_fraction = Some(1.0);
         }
     }
 
@@ -182,7 +229,7 @@ mod tests {
     use crate::synth::rig::look_at;
     use crossview_schemas::{
         Camera, CameraKind, CameraModel, Distortion, Frame, ImageRef, Observation, Scene,
-        SensorRotation, WorldToCamera,
+        SensorRotation, SourceKind, WorldToCamera,
     };
 
     const W: u32 = 640;

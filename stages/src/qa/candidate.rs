@@ -73,6 +73,9 @@ pub enum Reject {
     Margin,
     /// A fact the answer needs is unknown (no 3D estimate, no visible fraction).
     MissingGeometry,
+    /// The records cannot tell (a box that covers hidden parts too, or a source that may
+    /// leave visible objects unannotated).
+    NoEvidence,
 }
 
 impl Reject {
@@ -81,6 +84,7 @@ impl Reject {
         match self {
             Reject::Margin => "margin",
             Reject::MissingGeometry => "missing_geometry",
+            Reject::NoEvidence => "no_evidence",
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct QaConfig {
     pub anchors_per_view_pair: usize,
     /// Frames considered per scene (a seeded, evenly spread choice when more are annotated).
     pub max_frames_per_scene: usize,
+    /// Q11/Q12: added to the visible-fraction margin, since visible fractions are estimated
+    /// (their error against the synthetic truth: about 0.08 with masks, 0.14 with boxes).
+    pub visible_fraction_slack: f64,
     /// Q14: the later view is the first annotated frame at least this many seconds later.
     pub displacement_interval_s: f64,
     /// Q8: the occluder covers at least this share of the hidden object's whole box ...
@@ -56,6 +59,7 @@ impl Default for QaConfig {
             max_view_pairs_per_frame: DEFAULT_MAX_VIEW_PAIRS_PER_FRAME,
             anchors_per_view_pair: DEFAULT_ANCHORS_PER_VIEW_PAIR,
             max_frames_per_scene: DEFAULT_MAX_FRAMES_PER_SCENE,
+            visible_fraction_slack: 0.1,
             displacement_interval_s: 1.0,
             occluder_min_share: 0.1,
             occluder_dominance: 2.0,
@@ -64,6 +68,14 @@ impl Default for QaConfig {
 }
 
 impl QaConfig {
+    /// The margins for decisions on estimated visible fractions.
+    pub fn completeness_margins(&self) -> Margins {
+        Margins {
+            visible_fraction: self.margins.visible_fraction + self.visible_fraction_slack,
+            ..self.margins
+        }
+    }
+
     /// Checks values that would make instantiation meaningless.
     pub fn validate(&self) -> crate::Result<()> {
         let bad = |what: &str| Err(crate::Error::Options(format!("qa: {what}")));
@@ -78,6 +90,9 @@ impl QaConfig {
             || self.max_frames_per_scene == 0
         {
             return bad("view pairs, anchors and frames per scene must be >= 1");
+        }
+        if self.visible_fraction_slack.is_nan() || self.visible_fraction_slack < 0.0 {
+            return bad("visible_fraction_slack must be >= 0");
         }
         if self.displacement_interval_s.is_nan() || self.displacement_interval_s <= 0.0 {
             return bad("displacement_interval_s must be > 0");

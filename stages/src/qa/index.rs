@@ -4,7 +4,7 @@
 use crossview_schemas::SourceKind;
 use crossview_schemas::glam::DVec3;
 
-use crate::geometry::{ObservationFacts, SceneGeometry};
+use crate::geometry::{ObservationFacts, SceneGeometry, measures_visibility};
 use crate::sources::SceneData;
 
 /// A stable 64-bit hash of a few words (xxh3 of their little-endian bytes): the same words
@@ -107,6 +107,13 @@ pub struct SceneIndex<'a> {
     pub moments: Vec<Moment>,
     /// Views, grouped by moment.
     pub views: Vec<View>,
+    /// Per observation: whether its area measures what is visible (a real mask, or a box
+    /// the source draws tight).
+    pub measures_visibility: Vec<bool>,
+    /// Whether the source leaves no visible object unannotated.
+    pub unannotated_means_unseen: bool,
+    /// Explicit non-observations as (view, instance), sorted.
+    absences: Vec<(u32, u32)>,
     min_area: f64,
 }
 
@@ -240,6 +247,28 @@ impl<'a> SceneIndex<'a> {
                 moments[m].estimates[i as usize] = Some((e.position, e.extent));
             }
         }
+        let tight = crate::sources::boxes_are_tight(source);
+        let measures_visibility = data
+            .observations
+            .iter()
+            .map(|o| measures_visibility(o, tight))
+            .collect();
+        let mut absences: Vec<(u32, u32)> = data
+            .absences
+            .iter()
+            .filter_map(|a| {
+                let m = moments
+                    .binary_search_by(|m| m.frame.cmp(&a.frame_index))
+                    .ok()?;
+                let camera = camera_of(&a.camera_id)?;
+                let view = *moments[m]
+                    .views
+                    .iter()
+                    .find(|&&v| views[v as usize].camera == camera)?;
+                Some((view, instance_of(&a.instance_id)?))
+            })
+            .collect();
+        absences.sort_unstable();
         SceneIndex {
             data,
             geometry,
@@ -250,6 +279,9 @@ impl<'a> SceneIndex<'a> {
             instances,
             moments,
             views,
+            measures_visibility,
+            unannotated_means_unseen: crate::sources::unannotated_means_unseen(source),
+            absences,
             min_area,
         }
     }
@@ -275,11 +307,23 @@ impl<'a> SceneIndex<'a> {
         self.observation(view, instance)
     }
 
-    /// Whether an instance certainly has no visible pixel in a view: not observed there, or
-    /// observed with an empty mask.
+    /// The observation of an instance shown in a view whose area measures what is visible
+    /// (so the instance is seen, not merely in the field of view behind something).
+    pub fn visibly_shown(&self, view: u32, instance: u32) -> Option<u32> {
+        self.shown(view, instance)
+            .filter(|&k| self.measures_visibility[k as usize])
+    }
+
+    /// Whether the records prove an instance has no visible pixel in a view: an empty mask,
+    /// an explicit absence, or no annotation where the source annotates every visible object.
     pub fn is_hidden(&self, view: u32, instance: u32) -> bool {
-        self.observation(view, instance)
-            .is_none_or(|k| self.facts(k).area <= 0.0)
+        match self.observation(view, instance) {
+            Some(k) => self.facts(k).area <= 0.0 && self.measures_visibility[k as usize],
+            None => {
+                self.unannotated_means_unseen
+                    || self.absences.binary_search(&(view, instance)).is_ok()
+            }
+        }
     }
 
     /// Geometry facts of an observation.

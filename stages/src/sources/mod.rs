@@ -88,6 +88,22 @@ pub trait SourceReader: Send + Sync {
     fn read(&self, visit: &mut dyn FnMut(SceneData) -> Result<()>) -> Result<Vec<InputError>>;
 }
 
+/// Whether an instance a source does not annotate in a view is not visible there: true where
+/// the format lists every visible object (MessyTable's per-camera instances, formats/
+/// messytable.md 4; MMPTrack's per-frame labels, where `{}` means nobody is visible, 6;
+/// Ego-Exo4D's per-frame masks with explicit absences, 5); false for EgoHumans, whose boxes
+/// are derived from 3D keypoints, so a visible person can go unannotated (formats/egohumans.md 7).
+pub fn unannotated_means_unseen(kind: SourceKind) -> bool {
+    !matches!(kind, SourceKind::EgoHumans)
+}
+
+/// Whether a source's boxes are drawn tight around the visible pixels (MessyTable), so a
+/// box's area measures what is visible; MMPTrack's projected and EgoHumans' keypoint boxes
+/// cover hidden parts too.
+pub fn boxes_are_tight(kind: SourceKind) -> bool {
+    matches!(kind, SourceKind::MessyTable)
+}
+
 /// Guesses which source a native tree is, from its layout.
 pub fn detect(root: &Path) -> Option<SourceKind> {
     if root.join("takes.json").is_file() {

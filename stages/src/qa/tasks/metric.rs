@@ -103,7 +103,7 @@ pub(super) fn q11_single_view_completeness(
             emit(reject(Task::Q11, Reject::MissingGeometry));
             continue;
         };
-        let answer = match p.cfg.margins.more_complete(vf, vs) {
+        let answer = match p.cfg.completeness_margins().more_complete(vf, vs) {
             Decision::Decided(Ordering::Greater) => 0,
             Decision::Decided(_) => 1,
             Decision::Undecidable => {
@@ -132,7 +132,7 @@ pub(super) fn q12_cross_view_completeness(
             emit(reject(Task::Q12, Reject::MissingGeometry));
             continue;
         };
-        let answer = match p.cfg.margins.more_complete(va, vb) {
+        let answer = match p.cfg.completeness_margins().more_complete(va, vb) {
             Decision::Decided(Ordering::Greater) => 0,
             Decision::Decided(_) => 1,
             Decision::Undecidable => {

@@ -8,8 +8,9 @@ use crossview_schemas::Task;
 use super::{Emit, OptionKind, Pair, Reject, place, position, reject, sample};
 
 /// Q6: an object shown in A; can it be seen in B? Half the draws come from objects hidden
-/// in B (when there are any), so both answers are supplied; a sliver smaller than the
-/// minimum region is neither, and is dropped at the margin.
+/// in B (when there are any), so both answers are supplied. "Yes" needs an observation in B
+/// whose area measures visibility, "no" a record that it has no pixel there; a sliver below
+/// the minimum region is dropped at the margin, and anything else for lack of evidence.
 pub(super) fn q6_visible_in_other_view(
     p: &Pair<'_, '_>,
     rng: &mut ChaCha8Rng,
@@ -22,12 +23,22 @@ pub(super) fn q6_visible_in_other_view(
     anchors.extend(sample(rng, &rest, k - anchors.len()));
     for i in anchors {
         let key = p.key(Task::Q6, &[(0, i)]);
-        let answer = if p.ix.shown(p.b, i).is_some() {
+        let answer = if p.ix.visibly_shown(p.b, i).is_some() {
             0
         } else if p.ix.is_hidden(p.b, i) {
             1
         } else {
-            emit(reject(Task::Q6, Reject::Margin));
+            let small = p.ix.observation(p.b, i).is_some_and(|k| {
+                p.ix.measures_visibility[k as usize] && p.ix.facts(k).area < p.ix.min_area()
+            });
+            emit(reject(
+                Task::Q6,
+                if small {
+                    Reject::Margin
+                } else {
+                    Reject::NoEvidence
+                },
+            ));
             continue;
         };
         let Some(r) = p.region(0, i) else { continue };
@@ -35,7 +46,8 @@ pub(super) fn q6_visible_in_other_view(
     }
 }
 
-/// Q7: four objects shown in A, exactly one of them hidden in B; which one?
+/// Q7: four objects shown in A, exactly one of them hidden in B; which one? The other three
+/// must be visibly shown in B (an area that measures visibility).
 pub(super) fn q7_exclusive_presence(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emit<'_>) {
     let hidden: Vec<u32> = p
         .shown(p.a)
@@ -43,12 +55,17 @@ pub(super) fn q7_exclusive_presence(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit
         .copied()
         .filter(|&i| p.ix.is_hidden(p.b, i))
         .collect();
-    let both = p.shown_in_both();
+    let both: Vec<u32> = p
+        .shown_in_both()
+        .iter()
+        .copied()
+        .filter(|&i| p.ix.visibly_shown(p.b, i).is_some())
+        .collect();
     if hidden.is_empty() || both.len() < 3 {
         return;
     }
     for h in sample(rng, &hidden, p.anchors()) {
-        let d = p.hardest(p.a, h, both, 3);
+        let d = p.hardest(p.a, h, &both, 3);
         let key = p.key(Task::Q7, &[(0, h), (0, d[0]), (0, d[1]), (0, d[2])]);
         let pos = position(key, 4);
         let Some(regions) = p.regions(0, &place(h, &d, pos)) else {
@@ -167,7 +184,7 @@ mod tests {
         assert!(d.cands.iter().any(|c| c.answer == 1));
         for c in &d.cands {
             let i = c.regions()[0].instance;
-            assert_eq!(c.answer == 0, ix.shown(c.views[1], i).is_some());
+            assert_eq!(c.answer == 0, ix.visibly_shown(c.views[1], i).is_some());
             assert_eq!(c.answer == 1, ix.is_hidden(c.views[1], i));
         }
     }

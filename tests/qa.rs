@@ -1,0 +1,426 @@
+//! The QA corpus over seeded synthetic trees of all four sources: every sample checked against
+//! the loaded records (regions are masks of shown views), balance, scene-disjoint splits,
+//! determinism across threads, answers scored against the `_truth/` sidecar, and the shared
+//! shard-contract check on the written shards.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::support::truth::{Obb, obb_distance, truth};
+use crossview::qa_cmd::{CorpusRun, build_corpus, source_trees};
+use crossview::schemas::{
+    QaSample, REGION_PLACEHOLDER, SourceKind, Split, Task, TruthObservation, TruthState,
+};
+use crossview::stages::corpus::CorpusConfig;
+use crossview::stages::qa::QaConfig;
+use crossview::stages::rewrite::RewriteConfig;
+use crossview::stages::sources::{self, SceneData, SourceOptions};
+use crossview::stages::split::SplitConfig;
+use crossview::stages::synth::{self, Profile, SynthOptions};
+
+/// A small world of all four sources (annotation-only), written once per test binary run.
+fn world() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let profiles: [(&dyn Profile, &str, usize); 4] = [
+            (&synth::messytable::MessyTable, "messytable", 8),
+            (&synth::mmptrack::MmpTrack, "mmptrack", 2),
+            (&synth::egohumans::EgoHumans, "egohumans", 2),
+            (&synth::egoexo4d::EgoExo4d, "egoexo4d", 4),
+        ];
+        for (p, name, scenes) in profiles {
+            let opts = SynthOptions {
+                seed: 11,
+                scenes,
+                images: false,
+                ..SynthOptions::default()
+            };
+            synth::run(p, &dir.path().join(name), &opts).expect("synth");
+        }
+        dir
+    })
+    .path()
+}
+
+fn config() -> CorpusConfig {
+    CorpusConfig {
+        split: SplitConfig {
+            bench_fraction: 0.3,
+            bench_per_task: 40,
+            ..SplitConfig::default()
+        },
+        open_ended: RewriteConfig { fraction: 0.2 },
+        ..CorpusConfig::default()
+    }
+}
+
+fn options() -> SourceOptions {
+    SourceOptions {
+        require_images: false,
+        ..SourceOptions::default()
+    }
+}
+
+fn build(cfg: &CorpusConfig, threads: usize) -> (Vec<QaSample>, CorpusRun) {
+    let trees = source_trees(&[world().to_path_buf()]).expect("trees");
+    assert_eq!(trees.len(), 4);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool");
+    let mut samples = Vec::new();
+    let run = pool
+        .install(|| {
+            build_corpus(&trees, cfg, &options(), &mut |q| {
+                samples.push(q);
+                Ok(())
+            })
+        })
+        .expect("corpus");
+    (samples, run)
+}
+
+fn corpus() -> &'static (Vec<QaSample>, CorpusRun) {
+    static C: std::sync::OnceLock<(Vec<QaSample>, CorpusRun)> = std::sync::OnceLock::new();
+    C.get_or_init(|| build(&config(), 2))
+}
+
+fn scenes() -> &'static BTreeMap<String, SceneData> {
+    static S: std::sync::OnceLock<BTreeMap<String, SceneData>> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        let mut out = BTreeMap::new();
+        for (root, kind) in source_trees(&[world().to_path_buf()]).expect("trees") {
+            let reader = sources::open(&root, Some(kind), &options()).expect("opens");
+            for s in sources::read_all(reader.as_ref()).expect("reads").0 {
+                out.insert(s.scene.as_ref().expect("scene").scene_id.clone(), s);
+            }
+        }
+        out
+    })
+}
+
+#[test]
+fn every_region_is_a_mask_of_a_shown_view() {
+    let (samples, _) = corpus();
+    assert!(samples.len() > 1000, "{}", samples.len());
+    let mut ids = BTreeSet::new();
+    for q in samples {
+        assert!(
+            ids.insert(q.sample_id.clone()),
+            "duplicate id {}",
+            q.sample_id
+        );
+        assert_eq!(q.sample_id, q.content_id());
+        assert_eq!(
+            q.question.matches(REGION_PLACEHOLDER).count(),
+            q.regions.len(),
+            "{}",
+            q.question
+        );
+        let scene = &scenes()[&q.scene_id];
+        assert_eq!(q.source, scene.scene.as_ref().expect("scene").source);
+        assert!(q.views.len() >= 2);
+        for r in &q.regions {
+            let v = &q.views[r.view_index as usize];
+            let m = r.mask.to_rle();
+            assert_eq!(m.size(), [v.height, v.width], "mask sized as its view");
+            assert!(m.area() > 0, "empty region mask in {}", q.sample_id);
+            let mb = m.bbox().expect("non-empty");
+            assert!(r.bbox.contains(&mb, 0.5), "{:?} vs {:?}", r.bbox, mb);
+            let frame: u32 = v.frame_id.parse().expect("frame index");
+            let seen = scene.observations.iter().any(|o| {
+                o.camera_id == v.view_id
+                    && o.frame_index == frame
+                    && o.instance_id == r.instance_id
+                    && o.category == r.category
+            });
+            assert!(
+                seen,
+                "{} not observed in {} frame {}",
+                r.instance_id, v.view_id, frame
+            );
+        }
+        if q.open_ended {
+            assert!(q.options.is_empty() && q.answer_index == -1 && !q.answer.is_empty());
+        } else {
+            assert_eq!(q.options[q.answer_index as usize], q.answer);
+        }
+    }
+}
+
+#[test]
+fn all_tasks_balanced_and_splits_scene_disjoint() {
+    let (samples, run) = corpus();
+    let cfg = config();
+    let mut by_task: BTreeMap<Task, Vec<&QaSample>> = BTreeMap::new();
+    let mut splits: BTreeMap<Split, BTreeSet<&str>> = BTreeMap::new();
+    for q in samples {
+        splits.entry(q.split).or_default().insert(&q.scene_id);
+        assert_eq!(q.split, cfg.split.split_of(&q.scene_id));
+        if !q.open_ended {
+            by_task.entry(q.task).or_default().push(q);
+        }
+    }
+    assert_eq!(
+        by_task.len(),
+        17,
+        "tasks: {:?}",
+        by_task.keys().collect::<Vec<_>>()
+    );
+    let (train, bench) = (&splits[&Split::Train], &splits[&Split::Bench]);
+    assert!(train.is_disjoint(bench));
+    assert!(!bench.is_empty());
+    for (task, rows) in &by_task {
+        let n = rows[0].options.len();
+        assert!(rows.iter().all(|q| q.options.len() == n));
+        let mut pos = vec![0usize; n];
+        for q in rows {
+            pos[q.answer_index as usize] += 1;
+        }
+        let worst = pos
+            .iter()
+            .map(|&p| (p as f64 / rows.len() as f64 - 1.0 / n as f64).abs())
+            .fold(0.0, f64::max);
+        assert!(worst <= 0.02, "{task}: positions {pos:?}");
+        let bench_rows = rows.iter().filter(|q| q.split == Split::Bench).count() as u64;
+        assert!(
+            bench_rows <= cfg.split.bench_per_task,
+            "{task}: {bench_rows} bench"
+        );
+    }
+    assert_eq!(
+        samples.iter().filter(|q| q.open_ended).count() as u64,
+        run.stats.open_kept.total()
+    );
+    assert!(
+        run.stats.open_not_unique.total() > 0,
+        "the verification drops some rewrites"
+    );
+}
+
+#[test]
+fn same_input_same_samples_whatever_the_threads() {
+    let (samples, _) = corpus();
+    let (one, _) = build(&config(), 1);
+    assert_eq!(&one, samples);
+    let other = CorpusConfig {
+        qa: QaConfig {
+            seed: 8,
+            ..QaConfig::default()
+        },
+        ..config()
+    };
+    let (reseeded, _) = build(&other, 2);
+    assert_ne!(&reseeded, samples);
+}
+
+/// Per task, the share of closed-form answers that the synthetic truth confirms.
+fn truth_agreement() -> BTreeMap<(Task, SourceKind), (usize, usize)> {
+    let root = world();
+    let mut states: BTreeMap<(String, u32, String), TruthState> = BTreeMap::new();
+    let mut tobs: BTreeMap<(String, String, u32, String), TruthObservation> = BTreeMap::new();
+    for name in ["messytable", "mmptrack", "egohumans", "egoexo4d"] {
+        for s in truth::<TruthState>(&root.join(name), "states") {
+            states.insert(
+                (s.scene_id.clone(), s.frame_index, s.instance_id.clone()),
+                s,
+            );
+        }
+        for o in truth::<TruthObservation>(&root.join(name), "observations") {
+            tobs.insert(
+                (
+                    o.scene_id.clone(),
+                    o.camera_id.clone(),
+                    o.frame_index,
+                    o.instance_id.clone(),
+                ),
+                o,
+            );
+        }
+    }
+    let mut score: BTreeMap<(Task, SourceKind), (usize, usize)> = BTreeMap::new();
+    for q in corpus().0.iter().filter(|q| !q.open_ended) {
+        let frame = |k: usize| -> u32 { q.views[k].frame_id.parse().expect("frame") };
+        let obs = |k: usize| {
+            let r = &q.regions[k];
+            let v = &q.views[r.view_index as usize];
+            tobs.get(&(
+                q.scene_id.clone(),
+                v.view_id.clone(),
+                frame(r.view_index as usize),
+                r.instance_id.clone(),
+            ))
+        };
+        let state = |k: usize| {
+            let r = &q.regions[k];
+            states.get(&(
+                q.scene_id.clone(),
+                frame(r.view_index as usize),
+                r.instance_id.clone(),
+            ))
+        };
+        let hidden_in_b = |id: &str| {
+            tobs.get(&(
+                q.scene_id.clone(),
+                q.views[1].view_id.clone(),
+                frame(1),
+                id.to_string(),
+            ))
+            .is_none_or(|o| o.modal_area == 0)
+        };
+        let a = q.answer_index as usize;
+        let yes = q.answer == "yes";
+        // Apparent size is what the regions show: visible pixels where the region is a mask
+        // or a tight box, the whole object inside the image where it is a box drawn around
+        // hidden parts too (MMPTrack, EgoHumans).
+        let tight = !matches!(q.source, SourceKind::MmpTrack | SourceKind::EgoHumans);
+        let size = |o: &TruthObservation| if tight { o.modal_area } else { o.amodal_area } as f64;
+        let verdict: Option<bool> = match q.task {
+            Task::Q6 => Some(yes != hidden_in_b(&q.regions[0].instance_id)),
+            Task::Q7 => Some((0..4).all(|k| hidden_in_b(&q.regions[k].instance_id) == (k == a))),
+            Task::Q8 => {
+                // The occluder stands in front of the hidden object in view 2.
+                let target = tobs.get(&(
+                    q.scene_id.clone(),
+                    q.views[1].view_id.clone(),
+                    frame(1),
+                    q.regions[0].instance_id.clone(),
+                ));
+                match (target, obs(1 + a)) {
+                    (Some(t), Some(o)) => Some(o.depth < t.depth),
+                    _ => None,
+                }
+            }
+            Task::Q9 => {
+                let anchor = state(0).map(|s| s.position);
+                let d: Option<Vec<f64>> = (1..5)
+                    .map(|k| Some((state(k)?.position - anchor?).length()))
+                    .collect();
+                d.map(|d| (0..4).all(|k| d[a] <= d[k]))
+            }
+            Task::Q10 => match (obs(0), obs(1)) {
+                (Some(x), Some(y)) => {
+                    let r = size(y) / size(x).max(1.0);
+                    Some(match q.answer.as_str() {
+                        "larger" => r > 1.0,
+                        "smaller" => r < 1.0,
+                        _ => (1.0 / 1.3..=1.3).contains(&r),
+                    })
+                }
+                _ => None,
+            },
+            Task::Q11 | Task::Q12 => match (obs(0), obs(1)) {
+                (Some(x), Some(y)) => Some((x.visible_fraction > y.visible_fraction) == (a == 0)),
+                _ => None,
+            },
+            Task::Q13 => {
+                let cx = |k: usize| obs(k).and_then(|o| o.bbox).map(|b| b.center().0);
+                match (cx(0), cx(1), cx(2), cx(3)) {
+                    (Some(a0), Some(a1), Some(b0), Some(b1)) => {
+                        Some(((a0 < a1) != (b0 < b1)) == yes)
+                    }
+                    _ => None,
+                }
+            }
+            Task::Q14 => {
+                let moved = |k: usize| Some((state(k + 2)?.position - state(k)?.position).length());
+                match (moved(0), moved(1)) {
+                    (Some(x), Some(y)) => Some((x > y) == (a == 0)),
+                    _ => None,
+                }
+            }
+            Task::Q15 => match (obs(2), obs(3)) {
+                (Some(x), Some(y)) => Some((x.depth < y.depth) == yes),
+                _ => None,
+            },
+            Task::Q16 => match (obs(0), obs(1), obs(2), obs(3)) {
+                (Some(ax), Some(bx), Some(ay), Some(by)) => {
+                    let g = |a: &TruthObservation, b: &TruthObservation| size(b) / size(a).max(1.0);
+                    Some((g(ax, bx) > g(ay, by)) == (a == 0))
+                }
+                _ => None,
+            },
+            Task::Q17 => match (state(0), state(1)) {
+                (Some(x), Some(y)) => {
+                    let d = obb_distance(&Obb::of(x), &Obb::of(y));
+                    Some((d < 0.06) == yes)
+                }
+                _ => None,
+            },
+            // Correspondence answers are instance ids, the truth's own.
+            _ => None,
+        };
+        if let Some(ok) = verdict {
+            let e = score.entry((q.task, q.source)).or_default();
+            e.0 += usize::from(ok);
+            e.1 += 1;
+        }
+    }
+    score
+}
+
+#[test]
+fn answers_agree_with_the_synthetic_truth() {
+    let by_source = truth_agreement();
+    let mut score: BTreeMap<Task, (usize, usize)> = BTreeMap::new();
+    let mut report = String::new();
+    for ((task, source), (ok, n)) in &by_source {
+        report.push_str(&format!(
+            "{task} {source} {:.3} ({n}); ",
+            *ok as f64 / *n as f64
+        ));
+        let e = score.entry(*task).or_default();
+        e.0 += ok;
+        e.1 += n;
+    }
+    eprintln!("truth agreement: {report}");
+    for (task, (ok, n)) in &score {
+        assert!(*n >= 10, "{task}: only {n} scored");
+        let rate = *ok as f64 / *n as f64;
+        assert!(
+            rate >= 0.9,
+            "{task}: {rate:.3} of {n} agree with the truth ({report})"
+        );
+    }
+}
+
+/// The project's shared shard-contract check (../shared/checks) on `crossview qa --out`.
+#[test]
+fn written_shards_pass_the_shard_contract_check() {
+    let script: PathBuf =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/checks/shard_contract.py");
+    let out = tempfile::tempdir().expect("tempdir");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_crossview"))
+        .args(["qa", "--allow-missing-images", "--out"])
+        .arg(out.path())
+        .arg(world())
+        .output()
+        .expect("runs");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join("report.json")).expect("report.json"),
+    )
+    .expect("report parses");
+    assert!(report["funnel"]["drawn"].as_u64().unwrap_or(0) > 1000);
+    if !script.exists() {
+        eprintln!("{} not present; skipped", script.display());
+        return;
+    }
+    let check = std::process::Command::new(crate::support::python())
+        .arg(&script)
+        .arg(out.path())
+        .output()
+        .expect("python runs");
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(text.contains("0 problems, 17/17 tasks"), "{text}");
+}

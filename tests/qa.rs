@@ -215,6 +215,78 @@ fn same_input_same_samples_whatever_the_threads() {
     assert_ne!(&reseeded, samples);
 }
 
+#[test]
+fn the_paper_jsonl_export_is_lossless() {
+    use crossview::stages::qa::{from_suite_json, to_suite_json};
+    for q in &corpus().0 {
+        let line = serde_json::to_string(&to_suite_json(q)).expect("serializes");
+        let back = from_suite_json(&serde_json::from_str(&line).expect("parses")).expect("reads");
+        assert_eq!(&back, q);
+    }
+}
+
+/// The bench is a bottom-k sample per task and slot: taking one bench scene away removes its
+/// own questions and lets about as many others in; nothing else moves.
+#[test]
+fn one_scene_less_changes_few_bench_members() {
+    use crossview::stages::corpus::{count_scene, emit_scene};
+    use crossview::stages::filter::Tally;
+    use crossview::stages::qa::NoFrameImages;
+    let cfg = config();
+    let bench_of = |scenes: &[&SceneData]| -> BTreeSet<String> {
+        let mut tally = Tally::new();
+        for s in scenes {
+            tally.merge(count_scene(s, &cfg).0);
+        }
+        let selection = tally.select(&cfg.filter, cfg.split.bench_per_task);
+        let mut out = BTreeSet::new();
+        for s in scenes {
+            emit_scene(s, &cfg, &selection, &NoFrameImages, &mut |q| {
+                if q.split == Split::Bench && !q.open_ended {
+                    out.insert(q.sample_id);
+                }
+            })
+            .expect("emits");
+        }
+        out
+    };
+    let all: Vec<&SceneData> = scenes().values().collect();
+    let before = bench_of(&all);
+    // The bench scene that contributes most.
+    let (gone, _) = scenes()
+        .keys()
+        .map(|id| {
+            let n = corpus()
+                .0
+                .iter()
+                .filter(|q| &q.scene_id == id && q.split == Split::Bench && !q.open_ended)
+                .count();
+            (id.clone(), n)
+        })
+        .max_by_key(|x| x.1)
+        .expect("scenes");
+    let rest: Vec<&SceneData> = all
+        .iter()
+        .copied()
+        .filter(|s| s.scene.as_ref().is_some_and(|m| m.scene_id != gone))
+        .collect();
+    let after = bench_of(&rest);
+    let removed = before.iter().filter(|id| !after.contains(*id)).count();
+    let added = after.iter().filter(|id| !before.contains(*id)).count();
+    let own = corpus()
+        .0
+        .iter()
+        .filter(|q| q.scene_id == gone && q.split == Split::Bench && !q.open_ended)
+        .count();
+    assert!(own > 0);
+    assert!(
+        removed >= own && removed <= own + 2 * 17,
+        "{removed} removed, {own} own"
+    );
+    assert!(added <= removed, "{added} added for {removed} removed");
+    assert!(before.len() - removed + added == after.len());
+}
+
 /// Per task, the share of closed-form answers that the synthetic truth confirms.
 fn truth_agreement() -> BTreeMap<(Task, SourceKind), (usize, usize)> {
     let root = world();
@@ -391,9 +463,18 @@ fn written_shards_pass_the_shard_contract_check() {
     let script: PathBuf =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/checks/shard_contract.py");
     let out = tempfile::tempdir().expect("tempdir");
+    // Quotas keep the shards small enough for the Python checks to read quickly.
+    let config = out.path().join("corpus.toml");
+    std::fs::write(
+        &config,
+        "[filter]\ntrain_per_task = 200\n\n[split]\nbench_fraction = 0.3\nbench_per_task = 40\n",
+    )
+    .expect("config");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_crossview"))
-        .args(["qa", "--allow-missing-images", "--out"])
-        .arg(out.path())
+        .args(["qa", "--allow-missing-images", "--jsonl", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(out.path().join("corpus"))
         .arg(world())
         .output()
         .expect("runs");
@@ -403,17 +484,34 @@ fn written_shards_pass_the_shard_contract_check() {
         String::from_utf8_lossy(&status.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(out.path().join("report.json")).expect("report.json"),
+        &std::fs::read(out.path().join("corpus/report.json")).expect("report.json"),
     )
     .expect("report parses");
     assert!(report["funnel"]["drawn"].as_u64().unwrap_or(0) > 1000);
+    for task in Task::ALL {
+        let kept = report["per_task"][task.name()]["kept_train"]
+            .as_u64()
+            .unwrap_or(0);
+        assert!(kept <= 200, "{task}: quota 200, kept {kept}");
+    }
+    // The chart: a 1400 x 1000 PNG.
+    let png = std::fs::read(out.path().join("corpus/report.png")).expect("report.png");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&png[16..24], &[0, 0, 0x05, 0x78, 0, 0, 0x03, 0xe8]);
+    // The paper's JSONL, read the way its loader reads it.
+    let jsonl = out.path().join("corpus/jsonl");
+    let text = crate::support::run_python_check(
+        "check_suite_jsonl.py",
+        &[&jsonl.join("train.jsonl"), &jsonl.join("bench.jsonl")],
+    );
+    assert!(text.contains(" 0 problems"), "{text}");
     if !script.exists() {
         eprintln!("{} not present; skipped", script.display());
         return;
     }
     let check = std::process::Command::new(crate::support::python())
         .arg(&script)
-        .arg(out.path())
+        .arg(out.path().join("corpus"))
         .output()
         .expect("python runs");
     let text = String::from_utf8_lossy(&check.stdout);

@@ -83,9 +83,12 @@ enum Command {
         /// Corpus settings (TOML: [geometry], [qa], [filter], [split], [open_ended]).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Write the samples (`data/{train,bench}-*.parquet`) and `report.json` here.
+        /// Write the samples (`data/{train,bench}-*.parquet`), `report.json` and `report.png` here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// With --out, also write the samples in the paper's JSONL (`jsonl/{train,bench}.jsonl`).
+        #[arg(long, requires = "out")]
+        jsonl: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -180,6 +183,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             trees,
             config,
             out,
+            jsonl,
             json,
             allow_missing_images,
             threads,
@@ -204,6 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     ..Default::default()
                 },
                 out,
+                jsonl,
                 json,
                 threads,
             };

@@ -7,12 +7,16 @@ use std::time::Instant;
 use anyhow::Context;
 use rayon::prelude::*;
 
-use crossview_schemas::{InputError, QaSample, RecordWriter, SourceKind, Split, WriteOptions};
+use std::io::Write as _;
+
+use crossview_schemas::{
+    AtomicFile, InputError, QaSample, RecordWriter, SourceKind, Split, WriteOptions,
+};
 use crossview_stages::corpus::{
     CorpusConfig, CorpusStats, Selection, count_scene, emit_scene, report_json, report_table,
 };
 use crossview_stages::filter::Tally;
-use crossview_stages::qa::NoFrameImages;
+use crossview_stages::qa::{NoFrameImages, to_suite_json};
 use crossview_stages::sources::{self, SceneData, SourceOptions};
 
 /// Scenes handed to the workers at a time.
@@ -184,8 +188,10 @@ pub struct QaArgs {
     pub config: CorpusConfig,
     /// Reading options.
     pub options: SourceOptions,
-    /// Write `data/{train,bench}-00000-of-00001.parquet` and `report.json` here.
+    /// Write `data/{train,bench}-00000-of-00001.parquet`, `report.json` and `report.png` here.
     pub out: Option<PathBuf>,
+    /// Also write the samples in the paper's JSONL format (`jsonl/{train,bench}.jsonl`).
+    pub jsonl: bool,
     /// Print the report as JSON.
     pub json: bool,
     /// Worker threads (default: all cores).
@@ -195,20 +201,53 @@ pub struct QaArgs {
 struct Writers {
     train: RecordWriter<QaSample>,
     bench: RecordWriter<QaSample>,
+    /// The paper's JSONL, train and bench.
+    jsonl: Option<[std::io::BufWriter<AtomicFile>; 2]>,
 }
 
 impl Writers {
-    fn create(out: &Path, cfg: &CorpusConfig) -> anyhow::Result<Self> {
+    fn create(out: &Path, cfg: &CorpusConfig, jsonl: bool) -> anyhow::Result<Self> {
         let data = out.join("data");
         std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
         let o = WriteOptions {
             config_hash: cfg.hash(),
             ..WriteOptions::default()
         };
+        let jsonl = if jsonl {
+            let dir = out.join("jsonl");
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            Some([
+                std::io::BufWriter::new(AtomicFile::create(dir.join("train.jsonl"))?),
+                std::io::BufWriter::new(AtomicFile::create(dir.join("bench.jsonl"))?),
+            ])
+        } else {
+            None
+        };
         Ok(Writers {
             train: RecordWriter::create(data.join("train-00000-of-00001.parquet"), &o)?,
             bench: RecordWriter::create(data.join("bench-00000-of-00001.parquet"), &o)?,
+            jsonl,
         })
+    }
+
+    fn write_jsonl(&mut self, q: &QaSample) -> anyhow::Result<()> {
+        if let Some(files) = self.jsonl.as_mut() {
+            let f = &mut files[usize::from(q.split == Split::Bench)];
+            serde_json::to_writer(&mut *f, &to_suite_json(q))?;
+            f.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        self.train.finish()?;
+        self.bench.finish()?;
+        if let Some(files) = self.jsonl {
+            for f in files {
+                f.into_inner().map_err(|e| e.into_error())?.commit()?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -222,12 +261,13 @@ pub fn run(args: &QaArgs) -> anyhow::Result<()> {
     let mut writers = args
         .out
         .as_deref()
-        .map(|o| Writers::create(o, &args.config))
+        .map(|o| Writers::create(o, &args.config, args.jsonl))
         .transpose()?;
     let mut pending: (Vec<QaSample>, Vec<QaSample>) = (Vec::new(), Vec::new());
     let result = pool.install(|| {
         build_corpus(&trees, &args.config, &args.options, &mut |q| {
             if let Some(w) = writers.as_mut() {
+                w.write_jsonl(&q)?;
                 let (buf, writer) = match q.split {
                     Split::Train => (&mut pending.0, &mut w.train),
                     Split::Bench => (&mut pending.1, &mut w.bench),
@@ -244,13 +284,18 @@ pub fn run(args: &QaArgs) -> anyhow::Result<()> {
     if let (Some(mut w), Some(out)) = (writers, args.out.as_deref()) {
         w.train.write(&pending.0)?;
         w.bench.write(&pending.1)?;
-        w.train.finish()?;
-        w.bench.finish()?;
+        w.finish()?;
         let report = report_json(&result.stats);
         crossview_schemas::write_atomic(
             out.join("report.json"),
             serde_json::to_string_pretty(&report)?.as_bytes(),
         )?;
+        // The chart is a view of report.json; without a font it is left out, not the run.
+        if let Err(e) =
+            crate::report_chart::write_report_png(&result.stats, &out.join("report.png"))
+        {
+            eprintln!("warning: report.png not written: {e:#}");
+        }
     }
     let drawn = result.stats.drawn.total();
     let threads = pool.current_num_threads();

@@ -11,6 +11,7 @@ mod config;
 mod generate;
 mod index;
 mod materialize;
+mod suite_jsonl;
 pub(crate) mod tasks;
 mod text;
 
@@ -24,5 +25,6 @@ pub use index::{CameraInfo, InstanceInfo, Moment, SceneIndex, View, hash_name, h
 pub use materialize::{
     FrameImages, GENERATOR, NoFrameImages, materialize, paraphrase, region_mask,
 };
+pub use suite_jsonl::{from_suite_json, to_suite_json};
 pub use tasks::{Emit, Pair};
 pub use text::{PARAPHRASES, option_texts, question_text, region_count};

@@ -68,6 +68,9 @@ fn source_color(s: SourceKind) -> RGBColor {
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
+/// One bar of the funnel: its name, colour and count per task.
+type FunnelStage<'a> = (&'static str, RGBColor, Box<dyn Fn(Task) -> u64 + 'a>);
+
 /// The task name at an integer x (bars are centred on their task's index).
 fn task_label(x: &f64) -> String {
     let k = x.round();
@@ -159,7 +162,7 @@ fn stacked_by_source(
 
 /// Per task: candidates drawn, past the per-scene filters, and kept, on a log scale.
 fn funnel(area: &Area<'_>, s: &CorpusStats) -> anyhow::Result<()> {
-    let stages: [(&str, RGBColor, Box<dyn Fn(Task) -> u64 + '_>); 3] = [
+    let stages: [FunnelStage<'_>; 3] = [
         (
             "drawn",
             RGBColor(160, 160, 160),

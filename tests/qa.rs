@@ -522,3 +522,23 @@ fn written_shards_pass_the_shard_contract_check() {
     );
     assert!(text.contains("0 problems, 17/17 tasks"), "{text}");
 }
+
+/// Every corpus config shipped in configs/ parses (unknown keys are errors) and validates.
+#[test]
+fn shipped_corpus_configs_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/corpus");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("configs/corpus") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).expect("reads");
+            let cfg: CorpusConfig =
+                toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            cfg.validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+    assert!(toml::from_str::<CorpusConfig>("[qa]\nsed = 1\n").is_err());
+}

@@ -77,9 +77,13 @@ enum Command {
     /// Instantiate, filter and split the QA corpus of native trees with the plain engine (no
     /// incremental graph) and print its quality report.
     Qa {
-        /// Native trees, or folders of them (e.g. `synth --profile all` output).
-        #[arg(required = true)]
+        /// Native trees, or folders of them (e.g. `synth --profile all` output). None: the
+        /// embedded default, a synthetic world of all four profiles written to `--world` when
+        /// absent.
         trees: Vec<PathBuf>,
+        /// Where the embedded default world lives (used when no tree is given).
+        #[arg(long, default_value = "out/synth")]
+        world: PathBuf,
         /// Corpus settings (TOML: [geometry], [qa], [filter], [split], [open_ended]).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -181,6 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Qa {
             trees,
+            world,
             config,
             out,
             jsonl,
@@ -199,6 +204,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
                     cfg
                 }
+            };
+            let trees = if trees.is_empty() {
+                crossview::qa_cmd::embedded_world(&world, threads)?;
+                vec![world]
+            } else {
+                trees
             };
             let args = crossview::qa_cmd::QaArgs {
                 trees,

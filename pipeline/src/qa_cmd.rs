@@ -53,6 +53,28 @@ pub fn source_trees(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, SourceKin
     Ok(out)
 }
 
+/// The embedded default world: a synthetic tree of each of the four profiles (default size,
+/// with images) under `dir`, written unless all four are already there.
+pub fn embedded_world(dir: &Path, threads: Option<usize>) -> anyhow::Result<()> {
+    let present = crate::synth_cmd::SynthProfile::ALL.len();
+    if source_trees(&[dir.to_path_buf()]).is_ok_and(|t| t.len() == present) {
+        return Ok(());
+    }
+    eprintln!("writing the embedded synthetic world to {}", dir.display());
+    crate::synth_cmd::run(&crate::synth_cmd::SynthArgs {
+        profiles: crate::synth_cmd::SynthProfile::ALL.to_vec(),
+        nested: true,
+        scenes: crossview_stages::synth::SynthOptions::default().scenes,
+        seed: 0,
+        out: dir.to_path_buf(),
+        images: true,
+        paper: false,
+        max_side: crate::DEFAULT_MAX_SIDE,
+        frames: None,
+        threads,
+    })
+}
+
 /// What a plain corpus run did.
 #[derive(Clone, Debug, Default)]
 pub struct CorpusRun {

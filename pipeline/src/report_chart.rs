@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 
 use anyhow::Context;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crossview_schemas::{SourceKind, Task};
@@ -82,6 +84,38 @@ fn task_label(x: &f64) -> String {
         .map_or(String::new(), |t| t.name().to_string())
 }
 
+type Chart<'a, 'b, Y> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, Y>>;
+
+/// Task names along x, counts (formatted by `y_label`) along y.
+fn task_axes<Y>(chart: &mut Chart<'_, '_, Y>, y_label: &dyn Fn(&f64) -> String) -> anyhow::Result<()>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(18)
+        .x_label_formatter(&task_label)
+        .y_label_formatter(y_label)
+        .label_style((FONT, 12))
+        .draw()?;
+    Ok(())
+}
+
+/// The series legend, in the upper right.
+fn legend<'a, 'b: 'a, Y>(chart: &mut Chart<'a, 'b, Y>) -> anyhow::Result<()>
+where
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font((FONT, 12))
+        .draw()?;
+    Ok(())
+}
+
 /// Stacked bars per task, one layer per source, from a count per (source, task); optional
 /// black ticks (the paper's figure per task).
 fn stacked_by_source(
@@ -108,14 +142,7 @@ fn stacked_by_source(
         .x_label_area_size(28)
         .y_label_area_size(60)
         .build_cartesian_2d(-0.5f64..16.5f64, 0f64..top)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(18)
-        .x_label_formatter(&task_label)
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .label_style((FONT, 12))
-        .draw()?;
+    task_axes(&mut chart, &|y| format!("{y:.0}"))?;
     for (k, &t) in Task::ALL.iter().enumerate() {
         let mut base = 0.0;
         for &s in SourceKind::ALL {
@@ -151,12 +178,7 @@ fn stacked_by_source(
             .label("paper mix")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 10, y)], BLACK.stroke_width(3)));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font((FONT, 12))
-        .draw()?;
+    legend(&mut chart)?;
     Ok(())
 }
 
@@ -192,14 +214,7 @@ fn funnel(area: &Area<'_>, s: &CorpusStats) -> anyhow::Result<()> {
         .x_label_area_size(28)
         .y_label_area_size(60)
         .build_cartesian_2d(-0.5f64..16.5f64, (1f64..top).log_scale())?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(18)
-        .x_label_formatter(&task_label)
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .label_style((FONT, 12))
-        .draw()?;
+    task_axes(&mut chart, &|y| format!("{y:.0}"))?;
     for (j, (name, color, value)) in stages.iter().enumerate() {
         let color = *color;
         chart
@@ -211,12 +226,7 @@ fn funnel(area: &Area<'_>, s: &CorpusStats) -> anyhow::Result<()> {
             .label(*name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font((FONT, 12))
-        .draw()?;
+    legend(&mut chart)?;
     Ok(())
 }
 
@@ -234,14 +244,7 @@ fn answer_positions(area: &Area<'_>, s: &CorpusStats) -> anyhow::Result<()> {
         .x_label_area_size(28)
         .y_label_area_size(60)
         .build_cartesian_2d(-0.5f64..16.5f64, 0f64..1f64)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(18)
-        .x_label_formatter(&task_label)
-        .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
-        .label_style((FONT, 12))
-        .draw()?;
+    task_axes(&mut chart, &|y| format!("{:.0}%", y * 100.0))?;
     for (k, pos) in s.positions.iter().enumerate() {
         let total: u64 = pos.iter().sum();
         if total == 0 {

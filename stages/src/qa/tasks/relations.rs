@@ -10,10 +10,21 @@ use crossview_schemas::Task;
 use super::{Emit, OptionKind, Pair, Reject, coin, reject, sample_pairs};
 use crate::geometry::Decision;
 
-/// Q13: X is left of Y in A; is their order flipped in B (mask centroids, margin a share of
-/// the image width)?
-pub(super) fn q13_left_right_flip(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emit<'_>) {
-    let m = &p.cfg.margins;
+/// A relation between two objects' observations in a view: which holds of (first, second),
+/// decided with a margin, or why it cannot be.
+type Relation<'r> = dyn Fn(u32, u32, u32) -> Result<Decision<bool>, Reject> + 'r;
+
+/// For two objects shown in both views: orders them so that `holds` is true of (first,
+/// second) in A, then asks whether it still holds in B. The answer is yes (0) when it still
+/// holds and `yes_when_kept`, or when it no longer holds and not.
+fn relation_across_views(
+    task: Task,
+    holds: &Relation<'_>,
+    yes_when_kept: bool,
+    p: &Pair<'_, '_>,
+    rng: &mut ChaCha8Rng,
+    emit: &mut Emit<'_>,
+) {
     for (x, y) in sample_pairs(rng, p.shown_in_both(), p.anchors()) {
         let (Some(ax), Some(ay), Some(bx), Some(by)) = (
             p.region(0, x),
@@ -23,40 +34,48 @@ pub(super) fn q13_left_right_flip(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: 
         ) else {
             continue;
         };
-        let cx = |obs: u32| p.ix.facts(obs).centroid.x;
-        let (wa, wb) = (
-            f64::from(p.ix.camera(p.a).width),
-            f64::from(p.ix.camera(p.b).width),
-        );
-        let x_left = match m.left_of(cx(ax.obs), cx(ay.obs), wa) {
-            Decision::Decided(l) => l,
-            Decision::Undecidable => {
-                emit(reject(Task::Q13, Reject::Margin));
+        let in_a = match holds(ax.obs, ay.obs, p.a) {
+            Ok(Decision::Decided(h)) => h,
+            Ok(Decision::Undecidable) => {
+                emit(reject(task, Reject::Margin));
+                continue;
+            }
+            Err(r) => {
+                emit(reject(task, r));
                 continue;
             }
         };
-        let (regions, left_in_b) = if x_left {
-            ([ax, ay, bx, by], m.left_of(cx(bx.obs), cx(by.obs), wb))
+        let regions = if in_a {
+            [ax, ay, bx, by]
         } else {
-            ([ay, ax, by, bx], m.left_of(cx(by.obs), cx(bx.obs), wb))
+            [ay, ax, by, bx]
         };
-        let Decision::Decided(still_left) = left_in_b else {
-            emit(reject(Task::Q13, Reject::Margin));
-            continue;
+        let kept = match holds(regions[2].obs, regions[3].obs, p.b) {
+            Ok(Decision::Decided(h)) => h,
+            Ok(Decision::Undecidable) => {
+                emit(reject(task, Reject::Margin));
+                continue;
+            }
+            Err(r) => {
+                emit(reject(task, r));
+                continue;
+            }
         };
-        let key = p.key(
-            Task::Q13,
-            &[(0, regions[0].instance), (0, regions[1].instance)],
-        );
-        // yes (0): flipped.
-        emit(p.finish(
-            Task::Q13,
-            &regions,
-            OptionKind::YesNo,
-            usize::from(still_left),
-            key,
-        ));
+        let key = p.key(task, &[(0, regions[0].instance), (0, regions[1].instance)]);
+        let yes = kept == yes_when_kept;
+        emit(p.finish(task, &regions, OptionKind::YesNo, usize::from(!yes), key));
     }
+}
+
+/// Q13: X is left of Y in A; is their order flipped in B (mask centroids, margin a share of
+/// the image width)?
+pub(super) fn q13_left_right_flip(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emit<'_>) {
+    let left_of = |first: u32, second: u32, view: u32| {
+        let width = f64::from(p.ix.camera(view).width);
+        let cx = |obs: u32| p.ix.facts(obs).centroid.x;
+        Ok(p.cfg.margins.left_of(cx(first), cx(second), width))
+    };
+    relation_across_views(Task::Q13, &left_of, false, p, rng, emit);
 }
 
 /// Q14: two objects shown at time t in A and later in B (camera B at the first annotated
@@ -115,47 +134,14 @@ pub(super) fn q14_displacement(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mu
 
 /// Q15: X is nearer the camera than Y in A; is X also nearer in B (camera-space depth)?
 pub(super) fn q15_depth_consistency(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emit<'_>) {
-    let m = &p.cfg.margins;
-    for (x, y) in sample_pairs(rng, p.shown_in_both(), p.anchors()) {
-        let (Some(ax), Some(ay), Some(bx), Some(by)) = (
-            p.region(0, x),
-            p.region(0, y),
-            p.region(1, x),
-            p.region(1, y),
-        ) else {
-            continue;
-        };
-        let depth = |obs: u32| p.ix.facts(obs).depth;
-        let (Some(dax), Some(day), Some(dbx), Some(dby)) =
-            (depth(ax.obs), depth(ay.obs), depth(bx.obs), depth(by.obs))
-        else {
-            emit(reject(Task::Q15, Reject::MissingGeometry));
-            continue;
-        };
-        let (regions, nearer_in_b) = match m.nearer(dax, day) {
-            Decision::Decided(true) => ([ax, ay, bx, by], m.nearer(dbx, dby)),
-            Decision::Decided(false) => ([ay, ax, by, bx], m.nearer(dby, dbx)),
-            Decision::Undecidable => {
-                emit(reject(Task::Q15, Reject::Margin));
-                continue;
-            }
-        };
-        let Decision::Decided(still_nearer) = nearer_in_b else {
-            emit(reject(Task::Q15, Reject::Margin));
-            continue;
-        };
-        let key = p.key(
-            Task::Q15,
-            &[(0, regions[0].instance), (0, regions[1].instance)],
-        );
-        emit(p.finish(
-            Task::Q15,
-            &regions,
-            OptionKind::YesNo,
-            usize::from(!still_nearer),
-            key,
-        ));
-    }
+    let nearer = |first: u32, second: u32, _view: u32| match (
+        p.ix.facts(first).depth,
+        p.ix.facts(second).depth,
+    ) {
+        (Some(a), Some(b)) => Ok(p.cfg.margins.nearer(a, b)),
+        _ => Err(Reject::MissingGeometry),
+    };
+    relation_across_views(Task::Q15, &nearer, true, p, rng, emit);
 }
 
 /// Q16: from A to B, which of two objects grows more in apparent size (area ratios)?

@@ -87,7 +87,10 @@ fn task_label(x: &f64) -> String {
 type Chart<'a, 'b, Y> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, Y>>;
 
 /// Task names along x, counts (formatted by `y_label`) along y.
-fn task_axes<Y>(chart: &mut Chart<'_, '_, Y>, y_label: &dyn Fn(&f64) -> String) -> anyhow::Result<()>
+fn task_axes<Y>(
+    chart: &mut Chart<'_, '_, Y>,
+    y_label: &dyn Fn(&f64) -> String,
+) -> anyhow::Result<()>
 where
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {

@@ -290,6 +290,17 @@ mod tests {
         }
     }
 
+    /// Bench candidates of ranks 0..500 kept over the three slots.
+    fn bench_kept(s: &Selection) -> u64 {
+        (0..3u8)
+            .map(|slot| {
+                (0..500u64)
+                    .filter(|&r| s.keeps(&key(Split::Bench, None, slot), r))
+                    .count() as u64
+            })
+            .sum()
+    }
+
     #[test]
     fn bench_takes_exactly_n_per_task_when_slots_allow() {
         let mut t = Tally::new();
@@ -298,14 +309,7 @@ mod tests {
                 t.add(key(Split::Bench, None, slot), r, 3);
             }
         }
-        let s = t.select(&FilterConfig::default(), 1000);
-        let kept: u64 = (0..3u8)
-            .map(|slot| {
-                (0..500u64)
-                    .filter(|&r| s.keeps(&key(Split::Bench, None, slot), r))
-                    .count() as u64
-            })
-            .sum();
+        let kept = bench_kept(&t.select(&FilterConfig::default(), 1000));
         assert_eq!(kept, 1000);
         // A short slot limits every slot to its count.
         let mut t = Tally::new();
@@ -314,14 +318,7 @@ mod tests {
                 t.add(key(Split::Bench, None, slot), r, 3);
             }
         }
-        let s = t.select(&FilterConfig::default(), 1000);
-        let kept: u64 = (0..3u8)
-            .map(|slot| {
-                (0..500u64)
-                    .filter(|&r| s.keeps(&key(Split::Bench, None, slot), r))
-                    .count() as u64
-            })
-            .sum();
+        let kept = bench_kept(&t.select(&FilterConfig::default(), 1000));
         assert_eq!(kept, 300);
     }
 
@@ -340,18 +337,7 @@ mod tests {
     #[test]
     fn dedupe_drops_a_repeat_and_keeps_the_rest() {
         use crate::qa::tasks::test_scene::{TestScene, draw};
-        let mut t = TestScene::new();
-        t.camera("a", [0.0, -3.0, 1.0]);
-        t.camera("b", [3.0, 0.0, 1.0]);
-        for k in 0..5 {
-            t.cube(
-                &format!("o{k}"),
-                "box",
-                0,
-                [-0.6 + 0.3 * k as f64, 0.1 * k as f64, 1.0],
-                0.15,
-            );
-        }
+        let t = TestScene::two_views_and_a_row(&["box"; 5]);
         let d = draw(&t, Task::Q13);
         assert!(d.cands.len() > 2);
         let mut dd = Deduper::new();

@@ -140,18 +140,7 @@ mod tests {
 
     #[test]
     fn samples_are_self_contained_and_ids_are_content_hashes() {
-        let mut t = TestScene::new();
-        t.camera("a", [0.0, -3.0, 1.0]);
-        t.camera("b", [3.0, 0.0, 1.0]);
-        for k in 0..5 {
-            t.cube(
-                &format!("o{k}"),
-                "box",
-                0,
-                [-0.6 + 0.3 * k as f64, 0.1 * k as f64, 1.0],
-                0.15,
-            );
-        }
+        let t = TestScene::two_views_and_a_row(&["box"; 5]);
         for &task in &[Task::Q1, Task::Q4, Task::Q10] {
             let d = draw(&t, task);
             let ix = d.index();

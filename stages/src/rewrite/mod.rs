@@ -127,19 +127,7 @@ mod tests {
     use crossview_schemas::{Split, Task};
 
     fn scene(categories: [&str; 5]) -> TestScene {
-        let mut t = TestScene::new();
-        t.camera("a", [0.0, -3.0, 1.0]);
-        t.camera("b", [3.0, 0.0, 1.0]);
-        for (k, cat) in categories.iter().enumerate() {
-            t.cube(
-                &format!("o{k}"),
-                cat,
-                0,
-                [-0.6 + 0.3 * k as f64, 0.1 * k as f64, 1.0],
-                0.15,
-            );
-        }
-        t
+        TestScene::two_views_and_a_row(&categories)
     }
 
     #[test]

@@ -34,12 +34,14 @@ fn relation_across_views(
         ) else {
             continue;
         };
-        let in_a = match holds(ax.obs, ay.obs, p.a) {
-            Ok(Decision::Decided(h)) => h,
-            Ok(Decision::Undecidable) => {
-                emit(reject(task, Reject::Margin));
-                continue;
-            }
+        // A decision, or the rejection to emit.
+        let decide = |first: u32, second: u32, view: u32| match holds(first, second, view) {
+            Ok(Decision::Decided(h)) => Ok(h),
+            Ok(Decision::Undecidable) => Err(Reject::Margin),
+            Err(r) => Err(r),
+        };
+        let in_a = match decide(ax.obs, ay.obs, p.a) {
+            Ok(h) => h,
             Err(r) => {
                 emit(reject(task, r));
                 continue;
@@ -50,12 +52,8 @@ fn relation_across_views(
         } else {
             [ay, ax, by, bx]
         };
-        let kept = match holds(regions[2].obs, regions[3].obs, p.b) {
-            Ok(Decision::Decided(h)) => h,
-            Ok(Decision::Undecidable) => {
-                emit(reject(task, Reject::Margin));
-                continue;
-            }
+        let kept = match decide(regions[2].obs, regions[3].obs, p.b) {
+            Ok(h) => h,
             Err(r) => {
                 emit(reject(task, r));
                 continue;

@@ -86,6 +86,19 @@ impl TestScene {
         });
     }
 
+    /// Two cameras ("a" in front, "b" to the side) and a row of cubes `o0, o1, ...`, one per
+    /// category given, at frame 0: the scene most template tests start from.
+    pub(crate) fn two_views_and_a_row(categories: &[&str]) -> Self {
+        let mut t = TestScene::new();
+        t.camera("a", [0.0, -3.0, 1.0]);
+        t.camera("b", [3.0, 0.0, 1.0]);
+        for (k, cat) in categories.iter().enumerate() {
+            let at = [-0.6 + 0.3 * k as f64, 0.1 * k as f64, 1.0];
+            t.cube(&format!("o{k}"), cat, 0, at, 0.15);
+        }
+        t
+    }
+
     /// The scene's records, with masks rendered (MessyTable-like: tight boxes, annotated).
     pub(crate) fn data(&self) -> SceneData {
         let mut observations = Vec::new();

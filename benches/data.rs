@@ -1,5 +1,8 @@
 //! Deterministic inputs shared by the benchmarks (mirrored exactly in benches/py/).
 
+use crossview_stages::sources::{self, SceneData, SourceOptions};
+use crossview_stages::synth::{self, Profile, SynthOptions};
+
 use crossview_schemas::{
     CocoRle, MaskSource, QaSample, Region, Rle, SourceKind, Split, Task, ViewRef,
 };
@@ -109,4 +112,27 @@ pub fn region_masks(n: usize) -> Vec<CocoRle> {
             CocoRle::from(&rle)
         })
         .collect()
+}
+
+/// The scenes of a fresh annotation-only synthetic tree of `n` scenes of one profile, loaded.
+pub fn synth_scenes(profile: &dyn Profile, n: usize) -> Vec<SceneData> {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("tempdir: {e}"));
+    let opts = SynthOptions {
+        scenes: n,
+        images: false,
+        ..SynthOptions::default()
+    };
+    synth::run(profile, dir.path(), &opts).unwrap_or_else(|e| unreachable!("{e}"));
+    let reader = sources::open(
+        dir.path(),
+        None,
+        &SourceOptions {
+            require_images: false,
+            ..SourceOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| unreachable!("{e}"));
+    sources::read_all(reader.as_ref())
+        .unwrap_or_else(|e| unreachable!("{e}"))
+        .0
 }

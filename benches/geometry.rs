@@ -1,31 +1,15 @@
 //! Per-scene geometry on one core: a 9-camera MessyTable scene with about 20 objects, all of it
 //! (3D estimates, facts, every observation's occluders, every pair's distance and contact).
 
+use crate::data::synth_scenes;
 use criterion::{Criterion, Throughput};
 use crossview_stages::geometry::{GeometryConfig, SceneGeometry};
-use crossview_stages::sources::{self, SourceOptions};
-use crossview_stages::synth::{self, SynthOptions};
+use crossview_stages::sources;
+use crossview_stages::synth;
 use std::hint::black_box;
 
 pub fn bench(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("tempdir: {e}"));
-    let opts = SynthOptions {
-        scenes: 12,
-        images: false,
-        ..SynthOptions::default()
-    };
-    synth::run(&synth::messytable::MessyTable, dir.path(), &opts)
-        .unwrap_or_else(|e| unreachable!("{e}"));
-    let reader = sources::open(
-        dir.path(),
-        None,
-        &SourceOptions {
-            require_images: false,
-            ..SourceOptions::default()
-        },
-    )
-    .unwrap_or_else(|e| unreachable!("{e}"));
-    let (scenes, _) = sources::read_all(reader.as_ref()).unwrap_or_else(|e| unreachable!("{e}"));
+    let scenes = synth_scenes(&synth::messytable::MessyTable, 12);
     // The scene closest to 20 objects.
     let objects = |s: &sources::SceneData| {
         let mut ids: Vec<&str> = s

@@ -2,33 +2,11 @@
 //! (geometry, scene index, all 17 templates, margins, dedupe and ranks: the first corpus pass),
 //! in candidates per second. Scenes are loaded before timing.
 
+use crate::data::synth_scenes as scenes;
 use criterion::{Criterion, Throughput};
 use crossview_stages::corpus::{CorpusConfig, count_scene};
-use crossview_stages::sources::{self, SceneData, SourceOptions};
-use crossview_stages::synth::{self, Profile, SynthOptions};
+use crossview_stages::synth::{self, Profile};
 use std::hint::black_box;
-
-fn scenes(profile: &dyn Profile, n: usize) -> Vec<SceneData> {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("tempdir: {e}"));
-    let opts = SynthOptions {
-        scenes: n,
-        images: false,
-        ..SynthOptions::default()
-    };
-    synth::run(profile, dir.path(), &opts).unwrap_or_else(|e| unreachable!("{e}"));
-    let reader = sources::open(
-        dir.path(),
-        None,
-        &SourceOptions {
-            require_images: false,
-            ..SourceOptions::default()
-        },
-    )
-    .unwrap_or_else(|e| unreachable!("{e}"));
-    sources::read_all(reader.as_ref())
-        .unwrap_or_else(|e| unreachable!("{e}"))
-        .0
-}
 
 pub fn bench(c: &mut Criterion) {
     let cfg = CorpusConfig::default();

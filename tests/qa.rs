@@ -18,26 +18,32 @@ use crossview::stages::sources::{self, SceneData, SourceOptions};
 use crossview::stages::split::SplitConfig;
 use crossview::stages::synth::{self, Profile, SynthOptions};
 
-/// A small world of all four sources (annotation-only), written once per test binary run.
+/// Writes an annotation-only world of all four sources: `scenes` per profile (MessyTable,
+/// MMPTrack, EgoHumans, Ego-Exo4D) under `dir/<source>`.
+fn write_world(dir: &Path, seed: u64, scenes: [usize; 4]) {
+    let profiles: [(&dyn Profile, &str); 4] = [
+        (&synth::messytable::MessyTable, "messytable"),
+        (&synth::mmptrack::MmpTrack, "mmptrack"),
+        (&synth::egohumans::EgoHumans, "egohumans"),
+        (&synth::egoexo4d::EgoExo4d, "egoexo4d"),
+    ];
+    for ((p, name), n) in profiles.into_iter().zip(scenes) {
+        let opts = SynthOptions {
+            seed,
+            scenes: n,
+            images: false,
+            ..SynthOptions::default()
+        };
+        synth::run(p, &dir.join(name), &opts).expect("synth");
+    }
+}
+
+/// A small world of all four sources, written once per test binary run.
 fn world() -> &'static Path {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
-        let profiles: [(&dyn Profile, &str, usize); 4] = [
-            (&synth::messytable::MessyTable, "messytable", 8),
-            (&synth::mmptrack::MmpTrack, "mmptrack", 2),
-            (&synth::egohumans::EgoHumans, "egohumans", 2),
-            (&synth::egoexo4d::EgoExo4d, "egoexo4d", 4),
-        ];
-        for (p, name, scenes) in profiles {
-            let opts = SynthOptions {
-                seed: 11,
-                scenes,
-                images: false,
-                ..SynthOptions::default()
-            };
-            synth::run(p, &dir.path().join(name), &opts).expect("synth");
-        }
+        write_world(dir.path(), 11, [8, 2, 2, 4]);
         dir
     })
     .path()
@@ -63,7 +69,11 @@ fn options() -> SourceOptions {
 }
 
 fn build(cfg: &CorpusConfig, threads: usize) -> (Vec<QaSample>, CorpusRun) {
-    let trees = source_trees(&[world().to_path_buf()]).expect("trees");
+    build_at(world(), cfg, threads)
+}
+
+fn build_at(root: &Path, cfg: &CorpusConfig, threads: usize) -> (Vec<QaSample>, CorpusRun) {
+    let trees = source_trees(&[root.to_path_buf()]).expect("trees");
     assert_eq!(trees.len(), 4);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -86,18 +96,98 @@ fn corpus() -> &'static (Vec<QaSample>, CorpusRun) {
     C.get_or_init(|| build(&config(), 2))
 }
 
+fn load_scenes(root: &Path) -> BTreeMap<String, SceneData> {
+    let mut out = BTreeMap::new();
+    for (tree, kind) in source_trees(&[root.to_path_buf()]).expect("trees") {
+        let reader = sources::open(&tree, Some(kind), &options()).expect("opens");
+        for s in sources::read_all(reader.as_ref()).expect("reads").0 {
+            out.insert(s.scene.as_ref().expect("scene").scene_id.clone(), s);
+        }
+    }
+    out
+}
+
 fn scenes() -> &'static BTreeMap<String, SceneData> {
     static S: std::sync::OnceLock<BTreeMap<String, SceneData>> = std::sync::OnceLock::new();
-    S.get_or_init(|| {
-        let mut out = BTreeMap::new();
-        for (root, kind) in source_trees(&[world().to_path_buf()]).expect("trees") {
-            let reader = sources::open(&root, Some(kind), &options()).expect("opens");
-            for s in sources::read_all(reader.as_ref()).expect("reads").0 {
-                out.insert(s.scene.as_ref().expect("scene").scene_id.clone(), s);
+    S.get_or_init(|| load_scenes(world()))
+}
+
+/// What every sample must be: its id its content hash, one placeholder per region, every
+/// region a non-empty mask of an observation in the view it names, the answer its option.
+fn check_sample(q: &QaSample, scenes: &BTreeMap<String, SceneData>) {
+    assert_eq!(q.sample_id, q.content_id());
+    assert_eq!(
+        q.question.matches(REGION_PLACEHOLDER).count(),
+        q.regions.len(),
+        "{}",
+        q.question
+    );
+    let scene = &scenes[&q.scene_id];
+    assert_eq!(q.source, scene.scene.as_ref().expect("scene").source);
+    assert!(q.views.len() >= 2);
+    for r in &q.regions {
+        let v = &q.views[r.view_index as usize];
+        let m = r.mask.to_rle();
+        assert_eq!(m.size(), [v.height, v.width], "mask sized as its view");
+        assert!(m.area() > 0, "empty region mask in {}", q.sample_id);
+        let mb = m.bbox().expect("non-empty");
+        assert!(r.bbox.contains(&mb, 0.5), "{:?} vs {:?}", r.bbox, mb);
+        let frame: u32 = v.frame_id.parse().expect("frame index");
+        let seen = scene.observations.iter().any(|o| {
+            o.camera_id == v.view_id
+                && o.frame_index == frame
+                && o.instance_id == r.instance_id
+                && o.category == r.category
+        });
+        assert!(
+            seen,
+            "{} not observed in {} frame {}",
+            r.instance_id, v.view_id, frame
+        );
+    }
+    if q.open_ended {
+        assert!(q.options.is_empty() && q.answer_index == -1 && !q.answer.is_empty());
+    } else {
+        assert_eq!(q.options[q.answer_index as usize], q.answer);
+    }
+}
+
+/// Over several seeded worlds: every sample is well formed, splits are scene-disjoint, and
+/// within each train group (task and source) every answer position holds exactly as many.
+#[test]
+fn invariants_hold_over_seeded_worlds() {
+    for seed in [21u64, 22, 23] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_world(dir.path(), seed, [3, 1, 1, 2]);
+        let cfg = CorpusConfig {
+            qa: QaConfig {
+                seed,
+                ..QaConfig::default()
+            },
+            ..config()
+        };
+        let (samples, _) = build_at(dir.path(), &cfg, 2);
+        assert!(!samples.is_empty(), "seed {seed}");
+        let scenes = load_scenes(dir.path());
+        let mut splits: BTreeMap<&str, Split> = BTreeMap::new();
+        let mut slots: BTreeMap<(Task, SourceKind), Vec<usize>> = BTreeMap::new();
+        for q in &samples {
+            check_sample(q, &scenes);
+            assert_eq!(*splits.entry(&q.scene_id).or_insert(q.split), q.split);
+            if q.split == Split::Train && !q.open_ended {
+                let v = slots
+                    .entry((q.task, q.source))
+                    .or_insert_with(|| vec![0; q.options.len()]);
+                v[q.answer_index as usize] += 1;
             }
         }
-        out
-    })
+        for ((task, source), counts) in &slots {
+            assert!(
+                counts.iter().all(|&c| c == counts[0]),
+                "seed {seed} {task} {source}: {counts:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -111,41 +201,7 @@ fn every_region_is_a_mask_of_a_shown_view() {
             "duplicate id {}",
             q.sample_id
         );
-        assert_eq!(q.sample_id, q.content_id());
-        assert_eq!(
-            q.question.matches(REGION_PLACEHOLDER).count(),
-            q.regions.len(),
-            "{}",
-            q.question
-        );
-        let scene = &scenes()[&q.scene_id];
-        assert_eq!(q.source, scene.scene.as_ref().expect("scene").source);
-        assert!(q.views.len() >= 2);
-        for r in &q.regions {
-            let v = &q.views[r.view_index as usize];
-            let m = r.mask.to_rle();
-            assert_eq!(m.size(), [v.height, v.width], "mask sized as its view");
-            assert!(m.area() > 0, "empty region mask in {}", q.sample_id);
-            let mb = m.bbox().expect("non-empty");
-            assert!(r.bbox.contains(&mb, 0.5), "{:?} vs {:?}", r.bbox, mb);
-            let frame: u32 = v.frame_id.parse().expect("frame index");
-            let seen = scene.observations.iter().any(|o| {
-                o.camera_id == v.view_id
-                    && o.frame_index == frame
-                    && o.instance_id == r.instance_id
-                    && o.category == r.category
-            });
-            assert!(
-                seen,
-                "{} not observed in {} frame {}",
-                r.instance_id, v.view_id, frame
-            );
-        }
-        if q.open_ended {
-            assert!(q.options.is_empty() && q.answer_index == -1 && !q.answer.is_empty());
-        } else {
-            assert_eq!(q.options[q.answer_index as usize], q.answer);
-        }
+        check_sample(q, scenes());
     }
 }
 

@@ -271,4 +271,40 @@ mod tests {
         }
         assert!(judged);
     }
+
+    /// Inside the margins nothing is asked: a 1.2x area change (between "about the same"
+    /// at 1.1x and "larger" at 1.3x), and two wholly visible objects' completeness.
+    #[test]
+    fn within_the_margins_the_draw_is_rejected() {
+        let mut t = TestScene::new();
+        // The near face at 2.7 m and 2.45 m: (2.7 / 2.45)^2 = 1.21.
+        t.camera("far", [0.0, -3.0, 1.0]);
+        t.camera("nearer", [0.0, -2.75, 1.0]);
+        t.cube("o", "box", 0, [0.0, 0.0, 1.0], 0.6);
+        let d = draw(&t, Task::Q10);
+        assert!(d.cands.is_empty(), "{:?}", d.cands);
+        assert!(!d.rejected.is_empty());
+        assert!(d.rejected.iter().all(|r| r.reason == Reject::Margin));
+        // A row seen from the front and from above-front: nothing hides anything.
+        let mut t = TestScene::new();
+        t.camera("a", [0.0, -3.0, 1.0]);
+        t.camera("b", [0.5, -3.0, 2.5]);
+        for k in 0..5 {
+            t.cube(
+                &format!("o{k}"),
+                "box",
+                0,
+                [-0.6 + 0.3 * k as f64, 0.0, 1.0],
+                0.15,
+            );
+        }
+        for task in [Task::Q11, Task::Q12] {
+            let d = draw(&t, task);
+            assert!(d.cands.is_empty(), "{task}: {:?}", d.cands);
+            assert!(
+                d.rejected.iter().any(|r| r.reason == Reject::Margin),
+                "{task}"
+            );
+        }
+    }
 }

@@ -3,29 +3,39 @@
 
 use rand_chacha::ChaCha8Rng;
 
-use crossview_schemas::Task;
+use crossview_schemas::{BoxXyxy, Task};
 
 use super::{Emit, OptionKind, Pair, Reject, coin, reject, sample};
 use crate::geometry::{Decision, surface_gap, visible_box};
 
-/// Q17: X and Y overlap in A (their visible boxes intersect); are they in physical contact?
+fn intersect(a: Option<BoxXyxy>, b: Option<BoxXyxy>) -> bool {
+    a.zip(b).is_some_and(|(a, b)| {
+        a.x1().max(b.x1()) < a.x2().min(b.x2()) && a.y1().max(b.y1()) < a.y2().min(b.y2())
+    })
+}
+
+/// Q17: X and Y overlap in A (their visible boxes intersect, or one's visible box covers part
+/// of where the other's whole outline projects: one in front of the other); are they in
+/// physical contact?
 pub(super) fn q17_contact(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emit<'_>) {
     let ix = p.ix;
     let both = p.shown_in_both();
-    let boxes: Vec<_> = both
+    // (visible box, whole-object box) of each object in A.
+    let boxes: Vec<(Option<BoxXyxy>, Option<BoxXyxy>)> = both
         .iter()
-        .map(|&i| {
-            ix.shown(p.a, i)
-                .and_then(|o| visible_box(&ix.data.observations[o as usize]))
+        .map(|&i| match ix.shown(p.a, i) {
+            Some(o) => (
+                visible_box(&ix.data.observations[o as usize]),
+                ix.facts(o).full_box,
+            ),
+            None => (None, None),
         })
         .collect();
     let mut overlapping = Vec::new();
     for i in 0..both.len() {
         for j in i + 1..both.len() {
-            if let (Some(a), Some(b)) = (boxes[i], boxes[j])
-                && a.x1().max(b.x1()) < a.x2().min(b.x2())
-                && a.y1().max(b.y1()) < a.y2().min(b.y2())
-            {
+            let ((vi, fi), (vj, fj)) = (boxes[i], boxes[j]);
+            if intersect(vi, vj) || intersect(vi, fj) || intersect(fi, vj) {
                 overlapping.push((both[i], both[j]));
             }
         }
@@ -91,5 +101,24 @@ mod tests {
         }
         assert_eq!(answers.get(&["base", "top"]), Some(&0), "{answers:?}");
         assert_eq!(answers.get(&["base", "behind"]), Some(&1), "{answers:?}");
+    }
+
+    /// Surfaces 6 cm apart are neither in contact (< 2 cm) nor apart (> 10 cm).
+    #[test]
+    fn a_gap_between_the_margins_is_rejected() {
+        // One behind the other as "a" sees them (overlapping), 6 cm apart in depth.
+        let mut t = TestScene::new();
+        t.camera("a", [0.0, -3.0, 1.0]);
+        t.camera("b", [3.0, 0.1, 1.0]);
+        t.cube("front", "box", 0, [0.0, 0.0, 1.0], 0.2);
+        t.cube("behind", "box", 0, [0.08, 0.26, 1.0], 0.2);
+        let d = draw(&t, Task::Q17);
+        assert!(d.cands.is_empty(), "{:?}", d.cands);
+        assert!(!d.rejected.is_empty());
+        assert!(
+            d.rejected
+                .iter()
+                .all(|r| r.reason == crate::qa::Reject::Margin)
+        );
     }
 }

@@ -273,4 +273,43 @@ mod tests {
         }
         assert!(judged);
     }
+
+    /// Inside the margins nothing is asked: one object above the other (same image x), side by
+    /// side at one depth, two still objects, and two objects that grow alike.
+    #[test]
+    fn within_the_margins_the_draw_is_rejected() {
+        use crate::qa::Reject;
+        let only_margin = |d: &super::super::test_scene::Drawn, what: &str| {
+            assert!(d.cands.is_empty(), "{what}: {:?}", d.cands);
+            assert!(!d.rejected.is_empty(), "{what}");
+            assert!(
+                d.rejected.iter().all(|r| r.reason == Reject::Margin),
+                "{what}"
+            );
+        };
+        let mut t = TestScene::new();
+        t.camera("a", [0.0, -3.0, 1.0]);
+        t.camera("b", [0.3, -3.0, 1.0]);
+        t.cube("low", "box", 0, [0.0, 0.0, 0.8], 0.2);
+        t.cube("high", "box", 0, [0.0, 0.0, 1.2], 0.2);
+        only_margin(&draw(&t, Task::Q13), "stacked: same x");
+        // Side by side at one depth, seen square-on by both cameras.
+        let mut t = TestScene::new();
+        t.camera_at("a", [0.0, -3.0, 1.0], [0.0, 0.0, 1.0]);
+        t.camera_at("b", [0.0, -2.5, 1.0], [0.0, 0.0, 1.0]);
+        t.cube("l", "box", 0, [-0.4, 0.0, 1.0], 0.2);
+        t.cube("r", "box", 0, [0.4, 0.0, 1.0], 0.2);
+        only_margin(&draw(&t, Task::Q15), "same depth");
+        // The camera backs away along its axis: both objects shrink alike.
+        only_margin(&draw(&t, Task::Q16), "same growth");
+        // Nothing moves between the frames.
+        let mut t = TestScene::new();
+        t.camera("a", [0.0, -3.0, 1.0]);
+        t.camera("b", [3.0, 0.0, 1.0]);
+        for f in 0..2 {
+            t.cube("x", "box", f, [-0.4, 0.0, 1.0], 0.2);
+            t.cube("y", "box", f, [0.4, 0.3, 1.0], 0.2);
+        }
+        only_margin(&draw(&t, Task::Q14), "still");
+    }
 }

@@ -221,4 +221,58 @@ mod tests {
             assert_eq!(ix.camera(c.views[1]).id, "front");
         }
     }
+
+    /// A sliver below the minimum region is neither seen nor hidden (Q6), and two objects
+    /// covering the hidden one about equally leave no clear occluder (Q8).
+    #[test]
+    fn within_the_margins_the_draw_is_rejected() {
+        use super::super::test_scene::draw_with;
+        use crate::qa::{QaConfig, Reject};
+        let mut t = TestScene::new();
+        t.camera("top", [0.0, 0.0, 5.0]);
+        t.camera_at("front", [0.0, -3.0, 1.0], [0.0, 0.0, 1.0]);
+        // From the front, "peek" shows only a thin strip beside "wall".
+        t.cube("wall", "board", 0, [0.0, -1.5, 1.0], 0.4);
+        t.cube("peek", "box", 0, [0.32, 0.0, 1.0], 0.3);
+        let cfg = QaConfig {
+            tasks: vec![Task::Q6],
+            anchors_per_view_pair: 50,
+            min_region_area_px: 200.0,
+            ..QaConfig::default()
+        };
+        let d = draw_with(&t, cfg);
+        let ix = d.index();
+        let peek = ix.instances.iter().position(|i| i.id == "peek").unwrap() as u32;
+        let front = ix
+            .views
+            .iter()
+            .position(|v| ix.cameras[v.camera as usize].id == "front")
+            .unwrap() as u32;
+        let area = ix
+            .facts(ix.observation(front, peek).expect("a sliver is observed"))
+            .area;
+        assert!(area > 0.0 && area < 200.0, "sliver of {area} px");
+        assert!(d.cands.iter().all(|c| ix.camera(c.views[1]).id != "front"
+            || ix.instances[c.regions()[0].instance as usize].id != "peek"));
+        assert!(d.rejected.iter().any(|r| r.reason == Reject::Margin));
+        // Two equal occluders over the left and right halves of the far object.
+        let mut t = TestScene::new();
+        t.camera("front", [0.0, -3.0, 1.0]);
+        t.camera_at("top", [0.0, 0.0, 5.0], [0.0, 0.01, 0.0]);
+        t.cube("back", "box", 0, [0.0, 0.8, 1.0], 0.4);
+        t.cube("left", "box", 0, [-0.1, -1.2, 1.0], 0.12);
+        t.cube("right", "box", 0, [0.1, -1.2, 1.0], 0.12);
+        for (k, x) in [-1.4, -1.0, 1.0, 1.4].iter().enumerate() {
+            t.cube(&format!("far{k}"), "box", 0, [*x, 0.0, 1.0], 0.15);
+        }
+        let d = draw(&t, Task::Q8);
+        let ix = d.index();
+        assert!(
+            d.cands
+                .iter()
+                .all(|c| ix.instances[c.regions()[0].instance as usize].id != "back"),
+            "no clear occluder of 'back'"
+        );
+        assert!(d.rejected.iter().any(|r| r.reason == Reject::Margin));
+    }
 }

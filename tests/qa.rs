@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::support::truth::{Obb, obb_distance, truth};
+use crate::support::write_world;
 use crossview::qa_cmd::{CorpusRun, build_corpus, source_trees};
 use crossview::schemas::{
     QaSample, REGION_PLACEHOLDER, SourceKind, Split, Task, TruthObservation, TruthState,
@@ -16,27 +17,6 @@ use crossview::stages::qa::QaConfig;
 use crossview::stages::rewrite::RewriteConfig;
 use crossview::stages::sources::{self, SceneData, SourceOptions};
 use crossview::stages::split::SplitConfig;
-use crossview::stages::synth::{self, Profile, SynthOptions};
-
-/// Writes an annotation-only world of all four sources: `scenes` per profile (MessyTable,
-/// MMPTrack, EgoHumans, Ego-Exo4D) under `dir/<source>`.
-fn write_world(dir: &Path, seed: u64, scenes: [usize; 4]) {
-    let profiles: [(&dyn Profile, &str); 4] = [
-        (&synth::messytable::MessyTable, "messytable"),
-        (&synth::mmptrack::MmpTrack, "mmptrack"),
-        (&synth::egohumans::EgoHumans, "egohumans"),
-        (&synth::egoexo4d::EgoExo4d, "egoexo4d"),
-    ];
-    for ((p, name), n) in profiles.into_iter().zip(scenes) {
-        let opts = SynthOptions {
-            seed,
-            scenes: n,
-            images: false,
-            ..SynthOptions::default()
-        };
-        synth::run(p, &dir.join(name), &opts).expect("synth");
-    }
-}
 
 /// A small world of all four sources, written once per test binary run.
 fn world() -> &'static Path {

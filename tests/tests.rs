@@ -5,6 +5,7 @@ mod support;
 
 mod association;
 mod bad_input;
+mod build;
 mod fixtures;
 mod geometry;
 mod interop_parquet;

@@ -7,8 +7,10 @@
 pub use crossview_schemas as schemas;
 pub use crossview_stages::synth::driver::{DEFAULT_MAX_SIDE, PAPER_MAX_SIDE};
 
+pub mod build;
 pub mod inspect_cmd;
 pub mod qa_cmd;
 pub mod report_chart;
 pub mod synth_cmd;
+pub mod verify_cmd;
 pub use crossview_stages as stages;

@@ -103,6 +103,36 @@ enum Command {
         #[arg(short = 'j', long)]
         threads: Option<usize>,
     },
+    /// Build the QA corpus through the dataflow graph: native trees -> sharded Parquet
+    /// (`OUT/data`), frame store, `errors.parquet`, `report.json`, `manifest.json` (last).
+    /// Without --config: the embedded default, a synthetic world of all four profiles.
+    Build {
+        /// Build config (TOML: sources, [output], [geometry], [qa], [filter], [split],
+        /// [open_ended]; see configs/build/).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output folder.
+        #[arg(long, default_value = "out/build")]
+        out: PathBuf,
+        /// Worker threads (default: all cores); the output does not depend on it.
+        #[arg(short = 'w', long)]
+        workers: Option<usize>,
+        /// Fail (exit 1, nothing published) on any input error.
+        #[arg(long)]
+        strict: bool,
+        /// No progress or summary output.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check a build output: shards against the manifest's hashes and rows, the record schema,
+    /// scene-disjoint splits, and every shown frame present. Exit 1 on any failure.
+    Verify {
+        /// The build output folder.
+        out: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Render a synthetic multi-camera world and write it in the source datasets' own formats.
     Synth {
         /// Which dataset format(s); `all` writes OUT/<profile> for each.
@@ -225,6 +255,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             crossview::qa_cmd::run(&args)
         }
+        Command::Build {
+            config,
+            out,
+            workers,
+            strict,
+            quiet,
+        } => {
+            let (config, base) = match config {
+                None => (crossview::build::BuildConfig::default(), PathBuf::from(".")),
+                Some(path) => crossview::build::BuildConfig::load(&path)
+                    .map_err(|e| UsageError(format!("{e:#}")))?,
+            };
+            let workers = workers.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            });
+            if workers == 0 {
+                return Err(UsageError("-w must be at least 1".into()).into());
+            }
+            crossview::build::run(&crossview::build::BuildArgs {
+                config,
+                base,
+                out,
+                workers,
+                strict,
+                quiet,
+            })
+        }
+        Command::Verify { out, json } => crossview::verify_cmd::run(&out, json),
         Command::Synth {
             profile,
             scenes,

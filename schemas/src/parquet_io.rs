@@ -293,6 +293,11 @@ impl<T: ArrowRecord> RecordReader<T> {
             .and_then(|k| k.value.clone())
     }
 
+    /// The Arrow schema the file holds (to compare with `T::schema()`).
+    pub fn arrow_schema(&self) -> arrow_schema::SchemaRef {
+        self.metadata.schema().clone()
+    }
+
     /// Total rows in the file.
     pub fn num_rows(&self) -> u64 {
         self.metadata.metadata().file_metadata().num_rows() as u64

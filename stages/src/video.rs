@@ -160,6 +160,97 @@ pub fn mjpeg_mp4(frames: &[Vec<u8>], width: u32, height: u32, fps: u32) -> Resul
     Ok(out)
 }
 
+/// The body of the first box of type `kind` among `data`'s boxes.
+fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+    let mut at = 0usize;
+    while at.checked_add(8)? <= data.len() {
+        let size = u32::from_be_bytes(data[at..at + 4].try_into().ok()?) as usize;
+        let (body_at, size) = match size {
+            // A 64-bit size follows the type.
+            1 => (
+                at + 16,
+                u64::from_be_bytes(data.get(at + 8..at + 16)?.try_into().ok()?) as usize,
+            ),
+            // The box runs to the end.
+            0 => (at + 8, data.len() - at),
+            n => (at + 8, n),
+        };
+        if size < body_at - at || at.checked_add(size)? > data.len() {
+            return None;
+        }
+        if &data[at + 4..at + 8] == kind {
+            return data.get(body_at..at + size);
+        }
+        at += size;
+    }
+    None
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Sample `index` (0-based) of the first track of an MP4 (for Motion-JPEG, one JPEG), found
+/// through the sample tables (stsz, stsc, stco/co64) of ISO/IEC 14496-12 8.7; `None` when
+/// the file is malformed or has fewer samples.
+pub fn mp4_sample(mp4: &[u8], index: usize) -> Option<&[u8]> {
+    let stbl = [b"moov", b"trak", b"mdia", b"minf", b"stbl"]
+        .iter()
+        .try_fold(mp4, |data, kind| child(data, kind))?;
+    let stsz = child(stbl, b"stsz")?;
+    let (uniform, count) = (be32(stsz, 4)? as usize, be32(stsz, 8)? as usize);
+    if index >= count {
+        return None;
+    }
+    let size_of = |i: usize| -> Option<usize> {
+        if uniform != 0 {
+            Some(uniform)
+        } else {
+            Some(be32(stsz, 12 + 4 * i)? as usize)
+        }
+    };
+    let offsets: Vec<u64> = if let Some(stco) = child(stbl, b"stco") {
+        (0..be32(stco, 4)? as usize)
+            .map(|k| be32(stco, 8 + 4 * k).map(u64::from))
+            .collect::<Option<_>>()?
+    } else {
+        let co64 = child(stbl, b"co64")?;
+        (0..be32(co64, 4)? as usize)
+            .map(|k| {
+                Some(u64::from_be_bytes(
+                    co64.get(8 + 8 * k..16 + 8 * k)?.try_into().ok()?,
+                ))
+            })
+            .collect::<Option<_>>()?
+    };
+    // stsc: runs of chunks with the same samples per chunk.
+    let stsc = child(stbl, b"stsc")?;
+    let runs: Vec<(usize, usize)> = (0..be32(stsc, 4)? as usize)
+        .map(|k| {
+            Some((
+                be32(stsc, 8 + 12 * k)? as usize,
+                be32(stsc, 12 + 12 * k)? as usize,
+            ))
+        })
+        .collect::<Option<_>>()?;
+    let mut first_sample = 0usize;
+    for (r, &(first_chunk, per_chunk)) in runs.iter().enumerate() {
+        let end_chunk = runs.get(r + 1).map_or(offsets.len() + 1, |n| n.0);
+        for chunk in first_chunk..end_chunk {
+            if per_chunk == 0 || first_sample + per_chunk <= index {
+                first_sample += per_chunk;
+                continue;
+            }
+            let mut at = *offsets.get(chunk.checked_sub(1)?)? as usize;
+            for i in first_sample..index {
+                at += size_of(i)?;
+            }
+            return mp4.get(at..at + size_of(index)?);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +299,13 @@ mod tests {
         assert_eq!(&mp4[4..8], b"ftyp");
         let got = samples(&mp4);
         assert_eq!(got, vec![frames[0].as_slice(), frames[1].as_slice()]);
+        // The reader finds the same samples, and nothing past them or in a broken file.
+        for (i, f) in frames.iter().enumerate() {
+            assert_eq!(mp4_sample(&mp4, i), Some(f.as_slice()));
+        }
+        assert_eq!(mp4_sample(&mp4, 2), None);
+        assert_eq!(mp4_sample(&mp4[..mp4.len() - 9], 0), None);
+        assert_eq!(mp4_sample(b"not an mp4", 0), None);
         assert!(mjpeg_mp4(&frames, 70_000, 48, 30).is_err());
     }
 }

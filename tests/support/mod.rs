@@ -5,6 +5,8 @@ pub mod truth;
 use std::path::Path;
 use std::process::Command;
 
+use crossview::stages::synth::{self, Profile, SynthOptions};
+
 /// The Python interpreter with the packages of tests/requirements.txt
 /// (`CROSSVIEW_PYTHON`, default `python3`).
 pub fn python() -> String {
@@ -30,4 +32,24 @@ pub fn run_python_check(script: &str, args: &[&Path]) -> String {
         out.status
     );
     stdout
+}
+
+/// Writes an annotation-only world of all four sources: `scenes` per profile (MessyTable,
+/// MMPTrack, EgoHumans, Ego-Exo4D) under `dir/<source>`.
+pub fn write_world(dir: &Path, seed: u64, scenes: [usize; 4]) {
+    let profiles: [(&dyn Profile, &str); 4] = [
+        (&synth::messytable::MessyTable, "messytable"),
+        (&synth::mmptrack::MmpTrack, "mmptrack"),
+        (&synth::egohumans::EgoHumans, "egohumans"),
+        (&synth::egoexo4d::EgoExo4d, "egoexo4d"),
+    ];
+    for ((p, name), n) in profiles.into_iter().zip(scenes) {
+        let opts = SynthOptions {
+            seed,
+            scenes: n,
+            images: false,
+            ..SynthOptions::default()
+        };
+        synth::run(p, &dir.join(name), &opts).expect("synth");
+    }
 }

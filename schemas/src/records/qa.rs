@@ -26,7 +26,7 @@ pub struct ViewRef {
     pub view_id: String,
     /// The frame, e.g. the frame index as a string.
     pub frame_id: String,
-    /// Image path relative to the build's frame store (`frames/<hash>.jpg`).
+    /// Image path relative to the build's frame store `OUT/frames/` (`<sha256 prefix>.jpg`).
     pub image: String,
     /// Image width.
     pub width: u32,

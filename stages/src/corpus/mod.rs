@@ -104,6 +104,24 @@ pub fn emit_scene(
     frames: &dyn FrameImages,
     out: &mut dyn FnMut(QaSample),
 ) -> Result<CorpusStats> {
+    emit_scene_kept(
+        scene,
+        cfg,
+        &|key, rank| selection.keeps(key, rank),
+        frames,
+        out,
+    )
+}
+
+/// [`emit_scene`] with the selection given as a predicate on a candidate's group and rank
+/// (the dataflow passes the ranks it kept for the scene).
+pub fn emit_scene_kept(
+    scene: &SceneData,
+    cfg: &CorpusConfig,
+    keeps: &dyn Fn(&SlotKey, u64) -> bool,
+    frames: &dyn FrameImages,
+    out: &mut dyn FnMut(QaSample),
+) -> Result<CorpusStats> {
     let mut stats = CorpusStats::default();
     let Some(meta) = &scene.scene else {
         return Ok(stats);
@@ -117,7 +135,7 @@ pub fn emit_scene(
     generate(&ix, &cfg.qa, &mut |drawn| {
         if let Ok(c) = drawn
             && dedupe.admit(&c)
-            && selection.keeps(&SlotKey::of(&c, split, meta.source), rank(&c, cfg.qa.seed))
+            && keeps(&SlotKey::of(&c, split, meta.source), rank(&c, cfg.qa.seed))
         {
             kept.push(c);
         }

@@ -43,9 +43,15 @@ impl Grid {
 
     /// Adds another grid cell by cell.
     pub fn merge(&mut self, other: &Grid) {
+        self.merge_scaled(other, 1);
+    }
+
+    /// Adds `times` copies of another grid (negative to take a retracted scene's counts
+    /// back out; the cells stay exact as long as the true totals are not negative).
+    pub fn merge_scaled(&mut self, other: &Grid, times: i64) {
         for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
             for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
+                *x = x.wrapping_add(y.wrapping_mul(times as u64));
             }
         }
     }
@@ -157,9 +163,15 @@ impl CorpusStats {
 
     /// Adds another tally of counts.
     pub fn merge(&mut self, o: &CorpusStats) {
+        self.merge_scaled(o, 1);
+    }
+
+    /// Adds `times` copies of another tally (negative to take one back out).
+    pub fn merge_scaled(&mut self, o: &CorpusStats, times: i64) {
+        let add = |x: &mut u64, y: u64| *x = x.wrapping_add(y.wrapping_mul(times as u64));
         for k in 0..4 {
-            self.scenes[k] += o.scenes[k];
-            self.bench_scenes[k] += o.bench_scenes[k];
+            add(&mut self.scenes[k], o.scenes[k]);
+            add(&mut self.bench_scenes[k], o.bench_scenes[k]);
         }
         for (a, b) in [
             (&mut self.drawn, &o.drawn),
@@ -175,11 +187,11 @@ impl CorpusStats {
             (&mut self.open_kept, &o.open_kept),
             (&mut self.open_not_unique, &o.open_not_unique),
         ] {
-            a.merge(b);
+            a.merge_scaled(b, times);
         }
         for (a, b) in self.positions.iter_mut().zip(o.positions.iter()) {
             for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
+                add(x, *y);
             }
         }
     }
@@ -201,6 +213,8 @@ mod tests {
         let mut h = g;
         h.merge(&g);
         assert_eq!(h.total(), 20);
+        h.merge_scaled(&g, -1);
+        assert_eq!(h, g);
         assert_eq!(
             g.to_json(),
             json!({"messytable": {"Q1": 3}, "egoexo4d": {"Q1": 2, "Q17": 5}})

@@ -133,6 +133,14 @@ impl Tally {
         }
     }
 
+    /// Every counted candidate as (group and slot, rank, its task's number of options).
+    pub fn entries(&self) -> impl Iterator<Item = (SlotKey, u64, u8)> + '_ {
+        self.ranks.iter().flat_map(move |(k, v)| {
+            let options = self.slots(k.task);
+            v.iter().map(move |&r| (*k, r, options))
+        })
+    }
+
     /// Candidates counted per group and slot.
     pub fn counts(&self) -> BTreeMap<SlotKey, u64> {
         self.ranks
@@ -249,6 +257,11 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// The threshold of each group and slot that keeps anything.
+    pub fn thresholds(&self) -> &BTreeMap<SlotKey, u64> {
+        &self.thresholds
+    }
+
     /// Whether a candidate with this group, slot and rank is kept.
     pub fn keeps(&self, key: &SlotKey, rank: u64) -> bool {
         self.thresholds.get(key).is_some_and(|&t| rank <= t)

@@ -56,7 +56,7 @@ impl Default for SourceOptions {
 }
 
 /// Everything one scene of a source tree holds, in canonical records.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SceneData {
     /// The scene.
     pub scene: Option<Scene>,

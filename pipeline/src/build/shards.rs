@@ -1,0 +1,177 @@
+//! Shards: sample updates spilled per shard as the graph emits them, then each shard
+//! consolidated, put in canonical order (scene, sample id) and written atomically as Parquet.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crossview_schemas::{QaSample, RecordWriter, Split, WriteOptions, sha256_hex};
+
+/// A shard: a split and a scene-hash bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ShardId {
+    /// Split.
+    pub split: Split,
+    /// Bucket, `0..shards_per_split`.
+    pub bucket: u32,
+}
+
+impl ShardId {
+    /// The shard of a scene (by its hash) in a split.
+    pub fn of(split: Split, scene_hash: u64, shards: u32) -> Self {
+        ShardId {
+            split,
+            bucket: (scene_hash % u64::from(shards)) as u32,
+        }
+    }
+
+    /// `data/<split>-NNNNN-of-MMMMM.parquet`.
+    pub fn file_name(&self, shards: u32) -> String {
+        format!(
+            "data/{}-{:05}-of-{:05}.parquet",
+            self.split.name(),
+            self.bucket,
+            shards
+        )
+    }
+
+    /// A stable number for routing.
+    pub fn route(&self) -> u64 {
+        u64::from(self.bucket) * 2 + u64::from(self.split == Split::Bench)
+    }
+}
+
+/// One worker's spill files: per shard, the (difference, sample) updates it received.
+pub struct Spill {
+    dir: PathBuf,
+    worker: usize,
+    files: BTreeMap<ShardId, BufWriter<File>>,
+}
+
+impl Spill {
+    /// Spill files of `worker` under `dir` (created).
+    pub fn new(dir: &Path, worker: usize) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Spill {
+            dir: dir.to_path_buf(),
+            worker,
+            files: BTreeMap::new(),
+        })
+    }
+
+    fn path(dir: &Path, shard: ShardId, worker: usize) -> PathBuf {
+        dir.join(format!(
+            "{}-{:05}.w{worker}.bin",
+            shard.split.name(),
+            shard.bucket
+        ))
+    }
+
+    /// Appends an update.
+    pub fn push(&mut self, shard: ShardId, diff: i64, sample: &QaSample) -> anyhow::Result<()> {
+        if !self.files.contains_key(&shard) {
+            let path = Self::path(&self.dir, shard, self.worker);
+            let f = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+            self.files.insert(shard, BufWriter::new(f));
+        }
+        let f = self
+            .files
+            .get_mut(&shard)
+            .ok_or_else(|| anyhow::anyhow!("spill file vanished"))?;
+        bincode::serialize_into(f, &(diff, sample)).context("spilling a sample")?;
+        Ok(())
+    }
+
+    /// Flushes every file.
+    pub fn finish(self) -> anyhow::Result<()> {
+        for (_, mut f) in self.files {
+            f.flush().context("flushing a spill file")?;
+        }
+        Ok(())
+    }
+}
+
+/// What the manifest says of a written shard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// Path relative to the output folder.
+    pub path: String,
+    /// Split.
+    pub split: Split,
+    /// Rows.
+    pub rows: u64,
+    /// SHA-256 of the file.
+    pub sha256: String,
+    /// Scenes with rows in it.
+    pub scenes: Vec<String>,
+}
+
+/// Consolidates a shard's spilled updates from every worker and writes it atomically.
+pub fn write_shard(
+    spill_dir: &Path,
+    workers: usize,
+    shard: ShardId,
+    shards: u32,
+    out: &Path,
+    opts: &WriteOptions,
+) -> anyhow::Result<ShardInfo> {
+    // sample id -> (net count, sample): updates of one sample cancel or add up.
+    let mut rows: BTreeMap<(String, String), (i64, QaSample)> = BTreeMap::new();
+    for w in 0..workers {
+        let path = Spill::path(spill_dir, shard, w);
+        let Ok(f) = File::open(&path) else {
+            continue;
+        };
+        let mut r = BufReader::new(f);
+        loop {
+            match bincode::deserialize_from::<_, (i64, QaSample)>(&mut r) {
+                Ok((diff, q)) => {
+                    let e = rows
+                        .entry((q.scene_id.clone(), q.sample_id.clone()))
+                        .or_insert((0, q));
+                    e.0 += diff;
+                }
+                Err(e) => match *e {
+                    bincode::ErrorKind::Io(ref io)
+                        if io.kind() == std::io::ErrorKind::UnexpectedEof =>
+                    {
+                        break;
+                    }
+                    _ => return Err(anyhow::anyhow!("{}: {e}", path.display())),
+                },
+            }
+        }
+    }
+    let mut scenes: Vec<String> = Vec::new();
+    let mut kept: Vec<QaSample> = Vec::with_capacity(rows.len());
+    for ((scene, _), (n, q)) in rows {
+        if !(0..=1).contains(&n) {
+            anyhow::bail!("sample {} has multiplicity {n} in {shard:?}", q.sample_id);
+        }
+        if n == 1 {
+            if scenes.last() != Some(&scene) {
+                scenes.push(scene);
+            }
+            kept.push(q);
+        }
+    }
+    let rel = shard.file_name(shards);
+    let path = out.join(&rel);
+    let mut w = RecordWriter::<QaSample>::create(&path, opts)?;
+    for chunk in kept.chunks(4096) {
+        w.write(chunk)?;
+    }
+    let n = w.finish()?;
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(ShardInfo {
+        path: rel,
+        split: shard.split,
+        rows: n,
+        sha256: sha256_hex(&bytes),
+        scenes,
+    })
+}

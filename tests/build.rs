@@ -1,0 +1,381 @@
+//! `crossview build` end to end on seeded synthetic trees: the dataflow against the plain
+//! engine (identical samples), byte-identical shards for any worker count, stale shards
+//! removed, `verify` passing and catching tampering, `--strict` and exit codes, and the shared
+//! shard-contract check on a build with a frame store.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crossview::build::{BuildArgs, BuildConfig, Manifest, OutputConfig, SourceEntry, build};
+use crossview::qa_cmd::{build_corpus, source_trees};
+use crossview::schemas::{QaSample, RecordReader};
+use crossview::stages::rewrite::RewriteConfig;
+use crossview::stages::sources::SourceOptions;
+use crossview::stages::split::SplitConfig;
+use crossview::verify_cmd::verify;
+
+use crate::support::write_world;
+
+/// An annotation-only world of all four sources, written once per test binary run.
+fn world() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_world(dir.path(), 23, [6, 2, 2, 3]);
+        dir
+    })
+    .path()
+}
+
+fn config(shards: u32) -> BuildConfig {
+    BuildConfig {
+        sources: vec![SourceEntry::Path(world().to_path_buf())],
+        require_images: false,
+        output: OutputConfig {
+            shards_per_split: shards,
+            frames: false,
+            ..OutputConfig::default()
+        },
+        split: SplitConfig {
+            bench_fraction: 0.3,
+            bench_per_task: 40,
+            ..SplitConfig::default()
+        },
+        open_ended: RewriteConfig { fraction: 0.2 },
+        ..BuildConfig::default()
+    }
+}
+
+fn run_build(config: BuildConfig, out: &Path, workers: usize) -> Manifest {
+    build(&BuildArgs {
+        config,
+        base: PathBuf::from("."),
+        out: out.to_path_buf(),
+        workers,
+        strict: false,
+        quiet: true,
+    })
+    .expect("build")
+    .manifest
+}
+
+fn shard_samples(out: &Path, manifest: &Manifest) -> Vec<QaSample> {
+    let mut all = Vec::new();
+    for s in &manifest.shards {
+        all.extend(RecordReader::<QaSample>::read_all(out.join(&s.path)).expect("shard reads"));
+    }
+    all
+}
+
+/// Every file under `dir/data` plus the manifest, by name.
+fn output_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut m = BTreeMap::new();
+    for e in std::fs::read_dir(dir.join("data")).expect("data") {
+        let p = e.expect("entry").path();
+        m.insert(
+            p.file_name().expect("name").to_string_lossy().into_owned(),
+            std::fs::read(&p).expect("reads"),
+        );
+    }
+    m.insert(
+        "manifest.json".into(),
+        std::fs::read(dir.join("manifest.json")).expect("manifest"),
+    );
+    m
+}
+
+#[test]
+fn the_graph_gives_the_plain_engines_samples() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let cfg = config(3);
+    let manifest = run_build(cfg.clone(), out.path(), 2);
+    let mut graph = shard_samples(out.path(), &manifest);
+
+    // The oracle: the same stage functions run sequentially, no dataflow.
+    let trees = source_trees(&[world().to_path_buf()]).expect("trees");
+    let options = SourceOptions {
+        require_images: false,
+        ..SourceOptions::default()
+    };
+    let mut plain = Vec::new();
+    build_corpus(&trees, &cfg.corpus(), &options, &mut |q| {
+        plain.push(q);
+        Ok(())
+    })
+    .expect("plain corpus");
+
+    assert!(plain.len() > 1000, "{} samples", plain.len());
+    let key = |q: &QaSample| (q.scene_id.clone(), q.sample_id.clone());
+    graph.sort_by_key(key);
+    plain.sort_by_key(key);
+    assert_eq!(graph.len(), plain.len());
+    assert!(
+        graph == plain,
+        "the graph's samples differ from the plain engine's"
+    );
+
+    // Shards are scene buckets in canonical order; the manifest lists every scene read.
+    assert_eq!(manifest.shards.len(), 6);
+    assert_eq!(manifest.scenes.len(), 13);
+    for s in &manifest.shards {
+        let rows = RecordReader::<QaSample>::read_all(out.path().join(&s.path)).expect("reads");
+        assert!(
+            rows.windows(2).all(|w| key(&w[0]) < key(&w[1])),
+            "{}",
+            s.path
+        );
+        assert!(rows.iter().all(|q| q.split == s.split));
+    }
+    let report = verify(out.path()).expect("verify");
+    assert!(report.ok(), "{:#?}", report.problems);
+    assert_eq!(report.rows, plain.len() as u64);
+}
+
+#[test]
+fn shards_are_byte_identical_for_any_worker_count() {
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let outputs: Vec<BTreeMap<String, Vec<u8>>> = [1, 2, 4]
+        .iter()
+        .zip(&dirs)
+        .map(|(&w, d)| {
+            run_build(config(4), d.path(), w);
+            output_bytes(d.path())
+        })
+        .collect();
+    assert_eq!(outputs[0].len(), 9, "8 shards and the manifest");
+    for (w, o) in [2, 4].iter().zip(&outputs[1..]) {
+        assert_eq!(
+            o.keys().collect::<Vec<_>>(),
+            outputs[0].keys().collect::<Vec<_>>()
+        );
+        for (name, bytes) in o {
+            assert!(
+                bytes == &outputs[0][name],
+                "-w {w}: {name} differs from -w 1"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_rebuild_with_fewer_shards_leaves_no_stale_ones() {
+    let out = tempfile::tempdir().expect("tempdir");
+    run_build(config(5), out.path(), 2);
+    let manifest = run_build(config(2), out.path(), 2);
+    let names: Vec<String> = std::fs::read_dir(out.path().join("data"))
+        .expect("data")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(
+        names.iter().all(|n| n.ends_with("-of-00002.parquet")),
+        "{names:?}"
+    );
+    assert_eq!(manifest.shards_per_split, 2);
+    assert!(verify(out.path()).expect("verify").ok());
+}
+
+#[test]
+fn verify_catches_tampering() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let manifest = run_build(config(2), out.path(), 1);
+    assert!(verify(out.path()).expect("verify").ok());
+    let data = out.path().join("data");
+    let first = out.path().join(&manifest.shards[0].path);
+
+    // A changed byte: the hash no longer matches (or the file no longer reads).
+    let original = std::fs::read(&first).expect("reads");
+    let mut bytes = original.clone();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&first, &bytes).expect("writes");
+    let r = verify(out.path()).expect("verify");
+    assert!(
+        r.problems.iter().any(|p| p.contains("SHA-256")),
+        "{:#?}",
+        r.problems
+    );
+    std::fs::write(&first, &original).expect("restores");
+
+    // A shard the manifest does not list.
+    std::fs::copy(&first, data.join("train-00009-of-00009.parquet")).expect("copy");
+    let r = verify(out.path()).expect("verify");
+    assert!(
+        r.problems.iter().any(|p| p.contains("not listed")),
+        "{:#?}",
+        r.problems
+    );
+    std::fs::remove_file(data.join("train-00009-of-00009.parquet")).expect("rm");
+
+    // A manifest that puts a train scene in bench: both splits and the scene's split disagree.
+    let text = std::fs::read_to_string(out.path().join("manifest.json")).expect("manifest");
+    let mut m: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let train_scene = manifest.shards[0].scenes[0].clone();
+    for s in m["scenes"].as_array_mut().expect("scenes") {
+        if s["scene_id"] == train_scene.as_str() {
+            s["split"] = "bench".into();
+        }
+    }
+    std::fs::write(out.path().join("manifest.json"), m.to_string()).expect("writes");
+    let r = verify(out.path()).expect("verify");
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.contains(&train_scene) && p.contains("Bench")),
+        "{:#?}",
+        r.problems
+    );
+
+    // Through the command: exit 1 and the failure named.
+    let cmd = Command::new(env!("CARGO_BIN_EXE_crossview"))
+        .arg("verify")
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    assert_eq!(cmd.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&cmd.stdout).contains("FAIL"));
+}
+
+fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("build.toml");
+    let text = format!(
+        "sources = [{:?}]\n{extra}\n[output]\nshards_per_split = 2\nframes = false\n",
+        world().display().to_string()
+    );
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+fn crossview(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_crossview"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+#[test]
+fn strict_fails_on_input_errors_and_publishes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The world has no images: with images required, every frame is an input error.
+    let cfg = write_config(dir.path(), "require_images = true");
+    let out = dir.path().join("out");
+    let strict = crossview(&[
+        "build".as_ref(),
+        "--quiet".as_ref(),
+        "--strict".as_ref(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(strict.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert!(stderr.contains("input errors (--strict)"), "{stderr}");
+    assert!(!out.join("manifest.json").exists(), "nothing published");
+
+    // Without --strict the build goes on, and the errors are in errors.parquet.
+    let lenient = crossview(&[
+        "build".as_ref(),
+        "--quiet".as_ref(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(
+        lenient.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lenient.stderr)
+    );
+    let errors =
+        RecordReader::<crossview::schemas::InputError>::read_all(out.join("errors.parquet"))
+            .expect("errors.parquet");
+    assert!(!errors.is_empty());
+    assert!(
+        errors
+            .iter()
+            .all(|e| !e.file.is_empty() && !e.reason.is_empty())
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
+            .expect("json");
+    assert_eq!(
+        report["build"]["input_errors"].as_u64(),
+        Some(errors.len() as u64)
+    );
+
+    // A config with an unknown key is a usage error: exit 2, naming the file.
+    let bad = write_config(dir.path(), "bogus_key = 1");
+    let r = crossview(&["build".as_ref(), "--config".as_ref(), bad.as_os_str()]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("build.toml"));
+}
+
+/// A build with a frame store (a small world with images): every shown frame is stored once,
+/// `verify` passes, and the project's shared shard-contract check accepts the output.
+#[test]
+fn a_build_with_frames_is_portable_and_passes_the_shard_contract() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = dir.path().join("world");
+    for (profile, scenes) in [("messytable", "2"), ("egoexo4d", "1")] {
+        let r = crossview(&[
+            "synth".as_ref(),
+            "--profile".as_ref(),
+            profile.as_ref(),
+            "--scenes".as_ref(),
+            scenes.as_ref(),
+            "--seed".as_ref(),
+            "5".as_ref(),
+            "--out".as_ref(),
+            world.join(profile).as_os_str(),
+        ]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    let cfg = dir.path().join("build.toml");
+    std::fs::write(
+        &cfg,
+        "sources = [\"world\"]\n[split]\nbench_fraction = 0.5\nbench_per_task = 40\n\
+         [filter]\ntrain_per_task = 200\n",
+    )
+    .expect("config");
+    let out = dir.path().join("out");
+    let r = crossview(&[
+        "build".as_ref(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "-w".as_ref(),
+        "2".as_ref(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let report = verify(&out).expect("verify");
+    assert!(report.ok(), "{:#?}", report.problems);
+    assert!(report.frames > 0);
+    let stored = std::fs::read_dir(out.join("frames"))
+        .expect("frames")
+        .count();
+    assert_eq!(
+        stored, report.frames,
+        "each shown frame stored once, nothing else"
+    );
+
+    let script: PathBuf =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/checks/shard_contract.py");
+    if !script.exists() {
+        eprintln!("{} not present; skipped", script.display());
+        return;
+    }
+    let check = Command::new(crate::support::python())
+        .arg(&script)
+        .arg(&out)
+        .output()
+        .expect("python runs");
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}

@@ -8,9 +8,11 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use differential_dataflow::AsCollection;
 use differential_dataflow::input::Input;
@@ -21,7 +23,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::vec::Map as _;
 use timely::worker::Worker;
 
-use crossview_schemas::{InputError, QaSample, SourceKind, Split, Task};
+use crossview_schemas::{InputError, SourceKind, Split, Task};
 use crossview_stages::corpus::{CorpusConfig, CorpusStats, count_scene, emit_scene_kept};
 use crossview_stages::filter::{SlotKey, Tally};
 use crossview_stages::qa::hash_name;
@@ -66,17 +68,53 @@ impl Ord for SceneBlob {
     }
 }
 
-/// A candidate past the per-scene filters: its rank, balance group and slot, scene.
+/// One scene's candidates of one task past the per-scene filters: their seeded ranks by answer
+/// slot. One record per (task, scene) rather than per candidate keeps the graph's record count
+/// near the scene count (about 100K at paper scale instead of 9M).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Ranked {
-    /// Seeded rank.
-    pub rank: u64,
-    /// Balance group and answer slot.
-    pub slot: SlotKey,
-    /// Its task's number of options.
-    pub options: u8,
+pub struct SceneTaskRanks {
     /// Scene hash.
     pub scene: u64,
+    /// The scene's split.
+    pub split: Split,
+    /// The scene's source.
+    pub source: SourceKind,
+    /// The task's number of options.
+    pub options: u8,
+    /// Ranks per answer slot.
+    pub ranks_by_slot: Vec<Vec<u64>>,
+}
+
+impl SceneTaskRanks {
+    /// The balance group and slot of this scene's candidates with answer `slot` in `task`.
+    fn key(&self, task: Task, slot: usize) -> SlotKey {
+        SlotKey {
+            split: self.split,
+            task,
+            source: (self.split == Split::Train).then_some(self.source),
+            slot: slot as u8,
+        }
+    }
+
+    /// Groups a scene's tally by task.
+    fn of_tally(scene: u64, source: SourceKind, tally: &Tally) -> BTreeMap<Task, SceneTaskRanks> {
+        let mut out: BTreeMap<Task, SceneTaskRanks> = BTreeMap::new();
+        for (key, rank, options) in tally.entries() {
+            let r = out.entry(key.task).or_insert_with(|| SceneTaskRanks {
+                scene,
+                split: key.split,
+                source,
+                options,
+                ranks_by_slot: Vec::new(),
+            });
+            let slot = usize::from(key.slot);
+            if r.ranks_by_slot.len() <= slot {
+                r.ranks_by_slot.resize(slot + 1, Vec::new());
+            }
+            r.ranks_by_slot[slot].push(rank);
+        }
+        out
+    }
 }
 
 /// The hash a scene is keyed (and sharded) by.
@@ -114,6 +152,29 @@ pub struct SceneEntry {
     pub fingerprint: String,
 }
 
+/// Seconds a worker spent in each stage (summed over workers in the report).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct StageTimes {
+    /// Reading and parsing the native trees.
+    pub read_s: f64,
+    /// First pass: geometry, candidates, per-scene filters, ranks.
+    pub candidates_s: f64,
+    /// Selection per task (balance, quotas, bench sampling).
+    pub select_s: f64,
+    /// Second pass: samples materialised and spilled.
+    pub emit_s: f64,
+}
+
+impl StageTimes {
+    /// Adds another worker's times.
+    pub fn add(&mut self, o: &StageTimes) {
+        self.read_s += o.read_s;
+        self.candidates_s += o.candidates_s;
+        self.select_s += o.select_s;
+        self.emit_s += o.emit_s;
+    }
+}
+
 /// What a worker saw.
 #[derive(Debug, Default)]
 pub struct WorkerReport {
@@ -125,6 +186,8 @@ pub struct WorkerReport {
     pub scenes: Vec<SceneEntry>,
     /// Frames that could not be stored.
     pub frame_problems: Vec<String>,
+    /// Time per stage.
+    pub times: StageTimes,
 }
 
 /// Scenes read between steps of the dataflow, so work starts while reading goes on.
@@ -136,6 +199,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
     let index = worker.index();
     let peers = worker.peers();
     let stats = Rc::new(RefCell::new(CorpusStats::default()));
+    let times = Rc::new(RefCell::new(StageTimes::default()));
     let spill = Rc::new(RefCell::new(Some(Spill::new(&job.spill_dir, index)?)));
     let failure: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
     let frame_problems: Rc<RefCell<Vec<String>>> = Rc::new(RefCell::new(Vec::new()));
@@ -143,106 +207,128 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
     let mut input = worker.dataflow::<u32, _, _>(|scope| {
         let (input, scenes) = scope.new_collection::<(u64, SceneBlob), isize>();
 
-        // First pass: candidates and their ranks; counts follow the scene's multiplicity.
+        // First pass: candidates and their ranks, spread over the workers by scene hash;
+        // counts follow the scene's multiplicity.
         let cfg = job.corpus.clone();
         let stats1 = stats.clone();
+        let times1 = times.clone();
         let eligible = scenes
             .clone()
             .inner
+            .exchange(|((h, _), _, _): &((u64, SceneBlob), u32, isize)| *h)
             .flat_map(move |((h, blob), t, r)| {
+                let start = Instant::now();
                 let (tally, st) = count_scene(&blob.data, &cfg);
+                times1.borrow_mut().candidates_s += start.elapsed().as_secs_f64();
                 stats1.borrow_mut().merge_scaled(&st, r as i64);
-                tally
-                    .entries()
-                    .map(|(slot, rank, options)| {
-                        let task = slot.task;
-                        (
-                            (
-                                task,
-                                Ranked {
-                                    rank,
-                                    slot,
-                                    options,
-                                    scene: h,
-                                },
-                            ),
-                            t,
-                            r,
-                        )
-                    })
+                let source = blob
+                    .data
+                    .scene
+                    .as_ref()
+                    .map_or(SourceKind::MessyTable, |s| s.source);
+                SceneTaskRanks::of_tally(h, source, &tally)
+                    .into_iter()
+                    .map(|rec| (rec, t, r))
                     .collect::<Vec<_>>()
             })
             .as_collection();
 
-        // Selection per task: balance, quotas, bench sampling; out come the kept ranks.
+        // Selection per task: balance, quotas, bench sampling; out come each scene's kept
+        // ranks of the task.
         let filter = job.corpus.filter.clone();
         let bench_per_task = job.corpus.split.bench_per_task;
-        let kept = eligible.reduce(move |_task: &Task, input, output| {
+        let times_select = times.clone();
+        let kept = eligible.reduce(move |task: &Task, input, output| {
+            let start = Instant::now();
             let mut tally = Tally::new();
-            for (c, n) in input.iter() {
+            for (rec, n) in input.iter() {
                 for _ in 0..*n {
-                    tally.add(c.slot, c.rank, c.options);
+                    for (slot, ranks) in rec.ranks_by_slot.iter().enumerate() {
+                        for &rank in ranks {
+                            tally.add(rec.key(*task, slot), rank, rec.options);
+                        }
+                    }
                 }
             }
             let sel = tally.select(&filter, bench_per_task);
-            for (c, n) in input.iter() {
-                if sel.keeps(&c.slot, c.rank) {
-                    output.push(((c.scene, c.rank), *n));
+            let sel = &sel;
+            for (rec, n) in input.iter() {
+                let kept: Vec<u64> = rec
+                    .ranks_by_slot
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(slot, ranks)| {
+                        let key = rec.key(*task, slot);
+                        ranks.iter().copied().filter(move |&r| sel.keeps(&key, r))
+                    })
+                    .collect();
+                if !kept.is_empty() {
+                    output.push(((rec.scene, kept), *n));
                 }
             }
+            times_select.borrow_mut().select_s += start.elapsed().as_secs_f64();
         });
-        let kept_by_scene = kept.map(|(_task, (scene, rank))| (scene, rank)).reduce(
+        let kept_by_scene = kept.map(|(_task, (scene, ranks))| (scene, ranks)).reduce(
             |_scene: &u64, input, output| {
-                let ranks: Vec<u64> = input.iter().map(|(r, _)| **r).collect();
+                let mut ranks: Vec<u64> =
+                    input.iter().flat_map(|(r, _)| r.iter().copied()).collect();
+                ranks.sort_unstable();
                 output.push((ranks, 1isize));
             },
         );
 
-        // Second pass: a scene's samples from its records and its kept ranks.
+        // Second pass, in the sink: a scene (with its kept ranks) goes whole to the worker
+        // owning its shard, which materialises its samples and spills them at once, so only
+        // one scene's samples are ever in memory.
         let cfg = job.corpus.clone();
+        let split_cfg = job.corpus.split.clone();
         let stats2 = stats.clone();
+        let times2 = times.clone();
         let frames_dir = job.frames_dir.clone();
         let shards = job.shards;
+        let spill2 = spill.clone();
         let failure2 = failure.clone();
         let problems2 = frame_problems.clone();
-        let samples =
-            scenes
-                .join(kept_by_scene)
-                .inner
-                .flat_map(move |((h, (blob, ranks)), t, r)| {
-                    let mut out = Vec::new();
-                    let frames = SceneFrames::new(frames_dir.as_deref(), blob.root.as_path());
-                    let keeps = |_: &SlotKey, rank: u64| ranks.binary_search(&rank).is_ok();
-                    match emit_scene_kept(&blob.data, &cfg, &keeps, &frames, &mut |q| out.push(q)) {
-                        Ok(st) => stats2.borrow_mut().merge_scaled(&st, r as i64),
-                        Err(e) => {
-                            failure2.borrow_mut().get_or_insert_with(|| e.to_string());
-                        }
-                    }
-                    problems2.borrow_mut().extend(frames.into_problems());
-                    out.into_iter()
-                        .map(|q| ((ShardId::of(q.split, h, shards), q), t, r))
-                        .collect::<Vec<_>>()
-                });
-
-        // Sink: each shard's updates go to one worker, which spills them.
-        let spill2 = spill.clone();
-        let failure3 = failure.clone();
-        samples
-            .exchange(|((shard, _), _, _): &((ShardId, QaSample), u32, isize)| shard.route())
-            .sink(Pipeline, "Spill", move |(input, _frontier)| {
+        type Emit = ((u64, (SceneBlob, Vec<u64>)), u32, isize);
+        scenes
+            .join(kept_by_scene)
+            .inner
+            .exchange(move |((h, (blob, _)), _, _): &Emit| {
+                let id = blob.data.scene.as_ref().map_or("", |s| s.scene_id.as_str());
+                ShardId::of(split_cfg.split_of(id), *h, shards).route()
+            })
+            .sink(Pipeline, "EmitAndSpill", move |(input, _frontier)| {
                 input.for_each(|_time, data| {
-                    let mut guard = spill2.borrow_mut();
-                    let Some(s) = guard.as_mut() else {
-                        return;
-                    };
-                    for ((shard, q), _t, r) in data.drain(..) {
-                        if let Err(e) = s.push(shard, r as i64, &q) {
-                            failure3
-                                .borrow_mut()
-                                .get_or_insert_with(|| format!("{e:#}"));
+                    let start = Instant::now();
+                    for ((h, (blob, ranks)), _t, r) in data.drain(..) {
+                        let mut guard = spill2.borrow_mut();
+                        let Some(spill) = guard.as_mut() else {
+                            return;
+                        };
+                        let frames = SceneFrames::new(frames_dir.as_deref(), blob.root.as_path());
+                        let keeps = |_: &SlotKey, rank: u64| ranks.binary_search(&rank).is_ok();
+                        let mut spilled = Ok(());
+                        let emitted =
+                            emit_scene_kept(&blob.data, &cfg, &keeps, &frames, &mut |q| {
+                                if spilled.is_ok() {
+                                    spilled =
+                                        spill.push(ShardId::of(q.split, h, shards), r as i64, &q);
+                                }
+                            });
+                        match (emitted, spilled) {
+                            (Ok(st), Ok(())) => stats2.borrow_mut().merge_scaled(&st, r as i64),
+                            (Err(e), _) => {
+                                failure2.borrow_mut().get_or_insert_with(|| e.to_string());
+                            }
+                            (_, Err(e)) => {
+                                failure2
+                                    .borrow_mut()
+                                    .get_or_insert_with(|| format!("{e:#}"));
+                            }
                         }
+                        problems2.borrow_mut().extend(frames.into_problems());
                     }
+                    times2.borrow_mut().emit_s += start.elapsed().as_secs_f64();
                 });
             });
         input
@@ -256,6 +342,8 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         let reader = sources::open(root, Some(*kind), &job.options)?;
         let root = Arc::new(root.clone());
         let mut batch = 0usize;
+        let mut stepping = 0.0;
+        let start = Instant::now();
         let tree_errors = reader.read(&mut |scene| {
             report.errors.extend(scene.errors.iter().cloned());
             if let Some(meta) = &scene.scene {
@@ -276,12 +364,15 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                 batch += 1;
                 if batch.is_multiple_of(READ_BATCH) {
                     input.flush();
+                    let step = Instant::now();
                     worker.step();
+                    stepping += step.elapsed().as_secs_f64();
                 }
             }
             Ok(())
         })?;
         report.errors.extend(tree_errors);
+        report.times.read_s += start.elapsed().as_secs_f64() - stepping;
     }
     // Closing the input completes the dataflow; `step` reports false once every operator
     // (the spilling sink included) is done.
@@ -294,6 +385,9 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         s.finish()?;
     }
     report.stats = std::mem::take(&mut *stats.borrow_mut());
+    let read_s = report.times.read_s;
+    report.times = *times.borrow();
+    report.times.read_s = read_s;
     report.frame_problems = std::mem::take(&mut *frame_problems.borrow_mut());
     Ok(report)
 }

@@ -18,7 +18,7 @@ use crossview_stages::corpus::{CorpusStats, report_json, report_table};
 
 pub use config::{BuildConfig, DEFAULT_SHARDS_PER_SPLIT, OutputConfig, SourceEntry};
 pub use frames::SceneFrames;
-pub use graph::{SceneEntry, scene_hash};
+pub use graph::{SceneEntry, StageTimes, scene_hash};
 pub use manifest::{MANIFEST, Manifest};
 pub use shards::{ShardId, ShardInfo};
 
@@ -68,6 +68,8 @@ pub struct BuildSummary {
     pub graph_s: f64,
     /// Seconds: writing the shards.
     pub shards_s: f64,
+    /// Worker seconds per stage.
+    pub times: graph::StageTimes,
 }
 
 /// The native trees a build reads.
@@ -128,12 +130,14 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     let mut errors = Vec::new();
     let mut scenes = Vec::new();
     let mut frame_problems = Vec::new();
+    let mut times = graph::StageTimes::default();
     for r in guards.join() {
         let r = r.map_err(|e| anyhow::anyhow!("a worker panicked: {e}"))??;
         stats.merge(&r.stats);
         errors.extend(r.errors);
         scenes.extend(r.scenes);
         frame_problems.extend(r.frame_problems);
+        times.add(&r.times);
     }
     errors.sort();
     errors.dedup();
@@ -145,6 +149,10 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
             scenes.len(),
             stats.drawn.total(),
             stats.kept_train.total() + stats.kept_bench.total() + stats.open_kept.total()
+        );
+        eprintln!(
+            "  worker seconds: read {:.1}, candidates {:.1}, select {:.1}, samples {:.1}",
+            times.read_s, times.candidates_s, times.select_s, times.emit_s
         );
     }
     let real_errors: Vec<InputError> = errors
@@ -172,10 +180,16 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         .iter()
         .flat_map(|&split| (0..shard_count).map(move |bucket| ShardId { split, bucket }))
         .collect();
-    let shards: Vec<ShardInfo> = ids
-        .par_iter()
-        .map(|&id| shards::write_shard(&spill, workers, id, shard_count, out, &opts))
-        .collect::<anyhow::Result<_>>()?;
+    // As many writer threads as workers, so `-w` sets the whole build's parallelism.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .context("starting the shard writers")?;
+    let shards: Vec<ShardInfo> = pool.install(|| {
+        ids.par_iter()
+            .map(|&id| shards::write_shard(&spill, workers, id, shard_count, out, &opts))
+            .collect::<anyhow::Result<_>>()
+    })?;
     let shards_s = start.elapsed().as_secs_f64();
 
     let mut w =
@@ -195,6 +209,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         "workers": workers,
         "scenes": scenes.len(),
         "graph_s": graph_s,
+        "worker_seconds": times,
         "shards_s": shards_s,
         "rows": shards.iter().map(|s| s.rows).sum::<u64>(),
         "frames": frames,
@@ -202,6 +217,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         "input_warnings": errors.len() - real_errors.len(),
         "errors_by_class": errors_by_class(&errors),
         "frames_not_stored": frame_problems.len(),
+        "peak_rss_mib": peak_rss_mib(),
     });
     crossview_schemas::write_atomic(
         out.join("report.json"),
@@ -229,7 +245,16 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         errors,
         graph_s,
         shards_s,
+        times,
     })
+}
+
+/// The process's peak resident set so far in MiB (Linux `VmHWM`; `None` elsewhere).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 fn errors_by_class(errors: &[InputError]) -> serde_json::Value {

@@ -39,9 +39,12 @@ impl ShardId {
         )
     }
 
-    /// A stable number for routing.
+    /// A stable number for routing a shard to a worker (timely takes it modulo the worker
+    /// count): consecutive buckets alternate, and bench is offset by an odd constant so the
+    /// two splits of one bucket land on different workers of an even count.
     pub fn route(&self) -> u64 {
-        u64::from(self.bucket) * 2 + u64::from(self.split == Split::Bench)
+        let bench = u64::from(self.split == Split::Bench);
+        u64::from(self.bucket).wrapping_add(bench.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 }
 
@@ -119,22 +122,18 @@ pub fn write_shard(
     out: &Path,
     opts: &WriteOptions,
 ) -> anyhow::Result<ShardInfo> {
-    // sample id -> (net count, sample): updates of one sample cancel or add up.
-    let mut rows: BTreeMap<(String, String), (i64, QaSample)> = BTreeMap::new();
+    // Every update of the shard, then sorted by (scene, sample id) so the updates of one
+    // sample sit together and cancel or add up.
+    let mut updates: Vec<(i64, QaSample)> = Vec::new();
     for w in 0..workers {
         let path = Spill::path(spill_dir, shard, w);
         let Ok(f) = File::open(&path) else {
             continue;
         };
-        let mut r = BufReader::new(f);
+        let mut r = BufReader::with_capacity(1 << 20, f);
         loop {
             match bincode::deserialize_from::<_, (i64, QaSample)>(&mut r) {
-                Ok((diff, q)) => {
-                    let e = rows
-                        .entry((q.scene_id.clone(), q.sample_id.clone()))
-                        .or_insert((0, q));
-                    e.0 += diff;
-                }
+                Ok(update) => updates.push(update),
                 Err(e) => match *e {
                     bincode::ErrorKind::Io(ref io)
                         if io.kind() == std::io::ErrorKind::UnexpectedEof =>
@@ -146,15 +145,23 @@ pub fn write_shard(
             }
         }
     }
+    fn key(q: &QaSample) -> (&str, &str) {
+        (q.scene_id.as_str(), q.sample_id.as_str())
+    }
+    updates.sort_unstable_by(|a, b| key(&a.1).cmp(&key(&b.1)).then(a.0.cmp(&b.0)));
     let mut scenes: Vec<String> = Vec::new();
-    let mut kept: Vec<QaSample> = Vec::with_capacity(rows.len());
-    for ((scene, _), (n, q)) in rows {
+    let mut kept: Vec<QaSample> = Vec::with_capacity(updates.len());
+    let mut updates = updates.into_iter().peekable();
+    while let Some((mut n, q)) = updates.next() {
+        while let Some((m, _)) = updates.next_if(|(_, next)| key(next) == key(&q)) {
+            n += m;
+        }
         if !(0..=1).contains(&n) {
             anyhow::bail!("sample {} has multiplicity {n} in {shard:?}", q.sample_id);
         }
         if n == 1 {
-            if scenes.last() != Some(&scene) {
-                scenes.push(scene);
+            if scenes.last() != Some(&q.scene_id) {
+                scenes.push(q.scene_id.clone());
             }
             kept.push(q);
         }

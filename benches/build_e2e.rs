@@ -1,0 +1,140 @@
+//! End-to-end build benchmark: `crossview build` on a `--no-images --scale paper` world with
+//! `-w 2` and `-w 1` (wall time, peak RSS), against writing the same final Parquet rows alone.
+//!
+//! `cargo bench --bench build_e2e [-- WORLD]`: WORLD defaults to `target/bench-world-paper`,
+//! synthesized on first use (about 40 s). Prints one line per figure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crossview::build::Manifest;
+use crossview::schemas::{QaSample, RecordReader, RecordWriter, WriteOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_crossview");
+
+fn run(args: &[&str]) {
+    let status = Command::new(BIN)
+        .args(args)
+        .status()
+        .expect("crossview runs");
+    assert!(status.success(), "crossview {args:?} failed");
+}
+
+/// Builds `world` into `out` with `workers`; wall seconds and the report's peak RSS.
+fn build(world: &Path, out: &Path, workers: usize) -> (f64, f64, serde_json::Value) {
+    let config = out.with_extension("toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources = [{:?}]\nrequire_images = false\n[output]\nshards_per_split = 64\nframes = false\n",
+            world.display().to_string()
+        ),
+    )
+    .expect("config");
+    let _ = std::fs::remove_dir_all(out);
+    let w = workers.to_string();
+    let start = Instant::now();
+    run(&[
+        "build",
+        "--quiet",
+        "--config",
+        &config.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "-w",
+        &w,
+    ]);
+    let wall = start.elapsed().as_secs_f64();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
+            .expect("report parses");
+    let rss = report["build"]["peak_rss_mib"].as_f64().unwrap_or(f64::NAN);
+    (wall, rss, report)
+}
+
+fn main() {
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
+    let world = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target.join("bench-world-paper"));
+    if !world.join("messytable").exists() {
+        eprintln!("synthesizing the paper-scale world at {}", world.display());
+        run(&[
+            "synth",
+            "--profile",
+            "all",
+            "--scale",
+            "paper",
+            "--no-images",
+            "--out",
+            &world.display().to_string(),
+        ]);
+    }
+    let out2 = target.join("bench-build-w2");
+    let out1 = target.join("bench-build-w1");
+    let (w2, rss2, report) = build(&world, &out2, 2);
+    let (w1, rss1, _) = build(&world, &out1, 1);
+    let manifest = Manifest::read(&out2).expect("manifest");
+    let rows: u64 = manifest.shards.iter().map(|s| s.rows).sum();
+    println!(
+        "candidates {} | rows {rows} | shards {}",
+        report["funnel"]["drawn"],
+        manifest.shards.len()
+    );
+    println!(
+        "build -w 2: {w2:.1} s wall, peak RSS {rss2:.0} MiB, {:.0} rows/s",
+        rows as f64 / w2
+    );
+    println!("build -w 1: {w1:.1} s wall, peak RSS {rss1:.0} MiB");
+    println!("speedup -w 2 over -w 1: {:.2}x", w1 / w2);
+    println!(
+        "worker seconds (-w 2): {}",
+        report["build"]["worker_seconds"]
+    );
+
+    // The baseline: the same rows, already in memory, written to the same shards with the
+    // same options on 2 threads.
+    let shards: Vec<(String, Vec<QaSample>)> = manifest
+        .shards
+        .iter()
+        .map(|s| {
+            let rows = RecordReader::<QaSample>::read_all(out2.join(&s.path)).expect("shard");
+            (s.path.clone(), rows)
+        })
+        .collect();
+    let reader = RecordReader::<QaSample>::open(out2.join(&manifest.shards[0].path)).expect("open");
+    let opts = WriteOptions {
+        config_hash: reader.config_hash().unwrap_or_default(),
+        ..WriteOptions::default()
+    };
+    let plain = target.join("bench-write-only");
+    let _ = std::fs::remove_dir_all(&plain);
+    std::fs::create_dir_all(plain.join("data")).expect("mkdir");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("pool");
+    let start = Instant::now();
+    pool.install(|| {
+        shards.par_iter().for_each(|(path, rows)| {
+            let mut w = RecordWriter::<QaSample>::create(plain.join(path), &opts).expect("create");
+            for chunk in rows.chunks(4096) {
+                w.write(chunk).expect("write");
+            }
+            w.finish().expect("finish");
+        })
+    });
+    let write_only = start.elapsed().as_secs_f64();
+    println!("write the same rows alone (2 threads): {write_only:.1} s");
+    println!("build -w 2 / write-only: {:.2}x", w2 / write_only);
+    let same = manifest
+        .shards
+        .iter()
+        .all(|s| std::fs::read(out2.join(&s.path)).ok() == std::fs::read(plain.join(&s.path)).ok());
+    println!("write-only shards byte-identical to the build's: {same}");
+}

@@ -312,33 +312,52 @@ fn strict_fails_on_input_errors_and_publishes_nothing() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("build.toml"));
 }
 
+/// A small world with images (two MessyTable scenes, one Ego-Exo4D take), written once.
+fn images_world() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (profile, scenes) in [("messytable", "2"), ("egoexo4d", "1")] {
+            let r = crossview(&[
+                "synth".as_ref(),
+                "--profile".as_ref(),
+                profile.as_ref(),
+                "--scenes".as_ref(),
+                scenes.as_ref(),
+                "--seed".as_ref(),
+                "5".as_ref(),
+                "--out".as_ref(),
+                dir.path().join(profile).as_os_str(),
+            ]);
+            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        }
+        dir
+    })
+    .path()
+}
+
+/// A config building [`images_world`] with a frame store.
+fn images_config(dir: &Path) -> PathBuf {
+    let cfg = dir.join("build.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources = [{:?}]\n[split]\nbench_fraction = 0.5\nbench_per_task = 40\n\
+             [filter]\ntrain_per_task = 200\n",
+            images_world().display().to_string()
+        ),
+    )
+    .expect("config");
+    cfg
+}
+
 /// A build with a frame store (a small world with images): every shown frame is stored once,
 /// `verify` passes, and the project's shared shard-contract check accepts the output.
 #[test]
 fn a_build_with_frames_is_portable_and_passes_the_shard_contract() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let world = dir.path().join("world");
-    for (profile, scenes) in [("messytable", "2"), ("egoexo4d", "1")] {
-        let r = crossview(&[
-            "synth".as_ref(),
-            "--profile".as_ref(),
-            profile.as_ref(),
-            "--scenes".as_ref(),
-            scenes.as_ref(),
-            "--seed".as_ref(),
-            "5".as_ref(),
-            "--out".as_ref(),
-            world.join(profile).as_os_str(),
-        ]);
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    }
-    let cfg = dir.path().join("build.toml");
-    std::fs::write(
-        &cfg,
-        "sources = [\"world\"]\n[split]\nbench_fraction = 0.5\nbench_per_task = 40\n\
-         [filter]\ntrain_per_task = 200\n",
-    )
-    .expect("config");
+    let cfg = images_config(dir.path());
+
     let out = dir.path().join("out");
     let r = crossview(&[
         "build".as_ref(),
@@ -378,4 +397,160 @@ fn a_build_with_frames_is_portable_and_passes_the_shard_contract() {
         "{text}{}",
         String::from_utf8_lossy(&check.stderr)
     );
+}
+
+/// Every file of a build output that a reader relies on, by relative path.
+fn published_files(out: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut m = output_bytes(out);
+    if let Ok(rd) = std::fs::read_dir(out.join("frames")) {
+        for e in rd {
+            let p = e.expect("entry").path();
+            let name = format!("frames/{}", p.file_name().expect("name").to_string_lossy());
+            m.insert(name, std::fs::read(&p).expect("reads"));
+        }
+    }
+    m.insert(
+        "errors.parquet".into(),
+        std::fs::read(out.join("errors.parquet")).expect("errors"),
+    );
+    m
+}
+
+/// Killed with SIGKILL at moments spread over a build, then run again: the output is that
+/// of an uninterrupted build, and a manifest present after a kill always verifies.
+#[test]
+fn a_build_killed_at_any_moment_and_rerun_gives_the_same_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = images_config(dir.path());
+    let build_to = |out: &Path| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_crossview"));
+        c.arg("build")
+            .arg("--quiet")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(out)
+            .args(["-w", "2"]);
+        c
+    };
+    let reference = dir.path().join("reference");
+    let start = std::time::Instant::now();
+    let r = build_to(&reference).output().expect("runs");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let full = start.elapsed();
+    let expected = published_files(&reference);
+
+    let out = dir.path().join("killed");
+    // Kill moments: fixed fractions of an uninterrupted build, from just after the start to
+    // just before the end (a seeded spread, the same on every run of the test).
+    for (i, fraction) in [0.02, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.97]
+        .iter()
+        .enumerate()
+    {
+        let mut child = build_to(&out).spawn().expect("spawns");
+        std::thread::sleep(full.mul_f64(*fraction));
+        let _ = child.kill();
+        let _ = child.wait();
+        if out.join("manifest.json").exists() {
+            let report = verify(&out).expect("verify");
+            assert!(
+                report.ok(),
+                "kill {i}: a manifest that lies: {:#?}",
+                report.problems
+            );
+        }
+        let r = build_to(&out).output().expect("runs");
+        assert!(
+            r.status.success(),
+            "rerun {i}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        let got = published_files(&out);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "rerun {i}: files differ"
+        );
+        for (name, bytes) in &got {
+            assert!(bytes == &expected[name], "rerun {i}: {name} differs");
+        }
+        let names: Vec<String> = std::fs::read_dir(out.join("data"))
+            .expect("data")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with('.')),
+            "leftovers: {names:?}"
+        );
+        assert!(!out.join(".spill").exists());
+        // Start the next round from a half-built state again.
+        std::fs::remove_dir_all(&out).expect("rm");
+    }
+}
+
+/// A rerun over unchanged inputs does no stage work and writes nothing; a touched input or a
+/// changed setting makes it build again, to the same bytes when the content is the same.
+#[test]
+fn a_rerun_over_unchanged_inputs_does_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = dir.path().join("world");
+    write_world(&world, 4, [2, 1, 1, 1]);
+    let out = dir.path().join("out");
+    let mut cfg = config(2);
+    cfg.sources = vec![SourceEntry::Path(world.clone())];
+    let args = |cfg: &BuildConfig| BuildArgs {
+        config: cfg.clone(),
+        base: PathBuf::from("."),
+        out: out.clone(),
+        workers: 2,
+        strict: false,
+        quiet: true,
+    };
+    let first = build(&args(&cfg)).expect("build");
+    assert!(!first.up_to_date);
+    let before = output_bytes(&out);
+    let stamp = |p: &Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .expect("mtime")
+    };
+    let shard = out.join(&first.manifest.shards[0].path);
+    let shard_time = stamp(&shard);
+
+    let again = build(&args(&cfg)).expect("rebuild");
+    assert!(again.up_to_date, "nothing changed");
+    assert_eq!(again.times.candidates_s, 0.0);
+    assert_eq!(stamp(&shard), shard_time, "nothing rewritten");
+    assert_eq!(output_bytes(&out), before);
+
+    // A touched input file (same content, new modification time): built again, same bytes.
+    let labels = std::fs::read_dir(world.join("messytable/labels"))
+        .expect("labels")
+        .next()
+        .expect("a labels file")
+        .expect("entry")
+        .path();
+    let f = std::fs::File::options()
+        .append(true)
+        .open(&labels)
+        .expect("opens");
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .expect("touch");
+    drop(f);
+    let touched = build(&args(&cfg)).expect("rebuild");
+    assert!(!touched.up_to_date);
+    assert_eq!(output_bytes(&out).len(), before.len());
+    for (name, bytes) in output_bytes(&out) {
+        if name != "manifest.json" {
+            assert!(bytes == before[&name], "{name} changed");
+        }
+    }
+
+    // A changed setting: built again.
+    cfg.qa.seed += 1;
+    assert!(!build(&args(&cfg)).expect("rebuild").up_to_date);
+    // A deleted shard: built again.
+    std::fs::remove_file(&shard).expect("rm");
+    let r = build(&args(&cfg)).expect("rebuild");
+    assert!(!r.up_to_date && shard.exists());
 }

@@ -8,6 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use crossview::synth_cmd;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// crossview: cross-view spatial intelligence data engine.
 #[derive(Parser, Debug)]
 #[command(name = "crossview", version, about)]

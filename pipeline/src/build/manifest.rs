@@ -22,6 +22,10 @@ pub struct Manifest {
     pub created_by: String,
     /// Hash of every setting that shapes the output.
     pub config_hash: String,
+    /// Config hash and every input file's stamp: a rerun with the same signature has
+    /// nothing to do.
+    #[serde(default)]
+    pub input_signature: String,
     /// Generator name the samples carry.
     pub generator: String,
     /// Shards per split.

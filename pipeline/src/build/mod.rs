@@ -6,7 +6,9 @@ mod frames;
 mod graph;
 mod manifest;
 mod shards;
+mod signature;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -21,6 +23,7 @@ pub use frames::SceneFrames;
 pub use graph::{SceneEntry, StageTimes, scene_hash};
 pub use manifest::{MANIFEST, Manifest};
 pub use shards::{ShardId, ShardInfo};
+pub use signature::input_signature;
 
 /// How a build runs.
 #[derive(Clone, Debug)]
@@ -70,6 +73,8 @@ pub struct BuildSummary {
     pub shards_s: f64,
     /// Worker seconds per stage.
     pub times: graph::StageTimes,
+    /// Nothing changed since the published build: no stage ran, nothing was written.
+    pub up_to_date: bool,
 }
 
 /// The native trees a build reads.
@@ -97,6 +102,10 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     cfg.validate()?;
     let trees = resolve_trees(args)?;
     let out = &args.out;
+    let signature = input_signature(&trees, &cfg.output_hash());
+    if let Some(done) = published_up_to_date(out, &signature, args.strict)? {
+        return Ok(done);
+    }
     std::fs::create_dir_all(out.join("data"))
         .with_context(|| format!("creating {}", out.join("data").display()))?;
     let spill = graph::spill_dir(out);
@@ -168,6 +177,15 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         eprintln!("warning: frame not stored: {p}");
     }
 
+    // The published manifest stops describing the folder once a shard is replaced (a failed
+    // --strict build above leaves it alone): take it down first, so a manifest always means a complete output.
+    match std::fs::remove_file(out.join(MANIFEST)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("removing {}", out.join(MANIFEST).display()));
+        }
+        _ => {}
+    }
+
     // Shards: every (split, bucket), written in parallel, each consolidated from the spills.
     let start = Instant::now();
     let opts = WriteOptions {
@@ -185,25 +203,24 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         .num_threads(workers)
         .build()
         .context("starting the shard writers")?;
-    let shards: Vec<ShardInfo> = pool.install(|| {
+    let written: Vec<(ShardInfo, BTreeSet<String>)> = pool.install(|| {
         ids.par_iter()
             .map(|&id| shards::write_shard(&spill, workers, id, shard_count, out, &opts))
             .collect::<anyhow::Result<_>>()
     })?;
+    let mut shown = BTreeSet::new();
+    let mut shards = Vec::with_capacity(written.len());
+    for (info, frames) in written {
+        shards.push(info);
+        shown.extend(frames);
+    }
     let shards_s = start.elapsed().as_secs_f64();
 
     let mut w =
         RecordWriter::<InputError>::create(out.join("errors.parquet"), &WriteOptions::default())?;
     w.write(&errors)?;
     w.finish()?;
-    let frames = frames_dir
-        .as_deref()
-        .and_then(|d| std::fs::read_dir(d).ok())
-        .map_or(0, |rd| {
-            rd.flatten()
-                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                .count() as u64
-        });
+    let frames = shown.len() as u64;
     let mut report = report_json(&stats);
     report["build"] = serde_json::json!({
         "workers": workers,
@@ -230,6 +247,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         schema_version: crossview_schemas::SCHEMA_VERSION,
         created_by: concat!("crossview ", env!("CARGO_PKG_VERSION")).to_string(),
         config_hash: cfg.output_hash(),
+        input_signature: signature,
         generator: cfg.corpus().generator(),
         shards_per_split: shard_count,
         shards,
@@ -238,6 +256,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     };
     manifest.write(out)?;
     remove_stale_shards(out, &manifest)?;
+    remove_unshown_frames(out, &shown)?;
+    remove_leftover_temporaries(out)?;
     let _ = std::fs::remove_dir_all(&spill);
     Ok(BuildSummary {
         manifest,
@@ -246,7 +266,63 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         graph_s,
         shards_s,
         times,
+        up_to_date: false,
     })
+}
+
+/// The published build, when its inputs and config are those of this run and its files are
+/// all in place (by size; `verify` checks the bytes): then there is nothing to do.
+fn published_up_to_date(
+    out: &Path,
+    signature: &str,
+    strict: bool,
+) -> anyhow::Result<Option<BuildSummary>> {
+    let Ok(manifest) = Manifest::read(out) else {
+        return Ok(None);
+    };
+    if manifest.input_signature != signature {
+        return Ok(None);
+    }
+    let size = |rel: &str| std::fs::metadata(out.join(rel)).map(|m| m.len()).ok();
+    if manifest
+        .shards
+        .iter()
+        .any(|s| size(&s.path) != Some(s.bytes))
+    {
+        return Ok(None);
+    }
+    let stored_frames = std::fs::read_dir(out.join("frames"))
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .count() as u64
+        })
+        .unwrap_or(0);
+    if stored_frames != manifest.frames {
+        return Ok(None);
+    }
+    let Ok(errors) =
+        crossview_schemas::RecordReader::<InputError>::read_all(out.join("errors.parquet"))
+    else {
+        return Ok(None);
+    };
+    let real_errors: Vec<InputError> = errors
+        .iter()
+        .filter(|e| e.class.is_error())
+        .cloned()
+        .collect();
+    if strict && !real_errors.is_empty() {
+        return Err(StrictInputErrors(real_errors).into());
+    }
+    Ok(Some(BuildSummary {
+        manifest,
+        stats: CorpusStats::default(),
+        errors,
+        graph_s: 0.0,
+        shards_s: 0.0,
+        times: graph::StageTimes::default(),
+        up_to_date: true,
+    }))
 }
 
 /// The process's peak resident set so far in MiB (Linux `VmHWM`; `None` elsewhere).
@@ -265,6 +341,37 @@ fn errors_by_class(errors: &[InputError]) -> serde_json::Value {
     serde_json::json!(m)
 }
 
+/// Deletes the temporaries of atomic writes that a killed build left (`.NAME.tmp-PID`).
+fn remove_leftover_temporaries(out: &Path) -> anyhow::Result<()> {
+    for dir in [out.to_path_buf(), out.join("data")] {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.contains(".tmp-") {
+                std::fs::remove_file(e.path())
+                    .with_context(|| format!("removing {}", e.path().display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes frames no published sample shows (left by earlier builds of other inputs).
+fn remove_unshown_frames(out: &Path, shown: &BTreeSet<String>) -> anyhow::Result<()> {
+    let Ok(rd) = std::fs::read_dir(out.join("frames")) else {
+        return Ok(());
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !shown.contains(&name) {
+            std::fs::remove_file(e.path()).with_context(|| format!("removing frames/{name}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Deletes shard files a previous build left that this manifest does not list.
 fn remove_stale_shards(out: &Path, manifest: &Manifest) -> anyhow::Result<()> {
     let listed: std::collections::BTreeSet<&str> =
@@ -281,6 +388,15 @@ fn remove_stale_shards(out: &Path, manifest: &Manifest) -> anyhow::Result<()> {
 /// Runs the command: builds, then prints the report table and where things are.
 pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let s = build(args)?;
+    if s.up_to_date {
+        if !args.quiet {
+            println!(
+                "{}: up to date (inputs and config unchanged since the published build)",
+                args.out.display()
+            );
+        }
+        return Ok(());
+    }
     if !args.quiet {
         print!("{}", report_table(&s.stats));
         let rows: u64 = s.manifest.shards.iter().map(|x| x.rows).sum();

@@ -1,7 +1,7 @@
 //! Shards: sample updates spilled per shard as the graph emits them, then each shard
 //! consolidated, put in canonical order (scene, sample id) and written atomically as Parquet.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
@@ -107,13 +107,17 @@ pub struct ShardInfo {
     pub split: Split,
     /// Rows.
     pub rows: u64,
+    /// File size in bytes.
+    #[serde(default)]
+    pub bytes: u64,
     /// SHA-256 of the file.
     pub sha256: String,
     /// Scenes with rows in it.
     pub scenes: Vec<String>,
 }
 
-/// Consolidates a shard's spilled updates from every worker and writes it atomically.
+/// Consolidates a shard's spilled updates from every worker and writes it atomically; also
+/// gives the frames its samples show.
 pub fn write_shard(
     spill_dir: &Path,
     workers: usize,
@@ -121,7 +125,7 @@ pub fn write_shard(
     shards: u32,
     out: &Path,
     opts: &WriteOptions,
-) -> anyhow::Result<ShardInfo> {
+) -> anyhow::Result<(ShardInfo, BTreeSet<String>)> {
     // Every update of the shard, then sorted by (scene, sample id) so the updates of one
     // sample sit together and cancel or add up.
     let mut updates: Vec<(i64, QaSample)> = Vec::new();
@@ -173,12 +177,20 @@ pub fn write_shard(
         w.write(chunk)?;
     }
     let n = w.finish()?;
+    let shown: BTreeSet<String> = kept
+        .iter()
+        .flat_map(|q| q.views.iter())
+        .filter(|v| !v.image.is_empty())
+        .map(|v| v.image.clone())
+        .collect();
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(ShardInfo {
+    let info = ShardInfo {
         path: rel,
         split: shard.split,
         rows: n,
+        bytes: bytes.len() as u64,
         sha256: sha256_hex(&bytes),
         scenes,
-    })
+    };
+    Ok((info, shown))
 }

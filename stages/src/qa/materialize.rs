@@ -90,7 +90,7 @@ pub fn materialize(
         .map(|r| {
             let o = &ix.data.observations[r.obs as usize];
             let view = &views[usize::from(r.view)];
-            let (mask, mask_source, bbox) = region_mask(o, view.width, view.height)?;
+            let (mask, mask_source, bbox) = ix.region(r.obs, view.width, view.height)?;
             Ok(Region {
                 view_index: u32::from(r.view),
                 instance_id: o.instance_id.clone(),

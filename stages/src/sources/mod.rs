@@ -6,7 +6,7 @@
 
 pub mod egoexo4d;
 pub mod egohumans;
-mod files;
+pub mod files;
 pub mod json_stream;
 pub mod messytable;
 pub mod mmptrack;

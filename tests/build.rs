@@ -55,6 +55,7 @@ fn run_build(config: BuildConfig, out: &Path, workers: usize) -> Manifest {
         workers,
         strict: false,
         quiet: true,
+        cluster: None,
     })
     .expect("build")
     .manifest
@@ -505,6 +506,7 @@ fn a_rerun_over_unchanged_inputs_does_nothing() {
         workers: 2,
         strict: false,
         quiet: true,
+        cluster: None,
     };
     let first = build(&args(&cfg)).expect("build");
     assert!(!first.up_to_date);
@@ -539,6 +541,7 @@ fn a_rerun_over_unchanged_inputs_does_nothing() {
     drop(f);
     let touched = build(&args(&cfg)).expect("rebuild");
     assert!(!touched.up_to_date);
+    assert_eq!(stamp(&shard), shard_time, "a shard with the same bytes keeps its file");
     assert_eq!(output_bytes(&out).len(), before.len());
     for (name, bytes) in output_bytes(&out) {
         if name != "manifest.json" {
@@ -553,4 +556,73 @@ fn a_rerun_over_unchanged_inputs_does_nothing() {
     std::fs::remove_file(&shard).expect("rm");
     let r = build(&args(&cfg)).expect("rebuild");
     assert!(!r.up_to_date && shard.exists());
+}
+
+/// Two processes in timely's cluster mode on loopback publish the bytes one process does.
+#[test]
+fn two_processes_on_loopback_give_the_same_shards() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), "require_images = false");
+    let single = dir.path().join("single");
+    let r = crossview(&[
+        "build".as_ref(),
+        "--quiet".as_ref(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+        "--out".as_ref(),
+        single.as_os_str(),
+        "-w".as_ref(),
+        "1".as_ref(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+
+    // Two free ports, released just before the processes bind them.
+    let ports: Vec<u16> = (0..2)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect::<Vec<_>>()
+        .iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect();
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", ports[0], ports[1]),
+    )
+    .expect("hostfile");
+    let cluster = dir.path().join("cluster");
+    let children: Vec<std::process::Child> = (0..2)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_crossview"))
+                .arg("build")
+                .arg("--quiet")
+                .arg("--config")
+                .arg(&cfg)
+                .arg("--out")
+                .arg(&cluster)
+                .args(["-w", "1", "--processes", "2", "--process", &i.to_string()])
+                .arg("--hostfile")
+                .arg(&hostfile)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawns")
+        })
+        .collect();
+    for (i, c) in children.into_iter().enumerate() {
+        let out = c.wait_with_output().expect("waits");
+        assert!(
+            out.status.success(),
+            "process {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (a, b) = (output_bytes(&single), output_bytes(&cluster));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (name, bytes) in &a {
+        assert!(
+            bytes == &b[name],
+            "{name} differs between 1 and 2 processes"
+        );
+    }
+    assert!(verify(&cluster).expect("verify").ok());
 }

@@ -120,6 +120,16 @@ enum Command {
         /// Worker threads (default: all cores); the output does not depend on it.
         #[arg(short = 'w', long)]
         workers: Option<usize>,
+        /// Processes in timely's cluster mode (each runs `-w` workers; every process sees
+        /// the same inputs and output folder at the same paths).
+        #[arg(long, requires_all = ["process", "hostfile"])]
+        processes: Option<usize>,
+        /// This process's index, `0..processes` (process 0 publishes the output).
+        #[arg(long, requires = "processes")]
+        process: Option<usize>,
+        /// `host:port` per line, one line per process.
+        #[arg(long, requires = "processes")]
+        hostfile: Option<PathBuf>,
         /// Fail (exit 1, nothing published) on any input error.
         #[arg(long)]
         strict: bool,
@@ -262,6 +272,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             out,
             workers,
+            processes,
+            process,
+            hostfile,
             strict,
             quiet,
         } => {
@@ -276,6 +289,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if workers == 0 {
                 return Err(UsageError("-w must be at least 1".into()).into());
             }
+            let cluster = match (processes, process, hostfile) {
+                (Some(n), Some(i), Some(hostfile)) => {
+                    if config.sources.is_empty() {
+                        return Err(UsageError(
+                            "a cluster build needs --config with `sources` (the embedded \
+                             default is written by a single process)"
+                                .into(),
+                        )
+                        .into());
+                    }
+                    Some(
+                        crossview::build::Cluster::from_hostfile(&hostfile, n, i)
+                            .map_err(|e| UsageError(format!("{e:#}")))?,
+                    )
+                }
+                _ => None,
+            };
             crossview::build::run(&crossview::build::BuildArgs {
                 config,
                 base,
@@ -283,6 +313,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 workers,
                 strict,
                 quiet,
+                cluster,
             })
         }
         Command::Verify { out, json } => crossview::verify_cmd::run(&out, json),

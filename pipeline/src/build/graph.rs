@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -23,18 +23,20 @@ use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::vec::Map as _;
 use timely::worker::Worker;
 
-use crossview_schemas::{InputError, SourceKind, Split, Task};
+use anyhow::Context as _;
+use crossview_schemas::{InputError, SourceKind, Split, Task, WriteOptions};
 use crossview_stages::corpus::{CorpusConfig, CorpusStats, count_scene, emit_scene_kept};
 use crossview_stages::filter::{SlotKey, Tally};
 use crossview_stages::qa::hash_name;
 use crossview_stages::sources::{self, SceneData, SourceOptions};
 
 use super::frames::SceneFrames;
-use super::shards::{ShardId, Spill};
+use super::shards::{ShardId, ShardInfo, Spill, write_shard};
 
 /// A scene in the graph: its records (shared, never copied) and the tree they came from.
-/// Ordered and compared by scene id and fingerprint, which identify its content.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Ordered and compared by scene id and fingerprint, which identify its content. Between
+/// processes it travels as CBOR (see the Serialize impl).
+#[derive(Clone, Debug)]
 pub struct SceneBlob {
     /// The scene's records.
     pub data: Arc<SceneData>,
@@ -48,6 +50,38 @@ impl SceneBlob {
             self.data.scene.as_ref().map_or("", |s| s.scene_id.as_str()),
             self.data.fingerprint.as_str(),
         )
+    }
+}
+
+/// A scene on the wire between processes: its records as CBOR bytes, since some records
+/// (the camera distortion's internally tagged enum) need a self-describing format.
+#[derive(Serialize, Deserialize)]
+struct SceneWire {
+    cbor: Vec<u8>,
+    root: PathBuf,
+}
+
+impl Serialize for SceneBlob {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut cbor = Vec::new();
+        ciborium::into_writer(self.data.as_ref(), &mut cbor).map_err(serde::ser::Error::custom)?;
+        SceneWire {
+            cbor,
+            root: self.root.as_ref().clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SceneBlob {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let wire = SceneWire::deserialize(d)?;
+        let data: SceneData =
+            ciborium::from_reader(wire.cbor.as_slice()).map_err(serde::de::Error::custom)?;
+        Ok(SceneBlob {
+            data: Arc::new(data),
+            root: Arc::new(wire.root),
+        })
     }
 }
 
@@ -137,6 +171,10 @@ pub struct Job {
     pub frames_dir: Option<PathBuf>,
     /// Shards per split.
     pub shards: u32,
+    /// Where each worker writes the shards it owns (`STAGING/data/...`) before publishing.
+    pub staging_dir: PathBuf,
+    /// Shard file settings.
+    pub write: WriteOptions,
 }
 
 /// A scene as the manifest lists it.
@@ -153,7 +191,7 @@ pub struct SceneEntry {
 }
 
 /// Seconds a worker spent in each stage (summed over workers in the report).
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct StageTimes {
     /// Reading and parsing the native trees.
     pub read_s: f64,
@@ -163,6 +201,8 @@ pub struct StageTimes {
     pub select_s: f64,
     /// Second pass: samples materialised and spilled.
     pub emit_s: f64,
+    /// The worker's shards consolidated and written.
+    pub shards_s: f64,
 }
 
 impl StageTimes {
@@ -172,12 +212,21 @@ impl StageTimes {
         self.candidates_s += o.candidates_s;
         self.select_s += o.select_s;
         self.emit_s += o.emit_s;
+        self.shards_s += o.shards_s;
     }
 }
 
-/// What a worker saw.
-#[derive(Debug, Default)]
+/// What a worker saw and wrote; worker 0 also holds every worker's report, gathered.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct WorkerReport {
+    /// The worker.
+    pub worker: usize,
+    /// Why the worker could not finish, if it could not.
+    pub failure: Option<String>,
+    /// The shards this worker owns, staged.
+    pub shards: Vec<ShardInfo>,
+    /// Frames those shards' samples show.
+    pub shown: BTreeSet<String>,
     /// Corpus counts of the scenes this worker processed.
     pub stats: CorpusStats,
     /// Input errors of the trees this worker read.
@@ -188,6 +237,9 @@ pub struct WorkerReport {
     pub frame_problems: Vec<String>,
     /// Time per stage.
     pub times: StageTimes,
+    /// On worker 0: every worker's report (its own included), in worker order.
+    #[serde(skip)]
+    pub gathered: Option<Vec<WorkerReport>>,
 }
 
 /// Scenes read between steps of the dataflow, so work starts while reading goes on.
@@ -334,20 +386,32 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         input
     });
 
-    let mut report = WorkerReport::default();
+    let mut report = WorkerReport {
+        worker: index,
+        ..WorkerReport::default()
+    };
+    // A failure is recorded, not returned: every worker must go on taking part in the
+    // dataflows, or the others would wait for it forever.
     for (i, (root, kind)) in job.trees.iter().enumerate() {
-        if i % peers != index {
+        if i % peers != index || report.failure.is_some() {
             continue;
         }
-        let reader = sources::open(root, Some(*kind), &job.options)?;
+        let reader = match sources::open(root, Some(*kind), &job.options) {
+            Ok(r) => r,
+            Err(e) => {
+                report.failure = Some(format!("{}: {e}", root.display()));
+                continue;
+            }
+        };
         let root = Arc::new(root.clone());
         let mut batch = 0usize;
         let mut stepping = 0.0;
         let start = Instant::now();
-        let tree_errors = reader.read(&mut |scene| {
-            report.errors.extend(scene.errors.iter().cloned());
+        let (errors, scenes) = (&mut report.errors, &mut report.scenes);
+        let read = reader.read(&mut |scene| {
+            errors.extend(scene.errors.iter().cloned());
             if let Some(meta) = &scene.scene {
-                report.scenes.push(SceneEntry {
+                scenes.push(SceneEntry {
                     scene_id: meta.scene_id.clone(),
                     source: meta.source,
                     split: job.corpus.split.split_of(&meta.scene_id),
@@ -370,8 +434,11 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                 }
             }
             Ok(())
-        })?;
-        report.errors.extend(tree_errors);
+        });
+        match read {
+            Ok(tree_errors) => report.errors.extend(tree_errors),
+            Err(e) => report.failure = Some(format!("{}: {e}", root.display())),
+        }
         report.times.read_s += start.elapsed().as_secs_f64() - stepping;
     }
     // Closing the input completes the dataflow; `step` reports false once every operator
@@ -379,16 +446,85 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
     input.close();
     while worker.step() {}
     if let Some(e) = failure.borrow_mut().take() {
-        anyhow::bail!("{e}");
+        report.failure.get_or_insert(e);
     }
-    if let Some(s) = spill.borrow_mut().take() {
-        s.finish()?;
+    if let Some(s) = spill.borrow_mut().take()
+        && let Err(e) = s.finish()
+    {
+        report.failure.get_or_insert(format!("{e:#}"));
     }
     report.stats = std::mem::take(&mut *stats.borrow_mut());
     let read_s = report.times.read_s;
     report.times = *times.borrow();
     report.times.read_s = read_s;
     report.frame_problems = std::mem::take(&mut *frame_problems.borrow_mut());
+
+    // The shards this worker owns (all their samples were routed to it), staged.
+    let start = Instant::now();
+    if report.failure.is_none() {
+        for split in [Split::Train, Split::Bench] {
+            for bucket in 0..job.shards {
+                let id = ShardId { split, bucket };
+                if id.owner(peers) != index {
+                    continue;
+                }
+                match write_shard(
+                    &job.spill_dir,
+                    peers,
+                    id,
+                    job.shards,
+                    &job.staging_dir,
+                    &job.write,
+                ) {
+                    Ok((info, shown)) => {
+                        report.shards.push(info);
+                        report.shown.extend(shown);
+                    }
+                    Err(e) => {
+                        report.failure = Some(format!("{e:#}"));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    report.times.shards_s = start.elapsed().as_secs_f64();
+    gather(worker, report)
+}
+
+/// Sends every worker's report to worker 0 (across processes in cluster mode), which
+/// returns them all in `gathered`.
+fn gather(worker: &mut Worker, report: WorkerReport) -> anyhow::Result<WorkerReport> {
+    let bytes = bincode::serialize(&report).context("encoding a worker report")?;
+    let received: Rc<RefCell<Vec<Vec<u8>>>> = Rc::new(RefCell::new(Vec::new()));
+    let sink = received.clone();
+    let mut input = worker.dataflow::<u32, _, _>(|scope| {
+        let (input, reports) = scope.new_collection::<Vec<u8>, isize>();
+        reports.inner.exchange(|_: &(Vec<u8>, u32, isize)| 0).sink(
+            Pipeline,
+            "Gather",
+            move |(input, _frontier)| {
+                input.for_each(|_time, data| {
+                    sink.borrow_mut().extend(data.drain(..).map(|(b, _, _)| b));
+                });
+            },
+        );
+        input
+    });
+    input.insert(bytes);
+    input.close();
+    while worker.step() {}
+    let mut report = report;
+    if worker.index() == 0 {
+        let mut all = received
+            .borrow()
+            .iter()
+            .map(|b| bincode::deserialize::<WorkerReport>(b))
+            .collect::<Result<Vec<_>, _>>()
+            .context("decoding a worker report")?;
+        all.sort_by_key(|r| r.worker);
+        report.gathered = Some(all);
+    }
     Ok(report)
 }
 

@@ -14,7 +14,7 @@ use super::shards::ShardInfo;
 pub const MANIFEST: &str = "manifest.json";
 
 /// A build's manifest, written last (atomically), so a manifest means a complete output.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Record schema version of the shards.
     pub schema_version: u32,

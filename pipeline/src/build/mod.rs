@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use rayon::prelude::*;
 
 use crossview_schemas::{InputError, RecordWriter, SourceKind, Split, WriteOptions};
 use crossview_stages::corpus::{CorpusStats, report_json, report_table};
@@ -40,6 +39,45 @@ pub struct BuildArgs {
     pub strict: bool,
     /// No progress output.
     pub quiet: bool,
+    /// Several processes in timely's cluster mode.
+    pub cluster: Option<Cluster>,
+}
+
+/// This process's place in a cluster of build processes (timely's cluster mode). Every
+/// process must see the same inputs and output folder at the same paths.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cluster {
+    /// This process, `0..addresses.len()`.
+    pub process: usize,
+    /// `host:port` of every process.
+    pub addresses: Vec<String>,
+}
+
+impl Cluster {
+    /// The first `processes` lines of a hostfile (`host:port` per line; blank lines and
+    /// `#` comments skipped).
+    pub fn from_hostfile(path: &Path, processes: usize, process: usize) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let addresses: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .take(processes)
+            .map(String::from)
+            .collect();
+        if addresses.len() < processes {
+            anyhow::bail!(
+                "{}: {} addresses for {processes} processes",
+                path.display(),
+                addresses.len()
+            );
+        }
+        if process >= processes {
+            anyhow::bail!("--process {process} is not below --processes {processes}");
+        }
+        Ok(Cluster { process, addresses })
+    }
 }
 
 /// A failure caused by the input under `--strict` (exit 1, nothing published).
@@ -59,7 +97,7 @@ impl std::fmt::Display for StrictInputErrors {
 impl std::error::Error for StrictInputErrors {}
 
 /// What a build published.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct BuildSummary {
     /// The manifest written.
     pub manifest: Manifest,
@@ -69,12 +107,14 @@ pub struct BuildSummary {
     pub errors: Vec<InputError>,
     /// Seconds: the graph (reading, both passes, spilling).
     pub graph_s: f64,
-    /// Seconds: writing the shards.
-    pub shards_s: f64,
+    /// Seconds: publishing (shards moved into place, report, manifest).
+    pub publish_s: f64,
     /// Worker seconds per stage.
     pub times: graph::StageTimes,
     /// Nothing changed since the published build: no stage ran, nothing was written.
     pub up_to_date: bool,
+    /// This process published the output (false on the other processes of a cluster).
+    pub published: bool,
 }
 
 /// The native trees a build reads.
@@ -96,7 +136,8 @@ pub fn resolve_trees(args: &BuildArgs) -> anyhow::Result<Vec<(PathBuf, SourceKin
     Ok(trees)
 }
 
-/// Runs a build and publishes its output.
+/// Runs a build and publishes its output (in cluster mode, the process hosting worker 0
+/// publishes; the others return with `published` false once their part is done).
 pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     let cfg = &args.config;
     cfg.validate()?;
@@ -109,9 +150,20 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     std::fs::create_dir_all(out.join("data"))
         .with_context(|| format!("creating {}", out.join("data").display()))?;
     let spill = graph::spill_dir(out);
-    if spill.exists() {
-        std::fs::remove_dir_all(&spill).with_context(|| format!("clearing {}", spill.display()))?;
+    let staging = out.join(".staging");
+    let cluster = args.cluster.as_ref();
+    // One process clears what a killed build left; in cluster mode that is process 0, and
+    // the others only add to the folders (their files have their own names).
+    if cluster.is_none_or(|c| c.process == 0) {
+        for dir in [&spill, &staging] {
+            if dir.exists() {
+                std::fs::remove_dir_all(dir)
+                    .with_context(|| format!("clearing {}", dir.display()))?;
+            }
+        }
     }
+    std::fs::create_dir_all(staging.join("data"))
+        .with_context(|| format!("creating {}", staging.display()))?;
     let frames_dir = if cfg.output.frames {
         Some(frames::frames_dir(out)?)
     } else {
@@ -122,36 +174,80 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         corpus: cfg.corpus(),
         options: cfg.source_options(),
         spill_dir: spill.clone(),
-        frames_dir: frames_dir.clone(),
+        frames_dir,
         shards: cfg.output.shards_per_split,
+        staging_dir: staging.clone(),
+        write: WriteOptions {
+            row_group_rows: cfg.output.row_group_rows,
+            zstd_level: cfg.output.zstd_level,
+            config_hash: cfg.output_hash(),
+        },
     };
 
     let start = Instant::now();
-    let workers = args.workers.max(1);
-    let timely_config = if workers == 1 {
-        timely::Config::thread()
-    } else {
-        timely::Config::process(workers)
+    let threads = args.workers.max(1);
+    let communication = match cluster {
+        Some(c) => timely::CommunicationConfig::Cluster {
+            threads,
+            process: c.process,
+            addresses: c.addresses.clone(),
+            report: false,
+            zerocopy: false,
+        },
+        None if threads == 1 => timely::CommunicationConfig::Thread,
+        None => timely::CommunicationConfig::Process(threads),
+    };
+    let timely_config = timely::Config {
+        communication,
+        worker: timely::WorkerConfig::default(),
     };
     let guards = timely::execute(timely_config, move |w| graph::run_worker(w, &job))
         .map_err(|e| anyhow::anyhow!("starting the dataflow: {e}"))?;
+    let mut gathered = None;
+    for r in guards.join() {
+        let r = r.map_err(|e| anyhow::anyhow!("a worker panicked: {e}"))??;
+        if let Some(all) = r.gathered {
+            gathered = Some(all);
+        }
+    }
+    let Some(reports) = gathered else {
+        // Not the publishing process: its workers' shards are staged and reported.
+        return Ok(BuildSummary::default());
+    };
+    let workers = reports.len();
     let mut stats = CorpusStats::default();
     let mut errors = Vec::new();
     let mut scenes = Vec::new();
     let mut frame_problems = Vec::new();
     let mut times = graph::StageTimes::default();
-    for r in guards.join() {
-        let r = r.map_err(|e| anyhow::anyhow!("a worker panicked: {e}"))??;
+    let mut shards = Vec::new();
+    let mut shown = BTreeSet::new();
+    let mut failures = Vec::new();
+    for r in reports {
+        if let Some(f) = r.failure {
+            failures.push(format!("worker {}: {f}", r.worker));
+        }
         stats.merge(&r.stats);
         errors.extend(r.errors);
         scenes.extend(r.scenes);
         frame_problems.extend(r.frame_problems);
         times.add(&r.times);
+        shards.extend(r.shards);
+        shown.extend(r.shown);
+    }
+    let graph_s = start.elapsed().as_secs_f64();
+    if !failures.is_empty() {
+        let _ = std::fs::remove_dir_all(&spill);
+        let _ = std::fs::remove_dir_all(&staging);
+        anyhow::bail!("the build failed:\n  {}", failures.join("\n  "));
     }
     errors.sort();
     errors.dedup();
     scenes.sort();
-    let graph_s = start.elapsed().as_secs_f64();
+    // Train then bench, each in bucket order, whichever worker wrote them.
+    shards.sort_by(|a, b| {
+        (a.split != Split::Train, &a.path).cmp(&(b.split != Split::Train, &b.path))
+    });
     if !args.quiet {
         eprintln!(
             "graph: {} scenes, {} candidates, {} samples in {graph_s:.1} s on {workers} workers",
@@ -160,8 +256,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
             stats.kept_train.total() + stats.kept_bench.total() + stats.open_kept.total()
         );
         eprintln!(
-            "  worker seconds: read {:.1}, candidates {:.1}, select {:.1}, samples {:.1}",
-            times.read_s, times.candidates_s, times.select_s, times.emit_s
+            "  worker seconds: read {:.1}, candidates {:.1}, select {:.1}, samples {:.1}, shards {:.1}",
+            times.read_s, times.candidates_s, times.select_s, times.emit_s, times.shards_s
         );
     }
     let real_errors: Vec<InputError> = errors
@@ -171,51 +267,25 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         .collect();
     if args.strict && !real_errors.is_empty() {
         let _ = std::fs::remove_dir_all(&spill);
+        let _ = std::fs::remove_dir_all(&staging);
         return Err(StrictInputErrors(real_errors).into());
     }
     for p in frame_problems.iter().take(5) {
         eprintln!("warning: frame not stored: {p}");
     }
 
-    // The published manifest stops describing the folder once a shard is replaced (a failed
-    // --strict build above leaves it alone): take it down first, so a manifest always means a complete output.
+    // Publish. The manifest stops describing the folder once a shard is replaced: take it
+    // down first, so a manifest always means a complete output.
+    let start = Instant::now();
     match std::fs::remove_file(out.join(MANIFEST)) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             return Err(e).with_context(|| format!("removing {}", out.join(MANIFEST).display()));
         }
         _ => {}
     }
-
-    // Shards: every (split, bucket), written in parallel, each consolidated from the spills.
-    let start = Instant::now();
-    let opts = WriteOptions {
-        row_group_rows: cfg.output.row_group_rows,
-        zstd_level: cfg.output.zstd_level,
-        config_hash: cfg.output_hash(),
-    };
-    let shard_count = cfg.output.shards_per_split;
-    let ids: Vec<ShardId> = [Split::Train, Split::Bench]
-        .iter()
-        .flat_map(|&split| (0..shard_count).map(move |bucket| ShardId { split, bucket }))
-        .collect();
-    // As many writer threads as workers, so `-w` sets the whole build's parallelism.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .build()
-        .context("starting the shard writers")?;
-    let written: Vec<(ShardInfo, BTreeSet<String>)> = pool.install(|| {
-        ids.par_iter()
-            .map(|&id| shards::write_shard(&spill, workers, id, shard_count, out, &opts))
-            .collect::<anyhow::Result<_>>()
-    })?;
-    let mut shown = BTreeSet::new();
-    let mut shards = Vec::with_capacity(written.len());
-    for (info, frames) in written {
-        shards.push(info);
-        shown.extend(frames);
+    for s in &shards {
+        publish_shard(out, &staging, s)?;
     }
-    let shards_s = start.elapsed().as_secs_f64();
-
     let mut w =
         RecordWriter::<InputError>::create(out.join("errors.parquet"), &WriteOptions::default())?;
     w.write(&errors)?;
@@ -224,10 +294,10 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     let mut report = report_json(&stats);
     report["build"] = serde_json::json!({
         "workers": workers,
+        "processes": cluster.map_or(1, |c| c.addresses.len()),
         "scenes": scenes.len(),
         "graph_s": graph_s,
         "worker_seconds": times,
-        "shards_s": shards_s,
         "rows": shards.iter().map(|s| s.rows).sum::<u64>(),
         "frames": frames,
         "input_errors": real_errors.len(),
@@ -249,7 +319,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         config_hash: cfg.output_hash(),
         input_signature: signature,
         generator: cfg.corpus().generator(),
-        shards_per_split: shard_count,
+        shards_per_split: cfg.output.shards_per_split,
         shards,
         scenes,
         frames,
@@ -259,15 +329,34 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     remove_unshown_frames(out, &shown)?;
     remove_leftover_temporaries(out)?;
     let _ = std::fs::remove_dir_all(&spill);
+    let _ = std::fs::remove_dir_all(&staging);
+    let publish_s = start.elapsed().as_secs_f64();
     Ok(BuildSummary {
         manifest,
         stats,
         errors,
         graph_s,
-        shards_s,
+        publish_s,
         times,
         up_to_date: false,
+        published: true,
     })
+}
+
+/// Moves a staged shard into `data/`, unless the published file already has its bytes (an
+/// unchanged shard keeps its file and modification time).
+fn publish_shard(out: &Path, staging: &Path, shard: &ShardInfo) -> anyhow::Result<()> {
+    let staged = staging.join(&shard.path);
+    let target = out.join(&shard.path);
+    let same = std::fs::metadata(&target).is_ok_and(|m| m.len() == shard.bytes)
+        && std::fs::read(&target).is_ok_and(|b| crossview_schemas::sha256_hex(&b) == shard.sha256);
+    if same {
+        std::fs::remove_file(&staged).with_context(|| format!("removing {}", staged.display()))?;
+    } else {
+        std::fs::rename(&staged, &target)
+            .with_context(|| format!("publishing {}", target.display()))?;
+    }
+    Ok(())
 }
 
 /// The published build, when its inputs and config are those of this run and its files are
@@ -319,9 +408,10 @@ fn published_up_to_date(
         stats: CorpusStats::default(),
         errors,
         graph_s: 0.0,
-        shards_s: 0.0,
+        publish_s: 0.0,
         times: graph::StageTimes::default(),
         up_to_date: true,
+        published: true,
     }))
 }
 
@@ -388,6 +478,12 @@ fn remove_stale_shards(out: &Path, manifest: &Manifest) -> anyhow::Result<()> {
 /// Runs the command: builds, then prints the report table and where things are.
 pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let s = build(args)?;
+    if !s.published {
+        if !args.quiet {
+            println!("process done; the process hosting worker 0 publishes the output");
+        }
+        return Ok(());
+    }
     if s.up_to_date {
         if !args.quiet {
             println!(
@@ -401,13 +497,13 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
         print!("{}", report_table(&s.stats));
         let rows: u64 = s.manifest.shards.iter().map(|x| x.rows).sum();
         println!(
-            "\n{rows} rows in {} shards, {} frames, {} input errors -> {} (graph {:.1} s, shards {:.1} s)",
+            "\n{rows} rows in {} shards, {} frames, {} input errors -> {} (graph {:.1} s, publish {:.1} s)",
             s.manifest.shards.len(),
             s.manifest.frames,
             s.errors.iter().filter(|e| e.class.is_error()).count(),
             args.out.display(),
             s.graph_s,
-            s.shards_s
+            s.publish_s
         );
     }
     Ok(())

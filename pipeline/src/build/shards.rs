@@ -39,6 +39,12 @@ impl ShardId {
         )
     }
 
+    /// The worker (of `peers`) that receives the shard's samples and writes it: the one
+    /// timely's exchange sends [`ShardId::route`] to.
+    pub fn owner(&self, peers: usize) -> usize {
+        (self.route() % peers.max(1) as u64) as usize
+    }
+
     /// A stable number for routing a shard to a worker (timely takes it modulo the worker
     /// count): consecutive buckets alternate, and bench is offset by an odd constant so the
     /// two splits of one bucket land on different workers of an even count.

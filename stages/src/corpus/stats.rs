@@ -8,7 +8,7 @@ use crossview_schemas::{SourceKind, Split, Task};
 use crate::qa::{Candidate, Reject, Rejected};
 
 /// A count per source and task.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Grid([[u64; 17]; 4]);
 
 fn source_index(s: SourceKind) -> usize {
@@ -74,7 +74,7 @@ impl Grid {
 }
 
 /// Counts of every corpus stage.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CorpusStats {
     /// Scenes read, per source.
     pub scenes: [u64; 4],

@@ -541,7 +541,11 @@ fn a_rerun_over_unchanged_inputs_does_nothing() {
     drop(f);
     let touched = build(&args(&cfg)).expect("rebuild");
     assert!(!touched.up_to_date);
-    assert_eq!(stamp(&shard), shard_time, "a shard with the same bytes keeps its file");
+    assert_eq!(
+        stamp(&shard),
+        shard_time,
+        "a shard with the same bytes keeps its file"
+    );
     assert_eq!(output_bytes(&out).len(), before.len());
     for (name, bytes) in output_bytes(&out) {
         if name != "manifest.json" {
@@ -625,4 +629,22 @@ fn two_processes_on_loopback_give_the_same_shards() {
         );
     }
     assert!(verify(&cluster).expect("verify").ok());
+}
+
+/// Every build config shipped in configs/build parses (unknown keys are errors) and validates.
+#[test]
+fn shipped_build_configs_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/build");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("configs/build") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let (cfg, base) =
+                BuildConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            assert!(!cfg.sources.is_empty(), "{}", path.display());
+            assert_eq!(base, dir);
+            n += 1;
+        }
+    }
+    assert!(n >= 2);
 }

@@ -31,6 +31,7 @@ use crossview_stages::qa::hash_name;
 use crossview_stages::sources::{self, SceneData, SourceOptions};
 
 use super::frames::SceneFrames;
+use super::progress::Counters;
 use super::shards::{ShardId, ShardInfo, Spill, write_shard};
 
 /// A scene in the graph: its records (shared, never copied) and the tree they came from.
@@ -175,6 +176,8 @@ pub struct Job {
     pub staging_dir: PathBuf,
     /// Shard file settings.
     pub write: WriteOptions,
+    /// Progress counters of this process.
+    pub progress: Arc<Counters>,
 }
 
 /// A scene as the manifest lists it.
@@ -264,6 +267,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         let cfg = job.corpus.clone();
         let stats1 = stats.clone();
         let times1 = times.clone();
+        let progress1 = job.progress.clone();
         let eligible = scenes
             .clone()
             .inner
@@ -272,6 +276,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                 let start = Instant::now();
                 let (tally, st) = count_scene(&blob.data, &cfg);
                 times1.borrow_mut().candidates_s += start.elapsed().as_secs_f64();
+                Counters::bump(&progress1.scenes_counted, 1);
                 stats1.borrow_mut().merge_scaled(&st, r as i64);
                 let source = blob
                     .data
@@ -320,8 +325,10 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
             }
             times_select.borrow_mut().select_s += start.elapsed().as_secs_f64();
         });
+        let progress_kept = job.progress.clone();
         let kept_by_scene = kept.map(|(_task, (scene, ranks))| (scene, ranks)).reduce(
-            |_scene: &u64, input, output| {
+            move |_scene: &u64, input, output| {
+                Counters::bump(&progress_kept.scenes_kept, 1);
                 let mut ranks: Vec<u64> =
                     input.iter().flat_map(|(r, _)| r.iter().copied()).collect();
                 ranks.sort_unstable();
@@ -336,6 +343,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         let split_cfg = job.corpus.split.clone();
         let stats2 = stats.clone();
         let times2 = times.clone();
+        let progress2 = job.progress.clone();
         let frames_dir = job.frames_dir.clone();
         let shards = job.shards;
         let spill2 = spill.clone();
@@ -362,6 +370,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                         let mut spilled = Ok(());
                         let emitted =
                             emit_scene_kept(&blob.data, &cfg, &keeps, &frames, &mut |q| {
+                                Counters::bump(&progress2.samples, 1);
                                 if spilled.is_ok() {
                                     spilled =
                                         spill.push(ShardId::of(q.split, h, shards), r as i64, &q);
@@ -379,6 +388,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                             }
                         }
                         problems2.borrow_mut().extend(frames.into_problems());
+                        Counters::bump(&progress2.scenes_emitted, 1);
                     }
                     times2.borrow_mut().emit_s += start.elapsed().as_secs_f64();
                 });
@@ -426,6 +436,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                     },
                 ));
                 batch += 1;
+                Counters::bump(&job.progress.scenes_read, 1);
                 if batch.is_multiple_of(READ_BATCH) {
                     input.flush();
                     let step = Instant::now();
@@ -441,6 +452,10 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         }
         report.times.read_s += start.elapsed().as_secs_f64() - stepping;
     }
+    // This worker's trees are read (the display knows the total once every worker is).
+    job.progress
+        .readers_done
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // Closing the input completes the dataflow; `step` reports false once every operator
     // (the spilling sink included) is done.
     input.close();
@@ -477,6 +492,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                     &job.write,
                 ) {
                     Ok((info, shown)) => {
+                        Counters::bump(&job.progress.shards_written, 1);
                         report.shards.push(info);
                         report.shown.extend(shown);
                     }

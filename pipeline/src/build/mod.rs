@@ -5,11 +5,13 @@ mod config;
 mod frames;
 mod graph;
 mod manifest;
+mod progress;
 mod shards;
 mod signature;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -169,6 +171,16 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     } else {
         None
     };
+    let threads = args.workers.max(1);
+    let progress = Arc::new(progress::Counters {
+        workers: threads as u64,
+        ..progress::Counters::default()
+    });
+    let display = (!args.quiet).then(|| {
+        let owned_shards = 2 * u64::from(cfg.output.shards_per_split)
+            / cluster.map_or(1, |c| c.addresses.len() as u64);
+        progress::ProgressDisplay::start(progress.clone(), owned_shards)
+    });
     let job = graph::Job {
         trees,
         corpus: cfg.corpus(),
@@ -182,10 +194,10 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
             zstd_level: cfg.output.zstd_level,
             config_hash: cfg.output_hash(),
         },
+        progress: progress.clone(),
     };
 
     let start = Instant::now();
-    let threads = args.workers.max(1);
     let communication = match cluster {
         Some(c) => timely::CommunicationConfig::Cluster {
             threads,
@@ -210,6 +222,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
             gathered = Some(all);
         }
     }
+    drop(display);
     let Some(reports) = gathered else {
         // Not the publishing process: its workers' shards are staged and reported.
         return Ok(BuildSummary::default());
@@ -248,18 +261,6 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     shards.sort_by(|a, b| {
         (a.split != Split::Train, &a.path).cmp(&(b.split != Split::Train, &b.path))
     });
-    if !args.quiet {
-        eprintln!(
-            "graph: {} scenes, {} candidates, {} samples in {graph_s:.1} s on {workers} workers",
-            scenes.len(),
-            stats.drawn.total(),
-            stats.kept_train.total() + stats.kept_bench.total() + stats.open_kept.total()
-        );
-        eprintln!(
-            "  worker seconds: read {:.1}, candidates {:.1}, select {:.1}, samples {:.1}, shards {:.1}",
-            times.read_s, times.candidates_s, times.select_s, times.emit_s, times.shards_s
-        );
-    }
     let real_errors: Vec<InputError> = errors
         .iter()
         .filter(|e| e.class.is_error())
@@ -505,6 +506,30 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
             s.graph_s,
             s.publish_s
         );
+        let t = &s.times;
+        println!(
+            "worker seconds: read {:.1}, candidates {:.1}, select {:.1}, samples {:.1}, shards {:.1}",
+            t.read_s, t.candidates_s, t.select_s, t.emit_s, t.shards_s
+        );
+        print!("{}", errors_summary(&s.errors));
     }
     Ok(())
+}
+
+/// Input errors by class, each with its count and first files (all of them are in
+/// `errors.parquet`).
+fn errors_summary(errors: &[InputError]) -> String {
+    let mut by_class: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for e in errors {
+        by_class.entry(e.class.name()).or_default().push(&e.file);
+    }
+    let mut text = String::new();
+    for (class, mut files) in by_class {
+        let n = files.len();
+        files.dedup();
+        let shown: Vec<&str> = files.iter().take(3).copied().collect();
+        let more = if files.len() > 3 { ", ..." } else { "" };
+        text.push_str(&format!("{class}: {n} ({}{more})\n", shown.join(", ")));
+    }
+    text
 }

@@ -648,3 +648,119 @@ fn shipped_build_configs_parse() {
     }
     assert!(n >= 2);
 }
+
+/// Copies a tree (files and folders).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("readable") {
+        let p = e.expect("entry").path();
+        let dst = to.join(p.file_name().expect("name"));
+        if p.is_dir() {
+            copy_tree(&p, &dst);
+        } else {
+            std::fs::copy(&p, &dst).expect("copy");
+        }
+    }
+}
+
+/// Edits, adds and removes scenes, then rebuilds over the published output: the result is
+/// byte-identical to a from-scratch build of the new inputs, and a shard's file is rewritten
+/// only when its bytes change.
+#[test]
+fn an_incremental_rebuild_equals_a_from_scratch_build() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = dir.path().join("world");
+    write_world(&world, 9, [6, 3, 1, 1]);
+    let mut cfg = config(8);
+    cfg.sources = vec![SourceEntry::Path(world.clone())];
+    let out = dir.path().join("out");
+    let first = run_build(cfg.clone(), &out, 2);
+    let stamp = |p: &Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .expect("mtime")
+    };
+    let before: BTreeMap<String, (std::time::SystemTime, Vec<u8>)> = first
+        .shards
+        .iter()
+        .map(|s| {
+            let p = out.join(&s.path);
+            (
+                s.path.clone(),
+                (stamp(&p), std::fs::read(&p).expect("reads")),
+            )
+        })
+        .collect();
+
+    // A changed box in one MessyTable scene (a text edit: the other scenes' bytes stay).
+    let labels = world.join("messytable/labels/train.json");
+    let text = std::fs::read_to_string(&labels).expect("labels");
+    let at = text.find("\"pos\":[").expect("a box") + "\"pos\":[".len();
+    let end = at + text[at..].find(',').expect("x1");
+    let x1: f64 = text[at..end].trim().parse().expect("number");
+    let edited = format!("{}{:.1}{}", &text[..at], x1 + 3.0, &text[end..]);
+    std::fs::write(&labels, edited).expect("writes");
+    // One MMPTrack scene removed, another added (a copy under a new name).
+    let split = world.join("mmptrack/train");
+    let session = std::fs::read_dir(split.join("labels"))
+        .expect("sessions")
+        .next()
+        .expect("a session")
+        .expect("entry")
+        .file_name();
+    let mut scenes: Vec<String> = std::fs::read_dir(split.join("labels").join(&session))
+        .expect("scenes")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    scenes.sort();
+    assert!(scenes.len() >= 2, "{scenes:?}");
+    let removed = scenes.last().expect("scene").clone();
+    let source = scenes[0].clone();
+    let env = &source[..source.rfind('_').expect("env_n")];
+    let added = format!("{env}_9");
+    for kind in ["labels", "topdown_labels", "images"] {
+        let d = split.join(kind).join(&session);
+        if d.join(&removed).exists() {
+            std::fs::remove_dir_all(d.join(&removed)).expect("rm");
+        }
+        if d.join(&source).exists() {
+            copy_tree(&d.join(&source), &d.join(&added));
+        }
+    }
+
+    let second = run_build(cfg.clone(), &out, 2);
+    let scratch = dir.path().join("scratch");
+    run_build(cfg, &scratch, 1);
+    let (a, b) = (published_files(&out), published_files(&scratch));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (name, bytes) in &a {
+        assert!(
+            bytes == &b[name],
+            "{name}: incremental differs from scratch"
+        );
+    }
+    let ids: Vec<&str> = second.scenes.iter().map(|s| s.scene_id.as_str()).collect();
+    assert!(ids.iter().any(|s| s.contains(&added)), "{ids:?}");
+    assert!(!ids.iter().any(|s| s.ends_with(&removed)), "{ids:?}");
+
+    let mut rewritten = 0;
+    for s in &second.shards {
+        let p = out.join(&s.path);
+        let (time, bytes) = &before[&s.path];
+        let same_bytes = std::fs::read(&p).expect("reads") == *bytes;
+        assert_eq!(
+            stamp(&p) == *time,
+            same_bytes,
+            "{}: rewritten iff changed",
+            s.path
+        );
+        rewritten += usize::from(!same_bytes);
+    }
+    assert!(rewritten >= 1, "the edits change some shard");
+    assert!(
+        rewritten < second.shards.len(),
+        "{rewritten} of {} shards rewritten",
+        second.shards.len()
+    );
+    eprintln!("{rewritten} of {} shards rewritten", second.shards.len());
+}

@@ -1,15 +1,16 @@
 //! The build's dataflow on timely + differential: scenes keyed by scene hash -> first pass
 //! (candidates, per-scene filters, ranks) -> per-task selection -> kept ranks per scene ->
-//! second pass (samples) -> spilled per shard. Each stage wraps a plain `stages` function.
+//! shard owners, which make (second pass) and write their shards. Each stage wraps a plain
+//! `stages` function.
 //!
-//! The selection is a `reduce` per task over every surviving candidate's rank, and a scene's
-//! samples depend only on the scene and the ranks kept in it: when one scene changes, only
-//! it and the scenes whose kept ranks move are emitted again.
+//! The selection is a `reduce` per task over every surviving candidate's rank, and a shard's
+//! rows depend only on its scenes and the ranks kept in them: a shard whose scenes and ranks
+//! are those of the published build keeps its file without being made again.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,7 +25,9 @@ use timely::dataflow::operators::vec::Map as _;
 use timely::worker::Worker;
 
 use anyhow::Context as _;
-use crossview_schemas::{InputError, SourceKind, Split, Task, WriteOptions};
+use crossview_schemas::{
+    ContentHasher, InputError, QaSample, SourceKind, Split, Task, WriteOptions,
+};
 use crossview_stages::corpus::{CorpusConfig, CorpusStats, count_scene, emit_scene_kept};
 use crossview_stages::filter::{SlotKey, Tally};
 use crossview_stages::qa::hash_name;
@@ -32,7 +35,7 @@ use crossview_stages::sources::{self, SceneData, SourceOptions};
 
 use super::frames::SceneFrames;
 use super::progress::Counters;
-use super::shards::{ShardId, ShardInfo, Spill, write_shard};
+use super::shards::{ShardId, ShardInfo, write_shard};
 
 /// A scene in the graph: its records (shared, never copied) and the tree they came from.
 /// Ordered and compared by scene id and fingerprint, which identify its content. Between
@@ -166,8 +169,10 @@ pub struct Job {
     pub corpus: CorpusConfig,
     /// Reading options.
     pub options: SourceOptions,
-    /// Where spill files go.
-    pub spill_dir: PathBuf,
+    /// The output folder.
+    pub out_dir: PathBuf,
+    /// The published build's shards by path (empty without one), kept where unchanged.
+    pub previous: Arc<BTreeMap<String, ShardInfo>>,
     /// `OUT/frames`, when frames are stored.
     pub frames_dir: Option<PathBuf>,
     /// Shards per split.
@@ -202,7 +207,7 @@ pub struct StageTimes {
     pub candidates_s: f64,
     /// Selection per task (balance, quotas, bench sampling).
     pub select_s: f64,
-    /// Second pass: samples materialised and spilled.
+    /// Second pass: samples materialised (frames stored).
     pub emit_s: f64,
     /// The worker's shards consolidated and written.
     pub shards_s: f64,
@@ -226,10 +231,8 @@ pub struct WorkerReport {
     pub worker: usize,
     /// Why the worker could not finish, if it could not.
     pub failure: Option<String>,
-    /// The shards this worker owns, staged.
+    /// The shards this worker owns, staged or kept.
     pub shards: Vec<ShardInfo>,
-    /// Frames those shards' samples show.
-    pub shown: BTreeSet<String>,
     /// Corpus counts of the scenes this worker processed.
     pub stats: CorpusStats,
     /// Input errors of the trees this worker read.
@@ -249,15 +252,13 @@ pub struct WorkerReport {
 const READ_BATCH: usize = 16;
 
 /// Runs one worker of the build: reads its trees into the graph, runs it to completion, and
-/// spills the samples of the shards it owns.
+/// makes and stages the shards it owns.
 pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport> {
     let index = worker.index();
     let peers = worker.peers();
     let stats = Rc::new(RefCell::new(CorpusStats::default()));
     let times = Rc::new(RefCell::new(StageTimes::default()));
-    let spill = Rc::new(RefCell::new(Some(Spill::new(&job.spill_dir, index)?)));
-    let failure: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
-    let frame_problems: Rc<RefCell<Vec<String>>> = Rc::new(RefCell::new(Vec::new()));
+    let pending: Rc<RefCell<PendingShards>> = Rc::new(RefCell::new(BTreeMap::new()));
 
     let mut input = worker.dataflow::<u32, _, _>(|scope| {
         let (input, scenes) = scope.new_collection::<(u64, SceneBlob), isize>();
@@ -336,19 +337,13 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
             },
         );
 
-        // Second pass, in the sink: a scene (with its kept ranks) goes whole to the worker
-        // owning its shard, which materialises its samples and spills them at once, so only
-        // one scene's samples are ever in memory.
-        let cfg = job.corpus.clone();
+        // The sink: each scene with its kept ranks goes to the worker owning its shard, which
+        // keeps it (records are shared, not copied) until the graph is done, then makes and
+        // writes its shards one at a time (`write_owned_shards`).
         let split_cfg = job.corpus.split.clone();
-        let stats2 = stats.clone();
-        let times2 = times.clone();
-        let progress2 = job.progress.clone();
-        let frames_dir = job.frames_dir.clone();
         let shards = job.shards;
-        let spill2 = spill.clone();
-        let failure2 = failure.clone();
-        let problems2 = frame_problems.clone();
+        let pending2 = pending.clone();
+        let sink_split = split_cfg.clone();
         type Emit = ((u64, (SceneBlob, Vec<u64>)), u32, isize);
         scenes
             .join(kept_by_scene)
@@ -357,40 +352,20 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                 let id = blob.data.scene.as_ref().map_or("", |s| s.scene_id.as_str());
                 ShardId::of(split_cfg.split_of(id), *h, shards).route()
             })
-            .sink(Pipeline, "EmitAndSpill", move |(input, _frontier)| {
+            .sink(Pipeline, "Shards", move |(input, _frontier)| {
                 input.for_each(|_time, data| {
-                    let start = Instant::now();
+                    let mut pending = pending2.borrow_mut();
                     for ((h, (blob, ranks)), _t, r) in data.drain(..) {
-                        let mut guard = spill2.borrow_mut();
-                        let Some(spill) = guard.as_mut() else {
-                            return;
-                        };
-                        let frames = SceneFrames::new(frames_dir.as_deref(), blob.root.as_path());
-                        let keeps = |_: &SlotKey, rank: u64| ranks.binary_search(&rank).is_ok();
-                        let mut spilled = Ok(());
-                        let emitted =
-                            emit_scene_kept(&blob.data, &cfg, &keeps, &frames, &mut |q| {
-                                Counters::bump(&progress2.samples, 1);
-                                if spilled.is_ok() {
-                                    spilled =
-                                        spill.push(ShardId::of(q.split, h, shards), r as i64, &q);
-                                }
-                            });
-                        match (emitted, spilled) {
-                            (Ok(st), Ok(())) => stats2.borrow_mut().merge_scaled(&st, r as i64),
-                            (Err(e), _) => {
-                                failure2.borrow_mut().get_or_insert_with(|| e.to_string());
-                            }
-                            (_, Err(e)) => {
-                                failure2
-                                    .borrow_mut()
-                                    .get_or_insert_with(|| format!("{e:#}"));
-                            }
-                        }
-                        problems2.borrow_mut().extend(frames.into_problems());
-                        Counters::bump(&progress2.scenes_emitted, 1);
+                        let (scene_id, fingerprint) = blob.key();
+                        let split = sink_split.split_of(scene_id);
+                        let key = (scene_id.to_string(), fingerprint.to_string(), ranks);
+                        let entry = pending
+                            .entry(ShardId::of(split, h, shards))
+                            .or_default()
+                            .entry(key)
+                            .or_insert((blob, 0));
+                        entry.1 += r as i64;
                     }
-                    times2.borrow_mut().emit_s += start.elapsed().as_secs_f64();
                 });
             });
         input
@@ -457,55 +432,107 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         .readers_done
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // Closing the input completes the dataflow; `step` reports false once every operator
-    // (the spilling sink included) is done.
+    // (the sink included) is done.
     input.close();
     while worker.step() {}
-    if let Some(e) = failure.borrow_mut().take() {
-        report.failure.get_or_insert(e);
-    }
-    if let Some(s) = spill.borrow_mut().take()
-        && let Err(e) = s.finish()
-    {
-        report.failure.get_or_insert(format!("{e:#}"));
-    }
     report.stats = std::mem::take(&mut *stats.borrow_mut());
     let read_s = report.times.read_s;
     report.times = *times.borrow();
     report.times.read_s = read_s;
-    report.frame_problems = std::mem::take(&mut *frame_problems.borrow_mut());
-
-    // The shards this worker owns (all their samples were routed to it), staged.
-    let start = Instant::now();
     if report.failure.is_none() {
-        for split in [Split::Train, Split::Bench] {
-            for bucket in 0..job.shards {
-                let id = ShardId { split, bucket };
-                if id.owner(peers) != index {
-                    continue;
-                }
-                match write_shard(
-                    &job.spill_dir,
-                    peers,
-                    id,
-                    job.shards,
-                    &job.staging_dir,
-                    &job.write,
-                ) {
-                    Ok((info, shown)) => {
-                        Counters::bump(&job.progress.shards_written, 1);
-                        report.shards.push(info);
-                        report.shown.extend(shown);
-                    }
-                    Err(e) => {
-                        report.failure = Some(format!("{e:#}"));
-                        break;
-                    }
-                }
-            }
+        let pending = std::mem::take(&mut *pending.borrow_mut());
+        if let Err(e) = write_owned_shards(job, index, peers, pending, &mut report) {
+            report.failure = Some(format!("{e:#}"));
         }
     }
-    report.times.shards_s = start.elapsed().as_secs_f64();
     gather(worker, report)
+}
+
+/// Per shard, the scenes sent to it: (scene id, fingerprint, kept ranks) -> (scene, net
+/// multiplicity).
+type PendingShards = BTreeMap<ShardId, BTreeMap<(String, String, Vec<u64>), (SceneBlob, i64)>>;
+
+/// The second pass and the sink of the shards this worker owns, one at a time: a shard made
+/// from the same scenes and kept ranks as the published one keeps its file; any other has
+/// its scenes' samples materialised (frames stored), put in canonical order (scene, sample
+/// id) and written to the staging folder.
+fn write_owned_shards(
+    job: &Job,
+    index: usize,
+    peers: usize,
+    mut pending: PendingShards,
+    report: &mut WorkerReport,
+) -> anyhow::Result<()> {
+    for split in [Split::Train, Split::Bench] {
+        for bucket in 0..job.shards {
+            let id = ShardId { split, bucket };
+            if id.owner(peers) != index {
+                continue;
+            }
+            let mut scenes = Vec::new();
+            for ((scene_id, _, ranks), (blob, n)) in pending.remove(&id).unwrap_or_default() {
+                match n {
+                    0 => {}
+                    1 => scenes.push((blob, ranks)),
+                    n => anyhow::bail!("scene {scene_id} arrived {n} times in {id:?}"),
+                }
+            }
+            let mut inputs =
+                ContentHasher::new("crossview.shard_inputs").str(&job.write.config_hash);
+            for (blob, ranks) in &scenes {
+                let (scene_id, fingerprint) = blob.key();
+                inputs = inputs
+                    .str(scene_id)
+                    .str(fingerprint)
+                    .u64(ranks.len() as u64);
+                for &r in ranks {
+                    inputs = inputs.u64(r);
+                }
+            }
+            let inputs = inputs.finish_hex(16);
+            let rel = id.file_name(job.shards);
+            if let Some(prev) = job.previous.get(&rel)
+                && prev.inputs == inputs
+                && std::fs::metadata(job.out_dir.join(&rel)).is_ok_and(|m| m.len() == prev.bytes)
+                && job
+                    .frames_dir
+                    .as_ref()
+                    .is_none_or(|dir| prev.frames.iter().all(|f| dir.join(f).is_file()))
+            {
+                report.stats.merge(&prev.second_pass);
+                report.shards.push(prev.clone());
+                Counters::bump(&job.progress.scenes_emitted, scenes.len() as u64);
+                Counters::bump(&job.progress.shards_written, 1);
+                continue;
+            }
+            let start = Instant::now();
+            let mut rows: Vec<QaSample> = Vec::new();
+            let mut second_pass = CorpusStats::default();
+            for (blob, ranks) in &scenes {
+                let frames = SceneFrames::new(job.frames_dir.as_deref(), blob.root.as_path());
+                let keeps = |_: &SlotKey, rank: u64| ranks.binary_search(&rank).is_ok();
+                let first = rows.len();
+                let st = emit_scene_kept(&blob.data, &job.corpus, &keeps, &frames, &mut |q| {
+                    rows.push(q)
+                })?;
+                rows[first..].sort_by(|a, b| a.sample_id.cmp(&b.sample_id));
+                second_pass.merge(&st);
+                report.frame_problems.extend(frames.into_problems());
+                Counters::bump(&job.progress.scenes_emitted, 1);
+                Counters::bump(&job.progress.samples, (rows.len() - first) as u64);
+            }
+            report.times.emit_s += start.elapsed().as_secs_f64();
+            let start = Instant::now();
+            let mut info =
+                write_shard(id, job.shards, &rows, inputs, &job.staging_dir, &job.write)?;
+            info.second_pass = second_pass;
+            report.stats.merge(&info.second_pass);
+            report.shards.push(info);
+            report.times.shards_s += start.elapsed().as_secs_f64();
+            Counters::bump(&job.progress.shards_written, 1);
+        }
+    }
+    Ok(())
 }
 
 /// Sends every worker's report to worker 0 (across processes in cluster mode), which
@@ -542,9 +569,4 @@ fn gather(worker: &mut Worker, report: WorkerReport) -> anyhow::Result<WorkerRep
         report.gathered = Some(all);
     }
     Ok(report)
-}
-
-/// Where a build's spill files go.
-pub fn spill_dir(out: &Path) -> PathBuf {
-    out.join(".spill")
 }

@@ -9,7 +9,7 @@ mod progress;
 mod shards;
 mod signature;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -107,7 +107,7 @@ pub struct BuildSummary {
     pub stats: CorpusStats,
     /// Input errors and warnings.
     pub errors: Vec<InputError>,
-    /// Seconds: the graph (reading, both passes, spilling).
+    /// Seconds: the graph (reading, both passes, shards staged).
     pub graph_s: f64,
     /// Seconds: publishing (shards moved into place, report, manifest).
     pub publish_s: f64,
@@ -151,18 +151,19 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     }
     std::fs::create_dir_all(out.join("data"))
         .with_context(|| format!("creating {}", out.join("data").display()))?;
-    let spill = graph::spill_dir(out);
     let staging = out.join(".staging");
+    // The published shards, kept where a shard's scenes and ranks have not changed.
+    let previous: BTreeMap<String, ShardInfo> = Manifest::read(out)
+        .ok()
+        .filter(|m| m.config_hash == cfg.output_hash())
+        .map(|m| m.shards.into_iter().map(|s| (s.path.clone(), s)).collect())
+        .unwrap_or_default();
     let cluster = args.cluster.as_ref();
     // One process clears what a killed build left; in cluster mode that is process 0, and
     // the others only add to the folders (their files have their own names).
-    if cluster.is_none_or(|c| c.process == 0) {
-        for dir in [&spill, &staging] {
-            if dir.exists() {
-                std::fs::remove_dir_all(dir)
-                    .with_context(|| format!("clearing {}", dir.display()))?;
-            }
-        }
+    if cluster.is_none_or(|c| c.process == 0) && staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("clearing {}", staging.display()))?;
     }
     std::fs::create_dir_all(staging.join("data"))
         .with_context(|| format!("creating {}", staging.display()))?;
@@ -185,7 +186,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         trees,
         corpus: cfg.corpus(),
         options: cfg.source_options(),
-        spill_dir: spill.clone(),
+        out_dir: out.clone(),
+        previous: Arc::new(previous),
         frames_dir,
         shards: cfg.output.shards_per_split,
         staging_dir: staging.clone(),
@@ -245,12 +247,13 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         scenes.extend(r.scenes);
         frame_problems.extend(r.frame_problems);
         times.add(&r.times);
+        for shard in &r.shards {
+            shown.extend(shard.frames.iter().cloned());
+        }
         shards.extend(r.shards);
-        shown.extend(r.shown);
     }
     let graph_s = start.elapsed().as_secs_f64();
     if !failures.is_empty() {
-        let _ = std::fs::remove_dir_all(&spill);
         let _ = std::fs::remove_dir_all(&staging);
         anyhow::bail!("the build failed:\n  {}", failures.join("\n  "));
     }
@@ -267,7 +270,6 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         .cloned()
         .collect();
     if args.strict && !real_errors.is_empty() {
-        let _ = std::fs::remove_dir_all(&spill);
         let _ = std::fs::remove_dir_all(&staging);
         return Err(StrictInputErrors(real_errors).into());
     }
@@ -284,7 +286,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         }
         _ => {}
     }
-    for s in &shards {
+    // Shards this build made are staged; the others kept their published files.
+    for s in shards.iter().filter(|s| staging.join(&s.path).exists()) {
         publish_shard(out, &staging, s)?;
     }
     let mut w =
@@ -329,7 +332,6 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     remove_stale_shards(out, &manifest)?;
     remove_unshown_frames(out, &shown)?;
     remove_leftover_temporaries(out)?;
-    let _ = std::fs::remove_dir_all(&spill);
     let _ = std::fs::remove_dir_all(&staging);
     let publish_s = start.elapsed().as_secs_f64();
     Ok(BuildSummary {

@@ -23,7 +23,7 @@ pub struct Counters {
     pub scenes_kept: AtomicU64,
     /// Scenes through the second pass.
     pub scenes_emitted: AtomicU64,
-    /// Samples spilled.
+    /// Samples made.
     pub samples: AtomicU64,
     /// Shards written.
     pub shards_written: AtomicU64,

@@ -1,15 +1,14 @@
-//! Shards: sample updates spilled per shard as the graph emits them, then each shard
-//! consolidated, put in canonical order (scene, sample id) and written atomically as Parquet.
+//! Shards: a split's scene-hash buckets ([`ShardId`]), each written atomically as Parquet in
+//! canonical order (scene, sample id), and what the manifest says of one ([`ShardInfo`]).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Write as _};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crossview_schemas::{QaSample, RecordWriter, Split, WriteOptions, sha256_hex};
+use crossview_stages::corpus::CorpusStats;
 
 /// A shard: a split and a scene-hash bucket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -54,56 +53,6 @@ impl ShardId {
     }
 }
 
-/// One worker's spill files: per shard, the (difference, sample) updates it received.
-pub struct Spill {
-    dir: PathBuf,
-    worker: usize,
-    files: BTreeMap<ShardId, BufWriter<File>>,
-}
-
-impl Spill {
-    /// Spill files of `worker` under `dir` (created).
-    pub fn new(dir: &Path, worker: usize) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Spill {
-            dir: dir.to_path_buf(),
-            worker,
-            files: BTreeMap::new(),
-        })
-    }
-
-    fn path(dir: &Path, shard: ShardId, worker: usize) -> PathBuf {
-        dir.join(format!(
-            "{}-{:05}.w{worker}.bin",
-            shard.split.name(),
-            shard.bucket
-        ))
-    }
-
-    /// Appends an update.
-    pub fn push(&mut self, shard: ShardId, diff: i64, sample: &QaSample) -> anyhow::Result<()> {
-        if !self.files.contains_key(&shard) {
-            let path = Self::path(&self.dir, shard, self.worker);
-            let f = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-            self.files.insert(shard, BufWriter::new(f));
-        }
-        let f = self
-            .files
-            .get_mut(&shard)
-            .ok_or_else(|| anyhow::anyhow!("spill file vanished"))?;
-        bincode::serialize_into(f, &(diff, sample)).context("spilling a sample")?;
-        Ok(())
-    }
-
-    /// Flushes every file.
-    pub fn finish(self) -> anyhow::Result<()> {
-        for (_, mut f) in self.files {
-            f.flush().context("flushing a spill file")?;
-        }
-        Ok(())
-    }
-}
-
 /// What the manifest says of a written shard.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ShardInfo {
@@ -120,83 +69,58 @@ pub struct ShardInfo {
     pub sha256: String,
     /// Scenes with rows in it.
     pub scenes: Vec<String>,
+    /// Hash of what its rows were made from (each scene's id, input fingerprint and kept
+    /// ranks): a rebuild with the same inputs keeps the file.
+    #[serde(default)]
+    pub inputs: String,
+    /// Frames its samples show (names under `frames/`).
+    #[serde(default)]
+    pub frames: Vec<String>,
+    /// Counts of the second pass over its scenes (kept, open-ended), for the report of a
+    /// rebuild that keeps the file.
+    #[serde(default)]
+    pub second_pass: CorpusStats,
 }
 
-/// Consolidates a shard's spilled updates from every worker and writes it atomically; also
-/// gives the frames its samples show.
+/// Writes a shard's rows (already in canonical order) atomically under `root` and says what
+/// the manifest will say of it; `inputs` identifies what the rows were made from.
 pub fn write_shard(
-    spill_dir: &Path,
-    workers: usize,
     shard: ShardId,
     shards: u32,
-    out: &Path,
+    rows: &[QaSample],
+    inputs: String,
+    root: &Path,
     opts: &WriteOptions,
-) -> anyhow::Result<(ShardInfo, BTreeSet<String>)> {
-    // Every update of the shard, then sorted by (scene, sample id) so the updates of one
-    // sample sit together and cancel or add up.
-    let mut updates: Vec<(i64, QaSample)> = Vec::new();
-    for w in 0..workers {
-        let path = Spill::path(spill_dir, shard, w);
-        let Ok(f) = File::open(&path) else {
-            continue;
-        };
-        let mut r = BufReader::with_capacity(1 << 20, f);
-        loop {
-            match bincode::deserialize_from::<_, (i64, QaSample)>(&mut r) {
-                Ok(update) => updates.push(update),
-                Err(e) => match *e {
-                    bincode::ErrorKind::Io(ref io)
-                        if io.kind() == std::io::ErrorKind::UnexpectedEof =>
-                    {
-                        break;
-                    }
-                    _ => return Err(anyhow::anyhow!("{}: {e}", path.display())),
-                },
-            }
-        }
-    }
-    fn key(q: &QaSample) -> (&str, &str) {
-        (q.scene_id.as_str(), q.sample_id.as_str())
-    }
-    updates.sort_unstable_by(|a, b| key(&a.1).cmp(&key(&b.1)).then(a.0.cmp(&b.0)));
+) -> anyhow::Result<ShardInfo> {
     let mut scenes: Vec<String> = Vec::new();
-    let mut kept: Vec<QaSample> = Vec::with_capacity(updates.len());
-    let mut updates = updates.into_iter().peekable();
-    while let Some((mut n, q)) = updates.next() {
-        while let Some((m, _)) = updates.next_if(|(_, next)| key(next) == key(&q)) {
-            n += m;
-        }
-        if !(0..=1).contains(&n) {
-            anyhow::bail!("sample {} has multiplicity {n} in {shard:?}", q.sample_id);
-        }
-        if n == 1 {
-            if scenes.last() != Some(&q.scene_id) {
-                scenes.push(q.scene_id.clone());
-            }
-            kept.push(q);
+    for q in rows {
+        if scenes.last() != Some(&q.scene_id) {
+            scenes.push(q.scene_id.clone());
         }
     }
-    let rel = shard.file_name(shards);
-    let path = out.join(&rel);
-    let mut w = RecordWriter::<QaSample>::create(&path, opts)?;
-    for chunk in kept.chunks(4096) {
-        w.write(chunk)?;
-    }
-    let n = w.finish()?;
-    let shown: BTreeSet<String> = kept
+    let frames: BTreeSet<String> = rows
         .iter()
         .flat_map(|q| q.views.iter())
         .filter(|v| !v.image.is_empty())
         .map(|v| v.image.clone())
         .collect();
+    let rel = shard.file_name(shards);
+    let path = root.join(&rel);
+    let mut w = RecordWriter::<QaSample>::create(&path, opts)?;
+    for chunk in rows.chunks(4096) {
+        w.write(chunk)?;
+    }
+    let n = w.finish()?;
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let info = ShardInfo {
+    Ok(ShardInfo {
         path: rel,
         split: shard.split,
         rows: n,
         bytes: bytes.len() as u64,
         sha256: sha256_hex(&bytes),
         scenes,
-    };
-    Ok((info, shown))
+        inputs,
+        frames: frames.into_iter().collect(),
+        second_pass: CorpusStats::default(),
+    })
 }

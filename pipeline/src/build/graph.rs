@@ -33,6 +33,7 @@ use crossview_stages::filter::{SlotKey, Tally};
 use crossview_stages::qa::hash_name;
 use crossview_stages::sources::{self, SceneData, SourceOptions};
 
+use super::cache;
 use super::frames::SceneFrames;
 use super::progress::Counters;
 use super::shards::{ShardId, ShardInfo, write_shard};
@@ -171,6 +172,10 @@ pub struct Job {
     pub options: SourceOptions,
     /// The output folder.
     pub out_dir: PathBuf,
+    /// The first-pass cache folder (created).
+    pub cache_dir: PathBuf,
+    /// What besides a scene keys its cache entry: settings and program.
+    pub cache_settings: String,
     /// The published build's shards by path (empty without one), kept where unchanged.
     pub previous: Arc<BTreeMap<String, ShardInfo>>,
     /// `OUT/frames`, when frames are stored.
@@ -233,6 +238,10 @@ pub struct WorkerReport {
     pub failure: Option<String>,
     /// The shards this worker owns, staged or kept.
     pub shards: Vec<ShardInfo>,
+    /// First-pass cache entries this worker used.
+    pub cache_keys: Vec<String>,
+    /// Scenes this worker ranked (the others came from the first-pass cache).
+    pub ranked_scenes: u64,
     /// Corpus counts of the scenes this worker processed.
     pub stats: CorpusStats,
     /// Input errors of the trees this worker read.
@@ -259,6 +268,8 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
     let stats = Rc::new(RefCell::new(CorpusStats::default()));
     let times = Rc::new(RefCell::new(StageTimes::default()));
     let pending: Rc<RefCell<PendingShards>> = Rc::new(RefCell::new(BTreeMap::new()));
+    let cache_used: Rc<RefCell<Vec<String>>> = Rc::new(RefCell::new(Vec::new()));
+    let ranked: Rc<RefCell<u64>> = Rc::new(RefCell::new(0));
 
     let mut input = worker.dataflow::<u32, _, _>(|scope| {
         let (input, scenes) = scope.new_collection::<(u64, SceneBlob), isize>();
@@ -269,25 +280,36 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         let stats1 = stats.clone();
         let times1 = times.clone();
         let progress1 = job.progress.clone();
+        let used1 = cache_used.clone();
+        let ranked1 = ranked.clone();
+        let cache_dir = job.cache_dir.clone();
+        let cache_settings = job.cache_settings.clone();
         let eligible = scenes
             .clone()
             .inner
             .exchange(|((h, _), _, _): &((u64, SceneBlob), u32, isize)| *h)
             .flat_map(move |((h, blob), t, r)| {
                 let start = Instant::now();
-                let (tally, st) = count_scene(&blob.data, &cfg);
+                let (scene_id, fingerprint) = blob.key();
+                let key = cache::entry_key(scene_id, fingerprint, &cache_settings);
+                let (ranks, st) = cache::load(&cache_dir, &key).unwrap_or_else(|| {
+                    *ranked1.borrow_mut() += 1;
+                    let (tally, st) = count_scene(&blob.data, &cfg);
+                    let source = blob
+                        .data
+                        .scene
+                        .as_ref()
+                        .map_or(SourceKind::MessyTable, |s| s.source);
+                    let entry = (SceneTaskRanks::of_tally(h, source, &tally), st);
+                    // A cache that cannot be written only costs time on the next build.
+                    let _ = cache::store(&cache_dir, &key, &entry);
+                    entry
+                });
+                used1.borrow_mut().push(key);
                 times1.borrow_mut().candidates_s += start.elapsed().as_secs_f64();
                 Counters::bump(&progress1.scenes_counted, 1);
                 stats1.borrow_mut().merge_scaled(&st, r as i64);
-                let source = blob
-                    .data
-                    .scene
-                    .as_ref()
-                    .map_or(SourceKind::MessyTable, |s| s.source);
-                SceneTaskRanks::of_tally(h, source, &tally)
-                    .into_iter()
-                    .map(|rec| (rec, t, r))
-                    .collect::<Vec<_>>()
+                ranks.into_iter().map(|rec| (rec, t, r)).collect::<Vec<_>>()
             })
             .as_collection();
 
@@ -436,6 +458,8 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
     input.close();
     while worker.step() {}
     report.stats = std::mem::take(&mut *stats.borrow_mut());
+    report.cache_keys = std::mem::take(&mut *cache_used.borrow_mut());
+    report.ranked_scenes = *ranked.borrow();
     let read_s = report.times.read_s;
     report.times = *times.borrow();
     report.times.read_s = read_s;

@@ -1,6 +1,7 @@
 //! `crossview build`: native trees through the dataflow graph into sharded Parquet, a frame
 //! store, `errors.parquet`, `report.json`/`report.png`, and `manifest.json` last.
 
+mod cache;
 mod config;
 mod frames;
 mod graph;
@@ -117,6 +118,8 @@ pub struct BuildSummary {
     pub up_to_date: bool,
     /// This process published the output (false on the other processes of a cluster).
     pub published: bool,
+    /// Scenes ranked by this build (the others' first pass came from the cache).
+    pub ranked_scenes: u64,
 }
 
 /// The native trees a build reads.
@@ -182,11 +185,16 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
             / cluster.map_or(1, |c| c.addresses.len() as u64);
         progress::ProgressDisplay::start(progress.clone(), owned_shards)
     });
+    let cache_dir = cache::cache_dir(out);
+    std::fs::create_dir_all(&cache_dir)
+        .with_context(|| format!("creating {}", cache_dir.display()))?;
     let job = graph::Job {
         trees,
         corpus: cfg.corpus(),
         options: cfg.source_options(),
         out_dir: out.clone(),
+        cache_dir: cache_dir.clone(),
+        cache_settings: format!("{}/{}", cfg.output_hash(), cache::program_id()),
         previous: Arc::new(previous),
         frames_dir,
         shards: cfg.output.shards_per_split,
@@ -238,6 +246,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     let mut shards = Vec::new();
     let mut shown = BTreeSet::new();
     let mut failures = Vec::new();
+    let mut cache_used = BTreeSet::new();
+    let mut ranked_scenes = 0u64;
     for r in reports {
         if let Some(f) = r.failure {
             failures.push(format!("worker {}: {f}", r.worker));
@@ -247,6 +257,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         scenes.extend(r.scenes);
         frame_problems.extend(r.frame_problems);
         times.add(&r.times);
+        cache_used.extend(r.cache_keys);
+        ranked_scenes += r.ranked_scenes;
         for shard in &r.shards {
             shown.extend(shard.frames.iter().cloned());
         }
@@ -302,6 +314,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         "scenes": scenes.len(),
         "graph_s": graph_s,
         "worker_seconds": times,
+        "scenes_ranked": ranked_scenes,
+        "scenes_from_cache": scenes.len() as u64 - ranked_scenes.min(scenes.len() as u64),
         "rows": shards.iter().map(|s| s.rows).sum::<u64>(),
         "frames": frames,
         "input_errors": real_errors.len(),
@@ -332,6 +346,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     remove_stale_shards(out, &manifest)?;
     remove_unshown_frames(out, &shown)?;
     remove_leftover_temporaries(out)?;
+    cache::prune(&cache_dir, &cache_used);
     let _ = std::fs::remove_dir_all(&staging);
     let publish_s = start.elapsed().as_secs_f64();
     Ok(BuildSummary {
@@ -343,6 +358,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         times,
         up_to_date: false,
         published: true,
+        ranked_scenes,
     })
 }
 
@@ -415,6 +431,7 @@ fn published_up_to_date(
         times: graph::StageTimes::default(),
         up_to_date: true,
         published: true,
+        ranked_scenes: 0,
     }))
 }
 

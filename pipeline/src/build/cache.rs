@@ -1,0 +1,117 @@
+//! The first-pass cache: a scene's ranked candidates and first-pass counts, stored under
+//! `OUT/.cache/first-pass/` by a key of the scene's input fingerprint, the settings and the
+//! program, so a rebuild ranks only the scenes that changed.
+//!
+//! Entries are a cache, not output: written without fsync, each with a checksum, and an
+//! entry that is missing, torn or corrupt is recomputed.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crossview_schemas::{ContentHasher, Task};
+use crossview_stages::corpus::CorpusStats;
+
+use super::graph::SceneTaskRanks;
+
+/// What the first pass gives for one scene.
+pub type FirstPass = (BTreeMap<Task, SceneTaskRanks>, CorpusStats);
+
+/// The cache folder of an output folder.
+pub fn cache_dir(out: &Path) -> PathBuf {
+    out.join(".cache").join("first-pass")
+}
+
+/// A hash of the running program, so entries never outlive the code that made them.
+pub fn program_id() -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| std::fs::read(p).ok())
+        .unwrap_or_default();
+    ContentHasher::new("crossview.program")
+        .str(env!("CARGO_PKG_VERSION"))
+        .bytes(&exe)
+        .finish_hex(16)
+}
+
+/// The entry name of a scene: its id, input fingerprint, the settings and the program.
+pub fn entry_key(scene_id: &str, fingerprint: &str, settings: &str) -> String {
+    ContentHasher::new("crossview.first_pass")
+        .str(scene_id)
+        .str(fingerprint)
+        .str(settings)
+        .finish_hex(16)
+}
+
+/// Reads an entry; `None` when absent or damaged.
+pub fn load(dir: &Path, key: &str) -> Option<FirstPass> {
+    let bytes = std::fs::read(dir.join(key)).ok()?;
+    let (sum, payload) = bytes.split_at_checked(8)?;
+    if u64::from_le_bytes(sum.try_into().ok()?) != xxhash_rust::xxh3::xxh3_64(payload) {
+        return None;
+    }
+    bincode::deserialize(payload).ok()
+}
+
+/// Writes an entry (temporary name, then rename: a reader sees a whole entry or none).
+pub fn store(dir: &Path, key: &str, entry: &FirstPass) -> std::io::Result<()> {
+    let payload = bincode::serialize(entry).map_err(std::io::Error::other)?;
+    let tmp = dir.join(format!(".{key}.tmp-{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&xxhash_rust::xxh3::xxh3_64(&payload).to_le_bytes())?;
+    f.write_all(&payload)?;
+    drop(f);
+    std::fs::rename(&tmp, dir.join(key))
+}
+
+/// Deletes entries not in `used` (scenes gone or changed, settings changed).
+pub fn prune(dir: &Path, used: &std::collections::BTreeSet<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !used.contains(&name) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_and_damage_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stats = CorpusStats::default();
+        stats.scenes[1] = 3;
+        let mut ranks = BTreeMap::new();
+        ranks.insert(
+            Task::Q2,
+            SceneTaskRanks {
+                scene: 5,
+                split: crossview_schemas::Split::Train,
+                source: crossview_schemas::SourceKind::MmpTrack,
+                options: 2,
+                ranks_by_slot: vec![vec![1, 9], vec![4]],
+            },
+        );
+        let entry = (ranks, stats);
+        let key = entry_key("s", "f", "x");
+        assert_ne!(key, entry_key("s", "g", "x"));
+        store(dir.path(), &key, &entry).unwrap();
+        assert_eq!(load(dir.path(), &key), Some(entry));
+        // A flipped byte or a cut file is a miss, not garbage.
+        let path = dir.path().join(&key);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(load(dir.path(), &key), None);
+        std::fs::write(&path, &bytes[..5]).unwrap();
+        assert_eq!(load(dir.path(), &key), None);
+        prune(dir.path(), &Default::default());
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+    }
+}

@@ -7,19 +7,7 @@ use crossview::schemas::{ErrorClass, InputError};
 use crossview::stages::sources::{self, SceneData, SourceOptions};
 
 use crate::fixtures::{fixture, load_lenient};
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("readable") {
-        let p = e.expect("entry").path();
-        let dst = to.join(p.file_name().expect("name"));
-        if p.is_dir() {
-            copy_tree(&p, &dst);
-        } else {
-            std::fs::copy(&p, &dst).expect("copy");
-        }
-    }
-}
+use crate::support::copy_tree;
 
 fn all_errors(scenes: &[SceneData], tree: &[InputError]) -> Vec<InputError> {
     scenes

@@ -10,25 +10,19 @@ use std::process::Command;
 use crossview::build::{BuildArgs, BuildConfig, Manifest, OutputConfig, SourceEntry, build};
 use crossview::qa_cmd::{build_corpus, source_trees};
 use crossview::schemas::{QaSample, RecordReader};
-use crossview::stages::rewrite::RewriteConfig;
 use crossview::stages::sources::SourceOptions;
-use crossview::stages::split::SplitConfig;
 use crossview::verify_cmd::verify;
 
-use crate::support::write_world;
+use crate::support::{copy_tree, world_once, write_world};
 
 /// An annotation-only world of all four sources, written once per test binary run.
 fn world() -> &'static Path {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        write_world(dir.path(), 23, [6, 2, 2, 3]);
-        dir
-    })
-    .path()
+    world_once(&DIR, 23, [6, 2, 2, 3])
 }
 
 fn config(shards: u32) -> BuildConfig {
+    let corpus = crate::support::small_world_corpus();
     BuildConfig {
         sources: vec![SourceEntry::Path(world().to_path_buf())],
         require_images: false,
@@ -37,12 +31,8 @@ fn config(shards: u32) -> BuildConfig {
             frames: false,
             ..OutputConfig::default()
         },
-        split: SplitConfig {
-            bench_fraction: 0.3,
-            bench_per_task: 40,
-            ..SplitConfig::default()
-        },
-        open_ended: RewriteConfig { fraction: 0.2 },
+        split: corpus.split,
+        open_ended: corpus.open_ended,
         ..BuildConfig::default()
     }
 }
@@ -69,16 +59,22 @@ fn shard_samples(out: &Path, manifest: &Manifest) -> Vec<QaSample> {
     all
 }
 
-/// Every file under `dir/data` plus the manifest, by name.
+/// Adds every file of `dir/sub` to `m`, named `sub/NAME` (a missing folder adds nothing).
+fn add_files(m: &mut BTreeMap<String, Vec<u8>>, dir: &Path, sub: &str) {
+    let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+        return;
+    };
+    for e in rd {
+        let p = e.expect("entry").path();
+        let name = format!("{sub}/{}", p.file_name().expect("name").to_string_lossy());
+        m.insert(name, std::fs::read(&p).expect("reads"));
+    }
+}
+
+/// Every shard plus the manifest, by path.
 fn output_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut m = BTreeMap::new();
-    for e in std::fs::read_dir(dir.join("data")).expect("data") {
-        let p = e.expect("entry").path();
-        m.insert(
-            p.file_name().expect("name").to_string_lossy().into_owned(),
-            std::fs::read(&p).expect("reads"),
-        );
-    }
+    add_files(&mut m, dir, "data");
     m.insert(
         "manifest.json".into(),
         std::fs::read(dir.join("manifest.json")).expect("manifest"),
@@ -381,35 +377,13 @@ fn a_build_with_frames_is_portable_and_passes_the_shard_contract() {
         "each shown frame stored once, nothing else"
     );
 
-    let script: PathBuf =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/checks/shard_contract.py");
-    if !script.exists() {
-        eprintln!("{} not present; skipped", script.display());
-        return;
-    }
-    let check = Command::new(crate::support::python())
-        .arg(&script)
-        .arg(&out)
-        .output()
-        .expect("python runs");
-    let text = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        check.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    crate::support::shard_contract(&out);
 }
 
 /// Every file of a build output that a reader relies on, by relative path.
 fn published_files(out: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut m = output_bytes(out);
-    if let Ok(rd) = std::fs::read_dir(out.join("frames")) {
-        for e in rd {
-            let p = e.expect("entry").path();
-            let name = format!("frames/{}", p.file_name().expect("name").to_string_lossy());
-            m.insert(name, std::fs::read(&p).expect("reads"));
-        }
-    }
+    add_files(&mut m, out, "frames");
     m.insert(
         "errors.parquet".into(),
         std::fs::read(out.join("errors.parquet")).expect("errors"),
@@ -647,20 +621,6 @@ fn shipped_build_configs_parse() {
         }
     }
     assert!(n >= 2);
-}
-
-/// Copies a tree (files and folders).
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("readable") {
-        let p = e.expect("entry").path();
-        let dst = to.join(p.file_name().expect("name"));
-        if p.is_dir() {
-            copy_tree(&p, &dst);
-        } else {
-            std::fs::copy(&p, &dst).expect("copy");
-        }
-    }
 }
 
 /// Edits, adds and removes scenes, then rebuilds over the published output: the result is

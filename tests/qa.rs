@@ -4,41 +4,26 @@
 //! shard-contract check on the written shards.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::support::truth::{Obb, obb_distance, truth};
-use crate::support::write_world;
+use crate::support::{world_once, write_world};
 use crossview::qa_cmd::{CorpusRun, build_corpus, source_trees};
 use crossview::schemas::{
     QaSample, REGION_PLACEHOLDER, SourceKind, Split, Task, TruthObservation, TruthState,
 };
 use crossview::stages::corpus::CorpusConfig;
 use crossview::stages::qa::QaConfig;
-use crossview::stages::rewrite::RewriteConfig;
 use crossview::stages::sources::{self, SceneData, SourceOptions};
-use crossview::stages::split::SplitConfig;
 
 /// A small world of all four sources, written once per test binary run.
 fn world() -> &'static Path {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        write_world(dir.path(), 11, [8, 2, 2, 4]);
-        dir
-    })
-    .path()
+    world_once(&DIR, 11, [8, 2, 2, 4])
 }
 
 fn config() -> CorpusConfig {
-    CorpusConfig {
-        split: SplitConfig {
-            bench_fraction: 0.3,
-            bench_per_task: 40,
-            ..SplitConfig::default()
-        },
-        open_ended: RewriteConfig { fraction: 0.2 },
-        ..CorpusConfig::default()
-    }
+    crate::support::small_world_corpus()
 }
 
 fn options() -> SourceOptions {
@@ -496,8 +481,6 @@ fn answers_agree_with_the_synthetic_truth() {
 /// The project's shared shard-contract check (../shared/checks) on `crossview qa --out`.
 #[test]
 fn written_shards_pass_the_shard_contract_check() {
-    let script: PathBuf =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/checks/shard_contract.py");
     let out = tempfile::tempdir().expect("tempdir");
     // Quotas keep the shards small enough for the Python checks to read quickly.
     let config = out.path().join("corpus.toml");
@@ -541,21 +524,9 @@ fn written_shards_pass_the_shard_contract_check() {
         &[&jsonl.join("train.jsonl"), &jsonl.join("bench.jsonl")],
     );
     assert!(text.contains(" 0 problems"), "{text}");
-    if !script.exists() {
-        eprintln!("{} not present; skipped", script.display());
+    let Some(text) = crate::support::shard_contract(&out.path().join("corpus")) else {
         return;
-    }
-    let check = std::process::Command::new(crate::support::python())
-        .arg(&script)
-        .arg(out.path().join("corpus"))
-        .output()
-        .expect("python runs");
-    let text = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        check.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    };
     assert!(text.contains("0 problems, 17/17 tasks"), "{text}");
 }
 

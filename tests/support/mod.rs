@@ -53,3 +53,68 @@ pub fn write_world(dir: &Path, seed: u64, scenes: [usize; 4]) {
         synth::run(p, &dir.join(name), &opts).expect("synth");
     }
 }
+
+/// Copies a tree (files and folders).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("readable") {
+        let p = e.expect("entry").path();
+        let dst = to.join(p.file_name().expect("name"));
+        if p.is_dir() {
+            copy_tree(&p, &dst);
+        } else {
+            std::fs::copy(&p, &dst).expect("copy");
+        }
+    }
+}
+
+/// A world of all four sources ([`write_world`]) written once into `cell` per test binary.
+pub fn world_once(
+    cell: &'static std::sync::OnceLock<tempfile::TempDir>,
+    seed: u64,
+    scenes: [usize; 4],
+) -> &'static Path {
+    cell.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_world(dir.path(), seed, scenes);
+        dir
+    })
+    .path()
+}
+
+/// Corpus settings for small test worlds: a large bench share (so a few scenes give both
+/// splits), a small bench per task, and a fifth of the samples open-ended.
+pub fn small_world_corpus() -> crossview::stages::corpus::CorpusConfig {
+    crossview::stages::corpus::CorpusConfig {
+        split: crossview::stages::split::SplitConfig {
+            bench_fraction: 0.3,
+            bench_per_task: 40,
+            ..Default::default()
+        },
+        open_ended: crossview::stages::rewrite::RewriteConfig { fraction: 0.2 },
+        ..Default::default()
+    }
+}
+
+/// Runs the project's shared shard-contract check (`../shared/checks/shard_contract.py`) on
+/// a build output and fails the test unless it passes; its report, or `None` when the shared
+/// checks are not beside the checkout.
+pub fn shard_contract(out: &Path) -> Option<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/checks/shard_contract.py");
+    if !script.exists() {
+        eprintln!("{} not present; skipped", script.display());
+        return None;
+    }
+    let check = Command::new(python())
+        .arg(&script)
+        .arg(out)
+        .output()
+        .expect("python runs");
+    let text = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(
+        check.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    Some(text)
+}

@@ -174,7 +174,7 @@ pub struct Job {
     pub out_dir: PathBuf,
     /// The first-pass cache folder (created).
     pub cache_dir: PathBuf,
-    /// What besides a scene keys its cache entry: settings and program.
+    /// What besides a scene keys its cache entry and a shard's inputs: settings and program.
     pub cache_settings: String,
     /// The published build's shards by path (empty without one), kept where unchanged.
     pub previous: Arc<BTreeMap<String, ShardInfo>>,
@@ -501,8 +501,7 @@ fn write_owned_shards(
                     n => anyhow::bail!("scene {scene_id} arrived {n} times in {id:?}"),
                 }
             }
-            let mut inputs =
-                ContentHasher::new("crossview.shard_inputs").str(&job.write.config_hash);
+            let mut inputs = ContentHasher::new("crossview.shard_inputs").str(&job.cache_settings);
             for (blob, ranks) in &scenes {
                 let (scene_id, fingerprint) = blob.key();
                 inputs = inputs

@@ -148,7 +148,10 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     cfg.validate()?;
     let trees = resolve_trees(args)?;
     let out = &args.out;
-    let signature = input_signature(&trees, &cfg.output_hash());
+    // The settings and the program: a rebuild by another crossview is not "up to date", and
+    // keeps neither its cache entries nor its shards.
+    let settings = format!("{}/{}", cfg.output_hash(), cache::program_id());
+    let signature = input_signature(&trees, &settings);
     if let Some(done) = published_up_to_date(out, &signature, args.strict)? {
         return Ok(done);
     }
@@ -194,7 +197,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         options: cfg.source_options(),
         out_dir: out.clone(),
         cache_dir: cache_dir.clone(),
-        cache_settings: format!("{}/{}", cfg.output_hash(), cache::program_id()),
+        cache_settings: settings.clone(),
         previous: Arc::new(previous),
         frames_dir,
         shards: cfg.output.shards_per_split,

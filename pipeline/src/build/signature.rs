@@ -1,15 +1,16 @@
 //! The input signature of a build: every input file's path, size and modification time plus
-//! the config hash, so a rerun over unchanged inputs can tell without reading a file.
+//! the settings (config hash and program), so a rerun over unchanged inputs can tell without
+//! reading a file.
 
 use std::path::{Path, PathBuf};
 
 use crossview_schemas::{ContentHasher, SourceKind};
 use crossview_stages::sources::files::{file_stamp, sorted_entries};
 
-/// Hashes the config hash and the stamp of every file of every tree, in a fixed order.
+/// Hashes the settings and the stamp of every file of every tree, in a fixed order.
 /// `_truth/` sidecars and hidden files are not inputs of a build.
-pub fn input_signature(trees: &[(PathBuf, SourceKind)], config_hash: &str) -> String {
-    let mut h = ContentHasher::new("crossview.build.inputs").str(config_hash);
+pub fn input_signature(trees: &[(PathBuf, SourceKind)], settings: &str) -> String {
+    let mut h = ContentHasher::new("crossview.build.inputs").str(settings);
     for (root, kind) in trees {
         h = h.str(kind.name()).str(&root.to_string_lossy());
         h = walk(h, root, Path::new(""));

@@ -10,6 +10,7 @@ use crossview_schemas::{
     BoxXyxy, Camera, CameraKind, CameraModel, CameraToWorld, ContentHasher, Distortion, ErrorClass,
     Frame, ImageRef, Observation, Rotation, Scene, SensorRotation, SourceKind,
 };
+use rayon::prelude::*;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -62,6 +63,9 @@ fn integer(v: &Value) -> Option<i64> {
             .map(|x| x as i64)
     })
 }
+
+/// Scenes parsed together (in parallel) while the split file streams.
+const PARSE_BATCH: usize = 32;
 
 impl MessyTableReader {
     fn scene(
@@ -327,16 +331,43 @@ impl MessyTableReader {
             }
         };
         let mut spans: Vec<f64> = Vec::new();
+        // Entries are parsed into scenes in parallel batches, handed on in file order: one
+        // split file holds every scene, and parsing it is most of reading the tree.
+        let mut batch: Vec<(String, Box<RawValue>)> = Vec::with_capacity(PARSE_BATCH);
+        let mut intrinsics: Option<Box<RawValue>> = None;
+        let mut flush = |batch: &mut Vec<(String, Box<RawValue>)>,
+                         k: &RawValue,
+                         spans: &mut Vec<f64>|
+         -> Result<()> {
+            let scenes: Vec<SceneData> = batch
+                .par_iter()
+                .map(|(name, raw)| self.scene(file, &split, name, raw, k))
+                .collect();
+            batch.clear();
+            for data in scenes {
+                if spans.len() < 64 {
+                    spans.push(rig_span(&data));
+                }
+                visit(data)?;
+            }
+            Ok(())
+        };
         let end = stream_entries(f, "scenes", &["intrinsics"], &mut |name, raw, captured| {
             let k = captured
                 .get("intrinsics")
                 .ok_or_else(|| Error::Options("intrinsics captured".into()))?;
-            let data = self.scene(file, &split, &name, raw, k);
-            if spans.len() < 64 {
-                spans.push(rig_span(&data));
+            if intrinsics.is_none() {
+                intrinsics = Some(k.to_owned());
             }
-            visit(data)
+            batch.push((name, raw.to_owned()));
+            if batch.len() == PARSE_BATCH {
+                flush(&mut batch, k, &mut spans)?;
+            }
+            Ok(())
         })?;
+        if let Some(k) = &intrinsics {
+            flush(&mut batch, k, &mut spans)?;
+        }
         match end {
             StreamEnd::Complete => {}
             // Scenes before the error were handed over; the rest of the file is lost.

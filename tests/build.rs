@@ -736,3 +736,83 @@ fn an_incremental_rebuild_equals_a_from_scratch_build() {
     );
     eprintln!("{rewritten} of {} shards rewritten", second.shards.len());
 }
+
+/// `--watch` rebuilds when an input changes: after an edit the published output is that of
+/// a from-scratch build of the edited inputs.
+#[test]
+fn watch_republishes_after_an_input_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = dir.path().join("world");
+    write_world(&world, 5, [2, 1, 1, 1]);
+    let cfg = dir.path().join("build.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources = [{:?}]\nrequire_images = false\n[output]\nshards_per_split = 2\nframes = false\n",
+            world.display().to_string()
+        ),
+    )
+    .expect("config");
+    let out = dir.path().join("out");
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_crossview"))
+        .arg("build")
+        .arg("--quiet")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .args(["--watch", "--interval-ms", "100"])
+        .spawn()
+        .expect("spawns");
+    let signature = || {
+        Manifest::read(&out)
+            .ok()
+            .map(|m| m.input_signature)
+            .filter(|s| !s.is_empty())
+    };
+    let wait_for = |done: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed().as_secs() < 120,
+                "the watcher did not publish"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait_for(&|| signature().is_some());
+    let first = signature().expect("published");
+
+    let labels = world.join("messytable/labels/train.json");
+    let text = std::fs::read_to_string(&labels).expect("labels");
+    let at = text.find("\"pos\":[").expect("a box") + "\"pos\":[".len();
+    let end = at + text[at..].find(',').expect("x1");
+    let x1: f64 = text[at..end].trim().parse().expect("number");
+    std::fs::write(
+        &labels,
+        format!("{}{:.1}{}", &text[..at], x1 + 3.0, &text[end..]),
+    )
+    .expect("edit");
+    wait_for(&|| signature().is_some_and(|s| s != first));
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+
+    let scratch = dir.path().join("scratch");
+    let r = crossview(&[
+        "build".as_ref(),
+        "--quiet".as_ref(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+        "--out".as_ref(),
+        scratch.as_os_str(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let (a, b) = (published_files(&out), published_files(&scratch));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (name, bytes) in &a {
+        assert!(
+            bytes == &b[name],
+            "{name}: the watcher's output differs from scratch"
+        );
+    }
+}

@@ -136,6 +136,12 @@ enum Command {
         /// No progress or summary output.
         #[arg(long)]
         quiet: bool,
+        /// Keep running: rebuild (incrementally) whenever the inputs change.
+        #[arg(long, conflicts_with = "processes")]
+        watch: bool,
+        /// With --watch, how often to look at the inputs, in milliseconds.
+        #[arg(long, default_value_t = 2000, requires = "watch")]
+        interval_ms: u64,
     },
     /// Check a build output: shards against the manifest's hashes and rows, the record schema,
     /// scene-disjoint splits, and every shown frame present. Exit 1 on any failure.
@@ -277,6 +283,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             hostfile,
             strict,
             quiet,
+            watch,
+            interval_ms,
         } => {
             let (config, base) = match config {
                 None => (crossview::build::BuildConfig::default(), PathBuf::from(".")),
@@ -306,7 +314,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 _ => None,
             };
-            crossview::build::run(&crossview::build::BuildArgs {
+            let args = crossview::build::BuildArgs {
                 config,
                 base,
                 out,
@@ -314,7 +322,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 strict,
                 quiet,
                 cluster,
-            })
+            };
+            if watch {
+                crossview::build::watch(&args, std::time::Duration::from_millis(interval_ms))
+            } else {
+                crossview::build::run(&args)
+            }
         }
         Command::Verify { out, json } => crossview::verify_cmd::run(&out, json),
         Command::Synth {

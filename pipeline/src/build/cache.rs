@@ -25,15 +25,19 @@ pub fn cache_dir(out: &Path) -> PathBuf {
 /// A hash of the running program, so entries never outlive the code that made them (xxh3:
 /// the executable is over 100 MB with its line tables, and this runs on every build).
 pub fn program_id() -> String {
-    let exe = std::env::current_exe()
-        .ok()
-        .and_then(|p| std::fs::read(p).ok())
-        .unwrap_or_default();
-    format!(
-        "{}-{:032x}",
-        env!("CARGO_PKG_VERSION"),
-        xxhash_rust::xxh3::xxh3_128(&exe)
-    )
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let exe = std::env::current_exe()
+            .ok()
+            .and_then(|p| std::fs::read(p).ok())
+            .unwrap_or_default();
+        format!(
+            "{}-{:032x}",
+            env!("CARGO_PKG_VERSION"),
+            xxhash_rust::xxh3::xxh3_128(&exe)
+        )
+    })
+    .clone()
 }
 
 /// The entry name of a scene: its id, input fingerprint, the settings and the program.

@@ -453,10 +453,11 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
     job.progress
         .readers_done
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    // Closing the input completes the dataflow; `step` reports false once every operator
-    // (the sink included) is done.
+    // Closing the input completes the dataflow; `step_or_park` reports false once every
+    // operator (the sink included) is done, and parks the thread while others still work
+    // (spinning would take a core from them).
     input.close();
-    while worker.step() {}
+    while worker.step_or_park(None) {}
     report.stats = std::mem::take(&mut *stats.borrow_mut());
     report.cache_keys = std::mem::take(&mut *cache_used.borrow_mut());
     report.ranked_scenes = *ranked.borrow();
@@ -579,7 +580,7 @@ fn gather(worker: &mut Worker, report: WorkerReport) -> anyhow::Result<WorkerRep
     });
     input.insert(bytes);
     input.close();
-    while worker.step() {}
+    while worker.step_or_park(None) {}
     let mut report = report;
     if worker.index() == 0 {
         let mut all = received

@@ -141,6 +141,12 @@ pub fn resolve_trees(args: &BuildArgs) -> anyhow::Result<Vec<(PathBuf, SourceKin
     Ok(trees)
 }
 
+/// The settings and the program: a rebuild by another crossview is not "up to date", and
+/// keeps neither its cache entries nor its shards.
+fn settings(cfg: &BuildConfig) -> String {
+    format!("{}/{}", cfg.output_hash(), cache::program_id())
+}
+
 /// Runs a build and publishes its output (in cluster mode, the process hosting worker 0
 /// publishes; the others return with `published` false once their part is done).
 pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
@@ -148,9 +154,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     cfg.validate()?;
     let trees = resolve_trees(args)?;
     let out = &args.out;
-    // The settings and the program: a rebuild by another crossview is not "up to date", and
-    // keeps neither its cache entries nor its shards.
-    let settings = format!("{}/{}", cfg.output_hash(), cache::program_id());
+    let settings = settings(cfg);
     let signature = input_signature(&trees, &settings);
     if let Some(done) = published_up_to_date(out, &signature, args.strict)? {
         return Ok(done);
@@ -554,4 +558,42 @@ fn errors_summary(errors: &[InputError]) -> String {
         text.push_str(&format!("{class}: {n} ({}{more})\n", shown.join(", ")));
     }
     text
+}
+
+/// `--watch`: builds, then looks at the inputs every `interval`; once their signature has
+/// changed and then held still for one more look (a file being written does not start a
+/// build), builds again, incrementally: unchanged scenes come from the cache and unchanged
+/// shards keep their files. A failed build is reported and the previous output stays
+/// published. Runs until the process is stopped.
+///
+/// Each change runs the graph again over the caches rather than feeding a live dataflow.
+pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<()> {
+    // An input that cannot be listed gives a signature of its own: the build that follows
+    // reports the problem.
+    let signature = || match resolve_trees(args) {
+        Ok(trees) => input_signature(&trees, &settings(&args.config)),
+        Err(e) => format!("unreadable inputs: {e:#}"),
+    };
+    if let Err(e) = run(args) {
+        eprintln!("error: {e:#}");
+    }
+    let mut built = signature();
+    loop {
+        std::thread::sleep(interval);
+        let now = signature();
+        if now == built {
+            continue;
+        }
+        std::thread::sleep(interval);
+        if signature() != now {
+            continue;
+        }
+        if !args.quiet {
+            eprintln!("inputs changed: building {}", args.out.display());
+        }
+        if let Err(e) = run(args) {
+            eprintln!("error: {e:#}");
+        }
+        built = now;
+    }
 }

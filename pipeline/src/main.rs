@@ -297,6 +297,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if workers == 0 {
                 return Err(UsageError("-w must be at least 1".into()).into());
             }
+            // `-w` bounds the build's compute threads, the stage functions' own parallel
+            // parts (rayon) included.
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(workers)
+                .build_global()
+                .context("starting the thread pool")?;
             let cluster = match (processes, process, hostfile) {
                 (Some(n), Some(i), Some(hostfile)) => {
                     if config.sources.is_empty() {

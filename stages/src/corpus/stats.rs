@@ -7,9 +7,41 @@ use crossview_schemas::{SourceKind, Split, Task};
 
 use crate::qa::{Candidate, Reject, Rejected};
 
-/// A count per source and task.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A count per source and task. Serialized sparsely, as `[source, task, count]` triples of
+/// the non-zero cells (indices into `SourceKind::ALL` and `Task::ALL`): most cells of a
+/// shard's or a scene's counts are zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Grid([[u64; 17]; 4]);
+
+impl serde::Serialize for Grid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let cells: Vec<(u8, u8, u64)> = self
+            .0
+            .iter()
+            .enumerate()
+            .flat_map(|(i, row)| {
+                row.iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n != 0)
+                    .map(move |(j, n)| (i as u8, j as u8, *n))
+            })
+            .collect();
+        cells.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Grid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let cells = Vec::<(u8, u8, u64)>::deserialize(d)?;
+        let mut g = Grid::default();
+        for (i, j, n) in cells {
+            *g.0.get_mut(usize::from(i))
+                .and_then(|row| row.get_mut(usize::from(j)))
+                .ok_or_else(|| serde::de::Error::custom(format!("no cell ({i}, {j})")))? = n;
+        }
+        Ok(g)
+    }
+}
 
 fn source_index(s: SourceKind) -> usize {
     SourceKind::ALL.iter().position(|&x| x == s).unwrap_or(0)
@@ -215,6 +247,11 @@ mod tests {
         assert_eq!(h.total(), 20);
         h.merge_scaled(&g, -1);
         assert_eq!(h, g);
+        // Sparse form: the non-zero cells only, and back.
+        let text = serde_json::to_string(&g).unwrap();
+        assert_eq!(text, "[[0,0,3],[3,0,2],[3,16,5]]");
+        assert_eq!(serde_json::from_str::<Grid>(&text).unwrap(), g);
+        assert!(serde_json::from_str::<Grid>("[[9,0,1]]").is_err());
         assert_eq!(
             g.to_json(),
             json!({"messytable": {"Q1": 3}, "egoexo4d": {"Q1": 2, "Q17": 5}})

@@ -1,8 +1,9 @@
 //! Geometric association with the ids removed, against the true ids: pairwise precision and
 //! recall per source (tabletop F1 must reach 0.95).
 
+use crate::support::{load_tree, synth_with_images};
 use crossview::stages::association::{self, AssociationConfig};
-use crossview::stages::sources::{self, SourceOptions};
+use crossview::stages::sources::SourceOptions;
 use crossview::stages::synth::{self, Profile, SynthOptions};
 
 /// Pairwise precision and recall averaged over every frame of every scene, and their F1.
@@ -12,17 +13,8 @@ fn per_frame_mean(
     scenes: usize,
     frames: usize,
 ) -> (f64, f64, f64) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let opts = SynthOptions {
-        seed,
-        scenes,
-        images: true,
-        max_side: 640,
-        frames: Some(frames),
-    };
-    synth::run(profile, dir.path(), &opts).expect("synth");
-    let reader = sources::open(dir.path(), None, &SourceOptions::default()).expect("opens");
-    let (loaded, _) = sources::read_all(reader.as_ref()).expect("reads");
+    let dir = synth_with_images(profile, seed, scenes, frames);
+    let (loaded, _) = load_tree(dir.path(), &SourceOptions::default());
     let cfg = AssociationConfig::default();
     let (mut p_sum, mut r_sum, mut n) = (0.0, 0.0, 0.0);
     for s in &loaded {
@@ -71,16 +63,13 @@ fn pairwise_optimal_assignment_is_precise_on_tabletops() {
         frames: Some(1),
     };
     synth::run(&synth::messytable::MessyTable, dir.path(), &opts).expect("synth");
-    let reader = sources::open(
+    let (loaded, _) = load_tree(
         dir.path(),
-        None,
         &SourceOptions {
             require_images: false,
             ..SourceOptions::default()
         },
-    )
-    .expect("opens");
-    let (loaded, _) = sources::read_all(reader.as_ref()).expect("reads");
+    );
     let (mut right, mut wrong) = (0usize, 0usize);
     for s in &loaded {
         let cams: Vec<&str> = s.cameras.iter().map(|c| c.camera_id.as_str()).collect();

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crossview::schemas::glam::DVec3;
 use crossview::schemas::{Observation, Rotation};
-use crossview::stages::sources::{self, SceneData, SourceOptions};
+use crossview::stages::sources::{SceneData, SourceOptions};
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -18,8 +18,7 @@ pub fn load_lenient(root: &Path) -> (Vec<SceneData>, Vec<crossview::schemas::Inp
         require_images: false,
         ..SourceOptions::default()
     };
-    let reader = sources::open(root, None, &opts).expect("detected");
-    sources::read_all(reader.as_ref()).expect("reads")
+    crate::support::load_tree(root, &opts)
 }
 
 fn obs<'a>(scene: &'a SceneData, cam: &str, id: &str) -> &'a Observation {

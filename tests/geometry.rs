@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::truth::{Obb, obb_distance, truth};
+use crate::support::truth::{Obb, obb_distance, observations_by_view, truth};
+use crate::support::{load_tree, synth_with_images};
 use crossview::schemas::{Rle, TruthObservation, TruthState};
 use crossview::stages::geometry::{GeometryConfig, SceneGeometry};
-use crossview::stages::sources::{self, SceneData, SourceOptions};
-use crossview::stages::synth::{self, Profile, SynthOptions};
+use crossview::stages::sources::{SceneData, SourceOptions};
+use crossview::stages::synth::{self, Profile};
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -26,17 +27,8 @@ struct Scored {
 }
 
 fn score(profile: &dyn Profile, seed: u64, scenes: usize, frames: usize) -> Scored {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let opts = SynthOptions {
-        seed,
-        scenes,
-        images: true,
-        max_side: 640,
-        frames: Some(frames),
-    };
-    synth::run(profile, dir.path(), &opts).expect("synth");
-    let reader = sources::open(dir.path(), None, &SourceOptions::default()).expect("opens");
-    let (loaded, _) = sources::read_all(reader.as_ref()).expect("reads");
+    let dir = synth_with_images(profile, seed, scenes, frames);
+    let (loaded, _) = load_tree(dir.path(), &SourceOptions::default());
     let states: BTreeMap<(String, u32, String), TruthState> =
         truth::<TruthState>(dir.path(), "states")
             .into_iter()
@@ -48,20 +40,7 @@ fn score(profile: &dyn Profile, seed: u64, scenes: usize, frames: usize) -> Scor
             })
             .collect();
     let tobs: BTreeMap<(String, String, u32, String), TruthObservation> =
-        truth::<TruthObservation>(dir.path(), "observations")
-            .into_iter()
-            .map(|o| {
-                (
-                    (
-                        o.scene_id.clone(),
-                        o.camera_id.clone(),
-                        o.frame_index,
-                        o.instance_id.clone(),
-                    ),
-                    o,
-                )
-            })
-            .collect();
+        observations_by_view(dir.path());
     let cfg = GeometryConfig::default();
     let (mut pos, mut depth, mut vis) = (Vec::new(), Vec::new(), Vec::new());
     let (mut occ_ok, mut occ_n, mut con_ok, mut con_n) = (0usize, 0usize, 0usize, 0usize);

@@ -67,20 +67,9 @@ fn matched(
         })
         .collect();
     let expected: BTreeMap<ViewKey, TruthObservation> =
-        truth::<TruthObservation>(root, "observations")
+        crate::support::truth::observations_by_view(root)
             .into_iter()
-            .filter(|o| o.annotated)
-            .map(|o| {
-                (
-                    (
-                        o.scene_id.clone(),
-                        o.camera_id.clone(),
-                        o.frame_index,
-                        o.instance_id.clone(),
-                    ),
-                    o,
-                )
-            })
+            .filter(|(_, o)| o.annotated)
             .collect();
     let a: BTreeSet<&ViewKey> = loaded.keys().collect();
     let b: BTreeSet<&ViewKey> = expected.keys().collect();
@@ -291,16 +280,13 @@ fn self_checks_warn_when_the_other_reading_fits_better() {
     for e in std::fs::read_dir(dir.path().join("labels")).expect("labels") {
         scale_all(&e.expect("entry").path());
     }
-    let reader = sources::open(
+    let (_, tree) = crate::support::load_tree(
         dir.path(),
-        None,
         &SourceOptions {
             require_images: false,
             ..SourceOptions::default()
         },
-    )
-    .expect("opens");
-    let (_, tree) = sources::read_all(reader.as_ref()).expect("reads");
+    );
     assert!(
         tree.iter()
             .any(|e| e.class == ErrorClass::Suspicious && e.reason.contains("millimetres")),

@@ -118,3 +118,34 @@ pub fn shard_contract(out: &Path) -> Option<String> {
     );
     Some(text)
 }
+
+/// Every scene and tree error of a native tree (source detected).
+pub fn load_tree(
+    root: &Path,
+    opts: &crossview::stages::sources::SourceOptions,
+) -> (
+    Vec<crossview::stages::sources::SceneData>,
+    Vec<crossview::schemas::InputError>,
+) {
+    let reader = crossview::stages::sources::open(root, None, opts).expect("opens");
+    crossview::stages::sources::read_all(reader.as_ref()).expect("reads")
+}
+
+/// A synthetic tree of `profile` with images (640-pixel views, `frames` per scene).
+pub fn synth_with_images(
+    profile: &dyn Profile,
+    seed: u64,
+    scenes: usize,
+    frames: usize,
+) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = SynthOptions {
+        seed,
+        scenes,
+        images: true,
+        max_side: 640,
+        frames: Some(frames),
+    };
+    synth::run(profile, dir.path(), &opts).expect("synth");
+    dir
+}

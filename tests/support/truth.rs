@@ -52,3 +52,22 @@ pub fn obb_distance(a: &Obb, b: &Obb) -> f64 {
     }
     (p - q).length()
 }
+
+/// The `_truth/` observations of a tree by (scene, camera, frame, instance).
+pub fn observations_by_view(
+    root: &Path,
+) -> std::collections::BTreeMap<(String, String, u32, String), crossview::schemas::TruthObservation>
+{
+    truth::<crossview::schemas::TruthObservation>(root, "observations")
+        .into_iter()
+        .map(|o| {
+            let key = (
+                o.scene_id.clone(),
+                o.camera_id.clone(),
+                o.frame_index,
+                o.instance_id.clone(),
+            );
+            (key, o)
+        })
+        .collect()
+}

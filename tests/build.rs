@@ -96,7 +96,7 @@ fn the_graph_gives_the_plain_engines_samples() {
         ..SourceOptions::default()
     };
     let mut plain = Vec::new();
-    build_corpus(&trees, &cfg.corpus(), &options, &mut |q| {
+    build_corpus(&trees, &cfg.corpus(), &options, None, &mut |q| {
         plain.push(q);
         Ok(())
     })

@@ -47,7 +47,7 @@ fn build_at(root: &Path, cfg: &CorpusConfig, threads: usize) -> (Vec<QaSample>, 
     let mut samples = Vec::new();
     let run = pool
         .install(|| {
-            build_corpus(&trees, cfg, &options(), &mut |q| {
+            build_corpus(&trees, cfg, &options(), None, &mut |q| {
                 samples.push(q);
                 Ok(())
             })

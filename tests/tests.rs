@@ -10,6 +10,7 @@ mod fixtures;
 mod geometry;
 mod interop_parquet;
 mod interop_rle;
+mod masks;
 mod qa;
 mod sources;
 mod synth;

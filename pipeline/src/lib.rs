@@ -9,6 +9,8 @@ pub use crossview_stages::synth::driver::{DEFAULT_MAX_SIDE, PAPER_MAX_SIDE};
 
 pub mod build;
 pub mod inspect_cmd;
+pub mod mask_workers;
+pub mod masks_cmd;
 pub mod qa_cmd;
 pub mod report_chart;
 pub mod synth_cmd;

@@ -29,6 +29,21 @@ enum ProfileArg {
     All,
 }
 
+/// A segmenter for `crossview masks --segmenter`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SegmenterArg {
+    Graphcut,
+    Onnx,
+    None,
+}
+
+/// An ONNX export convention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ConventionArg {
+    Sam1,
+    Sam2,
+}
+
 /// A source kind for `--source`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum SourceArg {
@@ -143,6 +158,46 @@ enum Command {
         #[arg(long, default_value_t = 2000, requires = "watch")]
         interval_ms: u64,
     },
+    /// Complete the masks of native trees (observations without one) with the configured
+    /// segmenter and score them against the `_truth/` sidecar where there is one: mean IoU
+    /// per source for box-as-mask, keypoint hulls, the segmenter and the completed result.
+    Masks {
+        /// Native trees, or folders of them. None: the embedded default world (`--world`).
+        trees: Vec<PathBuf>,
+        /// Where the embedded default world lives (used when no tree is given).
+        #[arg(long, default_value = "out/synth")]
+        world: PathBuf,
+        /// A build config whose `[masks]` section to use (paths relative to it).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The segmenter, instead of the config's.
+        #[arg(long, value_enum)]
+        segmenter: Option<SegmenterArg>,
+        /// ONNX image encoder (with `--segmenter onnx`).
+        #[arg(long)]
+        encoder: Option<PathBuf>,
+        /// ONNX prompt decoder (with `--segmenter onnx`).
+        #[arg(long)]
+        decoder: Option<PathBuf>,
+        /// The ONNX export convention.
+        #[arg(long, value_enum)]
+        convention: Option<ConventionArg>,
+        /// The confidence a segmenter mask needs, instead of the config's.
+        #[arg(long)]
+        min_score: Option<f32>,
+        /// Keep segmenter results in this cache folder (and reuse them).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Frames without their image are fine (annotation-only trees).
+        #[arg(long)]
+        allow_missing_images: bool,
+        /// Worker threads (default: all cores).
+        #[arg(short = 'j', long)]
+        threads: Option<usize>,
+    },
     /// Check a build output: shards against the manifest's hashes and rows, the record schema,
     /// scene-disjoint splits, and every shown frame present. Exit 1 on any failure.
     Verify {
@@ -247,8 +302,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
                         .with_context(|| format!("reading {}", path.display()))?;
-                    let cfg: crossview::stages::corpus::CorpusConfig = toml::from_str(&text)
+                    let mut cfg: crossview::stages::corpus::CorpusConfig = toml::from_str(&text)
                         .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+                    cfg.masks
+                        .resolve_paths(path.parent().unwrap_or(std::path::Path::new(".")));
                     cfg.validate()
                         .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
                     cfg
@@ -334,6 +391,73 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 crossview::build::run(&args)
             }
+        }
+        Command::Masks {
+            trees,
+            world,
+            config,
+            segmenter,
+            encoder,
+            decoder,
+            convention,
+            min_score,
+            cache,
+            json,
+            allow_missing_images,
+            threads,
+        } => {
+            use crossview::stages::masks::{SamConvention, SegmenterKind};
+            let config = match config {
+                None => crossview::build::BuildConfig::default(),
+                Some(path) => {
+                    crossview::build::BuildConfig::load(&path)
+                        .map_err(|e| UsageError(format!("{e:#}")))?
+                        .0
+                }
+            };
+            let mut masks = config.masks.clone();
+            if let Some(s) = segmenter {
+                masks.segmenter = match s {
+                    SegmenterArg::Graphcut => SegmenterKind::Graphcut,
+                    SegmenterArg::Onnx => SegmenterKind::Onnx,
+                    SegmenterArg::None => SegmenterKind::None,
+                };
+            }
+            // Model files given here are relative to the working folder.
+            if let Some(e) = encoder {
+                masks.onnx.encoder = e;
+            }
+            if let Some(d) = decoder {
+                masks.onnx.decoder = d;
+            }
+            if let Some(c) = convention {
+                masks.onnx.convention = match c {
+                    ConventionArg::Sam1 => SamConvention::Sam1,
+                    ConventionArg::Sam2 => SamConvention::Sam2,
+                };
+            }
+            if let Some(m) = min_score {
+                masks.min_score = m;
+            }
+            masks.validate().map_err(|e| UsageError(format!("{e:#}")))?;
+            let trees = if trees.is_empty() {
+                crossview::qa_cmd::embedded_world(&world, threads)?;
+                vec![world]
+            } else {
+                trees
+            };
+            let args = crossview::masks_cmd::MasksArgs {
+                trees,
+                config: masks,
+                options: crossview::stages::sources::SourceOptions {
+                    require_images: !allow_missing_images,
+                    ..config.source_options()
+                },
+                cache,
+                json,
+                threads,
+            };
+            crossview::masks_cmd::run(&args)
         }
         Command::Verify { out, json } => crossview::verify_cmd::run(&out, json),
         Command::Synth {

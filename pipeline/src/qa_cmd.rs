@@ -2,6 +2,7 @@
 //! the scenes, no incremental graph): quality report, optional samples; the graph's oracle.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -16,8 +17,11 @@ use crossview_stages::corpus::{
     CorpusConfig, CorpusStats, Selection, count_scene, emit_scene, report_json, report_table,
 };
 use crossview_stages::filter::Tally;
+use crossview_stages::masks::MaskStats;
 use crossview_stages::qa::{NoFrameImages, to_suite_json};
 use crossview_stages::sources::{self, SceneData, SourceOptions};
+
+use crate::mask_workers::ThreadCompleters;
 
 /// Scenes handed to the workers at a time.
 const BATCH: usize = 64;
@@ -90,21 +94,24 @@ pub struct CorpusRun {
     pub emit_s: f64,
     /// Samples handed to the sink.
     pub samples: u64,
+    /// What mask completion did (first pass).
+    pub masks: MaskStats,
 }
 
-/// Reads every scene of the trees in order on a reader thread, handing batches to `visit`
-/// (which maps them on the worker pool) while the next batch is read.
+/// Reads every scene of the trees in order on a reader thread, handing batches (each of
+/// one tree, with its root) to `visit` (which maps them on the worker pool) while the next
+/// batch is read.
 fn for_each_batch(
     trees: &[(PathBuf, SourceKind)],
     options: &SourceOptions,
     errors: &mut Vec<InputError>,
-    visit: &mut dyn FnMut(&[SceneData]) -> anyhow::Result<()>,
+    visit: &mut dyn FnMut(&Path, Vec<SceneData>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SceneData>>(2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<SceneData>)>(2);
         let reader = scope.spawn(move || -> anyhow::Result<Vec<InputError>> {
             let mut tree_errors = Vec::new();
-            for (root, kind) in trees {
+            for (t, (root, kind)) in trees.iter().enumerate() {
                 let reader = sources::open(root, Some(*kind), options)?;
                 let mut batch = Vec::with_capacity(BATCH);
                 tree_errors.extend(reader.read(&mut |scene| {
@@ -112,24 +119,24 @@ fn for_each_batch(
                     if batch.len() == BATCH {
                         // A closed channel means the consumer stopped on an error it reports.
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        if tx.send(full).is_err() {
+                        if tx.send((t, full)).is_err() {
                             return Err(crossview_stages::Error::Options("stopped".into()));
                         }
                     }
                     Ok(())
                 })?);
-                if !batch.is_empty() && tx.send(batch).is_err() {
+                if !batch.is_empty() && tx.send((t, batch)).is_err() {
                     break;
                 }
             }
             Ok(tree_errors)
         });
         let mut failure = None;
-        for batch in rx.iter() {
+        for (t, batch) in rx.iter() {
             for scene in &batch {
                 errors.extend(scene.errors.iter().cloned());
             }
-            if let Err(e) = visit(&batch) {
+            if let Err(e) = visit(&trees[t].0, batch) {
                 failure = Some(e);
                 break;
             }
@@ -146,29 +153,42 @@ fn for_each_batch(
     })
 }
 
-/// Builds the corpus of the trees: first pass, selection, second pass handing every sample
-/// to `sink` in a fixed order (trees, scenes, generation order), whatever the thread count.
+/// Builds the corpus of the trees: masks completed, first pass, selection, second pass
+/// handing every sample to `sink` in a fixed order (trees, scenes, generation order),
+/// whatever the thread count. Segmenter results are cached in `mask_cache` (none: a folder
+/// for this run), so the second pass finds the first pass's masks.
 pub fn build_corpus(
     trees: &[(PathBuf, SourceKind)],
     cfg: &CorpusConfig,
     options: &SourceOptions,
+    mask_cache: Option<&Path>,
     sink: &mut dyn FnMut(QaSample) -> anyhow::Result<()>,
 ) -> anyhow::Result<CorpusRun> {
     cfg.validate()?;
     let mut run = CorpusRun::default();
+    let completers = ThreadCompleters::open(&cfg.masks, mask_cache)?;
     let start = Instant::now();
     let mut tally = Tally::new();
     let mut first_errors = Vec::new();
-    for_each_batch(trees, options, &mut first_errors, &mut |batch| {
-        let parts: Vec<(Tally, CorpusStats)> =
-            batch.par_iter().map(|s| count_scene(s, cfg)).collect();
-        for (t, s) in parts {
+    for_each_batch(trees, options, &mut first_errors, &mut |root, batch| {
+        let parts: Vec<anyhow::Result<(Tally, CorpusStats)>> = batch
+            .into_par_iter()
+            .map(|s| {
+                let s = completers.complete(Arc::new(s), root)?;
+                Ok(count_scene(&s, cfg))
+            })
+            .collect();
+        for part in parts {
+            let (t, s) = part?;
             tally.merge(t);
             run.stats.merge(&s);
         }
         Ok(())
     })?;
+    let (masks, mask_errors) = completers.take();
+    run.masks = masks;
     run.errors = first_errors;
+    run.errors.extend(mask_errors);
     run.count_s = start.elapsed().as_secs_f64();
 
     let start = Instant::now();
@@ -178,12 +198,13 @@ pub fn build_corpus(
 
     let start = Instant::now();
     let mut ignored = Vec::new();
-    for_each_batch(trees, options, &mut ignored, &mut |batch| {
-        let parts: Vec<crossview_stages::Result<(Vec<QaSample>, CorpusStats)>> = batch
-            .par_iter()
+    for_each_batch(trees, options, &mut ignored, &mut |root, batch| {
+        let parts: Vec<anyhow::Result<(Vec<QaSample>, CorpusStats)>> = batch
+            .into_par_iter()
             .map(|s| {
+                let s = completers.complete(Arc::new(s), root)?;
                 let mut out = Vec::new();
-                let st = emit_scene(s, cfg, &selection, &NoFrameImages, &mut |q| out.push(q))?;
+                let st = emit_scene(&s, cfg, &selection, &NoFrameImages, &mut |q| out.push(q))?;
                 Ok((out, st))
             })
             .collect();
@@ -287,21 +308,28 @@ pub fn run(args: &QaArgs) -> anyhow::Result<()> {
         .transpose()?;
     let mut pending: (Vec<QaSample>, Vec<QaSample>) = (Vec::new(), Vec::new());
     let result = pool.install(|| {
-        build_corpus(&trees, &args.config, &args.options, &mut |q| {
-            if let Some(w) = writers.as_mut() {
-                w.write_jsonl(&q)?;
-                let (buf, writer) = match q.split {
-                    Split::Train => (&mut pending.0, &mut w.train),
-                    Split::Bench => (&mut pending.1, &mut w.bench),
-                };
-                buf.push(q);
-                if buf.len() >= 4096 {
-                    writer.write(buf)?;
-                    buf.clear();
+        let cache = args.out.as_ref().map(|o| o.join(".cache").join("masks"));
+        build_corpus(
+            &trees,
+            &args.config,
+            &args.options,
+            cache.as_deref(),
+            &mut |q| {
+                if let Some(w) = writers.as_mut() {
+                    w.write_jsonl(&q)?;
+                    let (buf, writer) = match q.split {
+                        Split::Train => (&mut pending.0, &mut w.train),
+                        Split::Bench => (&mut pending.1, &mut w.bench),
+                    };
+                    buf.push(q);
+                    if buf.len() >= 4096 {
+                        writer.write(buf)?;
+                        buf.clear();
+                    }
                 }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
     })?;
     if let (Some(mut w), Some(out)) = (writers, args.out.as_deref()) {
         w.train.write(&pending.0)?;

@@ -37,6 +37,20 @@ pub enum Error {
     /// A record or mask operation failed.
     #[error(transparent)]
     Schema(#[from] crossview_schemas::Error),
+    /// ONNX Runtime could not be loaded or failed while running a model.
+    #[error("ONNX Runtime: {reason}")]
+    OnnxRuntime {
+        /// What failed and why.
+        reason: String,
+    },
+    /// A model file that is missing or does not fit what it should be.
+    #[error("{path}: {reason}")]
+    Model {
+        /// The model file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// Options that cannot work together.
     #[error("invalid options: {0}")]
     Options(String),

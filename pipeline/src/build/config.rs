@@ -9,6 +9,7 @@ use crossview_schemas::{DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, SourceKind};
 use crossview_stages::corpus::CorpusConfig;
 use crossview_stages::filter::FilterConfig;
 use crossview_stages::geometry::GeometryConfig;
+use crossview_stages::masks::MaskConfig;
 use crossview_stages::qa::QaConfig;
 use crossview_stages::rewrite::RewriteConfig;
 use crossview_stages::sources::{MmpExtrinsics, SourceOptions};
@@ -93,6 +94,8 @@ pub struct BuildConfig {
     pub mmptrack_world_to_camera: bool,
     /// Output layout.
     pub output: OutputConfig,
+    /// Mask completion.
+    pub masks: MaskConfig,
     /// 3D estimates and occlusion.
     pub geometry: GeometryConfig,
     /// Candidate instantiation.
@@ -115,6 +118,7 @@ impl Default for BuildConfig {
             messytable_translation_scale: 1.0,
             mmptrack_world_to_camera: false,
             output: OutputConfig::default(),
+            masks: corpus.masks,
             geometry: corpus.geometry,
             qa: corpus.qa,
             filter: corpus.filter,
@@ -129,7 +133,7 @@ impl BuildConfig {
     pub fn load(path: &Path) -> anyhow::Result<(BuildConfig, PathBuf)> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let cfg: BuildConfig =
+        let mut cfg: BuildConfig =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         cfg.validate()
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -137,6 +141,7 @@ impl BuildConfig {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
+        cfg.masks.resolve_paths(&base);
         Ok((cfg, base))
     }
 
@@ -160,6 +165,7 @@ impl BuildConfig {
     /// The corpus settings.
     pub fn corpus(&self) -> CorpusConfig {
         CorpusConfig {
+            masks: self.masks.clone(),
             geometry: self.geometry.clone(),
             qa: self.qa.clone(),
             filter: self.filter.clone(),

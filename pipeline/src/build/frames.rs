@@ -5,21 +5,19 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crossview_schemas::{AtomicFile, Frame, ImageRef, sha256_hex};
+use crossview_stages::frames::{FrameBytes, FrameReader};
 use crossview_stages::qa::FrameImages;
-use crossview_stages::video::mp4_sample;
 
 /// One scene's view of the store: frames resolved against the scene's tree, each stored once
 /// (by content) and looked up once per scene.
 pub struct SceneFrames<'a> {
     /// `OUT/frames`, or `None` to store nothing (every image is then "").
     store: Option<&'a Path>,
-    /// The native tree the frames' paths are relative to.
-    root: &'a Path,
+    /// The frames' bytes, from the native tree.
+    reader: RefCell<FrameReader>,
     resolved: RefCell<HashMap<(String, u32), String>>,
-    videos: RefCell<HashMap<String, Option<Arc<Vec<u8>>>>>,
     problems: RefCell<Vec<String>>,
 }
 
@@ -28,9 +26,8 @@ impl<'a> SceneFrames<'a> {
     pub fn new(store: Option<&'a Path>, root: &'a Path) -> Self {
         SceneFrames {
             store,
-            root,
+            reader: RefCell::new(FrameReader::new(root)),
             resolved: RefCell::new(HashMap::new()),
-            videos: RefCell::new(HashMap::new()),
             problems: RefCell::new(Vec::new()),
         }
     }
@@ -40,38 +37,11 @@ impl<'a> SceneFrames<'a> {
         self.problems.into_inner()
     }
 
-    fn bytes(&self, image: &ImageRef) -> Result<Option<(Vec<u8>, &'static str)>, String> {
-        match image {
-            ImageRef::None => Ok(None),
-            ImageRef::File(rel) => {
-                let path = self.root.join(rel);
-                let ext = match path.extension().and_then(|e| e.to_str()) {
-                    Some(e) if e.eq_ignore_ascii_case("png") => "png",
-                    _ => "jpg",
-                };
-                std::fs::read(&path)
-                    .map(|b| Some((b, ext)))
-                    .map_err(|e| format!("{}: {e}", path.display()))
-            }
-            ImageRef::VideoFrame { path, frame } => {
-                let mut videos = self.videos.borrow_mut();
-                let video = videos
-                    .entry(path.clone())
-                    .or_insert_with(|| std::fs::read(self.root.join(path)).ok().map(Arc::new))
-                    .clone();
-                let video = video.ok_or_else(|| format!("{}: unreadable video", path))?;
-                mp4_sample(&video, *frame as usize)
-                    .map(|s| Some((s.to_vec(), "jpg")))
-                    .ok_or_else(|| format!("{path}: no frame {frame}"))
-            }
-        }
-    }
-
     fn store(&self, dir: &Path, image: &ImageRef) -> Result<String, String> {
-        let Some((bytes, ext)) = self.bytes(image)? else {
+        let Some(FrameBytes { bytes, extension }) = self.reader.borrow_mut().bytes(image)? else {
             return Ok(String::new());
         };
-        let name = format!("{}.{ext}", &sha256_hex(&bytes)[..32]);
+        let name = format!("{}.{extension}", &sha256_hex(&bytes)[..32]);
         let target = dir.join(&name);
         if !target.exists() {
             // Atomic: a reader never sees half a frame; two writers write the same bytes.

@@ -30,6 +30,7 @@ use crossview_schemas::{
 };
 use crossview_stages::corpus::{CorpusConfig, CorpusStats, count_scene, emit_scene_kept};
 use crossview_stages::filter::{SlotKey, Tally};
+use crossview_stages::masks::{MaskCompleter, MaskStats};
 use crossview_stages::qa::hash_name;
 use crossview_stages::sources::{self, SceneData, SourceOptions};
 
@@ -170,6 +171,8 @@ pub struct Job {
     pub corpus: CorpusConfig,
     /// Reading options.
     pub options: SourceOptions,
+    /// The segmenter cache folder (`OUT/.cache/masks`).
+    pub mask_cache_dir: PathBuf,
     /// The output folder.
     pub out_dir: PathBuf,
     /// The first-pass cache folder (created).
@@ -208,6 +211,9 @@ pub struct SceneEntry {
 pub struct StageTimes {
     /// Reading and parsing the native trees.
     pub read_s: f64,
+    /// Mask completion.
+    #[serde(default)]
+    pub masks_s: f64,
     /// First pass: geometry, candidates, per-scene filters, ranks.
     pub candidates_s: f64,
     /// Selection per task (balance, quotas, bench sampling).
@@ -222,6 +228,7 @@ impl StageTimes {
     /// Adds another worker's times.
     pub fn add(&mut self, o: &StageTimes) {
         self.read_s += o.read_s;
+        self.masks_s += o.masks_s;
         self.candidates_s += o.candidates_s;
         self.select_s += o.select_s;
         self.emit_s += o.emit_s;
@@ -244,8 +251,12 @@ pub struct WorkerReport {
     pub ranked_scenes: u64,
     /// Corpus counts of the scenes this worker processed.
     pub stats: CorpusStats,
-    /// Input errors of the trees this worker read.
+    /// Input errors of the trees this worker read, and of the frames it segmented.
     pub errors: Vec<InputError>,
+    /// What mask completion did on this worker.
+    pub masks: MaskStats,
+    /// Segmenter cache entries this worker used.
+    pub mask_cache_keys: Vec<String>,
     /// The scenes this worker read.
     pub scenes: Vec<SceneEntry>,
     /// Frames that could not be stored.
@@ -255,6 +266,41 @@ pub struct WorkerReport {
     /// On worker 0: every worker's report (its own included), in worker order.
     #[serde(skip)]
     pub gathered: Option<Vec<WorkerReport>>,
+}
+
+/// A worker's mask stage: its completer, what it did, and the first failure.
+#[derive(Default)]
+struct Masking {
+    completer: Option<MaskCompleter>,
+    stats: MaskStats,
+    errors: Vec<InputError>,
+    failure: Option<String>,
+}
+
+impl Masking {
+    /// The scene with its masks completed (as it came when the stage cannot run; the
+    /// failure is reported and fails the build).
+    fn complete(&mut self, blob: SceneBlob) -> SceneBlob {
+        let Some(c) = self.completer.as_mut() else {
+            return blob;
+        };
+        match c.complete(blob.data.clone(), &blob.root) {
+            Ok(done) => {
+                self.stats.merge(&done.stats);
+                self.errors.extend(done.errors);
+                SceneBlob {
+                    data: done.scene,
+                    root: blob.root,
+                }
+            }
+            Err(e) => {
+                let id = blob.key().0.to_string();
+                self.failure
+                    .get_or_insert_with(|| format!("mask completion of {id}: {e}"));
+                blob
+            }
+        }
+    }
 }
 
 /// Scenes read between steps of the dataflow, so work starts while reading goes on.
@@ -270,9 +316,32 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
     let pending: Rc<RefCell<PendingShards>> = Rc::new(RefCell::new(BTreeMap::new()));
     let cache_used: Rc<RefCell<Vec<String>>> = Rc::new(RefCell::new(Vec::new()));
     let ranked: Rc<RefCell<u64>> = Rc::new(RefCell::new(0));
+    // Each worker has its own segmenter (ONNX sessions are not shared between threads).
+    let masking = Rc::new(RefCell::new(Masking::default()));
+    match MaskCompleter::open(&job.corpus.masks, Some(&job.mask_cache_dir)) {
+        Ok(c) => masking.borrow_mut().completer = Some(c),
+        Err(e) => masking.borrow_mut().failure = Some(format!("mask completion: {e}")),
+    }
 
     let mut input = worker.dataflow::<u32, _, _>(|scope| {
         let (input, scenes) = scope.new_collection::<(u64, SceneBlob), isize>();
+
+        // Mask completion, spread over the workers by scene hash: observations without a
+        // mask get the segmenter's, or fall back.
+        let masking1 = masking.clone();
+        let times_masks = times.clone();
+        let progress_masks = job.progress.clone();
+        let scenes = scenes
+            .inner
+            .exchange(|((h, _), _, _): &((u64, SceneBlob), u32, isize)| *h)
+            .map(move |((h, blob), t, r)| {
+                let start = Instant::now();
+                let blob = masking1.borrow_mut().complete(blob);
+                times_masks.borrow_mut().masks_s += start.elapsed().as_secs_f64();
+                Counters::bump(&progress_masks.scenes_masked, 1);
+                ((h, blob), t, r)
+            })
+            .as_collection();
 
         // First pass: candidates and their ranks, spread over the workers by scene hash;
         // counts follow the scene's multiplicity.
@@ -284,10 +353,10 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         let ranked1 = ranked.clone();
         let cache_dir = job.cache_dir.clone();
         let cache_settings = job.cache_settings.clone();
+        // Already spread by scene hash.
         let eligible = scenes
             .clone()
             .inner
-            .exchange(|((h, _), _, _): &((u64, SceneBlob), u32, isize)| *h)
             .flat_map(move |((h, blob), t, r)| {
                 let start = Instant::now();
                 let (scene_id, fingerprint) = blob.key();
@@ -459,6 +528,17 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
     input.close();
     while worker.step_or_park(None) {}
     report.stats = std::mem::take(&mut *stats.borrow_mut());
+    {
+        let mut m = masking.borrow_mut();
+        report.masks = std::mem::take(&mut m.stats);
+        report.errors.append(&mut m.errors);
+        if let Some(c) = m.completer.as_mut() {
+            report.mask_cache_keys = c.take_cache_keys();
+        }
+        if report.failure.is_none() {
+            report.failure = m.failure.take();
+        }
+    }
     report.cache_keys = std::mem::take(&mut *cache_used.borrow_mut());
     report.ranked_scenes = *ranked.borrow();
     let read_s = report.times.read_s;

@@ -19,6 +19,7 @@ use anyhow::Context;
 
 use crossview_schemas::{InputError, RecordWriter, SourceKind, Split, WriteOptions};
 use crossview_stages::corpus::{CorpusStats, report_json, report_table};
+use crossview_stages::masks::{MaskCache, MaskStats};
 
 pub use config::{BuildConfig, DEFAULT_SHARDS_PER_SPLIT, OutputConfig, SourceEntry};
 pub use frames::SceneFrames;
@@ -120,6 +121,8 @@ pub struct BuildSummary {
     pub published: bool,
     /// Scenes ranked by this build (the others' first pass came from the cache).
     pub ranked_scenes: u64,
+    /// What mask completion did.
+    pub masks: MaskStats,
 }
 
 /// The native trees a build reads.
@@ -141,10 +144,19 @@ pub fn resolve_trees(args: &BuildArgs) -> anyhow::Result<Vec<(PathBuf, SourceKin
     Ok(trees)
 }
 
-/// The settings and the program: a rebuild by another crossview is not "up to date", and
-/// keeps neither its cache entries nor its shards.
-fn settings(cfg: &BuildConfig) -> String {
-    format!("{}/{}", cfg.output_hash(), cache::program_id())
+/// The settings, the segmenter model's content and the program: a rebuild by another
+/// crossview or with another model is not "up to date", and keeps neither its cache entries
+/// nor its shards.
+fn settings(cfg: &BuildConfig) -> anyhow::Result<String> {
+    let model = cfg
+        .masks
+        .model_fingerprint()
+        .context("the segmenter model")?;
+    Ok(format!(
+        "{}/{model}/{}",
+        cfg.output_hash(),
+        cache::program_id()
+    ))
 }
 
 /// Runs a build and publishes its output (in cluster mode, the process hosting worker 0
@@ -154,7 +166,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     cfg.validate()?;
     let trees = resolve_trees(args)?;
     let out = &args.out;
-    let settings = settings(cfg);
+    let settings = settings(cfg)?;
     let signature = input_signature(&trees, &settings);
     if let Some(done) = published_up_to_date(out, &signature, args.strict)? {
         return Ok(done);
@@ -195,10 +207,12 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     let cache_dir = cache::cache_dir(out);
     std::fs::create_dir_all(&cache_dir)
         .with_context(|| format!("creating {}", cache_dir.display()))?;
+    let mask_cache_dir = out.join(".cache").join("masks");
     let job = graph::Job {
         trees,
         corpus: cfg.corpus(),
         options: cfg.source_options(),
+        mask_cache_dir: mask_cache_dir.clone(),
         out_dir: out.clone(),
         cache_dir: cache_dir.clone(),
         cache_settings: settings.clone(),
@@ -254,6 +268,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     let mut shown = BTreeSet::new();
     let mut failures = Vec::new();
     let mut cache_used = BTreeSet::new();
+    let mut mask_cache_used = BTreeSet::new();
+    let mut masks = MaskStats::default();
     let mut ranked_scenes = 0u64;
     for r in reports {
         if let Some(f) = r.failure {
@@ -265,6 +281,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         frame_problems.extend(r.frame_problems);
         times.add(&r.times);
         cache_used.extend(r.cache_keys);
+        mask_cache_used.extend(r.mask_cache_keys);
+        masks.merge(&r.masks);
         ranked_scenes += r.ranked_scenes;
         for shard in &r.shards {
             shown.extend(shard.frames.iter().cloned());
@@ -329,6 +347,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         "input_warnings": errors.len() - real_errors.len(),
         "errors_by_class": errors_by_class(&errors),
         "frames_not_stored": frame_problems.len(),
+        "masks": &masks,
         "peak_rss_mib": peak_rss_mib(),
     });
     crossview_schemas::write_atomic(
@@ -354,6 +373,9 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     remove_unshown_frames(out, &shown)?;
     remove_leftover_temporaries(out)?;
     cache::prune(&cache_dir, &cache_used);
+    if mask_cache_dir.is_dir() {
+        MaskCache::open(&mask_cache_dir)?.prune(&mask_cache_used);
+    }
     let _ = std::fs::remove_dir_all(&staging);
     let publish_s = start.elapsed().as_secs_f64();
     Ok(BuildSummary {
@@ -366,6 +388,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         up_to_date: false,
         published: true,
         ranked_scenes,
+        masks,
     })
 }
 
@@ -439,6 +462,7 @@ fn published_up_to_date(
         up_to_date: true,
         published: true,
         ranked_scenes: 0,
+        masks: MaskStats::default(),
     }))
 }
 
@@ -534,8 +558,20 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
         );
         let t = &s.times;
         println!(
-            "worker seconds: read {:.1}, candidates {:.1}, select {:.1}, samples {:.1}, shards {:.1}",
-            t.read_s, t.candidates_s, t.select_s, t.emit_s, t.shards_s
+            "worker seconds: read {:.1}, masks {:.1}, candidates {:.1}, select {:.1}, samples {:.1}, shards {:.1}",
+            t.read_s, t.masks_s, t.candidates_s, t.select_s, t.emit_s, t.shards_s
+        );
+        let m = s.masks.total();
+        println!(
+            "masks: {} annotated, {} segmented ({} prompts from the cache, {} segmenter calls), {} below min_score, {} dropped, {} keypoint hulls, {} boxes",
+            m.annotated,
+            m.segmented,
+            m.cached,
+            s.masks.model_calls,
+            m.low_score,
+            m.dropped,
+            m.keypoint_hull,
+            m.boxes
         );
         print!("{}", errors_summary(&s.errors));
     }
@@ -571,7 +607,10 @@ pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<
     // An input that cannot be listed gives a signature of its own: the build that follows
     // reports the problem.
     let signature = || match resolve_trees(args) {
-        Ok(trees) => input_signature(&trees, &settings(&args.config)),
+        Ok(trees) => match settings(&args.config) {
+            Ok(s) => input_signature(&trees, &s),
+            Err(e) => format!("unreadable settings: {e:#}"),
+        },
         Err(e) => format!("unreadable inputs: {e:#}"),
     };
     if let Err(e) = run(args) {

@@ -1,4 +1,5 @@
-//! Build progress: counters the workers bump (scenes read, first pass, kept, samples, shards)
+//! Build progress: counters the workers bump (scenes read, masked, first pass, kept, samples,
+//! shards)
 //! and, unless `--quiet`, indicatif bars on stderr redrawn from them (hidden off a terminal).
 
 use std::sync::Arc;
@@ -17,6 +18,8 @@ pub struct Counters {
     pub readers_done: AtomicU64,
     /// Workers of this process.
     pub workers: u64,
+    /// Scenes through mask completion.
+    pub scenes_masked: AtomicU64,
     /// Scenes through the first pass.
     pub scenes_counted: AtomicU64,
     /// Scenes with kept candidates (known once the selection is done).
@@ -77,6 +80,7 @@ fn bar(multi: &MultiProgress, name: &str, unit: &str) -> ProgressBar {
 fn draw(c: &Counters, shards: u64, stop: &AtomicBool) {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let read = bar(&multi, "read", "scenes");
+    let masks = bar(&multi, "masks", "scenes");
     let first = bar(&multi, "candidates", "scenes");
     let emit = bar(&multi, "samples", "scenes");
     let write = bar(&multi, "shards", "shards");
@@ -93,6 +97,8 @@ fn draw(c: &Counters, shards: u64, stop: &AtomicBool) {
         };
         read.set_length(total);
         read.set_position(n);
+        masks.set_length(total);
+        masks.set_position(load(&c.scenes_masked));
         first.set_length(total);
         first.set_position(load(&c.scenes_counted));
         emit.set_length(load(&c.scenes_kept).max(load(&c.scenes_emitted)));
@@ -104,7 +110,7 @@ fn draw(c: &Counters, shards: u64, stop: &AtomicBool) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    for b in [read, first, emit, write] {
+    for b in [read, masks, first, emit, write] {
         b.finish();
     }
 }

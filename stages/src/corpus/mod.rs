@@ -14,6 +14,7 @@ use crossview_schemas::{ContentHasher, QaSample};
 use crate::Result;
 use crate::filter::{Deduper, FilterConfig, SlotKey, Tally, rank};
 use crate::geometry::{GeometryConfig, SceneGeometry};
+use crate::masks::MaskConfig;
 use crate::qa::{FrameImages, GENERATOR, QaConfig, SceneIndex, generate, materialize};
 use crate::rewrite::{RewriteConfig, rewrite};
 use crate::sources::SceneData;
@@ -25,10 +26,12 @@ pub use report::{
 };
 pub use stats::{CorpusStats, Grid};
 
-/// Every setting from geometry to split (each part documented where it is defined).
+/// Every setting from mask completion to split (each part documented where it is defined).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CorpusConfig {
+    /// Mask completion (segmenter, confidence filter, fallbacks).
+    pub masks: MaskConfig,
     /// 3D estimates and occlusion.
     pub geometry: GeometryConfig,
     /// Candidate instantiation.
@@ -44,15 +47,21 @@ pub struct CorpusConfig {
 impl CorpusConfig {
     /// Checks every part.
     pub fn validate(&self) -> Result<()> {
+        self.masks.validate()?;
         self.qa.validate()?;
         self.filter.validate()?;
         self.split.validate()?;
         self.open_ended.validate()
     }
 
-    /// A hash of the settings (what the shards' metadata and the generator name carry).
+    /// A hash of the settings (what the shards' metadata and the generator name carry); the
+    /// model files' places are left out, their content is not the config's.
     pub fn hash(&self) -> String {
-        let json = serde_json::to_string(self).unwrap_or_default();
+        let shaping = CorpusConfig {
+            masks: self.masks.without_paths(),
+            ..self.clone()
+        };
+        let json = serde_json::to_string(&shaping).unwrap_or_default();
         ContentHasher::new("crossview.corpus_config")
             .str(&json)
             .finish_hex(8)

@@ -241,12 +241,16 @@ fn hull_area(pts: &mut [DVec2]) -> f64 {
         * 0.5
 }
 
-/// Whether an observation's area measures what is visible: a real mask (not a box filled
-/// in), or a box the source draws tight around the visible part (MessyTable). Projected 3D
-/// boxes (MMPTrack) and keypoint-extent boxes (EgoHumans) cover hidden parts too.
+/// Whether an observation's area measures what is visible: a mask of the visible pixels
+/// (annotated, or a segmenter's), or a box the source draws tight around the visible part
+/// (MessyTable). Projected 3D boxes (MMPTrack), keypoint-extent boxes (EgoHumans) and the
+/// fallbacks made from them (a box filled in, a keypoint hull) cover hidden parts too.
 pub fn measures_visibility(o: &Observation, tight_boxes: bool) -> bool {
     match &o.mask {
-        Some(m) => m.source.kind != MaskSourceKind::Box,
+        Some(m) => matches!(
+            m.source.kind,
+            MaskSourceKind::Annotated | MaskSourceKind::Segmenter
+        ),
         None => tight_boxes,
     }
 }

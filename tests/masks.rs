@@ -466,3 +466,140 @@ fn an_unreadable_or_wrong_sized_frame_is_an_input_error_and_its_objects_fall_bac
     }
     assert!(done.stats.total().segmented > 0);
 }
+
+fn image_build_config() -> crossview::build::BuildConfig {
+    let corpus = crate::support::small_world_corpus();
+    crossview::build::BuildConfig {
+        sources: trees()
+            .into_iter()
+            .map(crossview::build::SourceEntry::Path)
+            .collect(),
+        output: crossview::build::OutputConfig {
+            shards_per_split: 2,
+            frames: false,
+            ..Default::default()
+        },
+        split: corpus.split,
+        open_ended: corpus.open_ended,
+        ..Default::default()
+    }
+}
+
+fn image_build(out: &Path, workers: usize) -> crossview::build::BuildSummary {
+    crossview::build::build(&crossview::build::BuildArgs {
+        config: image_build_config(),
+        base: PathBuf::from("."),
+        out: out.to_path_buf(),
+        workers,
+        strict: false,
+        quiet: true,
+        cluster: None,
+    })
+    .expect("build")
+}
+
+fn shard_bytes(out: &Path, m: &crossview::build::Manifest) -> Vec<(String, Vec<u8>)> {
+    m.shards
+        .iter()
+        .map(|s| {
+            (
+                s.path.clone(),
+                std::fs::read(out.join(&s.path)).expect("shard"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_build_completes_masks_in_the_graph_as_the_plain_engine_does_and_rebuilds_from_the_cache() {
+    use crossview::schemas::{QaSample, RecordReader};
+    let out = tempfile::tempdir().expect("tempdir");
+    let first = image_build(out.path(), 2);
+    let m = first.masks.total();
+    assert!(
+        m.segmented > 0 && first.masks.model_calls > 0,
+        "{:?}",
+        first.masks
+    );
+    assert_eq!(m.cached, 0);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).expect("report"))
+            .expect("json");
+    assert_eq!(
+        report["build"]["masks"]["model_calls"].as_u64(),
+        Some(first.masks.model_calls)
+    );
+
+    // Regions carry the segmenter's masks with their model and score, at or above the
+    // confidence the config asks.
+    let mut samples: Vec<QaSample> = Vec::new();
+    for s in &first.manifest.shards {
+        samples
+            .extend(RecordReader::<QaSample>::read_all(out.path().join(&s.path)).expect("reads"));
+    }
+    let cut_id = GraphCutSegmenter::new(GraphCutConfig::default())
+        .expect("cut")
+        .model_id()
+        .to_string();
+    let segmented: Vec<_> = samples
+        .iter()
+        .flat_map(|q| &q.regions)
+        .filter(|r| r.mask_source.kind == MaskSourceKind::Segmenter)
+        .collect();
+    assert!(
+        segmented.len() > 100,
+        "{} segmenter regions",
+        segmented.len()
+    );
+    for r in &segmented {
+        assert_eq!(r.mask_source.model.as_deref(), Some(cut_id.as_str()));
+        assert!(
+            r.mask_source
+                .score
+                .is_some_and(|s| s >= MaskConfig::default().min_score)
+        );
+    }
+    let report = crossview::verify_cmd::verify(out.path()).expect("verify");
+    assert!(report.ok(), "{:#?}", report.problems);
+
+    // The plain engine completes the same masks and makes the same samples.
+    let cfg = image_build_config();
+    let tree_list = crossview::qa_cmd::source_trees(&trees()).expect("trees");
+    let mut plain = Vec::new();
+    crossview::qa_cmd::build_corpus(
+        &tree_list,
+        &cfg.corpus(),
+        &cfg.source_options(),
+        None,
+        &mut |q| {
+            plain.push(q);
+            Ok(())
+        },
+    )
+    .expect("plain corpus");
+    let key = |q: &QaSample| (q.scene_id.clone(), q.sample_id.clone());
+    samples.sort_by_key(key);
+    plain.sort_by_key(key);
+    assert!(
+        samples == plain,
+        "the graph's samples differ from the plain engine's"
+    );
+
+    // One worker writes the same bytes.
+    let single = tempfile::tempdir().expect("tempdir");
+    let one = image_build(single.path(), 1);
+    assert_eq!(
+        shard_bytes(out.path(), &first.manifest),
+        shard_bytes(single.path(), &one.manifest)
+    );
+
+    // A rebuild (the manifest gone) takes every mask from the cache: no model call.
+    std::fs::remove_file(out.path().join("manifest.json")).expect("rm");
+    let again = image_build(out.path(), 2);
+    assert_eq!(again.masks.model_calls, 0);
+    assert_eq!(again.masks.total().cached, m.computed);
+    assert_eq!(
+        shard_bytes(out.path(), &again.manifest),
+        shard_bytes(out.path(), &first.manifest)
+    );
+}

@@ -2,8 +2,9 @@
 //! model, and the prompt. A rebuild or restart never runs a model twice on the same input.
 //!
 //! One file per (image, model), `DIR/ab/<key>.json`, mapping each prompt's key to its mask
-//! (COCO RLE) and score. Files are replaced atomically; one that is damaged or unreadable is
-//! a miss, never an error.
+//! (COCO RLE) and score. Files are replaced by rename (a reader sees a whole entry or none)
+//! but not synced: the cache is not output, and an entry that a crash damaged fails its
+//! checksum and is a miss, never an error.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_128;
 
-use crossview_schemas::{AtomicFile, Rle};
+use crossview_schemas::Rle;
 
 use crate::{Error, Result};
 
@@ -113,12 +114,14 @@ impl MaskCache {
         }
     }
 
-    /// Replaces the entry of an image and model (atomically).
+    /// Replaces the entry of an image and model (a temporary file renamed into place).
     pub fn store(&self, frame_key: &str, masks: &BTreeMap<String, CachedMask>) -> Result<()> {
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let path = self.path(frame_key);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        }
+        let Some(parent) = path.parent() else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         let entry = Entry {
             version: VERSION,
             check: checksum(masks),
@@ -128,16 +131,21 @@ impl MaskCache {
             path: path.clone(),
             source: e,
         })?;
-        let mut f = AtomicFile::create(&path)?;
-        f.write_all(&bytes).map_err(|e| Error::io(&path, e))?;
-        f.commit()?;
-        Ok(())
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = parent.join(format!(".{frame_key}.tmp-{}-{n}", std::process::id()));
+        std::fs::File::create(&tmp)
+            .and_then(|mut f| f.write_all(&bytes))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                Error::io(&path, e)
+            })
     }
 }
 
 impl MaskCache {
     /// Deletes the entries whose frame keys are not in `keep` (frames gone or changed, other
-    /// models), and temporaries a killed writer left.
+    /// models), and temporaries a killed writer left (run it when no writer is at work).
     pub fn prune(&self, keep: &std::collections::BTreeSet<String>) {
         let Ok(fans) = std::fs::read_dir(&self.dir) else {
             return;

@@ -282,7 +282,8 @@ impl MaskCompleter {
                 errors,
             });
         }
-        let mut data = SceneData::clone(&scene);
+        // Copied only when someone else holds the scene too.
+        let mut data = Arc::unwrap_or_clone(scene);
         let mut kept = Vec::with_capacity(data.observations.len());
         for (i, mut o) in std::mem::take(&mut data.observations)
             .into_iter()

@@ -73,17 +73,42 @@ pub fn keypoint_hull(
     });
     let mut on = vec![false; window.area()];
     let ww = window.width() as usize;
-    for y in window.y0..window.y1 {
-        for x in window.x0..window.x1 {
-            let p = (x as f32 + 0.5, y as f32 + 0.5);
-            let inside = segments
-                .iter()
-                .any(|&(a, b)| segment_distance_sq(p, a, b) <= limb_r * limb_r)
-                || torso.is_some_and(|q| in_convex_quad(p, &q))
-                || head
-                    .is_some_and(|c| (p.0 - c.0).powi(2) + (p.1 - c.1).powi(2) <= head_r * head_r);
-            on[(y - window.y0) as usize * ww + (x - window.x0) as usize] = inside;
+    // Each shape is drawn over its own bounding box only.
+    let mut draw = |lo: (f32, f32), hi: (f32, f32), inside: &dyn Fn((f32, f32)) -> bool| {
+        let x0 = (lo.0.floor().max(window.x0 as f32) as u32).min(window.x1);
+        let y0 = (lo.1.floor().max(window.y0 as f32) as u32).min(window.y1);
+        let x1 = (hi.0.ceil().max(0.0) as u32).clamp(x0, window.x1);
+        let y1 = (hi.1.ceil().max(0.0) as u32).clamp(y0, window.y1);
+        for y in y0..y1 {
+            for x in x0..x1 {
+                if inside((x as f32 + 0.5, y as f32 + 0.5)) {
+                    on[(y - window.y0) as usize * ww + (x - window.x0) as usize] = true;
+                }
+            }
         }
+    };
+    for &(a, b) in &segments {
+        draw(
+            (a.0.min(b.0) - limb_r, a.1.min(b.1) - limb_r),
+            (a.0.max(b.0) + limb_r, a.1.max(b.1) + limb_r),
+            &|p| segment_distance_sq(p, a, b) <= limb_r * limb_r,
+        );
+    }
+    if let Some(q) = torso {
+        let lo = q
+            .iter()
+            .fold((f32::MAX, f32::MAX), |m, p| (m.0.min(p.0), m.1.min(p.1)));
+        let hi = q
+            .iter()
+            .fold((f32::MIN, f32::MIN), |m, p| (m.0.max(p.0), m.1.max(p.1)));
+        draw(lo, hi, &|p| in_convex_quad(p, &q));
+    }
+    if let Some(c) = head {
+        draw(
+            (c.0 - head_r, c.1 - head_r),
+            (c.0 + head_r, c.1 + head_r),
+            &|p| (p.0 - c.0).powi(2) + (p.1 - c.1).powi(2) <= head_r * head_r,
+        );
     }
     if !on.iter().any(|&v| v) {
         return Ok(None);

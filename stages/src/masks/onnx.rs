@@ -238,6 +238,10 @@ pub struct OnnxSegmenter {
     max_batch: usize,
     id: String,
     timings: OnnxTimings,
+    /// The encoder's input, reused from frame to frame.
+    input: Vec<f32>,
+    /// Zeros for the decoder's `mask_input`.
+    zeros: Vec<f32>,
 }
 
 fn onnx_error(what: &str, e: impl std::fmt::Display) -> Error {
@@ -401,6 +405,8 @@ impl OnnxSegmenter {
             },
             id,
             timings: OnnxTimings::default(),
+            input: Vec::new(),
+            zeros: Vec::new(),
         })
     }
 
@@ -430,7 +436,8 @@ impl OnnxSegmenter {
             SamConvention::Sam1 => ([123.675, 116.28, 103.53], [58.395, 57.12, 57.375], 1.0),
             SamConvention::Sam2 => ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 1.0 / 255.0),
         };
-        let pixels = resize_normalize(image, rw, rh, self.side, mean, std, scale);
+        let mut pixels = std::mem::take(&mut self.input);
+        resize_normalize(image, (rw, rh), self.side, (mean, std, scale), &mut pixels);
         let s = self.side as i64;
         let start = Instant::now();
         let input = TensorRef::from_array_view(([1i64, 3, s, s], pixels.as_slice()))
@@ -450,6 +457,7 @@ impl OnnxSegmenter {
             })
             .collect::<Result<_>>()?;
         drop(enc);
+        self.input = pixels;
 
         let per_run = if self.batched { self.max_batch } else { 1 };
         let mut out = Vec::with_capacity(prompts.len());
@@ -490,7 +498,11 @@ impl OnnxSegmenter {
             }
         }
         let ms = self.mask_input_side;
-        let mask_input = vec![0f32; n * ms * ms];
+        // No mask prompts: zeros, allocated once for the largest batch.
+        if self.zeros.len() < n * ms * ms {
+            self.zeros = vec![0f32; n * ms * ms];
+        }
+        let mask_input = &self.zeros[..n * ms * ms];
         let has_mask = vec![0f32; self.has_mask_len.unwrap_or(n)];
         let orig = [h as f32, w as f32];
         let (ni, mi) = (n as i64, most as i64);
@@ -499,8 +511,7 @@ impl OnnxSegmenter {
         let coords_t = TensorRef::from_array_view(([ni, mi, 2], coords.as_slice())).map_err(t)?;
         let labels_t = TensorRef::from_array_view(([ni, mi], labels.as_slice())).map_err(t)?;
         let mask_t =
-            TensorRef::from_array_view(([ni, 1, ms as i64, ms as i64], mask_input.as_slice()))
-                .map_err(t)?;
+            TensorRef::from_array_view(([ni, 1, ms as i64, ms as i64], mask_input)).map_err(t)?;
         let has_t = TensorRef::from_array_view(([has_mask.len() as i64], has_mask.as_slice()))
             .map_err(t)?;
         let outputs = match self.convention {
@@ -572,6 +583,10 @@ impl Segmenter for OnnxSegmenter {
         &self.id
     }
 
+    fn runtime_time(&self) -> Option<Duration> {
+        Some(self.timings.runtime)
+    }
+
     fn segment(&mut self, image: &RgbImage, prompts: &[Prompt]) -> Result<Vec<Prediction>> {
         if prompts.is_empty() {
             return Ok(Vec::new());
@@ -595,22 +610,28 @@ pub fn model_id(cfg: &OnnxConfig) -> Result<String> {
 }
 
 /// Bilinear resize (half-pixel centres) of `img` to `rw x rh`, normalised per channel as
-/// `(v * scale - mean) / std`, into a zero-padded `side x side` NCHW plane set.
+/// `(v * scale - mean) / std`, into `out` as a zero-padded `side x side` NCHW plane set (its
+/// allocation reused).
 ///
-/// Written by hand: the `image` crate's resize yields 8-bit pixels and a second pass would
-/// normalise and transpose them; this does all three in one pass over the output.
+/// Written by hand: the `image` crate's resize yields 8-bit pixels and further passes would
+/// normalise and transpose them. This one is separable: each source row that is needed is
+/// interpolated across once (normalised, one plane per channel; normalising is affine, so
+/// it commutes with interpolation), then each output row is a blend of two such rows.
 fn resize_normalize(
     img: &RgbImage,
-    rw: usize,
-    rh: usize,
+    (rw, rh): (usize, usize),
     side: usize,
-    mean: [f32; 3],
-    std: [f32; 3],
-    scale: f32,
-) -> Vec<f32> {
+    (mean, std, scale): ([f32; 3], [f32; 3], f32),
+    out: &mut Vec<f32>,
+) {
     let (w, h) = (img.width() as usize, img.height() as usize);
+    let (rw, rh) = (rw.min(side), rh.min(side));
     let raw = img.as_raw();
-    let mut out = vec![0f32; 3 * side * side];
+    out.resize(3 * side * side, 0.0);
+    if rw < side || rh < side {
+        // Padding (SAM 1): what the image does not cover is zero.
+        out.fill(0.0);
+    }
     let taps = |n_in: usize, n_out: usize| -> Vec<(usize, usize, f32)> {
         let s = n_in as f32 / n_out as f32;
         (0..n_out)
@@ -622,27 +643,65 @@ fn resize_normalize(
             })
             .collect()
     };
-    let (xt, yt) = (taps(w, rw.min(side)), taps(h, rh.min(side)));
+    let (xt, yt) = (taps(w, rw), taps(h, rh));
+    // The horizontal taps as separate arrays. The right tap is always the next pixel (or
+    // the same one at the edge), so a row is its values and its steps to the next.
+    let x0: Vec<u32> = xt.iter().map(|t| t.0 as u32).collect();
+    let fx: Vec<f32> = xt.iter().map(|t| t.2).collect();
     // Per channel: value -> (v * scale - mean) / std, as a * v + b.
     let a: [f32; 3] = std::array::from_fn(|c| scale / std[c]);
     let b: [f32; 3] = std::array::from_fn(|c| -mean[c] / std[c]);
+    // One source row across, normalised, as three planes of rw values.
+    let (mut value, mut step) = (vec![0f32; 3 * w], vec![0f32; 3 * w]);
+    let mut across = |y: usize, row: &mut [f32]| {
+        let src = &raw[y * w * 3..(y + 1) * w * 3];
+        for c in 0..3 {
+            let (v, d) = (
+                &mut value[c * w..(c + 1) * w],
+                &mut step[c * w..(c + 1) * w],
+            );
+            for (vi, px) in v.iter_mut().zip(src.chunks_exact(3)) {
+                *vi = a[c] * f32::from(px[c]) + b[c];
+            }
+            for i in 0..w - 1 {
+                d[i] = v[i + 1] - v[i];
+            }
+            d[w - 1] = 0.0;
+            let plane = &mut row[c * rw..(c + 1) * rw];
+            for ((o, &i), &f) in plane.iter_mut().zip(&x0).zip(&fx) {
+                let i = i as usize;
+                *o = v[i] + d[i] * f;
+            }
+        }
+    };
+    // The two source rows the current output row blends, kept while output rows reuse them.
+    let (mut top, mut bottom) = (vec![0f32; 3 * rw], vec![0f32; 3 * rw]);
+    let mut held: (usize, usize) = (usize::MAX, usize::MAX);
     let plane = side * side;
     for (oy, &(y0, y1, fy)) in yt.iter().enumerate() {
-        let (r0, r1) = (
-            &raw[y0 * w * 3..(y0 + 1) * w * 3],
-            &raw[y1 * w * 3..(y1 + 1) * w * 3],
-        );
-        for (ox, &(x0, x1, fx)) in xt.iter().enumerate() {
-            for c in 0..3 {
-                let top = f32::from(r0[x0 * 3 + c]) * (1.0 - fx) + f32::from(r0[x1 * 3 + c]) * fx;
-                let bottom =
-                    f32::from(r1[x0 * 3 + c]) * (1.0 - fx) + f32::from(r1[x1 * 3 + c]) * fx;
-                let v = top * (1.0 - fy) + bottom * fy;
-                out[c * plane + oy * side + ox] = a[c] * v + b[c];
+        if held != (y0, y1) {
+            if held.1 == y0 {
+                std::mem::swap(&mut top, &mut bottom);
+            } else if held.0 != y0 {
+                across(y0, &mut top);
+            }
+            if y1 != y0 {
+                across(y1, &mut bottom);
+            }
+            held = (y0, y1);
+        }
+        for c in 0..3 {
+            let dst = &mut out[c * plane + oy * side..c * plane + oy * side + rw];
+            let (t, u) = (&top[c * rw..(c + 1) * rw], &bottom[c * rw..(c + 1) * rw]);
+            if y1 == y0 {
+                dst.copy_from_slice(t);
+            } else {
+                for ((d, &p), &q) in dst.iter_mut().zip(t).zip(u) {
+                    *d = p + (q - p) * fy;
+                }
             }
         }
     }
-    out
 }
 
 /// Maps decoder logits back to image pixels: the `lw x lh` logits cover the `side` square
@@ -742,7 +801,14 @@ mod tests {
     fn resize_normalize_keeps_flat_colours_and_pads_with_zeros() {
         let img = RgbImage::from_pixel(6, 3, image::Rgb([255, 0, 128]));
         // SAM 1: longest side 6 -> 8, so 8 x 4, padded to 8 x 8.
-        let out = resize_normalize(&img, 8, 4, 8, [1.0, 2.0, 3.0], [2.0, 4.0, 5.0], 1.0);
+        let mut out = vec![7.0; 5];
+        resize_normalize(
+            &img,
+            (8, 4),
+            8,
+            ([1.0, 2.0, 3.0], [2.0, 4.0, 5.0], 1.0),
+            &mut out,
+        );
         assert_eq!(out.len(), 3 * 64);
         assert_eq!(out[0], (255.0 - 1.0) / 2.0);
         assert_eq!(out[64 + 3 * 8 + 7], (0.0 - 2.0) / 4.0);
@@ -755,8 +821,58 @@ mod tests {
         // Two columns, 0 and 100: upsampled x2 (half-pixel centres) gives 0, 25, 75, 100.
         let mut img = RgbImage::new(2, 1);
         img.put_pixel(1, 0, image::Rgb([100, 100, 100]));
-        let out = resize_normalize(&img, 4, 2, 4, [0.0; 3], [1.0; 3], 1.0);
+        let mut out = Vec::new();
+        resize_normalize(&img, (4, 2), 4, ([0.0; 3], [1.0; 3], 1.0), &mut out);
         assert_eq!(&out[0..4], &[0.0, 25.0, 75.0, 100.0]);
+    }
+
+    #[test]
+    fn the_separable_resize_equals_direct_bilinear_sampling() {
+        // Direct: each output pixel centre mapped back, four taps, by hand.
+        let img = RgbImage::from_fn(7, 5, |x, y| {
+            image::Rgb([
+                (x * 37 + y * 11) as u8,
+                (x * x * 5 + y * 3) as u8,
+                (200 - x * y * 4) as u8,
+            ])
+        });
+        let (rw, rh, side) = (11, 9, 12);
+        let mut out = Vec::new();
+        resize_normalize(
+            &img,
+            (rw, rh),
+            side,
+            ([10.0, 20.0, 30.0], [2.0, 3.0, 4.0], 0.5),
+            &mut out,
+        );
+        let coord = |o: usize, n_in: usize, n_out: usize| {
+            let c = ((o as f32 + 0.5) * n_in as f32 / n_out as f32 - 0.5).max(0.0);
+            let i0 = (c.floor() as usize).min(n_in - 1);
+            (i0, (i0 + 1).min(n_in - 1), c - i0 as f32)
+        };
+        for oy in 0..side {
+            for ox in 0..side {
+                for c in 0..3 {
+                    let got = out[c * side * side + oy * side + ox];
+                    if ox >= rw || oy >= rh {
+                        assert_eq!(got, 0.0);
+                        continue;
+                    }
+                    let (x0, x1, fx) = coord(ox, 7, rw);
+                    let (y0, y1, fy) = coord(oy, 5, rh);
+                    let p = |x: u32, y: u32| f32::from(img.get_pixel(x, y).0[c]);
+                    let v = (p(x0 as u32, y0 as u32) * (1.0 - fx) + p(x1 as u32, y0 as u32) * fx)
+                        * (1.0 - fy)
+                        + (p(x0 as u32, y1 as u32) * (1.0 - fx) + p(x1 as u32, y1 as u32) * fx)
+                            * fy;
+                    let want = (v * 0.5 - [10.0, 20.0, 30.0][c]) / [2.0, 3.0, 4.0][c];
+                    assert!(
+                        (got - want).abs() < 1e-4,
+                        "({ox}, {oy}, {c}): {got} vs {want}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

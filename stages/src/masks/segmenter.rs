@@ -64,6 +64,12 @@ pub trait Segmenter: Send {
     /// Segments the prompts of one image (all prompts of a frame come in one call, so a
     /// model encodes the image once and batches the prompts).
     fn segment(&mut self, image: &RgbImage, prompts: &[Prompt]) -> Result<Vec<Prediction>>;
+
+    /// Time spent inside an inference runtime so far, for segmenters that run one (ONNX
+    /// Runtime); `None` for those that do not.
+    fn runtime_time(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// A box's whole pixels inside an image, `[x0, x1) x [y0, y1)`: the pixels whose centres

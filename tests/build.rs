@@ -617,10 +617,15 @@ fn shipped_build_configs_parse() {
                 BuildConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
             assert!(!cfg.sources.is_empty(), "{}", path.display());
             assert_eq!(base, dir);
+            // Model files named in a config exist where it says.
+            if cfg.masks.segmenter == crossview::stages::masks::SegmenterKind::Onnx {
+                assert!(cfg.masks.onnx.encoder.is_file(), "{}", path.display());
+                assert!(cfg.masks.onnx.decoder.is_file(), "{}", path.display());
+            }
             n += 1;
         }
     }
-    assert!(n >= 2);
+    assert!(n >= 3);
 }
 
 /// Edits, adds and removes scenes, then rebuilds over the published output: the result is

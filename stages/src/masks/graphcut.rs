@@ -367,8 +367,8 @@ impl GraphCutSegmenter {
     }
 
     /// Full-resolution cut along the boundary of a block labelling: the pixels of blocks
-    /// whose 8 neighbours disagree with them are labelled again (colour models refitted on
-    /// whole pixels); the others keep their block's label.
+    /// on it (or beside it) are labelled again, with the block models refitted to the whole
+    /// pixels around the boundary; the others keep their block's label.
     #[allow(clippy::too_many_arguments)]
     fn refine(
         &mut self,
@@ -412,8 +412,20 @@ impl GraphCutSegmenter {
         }
         let (w, h) = image.dimensions();
         let raw = image.as_raw();
-        // The inner window plus a one-pixel ring (background), at full resolution.
-        let outer = inner.grown(1, w, h);
+        // The band's bounding box at full resolution, plus a pixel all round: the decided
+        // pixels there link the band to its surroundings (outside the box: the ring).
+        let (mut lo, mut hi) = ((usize::MAX, usize::MAX), (0, 0));
+        for (b, _) in band.iter().enumerate().filter(|(_, on)| **on) {
+            lo = (lo.0.min(b % bw), lo.1.min(b / bw));
+            hi = (hi.0.max(b % bw), hi.1.max(b / bw));
+        }
+        let band_box = PixelWindow {
+            x0: inner.x0 + lo.0 as u32 * k,
+            y0: inner.y0 + lo.1 as u32 * k,
+            x1: (inner.x0 + (hi.0 as u32 + 1) * k).min(inner.x1),
+            y1: (inner.y0 + (hi.1 as u32 + 1) * k).min(inner.y1),
+        };
+        let outer = band_box.grown(1, w, h);
         let (gw, gh) = (outer.width() as usize, outer.height() as usize);
         let (iw, ik) = (inner.width() as usize, k as usize);
         let mut grid = Grid::new(gw, gh);

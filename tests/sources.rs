@@ -433,3 +433,122 @@ fn egohumans_loads_back_to_truth() {
     }
     assert!(checked > 100, "{checked}");
 }
+
+/// Replaces every scene folder of an MMPTrack tree (`<split>/{images,labels,topdown_labels}/
+/// <session>/<scene>/`) by `<scene>.zip` holding `<scene>/<file>`, as the dataset is
+/// distributed.
+fn zip_scene_folders(root: &Path) {
+    use std::io::Write as _;
+    for split in std::fs::read_dir(root).expect("root").flatten() {
+        for kind in ["images", "labels", "topdown_labels"] {
+            let Ok(sessions) = std::fs::read_dir(split.path().join(kind)) else {
+                continue;
+            };
+            for session in sessions.flatten() {
+                for scene in std::fs::read_dir(session.path())
+                    .expect("session")
+                    .flatten()
+                {
+                    let dir = scene.path();
+                    let name = dir
+                        .file_name()
+                        .expect("name")
+                        .to_string_lossy()
+                        .into_owned();
+                    let file = std::fs::File::create(dir.with_extension("zip")).expect("zip");
+                    let mut w = zip::ZipWriter::new(file);
+                    let mut files: Vec<_> = std::fs::read_dir(&dir)
+                        .expect("scene")
+                        .flatten()
+                        .map(|e| e.path())
+                        .collect();
+                    files.sort();
+                    for f in files {
+                        let entry =
+                            format!("{name}/{}", f.file_name().expect("name").to_string_lossy());
+                        w.start_file(entry, zip::write::SimpleFileOptions::default())
+                            .expect("entry");
+                        w.write_all(&std::fs::read(&f).expect("read"))
+                            .expect("write");
+                    }
+                    w.finish().expect("finish");
+                    std::fs::remove_dir_all(&dir).expect("rm");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn mmptrack_scene_folders_as_zip_archives_load_like_the_extracted_tree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (plain, zipped) = (dir.path().join("plain"), dir.path().join("zipped"));
+    synth_tree(&synth::mmptrack::MmpTrack, &plain, 4, true);
+    crate::support::copy_tree(&plain, &zipped);
+    zip_scene_folders(&zipped);
+    assert!(
+        std::fs::read_dir(&zipped)
+            .expect("tree")
+            .flatten()
+            .any(|s| { walk_has_zip(&s.path()) })
+    );
+    let (a, b) = (load(&plain, true), load(&zipped, true));
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.scene, y.scene);
+        assert_eq!(x.cameras, y.cameras, "image sizes read inside the archives");
+        assert_eq!(x.observations, y.observations);
+        assert_eq!(x.frames.len(), y.frames.len());
+        let mut frames_a = crossview::stages::frames::FrameReader::new(&plain);
+        let mut frames_b = crossview::stages::frames::FrameReader::new(&zipped);
+        for (fa, fb) in x.frames.iter().zip(&y.frames) {
+            let path = match &fb.image {
+                crossview::schemas::ImageRef::File(p) => p.clone(),
+                other => panic!("{other:?}"),
+            };
+            assert!(path.contains(".zip/rgb_"), "{path}");
+            let (ba, bb) = (
+                frames_a.bytes(&fa.image).expect("plain frame"),
+                frames_b.bytes(&fb.image).expect("zipped frame"),
+            );
+            assert!(ba.is_some() && ba == bb, "{path}");
+        }
+        assert_ne!(
+            x.fingerprint, y.fingerprint,
+            "another layout, another input"
+        );
+    }
+    // A damaged archive is an error naming it; the other scenes still load.
+    let victim = find_zip(&zipped.join("train").join("labels")).expect("a labels zip");
+    std::fs::write(&victim, b"not a zip").expect("damage");
+    let reader = sources::open(&zipped, None, &SourceOptions::default()).expect("opens");
+    let (scenes, _) = sources::read_all(reader.as_ref()).expect("reads");
+    let errors: Vec<_> = scenes.iter().flat_map(|s| &s.errors).collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| victim.ends_with(&e.file) && e.reason.contains("zip")),
+        "{errors:#?}"
+    );
+    assert!(scenes.iter().filter(|s| !s.observations.is_empty()).count() >= a.len() - 1);
+}
+
+fn walk_has_zip(p: &Path) -> bool {
+    find_zip(p).is_some()
+}
+
+fn find_zip(p: &Path) -> Option<std::path::PathBuf> {
+    if p.extension().is_some_and(|e| e == "zip") {
+        return Some(p.to_path_buf());
+    }
+    if p.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(p)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        return entries.iter().find_map(|e| find_zip(e));
+    }
+    None
+}

@@ -1,5 +1,5 @@
-//! [`FrameReader`]: a frame's stored bytes (an image file, or one frame of an MJPEG video)
-//! resolved against its tree, and [`decode_rgb`] for its pixels.
+//! [`FrameReader`]: a frame's stored bytes (an image file, a file in a zip archive, or one
+//! frame of an MJPEG video) resolved against its tree, and [`decode_rgb`] for its pixels.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crossview_schemas::ImageRef;
 use image::RgbImage;
 
+use crate::sources::folder::{Archives, read_tree_file};
 use crate::video::mp4_sample;
 
 /// A frame's encoded bytes and the file extension they call for.
@@ -19,10 +20,12 @@ pub struct FrameBytes {
     pub extension: &'static str,
 }
 
-/// Reads frames of one tree; a video is read once and its frames cut from it.
+/// Reads frames of one tree; a video is read once and its frames cut from it, an archive
+/// of frames (`<folder>.zip/<file>`) opened once.
 pub struct FrameReader {
     root: PathBuf,
     videos: HashMap<String, Option<Arc<Vec<u8>>>>,
+    archives: Archives,
 }
 
 impl FrameReader {
@@ -31,6 +34,7 @@ impl FrameReader {
         FrameReader {
             root: root.to_path_buf(),
             videos: HashMap::new(),
+            archives: Archives::default(),
         }
     }
 
@@ -58,7 +62,7 @@ impl FrameReader {
                     Some(e) if e.eq_ignore_ascii_case("png") => "png",
                     _ => "jpg",
                 };
-                std::fs::read(&path)
+                read_tree_file(&self.root, rel, &mut self.archives)
                     .map(|bytes| Some(FrameBytes { bytes, extension }))
                     .map_err(|e| format!("{}: {e}", path.display()))
             }

@@ -1,6 +1,7 @@
-//! MMPTrack loader (formats/mmptrack.md): one scene per `<split>/labels/<session>/<scene>/`;
-//! one [`Observation`] per person entry of a frame's camera label file, with the top-down
-//! ground point as its world position; one calibration per environment (millimetres).
+//! MMPTrack loader (formats/mmptrack.md): one scene per `<split>/labels/<session>/<scene>/`
+//! (each scene folder on disk or as `<scene>.zip`, as distributed); one [`Observation`] per
+//! person entry of a frame's camera label file, with the top-down ground point as its world
+//! position; one calibration per environment (millimetres).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,8 @@ use crossview_schemas::{
 };
 use serde_json::Value;
 
-use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
+use super::files::{sorted_entries, stamp_into};
+use super::folder::{Folder, zip_of};
 use super::{MmpExtrinsics, Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
 
@@ -188,14 +190,14 @@ impl MmpTrackReader {
         &self,
         split: &str,
         session: &str,
-        dir: &Path,
+        name: &str,
         calib: Option<&Calibration>,
         checks: &mut Vec<Foot>,
     ) -> SceneData {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = name.to_string();
+        // The scene's label, image and top-down folders, each on disk or zipped.
+        let folder = |kind: &str| self.root.join(split).join(kind).join(session).join(&name);
+        let dir = folder("labels");
         let scene_id = Scene::make_id(SourceKind::MmpTrack, &format!("{session}/{name}"));
         let mut p = Problems::new(SourceKind::MmpTrack, &self.root, Some(scene_id.clone()));
         let mut data = SceneData {
@@ -213,7 +215,7 @@ impl MmpTrackReader {
         let rel = |p: &Path| p.strip_prefix(&self.root).unwrap_or(p).to_path_buf();
         let Some(calib) = calib else {
             p.push(
-                dir,
+                &dir,
                 "",
                 ErrorClass::MissingFile,
                 format!("no calibrations.json for environment of {name}; scene skipped"),
@@ -224,36 +226,38 @@ impl MmpTrackReader {
         };
         fp = fp.str(&calib.text_hash);
         data.files.push(rel(&calib.file));
+        let open = |kind: &str, p: &mut Problems| match Folder::open(&folder(kind)) {
+            Ok(f) => f,
+            Err(reason) => {
+                p.push(&zip_of(&folder(kind)), "", ErrorClass::Malformed, reason);
+                None
+            }
+        };
+        let mut label_folder = open("labels", &mut p);
+        let mut image_folder = open("images", &mut p);
+        let mut topdown_folder = open("topdown_labels", &mut p);
         // Label files: rgb_<frame:05>_<cam>.json.
-        let mut labels: BTreeMap<(u32, String), PathBuf> = BTreeMap::new();
-        for f in sorted_entries(dir) {
-            let stem = f
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
+        let mut labels: BTreeMap<(u32, String), String> = BTreeMap::new();
+        for f in label_folder.as_ref().map(Folder::files).unwrap_or_default() {
+            let stem = f.strip_suffix(".json");
             let parsed = stem
-                .strip_prefix("rgb_")
+                .and_then(|s| s.strip_prefix("rgb_"))
                 .and_then(|r| r.split_once('_'))
                 .and_then(|(fr, cam)| Some((fr.parse::<u32>().ok()?, cam.to_string())));
-            match (parsed, f.extension().is_some_and(|e| e == "json")) {
-                (Some(key), true) => {
+            match (parsed, &label_folder) {
+                (Some(key), _) => {
                     labels.insert(key, f);
                 }
-                _ => p.push(
-                    &f,
+                (None, Some(lf)) => p.push(
+                    &lf.path_of(&f),
                     "",
                     ErrorClass::Malformed,
                     "not a label file name (rgb_<frame>_<cam>.json)",
                 ),
+                (None, None) => {}
             }
         }
-        let images = |frame: u32, cam: &str| -> PathBuf {
-            PathBuf::from(split)
-                .join("images")
-                .join(session)
-                .join(&name)
-                .join(format!("rgb_{frame:05}_{cam}.jpg"))
-        };
+        let image_name = |frame: u32, cam: &str| format!("rgb_{frame:05}_{cam}.jpg");
         // Cameras, with the size of their first present image.
         let mut sizes: BTreeMap<String, (u32, u32)> = BTreeMap::new();
         let mut cams_by_id: BTreeMap<String, WorldToCamera> = BTreeMap::new();
@@ -261,7 +265,7 @@ impl MmpTrackReader {
             let size = labels
                 .keys()
                 .filter(|(_, cam)| *cam == c.id)
-                .find_map(|(f, cam)| image_size(&self.root.join(images(*f, cam))))
+                .find_map(|(f, cam)| image_folder.as_mut()?.image_size(&image_name(*f, cam)))
                 .unwrap_or(DEFAULT_IMAGE_SIZE);
             let model = CameraModel::new(
                 size.0,
@@ -297,73 +301,46 @@ impl MmpTrackReader {
             }
         }
         // Top-down ground points per frame.
-        let topdown_dir = PathBuf::from(split)
-            .join("topdown_labels")
-            .join(session)
-            .join(&name);
         let mut ground: BTreeMap<(u32, String), DVec3> = BTreeMap::new();
-        for f in sorted_entries(&self.root.join(&topdown_dir)) {
-            let Some(frame) = f.file_stem().and_then(|s| {
-                s.to_string_lossy()
-                    .strip_prefix("topdown_")?
-                    .parse::<u32>()
-                    .ok()
-            }) else {
-                continue;
-            };
-            let text = match std::fs::read(&f) {
-                Ok(t) => t,
-                Err(e) => {
-                    p.push(&f, "", ErrorClass::MissingFile, e.to_string());
+        if let Some(td) = topdown_folder.as_mut() {
+            for name in td.files() {
+                let Some(frame) = name
+                    .strip_prefix("topdown_")
+                    .and_then(|r| r.strip_suffix(".csv"))
+                    .and_then(|r| r.parse::<u32>().ok())
+                else {
                     continue;
-                }
-            };
-            fp = fp.str(&rel(&f).to_string_lossy()).bytes(&text);
-            data.files.push(rel(&f));
-            let mut rdr = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(text.as_slice());
-            for (line, rec) in rdr.records().enumerate() {
-                let at = format!("line {}", line + 1);
-                let rec = match rec {
-                    Ok(r) => r,
+                };
+                let f = td.path_of(&name);
+                let text = match td.read(&name) {
+                    Ok(t) => t,
                     Err(e) => {
-                        p.push(&f, at, ErrorClass::Malformed, e.to_string());
+                        p.push(&f, "", ErrorClass::MissingFile, e.to_string());
                         continue;
                     }
                 };
-                let vals: Vec<&str> = rec.iter().map(str::trim).collect();
-                let parsed = (vals.len() == 3)
-                    .then(|| {
-                        Some((
-                            vals[0].parse::<i64>().ok()?,
-                            vals[1].parse::<f64>().ok()?,
-                            vals[2].parse::<f64>().ok()?,
-                        ))
-                    })
-                    .flatten();
-                let Some((id, gy, gx)) = parsed.filter(|(_, y, x)| y.is_finite() && x.is_finite())
-                else {
-                    p.push(
-                        &f,
-                        at,
-                        ErrorClass::InvalidValue,
-                        format!("expected `id, Y, X` with finite numbers, got {vals:?}"),
-                    );
-                    continue;
-                };
-                if let Some(s) = calib.space {
-                    // Column 1 is the V (Y) cell, column 2 the U (X) cell.
-                    let u = gx / s.factor_x + s.min_u;
-                    let v = gy / s.factor_y + s.min_v;
-                    ground.insert((frame, id.to_string()), DVec3::new(u, v, s.min_w) / 1000.0);
-                }
+                fp = fp.str(&rel(&f).to_string_lossy()).bytes(&text);
+                data.files.push(rel(&f));
+                read_topdown(&text, frame, &f, calib.space, &mut ground, &mut p);
             }
         }
-        for ((frame, cam), path) in &labels {
-            let image_rel = images(*frame, cam);
-            let stamp = file_stamp(&self.root.join(&image_rel));
+        for ((frame, cam), label_name) in &labels {
+            let Some(lf) = label_folder.as_mut() else {
+                break;
+            };
+            let path = &lf.path_of(label_name);
+            let image = image_name(*frame, cam);
+            let (image_rel, stamp) = match image_folder.as_ref() {
+                Some(f) => (rel(&f.path_of(&image)), f.stamp(&image)),
+                None => (
+                    PathBuf::from(split)
+                        .join("images")
+                        .join(session)
+                        .join(&name)
+                        .join(&image),
+                    None,
+                ),
+            };
             fp = stamp_into(fp, &image_rel, stamp.as_ref());
             if stamp.is_none() && self.opts.require_images {
                 p.push(
@@ -394,7 +371,7 @@ impl MmpTrackReader {
                 },
                 world_to_camera: None,
             });
-            let text = match std::fs::read(path) {
+            let text = match lf.read(label_name) {
                 Ok(t) => t,
                 Err(e) => {
                     p.push(path, "", ErrorClass::MissingFile, e.to_string());
@@ -402,6 +379,7 @@ impl MmpTrackReader {
                 }
             };
             fp = fp.str(&rel(path).to_string_lossy()).bytes(&text);
+            data.files.push(rel(path));
             let v: Value = match serde_json::from_slice(&text) {
                 Ok(v) => v,
                 Err(e) => {
@@ -485,10 +463,60 @@ impl MmpTrackReader {
                 });
             }
         }
-        data.files.extend(labels.values().map(|p| rel(p)));
         data.fingerprint = fp.finish_hex(16);
         data.errors = p.into_vec();
         data
+    }
+}
+
+/// The ground points of one frame's top-down CSV (`id, Y, X` grid cells per line) in world
+/// metres, through the environment's grid; bad lines are problems of `file`.
+fn read_topdown(
+    text: &[u8],
+    frame: u32,
+    file: &Path,
+    space: Option<Space>,
+    ground: &mut BTreeMap<(u32, String), DVec3>,
+    p: &mut Problems,
+) {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text);
+    for (line, rec) in rdr.records().enumerate() {
+        let at = format!("line {}", line + 1);
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                p.push(file, at, ErrorClass::Malformed, e.to_string());
+                continue;
+            }
+        };
+        let vals: Vec<&str> = rec.iter().map(str::trim).collect();
+        let parsed = (vals.len() == 3)
+            .then(|| {
+                Some((
+                    vals[0].parse::<i64>().ok()?,
+                    vals[1].parse::<f64>().ok()?,
+                    vals[2].parse::<f64>().ok()?,
+                ))
+            })
+            .flatten();
+        let Some((id, gy, gx)) = parsed.filter(|(_, y, x)| y.is_finite() && x.is_finite()) else {
+            p.push(
+                file,
+                at,
+                ErrorClass::InvalidValue,
+                format!("expected `id, Y, X` with finite numbers, got {vals:?}"),
+            );
+            continue;
+        };
+        if let Some(s) = space {
+            // Column 1 is the V (Y) cell, column 2 the U (X) cell.
+            let u = gx / s.factor_x + s.min_u;
+            let v = gy / s.factor_y + s.min_v;
+            ground.insert((frame, id.to_string()), DVec3::new(u, v, s.min_w) / 1000.0);
+        }
     }
 }
 
@@ -557,14 +585,20 @@ impl SourceReader for MmpTrackReader {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                for scene_dir in sorted_entries(&session_dir)
+                // Scenes: folders, or zip archives standing for them (a folder wins).
+                let scenes: std::collections::BTreeSet<String> = sorted_entries(&session_dir)
                     .into_iter()
-                    .filter(|d| d.is_dir())
-                {
-                    let name = scene_dir
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
+                    .filter_map(|d| {
+                        let name = d.file_name()?.to_string_lossy().into_owned();
+                        if d.is_dir() {
+                            Some(name)
+                        } else {
+                            let zip = d.extension().is_some_and(|x| x == "zip");
+                            zip.then(|| name[..name.len() - 4].to_string())
+                        }
+                    })
+                    .collect();
+                for name in scenes {
                     // The environment is everything before the last `_`.
                     let env = name
                         .rsplit_once('_')
@@ -577,7 +611,7 @@ impl SourceReader for MmpTrackReader {
                             .join("calibrations.json");
                         self.calibration(&file, &mut tree)
                     });
-                    visit(self.scene(&split, &session, &scene_dir, calib.as_ref(), &mut feet))?;
+                    visit(self.scene(&split, &session, &name, calib.as_ref(), &mut feet))?;
                 }
             }
         }

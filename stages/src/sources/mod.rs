@@ -7,6 +7,7 @@
 pub mod egoexo4d;
 pub mod egohumans;
 pub mod files;
+pub mod folder;
 pub mod json_stream;
 pub mod messytable;
 pub mod mmptrack;

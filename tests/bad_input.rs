@@ -291,3 +291,117 @@ fn egoexo4d_bad_masks_are_rejected_one_by_one() {
     assert_eq!(scenes[0].absences.len(), 2);
     assert!(scenes[0].observations.is_empty());
 }
+
+/// A two-sequence synthetic EgoHumans tree (annotations only).
+fn egohumans_tree() -> tempfile::TempDir {
+    use crossview::stages::synth::{self, SynthOptions, egohumans::EgoHumans};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = SynthOptions {
+        seed: 17,
+        scenes: 2,
+        images: false,
+        ..SynthOptions::default()
+    };
+    synth::run(&EgoHumans, dir.path(), &opts).expect("synth");
+    dir
+}
+
+/// The one benchmark file of the tree called `name`.
+fn egohumans_benchmark(root: &Path, name: &str) -> std::path::PathBuf {
+    let bench = root.join("benchmark");
+    let dir = std::fs::read_dir(&bench)
+        .expect("benchmark folder")
+        .next()
+        .expect("one benchmark")
+        .expect("entry")
+        .path();
+    dir.join("all/coco").join(name)
+}
+
+#[test]
+fn egohumans_bad_annotations_are_rejected_one_by_one() {
+    let dir = egohumans_tree();
+    let opts = SourceOptions {
+        require_images: false,
+        ..SourceOptions::default()
+    };
+    let (clean, tree) = crate::support::load_tree(dir.path(), &opts);
+    assert!(all_errors(&clean, &tree).is_empty());
+    let count = |s: &[SceneData]| s.iter().map(|x| x.observations.len()).sum::<usize>();
+    let n = count(&clean);
+
+    let exo = egohumans_benchmark(dir.path(), "person_keypoints_exo.json");
+    let mut coco: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&exo).expect("readable")).expect("json");
+    let anns = coco["annotations"].as_array_mut().expect("annotations");
+    assert!(anns.len() > 5);
+    anns[1]["bbox"][2] = serde_json::json!(-4.0); // negative width
+    anns[2]["bbox"] = serde_json::json!([90000.0, 90000.0, 10.0, 10.0]); // misses the image
+    anns[3]["image_id"] = serde_json::json!(987_654_321); // names no image
+    anns[4]
+        .as_object_mut()
+        .expect("object")
+        .remove("camera_name");
+    anns[5]["time_stamp"] = serde_json::json!(0); // time stamps are 1-based
+    std::fs::write(&exo, serde_json::to_vec(&coco).expect("json")).expect("writable");
+
+    let (scenes, tree) = crate::support::load_tree(dir.path(), &opts);
+    let mut errors = all_errors(&scenes, &tree);
+    errors.sort_by(|a, b| a.location.cmp(&b.location));
+    let found: Vec<(ErrorClass, &str)> = errors
+        .iter()
+        .map(|e| {
+            assert!(e.file.ends_with("person_keypoints_exo.json"), "{e:#?}");
+            (e.class, e.location.as_str())
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (ErrorClass::InvalidValue, "annotations[1].bbox"),
+            (ErrorClass::InvalidValue, "annotations[2].bbox"),
+            (ErrorClass::Inconsistent, "annotations[3]"),
+            (ErrorClass::InvalidValue, "annotations[4]"),
+            (ErrorClass::InvalidValue, "annotations[5]"),
+        ],
+        "{errors:#?}"
+    );
+    assert_eq!(count(&scenes), n - 5, "the other annotations still load");
+}
+
+#[test]
+fn egohumans_truncated_benchmark_file_drops_only_that_file() {
+    let dir = egohumans_tree();
+    let opts = SourceOptions {
+        require_images: false,
+        ..SourceOptions::default()
+    };
+    let (clean, _) = crate::support::load_tree(dir.path(), &opts);
+    let ego_views = clean
+        .iter()
+        .flat_map(|s| &s.observations)
+        .filter(|o| o.camera_id.starts_with("aria"))
+        .count();
+    assert!(ego_views > 0);
+    let ego = egohumans_benchmark(dir.path(), "person_keypoints_ego_rgb.json");
+    edit(&ego, |t| t[..t.len() * 2 / 3].to_string());
+    let (scenes, tree) = crate::support::load_tree(dir.path(), &opts);
+    let errors = all_errors(&scenes, &tree);
+    one_error(
+        &errors,
+        ErrorClass::Malformed,
+        "person_keypoints_ego_rgb.json",
+        "line ",
+    );
+    // The sequences and their exo annotations still load; the ego ones went with the file.
+    assert_eq!(scenes.len(), clean.len());
+    let left: usize = scenes.iter().map(|s| s.observations.len()).sum();
+    let before: usize = clean.iter().map(|s| s.observations.len()).sum();
+    assert_eq!(left, before - ego_views);
+    assert!(
+        scenes
+            .iter()
+            .flat_map(|s| &s.observations)
+            .all(|o| !o.camera_id.starts_with("aria"))
+    );
+}

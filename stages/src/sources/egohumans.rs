@@ -3,8 +3,9 @@
 //! into the anchor Aria's world by `colmap_from_aria_transforms`); one [`Observation`] per
 //! annotation of the benchmark COCO keypoint files (`person_keypoints_{exo,ego_rgb}.json`).
 //!
-//! The benchmark files are read whole (they index images by id across every sequence), so
-//! memory grows with their size, unlike the other loaders, which stream.
+//! The benchmark files index images by id across every sequence: they are streamed once,
+//! each annotation's JSON set aside in a spill file and indexed by sequence, and a sequence
+//! reads back only its own (memory holds the index, not the files).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,9 +18,10 @@ use crossview_schemas::{
 };
 use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
+use super::json_stream::{StreamEnd, stream_arrays};
+use super::spill::Spill;
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
 
@@ -42,7 +44,8 @@ pub struct EgoHumansReader {
 struct CocoAnn {
     file: std::sync::Arc<PathBuf>,
     index: usize,
-    raw: Box<RawValue>,
+    /// The annotation's JSON text (fingerprinted with its sequence).
+    raw: String,
     fields: std::result::Result<CocoAnnFields, String>,
     image_size: Option<(u32, u32)>,
 }
@@ -53,14 +56,56 @@ impl CocoAnn {
     }
 }
 
-/// A benchmark file, with annotations left raw (parsed one at a time, so one bad
-/// annotation costs only itself).
+/// Where a benchmark annotation is: its file and index there, and its JSON in the spill.
+#[derive(Debug)]
+struct AnnRef {
+    file: std::sync::Arc<PathBuf>,
+    index: usize,
+    at: (u64, u32),
+    image_size: Option<(u32, u32)>,
+}
+
+/// The benchmark annotations, set aside and indexed by sequence.
+#[derive(Default)]
+struct Benchmark {
+    spill: Spill,
+    by_sequence: BTreeMap<String, Vec<AnnRef>>,
+}
+
+impl Benchmark {
+    /// A sequence's annotations, read back and parsed (a spill that cannot be read back is
+    /// this machine's failure, not the tree's, and stops the read).
+    fn take(&mut self, native: &str) -> Result<Vec<CocoAnn>> {
+        let refs = self.by_sequence.remove(native).unwrap_or_default();
+        let mut out = Vec::with_capacity(refs.len());
+        for r in refs {
+            let spill_error = |e: std::io::Error, spill: &Spill| {
+                crate::Error::io(spill.path().unwrap_or(Path::new("<memory>")), e)
+            };
+            let bytes = self
+                .spill
+                .read(r.at)
+                .map_err(|e| spill_error(e, &self.spill))?;
+            // The bytes were one valid JSON value when set aside.
+            let raw = String::from_utf8(bytes)
+                .map_err(|e| spill_error(std::io::Error::other(e), &self.spill))?;
+            let fields = serde_json::from_str::<CocoAnnFields>(&raw).map_err(|e| e.to_string());
+            out.push(CocoAnn {
+                file: r.file,
+                index: r.index,
+                raw,
+                fields,
+                image_size: r.image_size,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// An annotation's image id, read while streaming (the rest is read with its sequence).
 #[derive(Deserialize)]
-struct CocoFile {
-    #[serde(default)]
-    images: Vec<CocoImage>,
-    #[serde(default)]
-    annotations: Vec<Box<RawValue>>,
+struct CocoImageId {
+    image_id: i64,
 }
 
 #[derive(Deserialize)]
@@ -74,7 +119,6 @@ struct CocoImage {
 /// The fields of an annotation the loader uses.
 #[derive(Debug, Deserialize)]
 struct CocoAnnFields {
-    image_id: i64,
     camera_name: String,
     time_stamp: u64,
     human_name: String,
@@ -121,13 +165,14 @@ impl EgoHumansReader {
         }
     }
 
-    /// Benchmark annotations grouped by sequence (`<big>/<seq>`).
-    fn benchmark(&self, p: &mut Problems) -> BTreeMap<String, Vec<CocoAnn>> {
-        let mut by_scene: BTreeMap<String, Vec<CocoAnn>> = BTreeMap::new();
+    /// Streams the benchmark files into a [`Benchmark`]: each annotation set aside, indexed
+    /// by sequence (`<big>/<seq>`).
+    fn benchmark(&self, p: &mut Problems) -> Result<Benchmark> {
+        let mut bench = Benchmark::default();
         let mut files = Vec::new();
-        for bench in sorted_entries(&self.root.join("benchmark")) {
+        for dir in sorted_entries(&self.root.join("benchmark")) {
             for name in ["person_keypoints_exo.json", "person_keypoints_ego_rgb.json"] {
-                let f = bench.join("all/coco").join(name);
+                let f = dir.join("all/coco").join(name);
                 if f.is_file() {
                     files.push(f);
                 }
@@ -142,33 +187,57 @@ impl EgoHumansReader {
             );
         }
         for f in files {
-            let parsed = std::fs::read(&f)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<CocoFile>(&b).map_err(|e| e.to_string()));
-            let coco = match parsed {
-                Ok(c) => c,
-                Err(reason) => {
-                    p.push(&f, "", ErrorClass::Malformed, reason);
+            let file = std::sync::Arc::new(f);
+            let mut images: BTreeMap<i64, (String, Option<(u32, u32)>)> = BTreeMap::new();
+            // (index, image id, where its JSON was set aside)
+            let mut pending: Vec<(usize, Option<i64>, (u64, u32))> = Vec::new();
+            let reader = match std::fs::File::open(file.as_ref()) {
+                Ok(r) => r,
+                Err(e) => {
+                    p.push(&file, "", ErrorClass::Malformed, e.to_string());
                     continue;
                 }
             };
-            let images: BTreeMap<i64, (String, Option<(u32, u32)>)> = coco
-                .images
-                .into_iter()
-                .map(|im| (im.id, (im.file_name, im.width.zip(im.height))))
-                .collect();
-            let file = std::sync::Arc::new(f);
-            for (index, raw) in coco.annotations.into_iter().enumerate() {
-                let fields =
-                    serde_json::from_str::<CocoAnnFields>(raw.get()).map_err(|e| e.to_string());
-                let image_id = fields.as_ref().map(|f| f.image_id).ok().or_else(|| {
-                    serde_json::from_str::<Value>(raw.get())
-                        .ok()?
-                        .get("image_id")?
-                        .as_i64()
-                });
-                let image = image_id.and_then(|id| images.get(&id));
-                let Some((name, size)) = image else {
+            // An error out of the handler is the spill's (this machine's), not the file's.
+            let end = stream_arrays(
+                reader,
+                &["images", "annotations"],
+                &mut |key, index, raw| {
+                    if key == "images" {
+                        if let Ok(im) = serde_json::from_str::<CocoImage>(raw.get()) {
+                            images.insert(im.id, (im.file_name, im.width.zip(im.height)));
+                        }
+                    } else {
+                        let id = serde_json::from_str::<CocoImageId>(raw.get())
+                            .map(|a| a.image_id)
+                            .ok();
+                        let at = bench.spill.append(raw.get().as_bytes()).map_err(|e| {
+                            crate::Error::io(bench.spill.path().unwrap_or(Path::new("<memory>")), e)
+                        })?;
+                        pending.push((index, id, at));
+                    }
+                    Ok(())
+                },
+            )?;
+            match end {
+                StreamEnd::Complete => {}
+                StreamEnd::Malformed(e) => {
+                    // The file is dropped whole, as a file that does not parse.
+                    p.json(&file, &e);
+                    continue;
+                }
+                StreamEnd::Missing { keys, .. } => {
+                    p.push(
+                        &file,
+                        "",
+                        ErrorClass::Malformed,
+                        format!("missing keys {keys:?}"),
+                    );
+                    continue;
+                }
+            }
+            for (index, id, at) in pending {
+                let Some((name, size)) = id.and_then(|id| images.get(&id)) else {
                     p.push(
                         &file,
                         format!("annotations[{index}]"),
@@ -188,19 +257,19 @@ impl EgoHumansReader {
                     );
                     continue;
                 }
-                by_scene
+                bench
+                    .by_sequence
                     .entry(format!("{}/{}", parts[0], parts[1]))
                     .or_default()
-                    .push(CocoAnn {
+                    .push(AnnRef {
                         file: file.clone(),
                         index,
-                        raw,
-                        fields,
+                        at,
                         image_size: *size,
                     });
             }
         }
-        by_scene
+        Ok(bench)
     }
 
     #[allow(clippy::too_many_lines)]
@@ -541,12 +610,18 @@ impl EgoHumansReader {
             }
         }
         // Frames: every time stamp, for every camera.
-        let cameras: Vec<(String, CameraKind)> = data
+        let cameras: Vec<(String, CameraKind, (u32, u32))> = data
             .cameras
             .iter()
-            .map(|c| (c.camera_id.clone(), c.kind))
+            .map(|c| {
+                (
+                    c.camera_id.clone(),
+                    c.kind,
+                    (c.model.width(), c.model.height()),
+                )
+            })
             .collect();
-        for (cam, kind) in &cameras {
+        for (cam, kind, _) in &cameras {
             for f in 0..n_frames as u32 {
                 let image_rel = match kind {
                     CameraKind::Ego => PathBuf::from(native)
@@ -583,7 +658,7 @@ impl EgoHumansReader {
         }
         // Observations: the benchmark annotations of this sequence.
         for a in anns {
-            fp = fp.str(a.raw.get());
+            fp = fp.str(&a.raw);
             let v = match &a.fields {
                 Ok(v) => v,
                 Err(e) => {
@@ -605,7 +680,8 @@ impl EgoHumansReader {
                 );
                 continue;
             }
-            if !cameras.iter().any(|(c, _)| *c == v.camera_name) {
+            let Some((_, _, camera_size)) = cameras.iter().find(|(c, ..)| *c == v.camera_name)
+            else {
                 p.push(
                     &a.file,
                     a.location(),
@@ -613,10 +689,24 @@ impl EgoHumansReader {
                     format!("camera {} is not calibrated in {native}", v.camera_name),
                 );
                 continue;
-            }
+            };
             let [x, y, w, h] = v.bbox;
+            // Re-projected poses: boxes may exceed the image, but not miss it entirely.
+            let size = a.image_size.unwrap_or(*camera_size);
             let bbox = match BoxXyxy::from_xywh(x, y, w, h) {
-                Ok(b) => b,
+                Ok(b) if b.clip(size.0, size.1).is_some() => b,
+                Ok(_) => {
+                    p.push(
+                        &a.file,
+                        format!("{}.bbox", a.location()),
+                        ErrorClass::InvalidValue,
+                        format!(
+                            "box {:?} lies outside the {}x{} image",
+                            v.bbox, size.0, size.1
+                        ),
+                    );
+                    continue;
+                }
                 Err(e) => {
                     p.push(
                         &a.file,
@@ -682,7 +772,7 @@ impl SourceReader for EgoHumansReader {
 
     fn read(&self, visit: &mut dyn FnMut(SceneData) -> Result<()>) -> Result<Vec<InputError>> {
         let mut tree = Problems::new(SourceKind::EgoHumans, &self.root, None);
-        let mut anns = self.benchmark(&mut tree);
+        let mut bench = self.benchmark(&mut tree)?;
         let is_seq = |d: &Path, digits: usize| {
             d.is_dir()
                 && d.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
@@ -705,15 +795,15 @@ impl SourceReader for EgoHumansReader {
                         .map(|n| n.to_string_lossy())
                         .unwrap_or_default()
                 );
-                let mine = anns.remove(&native).unwrap_or_default();
+                let mine = bench.take(&native)?;
                 visit(self.sequence(&seq, &native, &mine))?;
             }
         }
-        for (native, list) in anns {
+        for (native, list) in bench.by_sequence {
             if let Some(a) = list.first() {
                 tree.push(
                     &a.file,
-                    a.location(),
+                    format!("annotations[{}]", a.index),
                     ErrorClass::Inconsistent,
                     format!(
                         "{} annotations of sequence {native}, which is not in the tree",

@@ -1,5 +1,7 @@
-//! Streaming one object of a large JSON file entry by entry (MessyTable's `scenes`, Ego-Exo4D's
-//! `annotations`), so memory holds one entry at a time, not the file.
+//! Streaming a large JSON file piece by piece, so memory holds one piece at a time, not the
+//! file: the entries of one top-level object ([`stream_entries`]: MessyTable's `scenes`,
+//! Ego-Exo4D's `annotations`), or the elements of top-level arrays ([`stream_arrays`]:
+//! EgoHumans' COCO `images` and `annotations`).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -130,7 +132,8 @@ pub fn stream_entries(
         handle: RefCell::new(handle),
         stop: RefCell::new(None),
     };
-    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(reader));
+    let mut de =
+        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, reader));
     let parsed = de
         .deserialize_map(Top {
             state: &state,
@@ -168,9 +171,152 @@ pub fn stream_entries(
     })
 }
 
+/// Handles one array element: the array's top-level key, the element's index, its raw JSON.
+pub type ElementHandler<'a> = &'a mut dyn FnMut(&str, usize, &RawValue) -> Result<()>;
+
+struct Arrays<'s, 'a> {
+    keys: &'s [&'s str],
+    handle: &'s RefCell<ElementHandler<'a>>,
+    stop: &'s RefCell<Option<Error>>,
+}
+
+impl<'de> Visitor<'de> for Arrays<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a JSON object with arrays {:?}", self.keys)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            match self.keys.iter().find(|k| **k == key) {
+                Some(k) => map.next_value_seed(Elements {
+                    key: k,
+                    handle: self.handle,
+                    stop: self.stop,
+                })?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Elements<'s, 'a> {
+    key: &'s str,
+    handle: &'s RefCell<ElementHandler<'a>>,
+    stop: &'s RefCell<Option<Error>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Elements<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Elements<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an array under `{}`", self.key)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+            if let Err(e) = (self.handle.borrow_mut())(self.key, index, &raw) {
+                *self.stop.borrow_mut() = Some(e);
+                return Err(serde::de::Error::custom("stopped by the element handler"));
+            }
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Streams the elements of the arrays under the top-level keys `keys` (in the file's order,
+/// whichever key comes first), calling `handle` once per element. Other keys are skipped
+/// unread. An error from `handle` stops the stream and is returned; a file that breaks off
+/// ends `Malformed`, after the elements before the break.
+pub fn stream_arrays(
+    reader: impl Read,
+    keys: &[&str],
+    handle: ElementHandler<'_>,
+) -> Result<StreamEnd> {
+    let handle = RefCell::new(handle);
+    let stop = RefCell::new(None);
+    let mut de =
+        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, reader));
+    let parsed = de
+        .deserialize_map(Arrays {
+            keys,
+            handle: &handle,
+            stop: &stop,
+        })
+        .and_then(|()| de.end());
+    if let Some(e) = stop.into_inner() {
+        return Err(e);
+    }
+    Ok(match parsed {
+        Ok(()) => StreamEnd::Complete,
+        Err(e) => StreamEnd::Malformed(e),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn array_elements_stream_in_file_order_and_a_break_keeps_those_before() {
+        let json =
+            r#"{"info": {"v": [1, 2]}, "annotations": [{"a": 1}, {"b": [2]}], "images": [3]}"#;
+        let mut seen = Vec::new();
+        let end = stream_arrays(
+            json.as_bytes(),
+            &["images", "annotations"],
+            &mut |k, i, raw| {
+                seen.push(format!("{k}[{i}]={}", raw.get()));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(matches!(end, StreamEnd::Complete));
+        assert_eq!(
+            seen,
+            vec![
+                r#"annotations[0]={"a": 1}"#,
+                r#"annotations[1]={"b": [2]}"#,
+                "images[0]=3"
+            ]
+        );
+        let mut seen = 0;
+        let end = stream_arrays(
+            r#"{"images": [1, 2, {"#.as_bytes(),
+            &["images"],
+            &mut |_, _, _| {
+                seen += 1;
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, 2);
+        assert!(matches!(end, StreamEnd::Malformed(_)));
+        // Not an array where one is expected.
+        let end = stream_arrays(
+            r#"{"images": {}}"#.as_bytes(),
+            &["images"],
+            &mut |_, _, _| Ok(()),
+        )
+        .unwrap();
+        assert!(matches!(end, StreamEnd::Malformed(_)));
+    }
 
     fn collect(json: &str, capture: &[&str]) -> (Vec<(String, String, usize)>, StreamEnd) {
         let mut seen = Vec::new();

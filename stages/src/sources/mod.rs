@@ -12,6 +12,7 @@ pub mod json_stream;
 pub mod messytable;
 pub mod mmptrack;
 mod problems;
+mod spill;
 
 use std::path::{Path, PathBuf};
 

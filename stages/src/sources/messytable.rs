@@ -11,8 +11,11 @@ use crossview_schemas::{
     Frame, ImageRef, Observation, Rotation, Scene, SensorRotation, SourceKind,
 };
 use rayon::prelude::*;
+use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
 use super::json_stream::{StreamEnd, stream_entries};
@@ -41,27 +44,114 @@ impl MessyTableReader {
     }
 }
 
-/// A JSON number as f64, if it is one and finite.
-fn finite(v: &Value) -> Option<f64> {
-    v.as_f64().filter(|x| x.is_finite())
+/// An object read as `T`, or noted as not an object: one bad value costs only its own
+/// record, and the scene is read in one pass into types (no JSON tree of the whole scene).
+enum Loose<T> {
+    Good(T),
+    Bad,
 }
 
-/// A JSON array of exactly `n` finite numbers.
-fn numbers(v: &Value, n: usize) -> Option<Vec<f64>> {
-    let a = v.as_array()?;
-    if a.len() != n {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Loose<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(LooseVisitor(std::marker::PhantomData))
+    }
+}
+
+struct LooseVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for LooseVisitor<T> {
+    type Value = Loose<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Loose::Good)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Loose::Bad)
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Ok(Loose::Bad)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Ok(Loose::Bad)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        Ok(Loose::Bad)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Ok(Loose::Bad)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Loose::Bad)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Loose::Bad)
+    }
+}
+
+impl<T> Loose<T> {
+    fn good(self) -> Option<T> {
+        match self {
+            Loose::Good(t) => Some(t),
+            Loose::Bad => None,
+        }
+    }
+}
+
+/// A JSON array of exactly `N` finite numbers.
+fn numbers<const N: usize>(v: Option<&Value>) -> Option<[f64; N]> {
+    let a = v?.as_array()?;
+    if a.len() != N {
         return None;
     }
-    a.iter().map(finite).collect()
+    let mut out = [0.0; N];
+    for (o, x) in out.iter_mut().zip(a) {
+        *o = x.as_f64().filter(|x| x.is_finite())?;
+    }
+    Some(out)
 }
 
 /// A JSON integer (an integral float counts too).
-fn integer(v: &Value) -> Option<i64> {
+fn integer(v: Option<&Value>) -> Option<i64> {
+    let v = v?;
     v.as_i64().or_else(|| {
         v.as_f64()
             .filter(|x| x.fract() == 0.0 && x.abs() < 1e15)
             .map(|x| x as i64)
     })
+}
+
+/// Keyed entries in key order (as the JSON object model orders them); a repeated key keeps
+/// its last value.
+type Entries<'a, T> = BTreeMap<Cow<'a, str>, T>;
+
+#[derive(Deserialize)]
+struct SceneJson<'a> {
+    #[serde(borrow)]
+    cameras: Option<Loose<Entries<'a, Loose<CameraJson<'a>>>>>,
+}
+
+#[derive(Deserialize)]
+struct CameraJson<'a> {
+    extrinsics: Option<Value>,
+    #[serde(borrow)]
+    instances: Option<Loose<Entries<'a, Loose<InstanceJson>>>>,
+}
+
+#[derive(Deserialize)]
+struct InstanceJson {
+    pos: Option<Value>,
+    cls: Option<Value>,
+    subcls: Option<Value>,
 }
 
 /// Scenes parsed together (in parallel) while the split file streams.
@@ -91,10 +181,13 @@ impl MessyTableReader {
             .str(split)
             .str(raw.get())
             .str(intrinsics.get());
-        let v: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-        let k: Value = serde_json::from_str(intrinsics.get()).unwrap_or(Value::Null);
+        let cameras = serde_json::from_str::<SceneJson>(raw.get())
+            .ok()
+            .and_then(|v| v.cameras)
+            .and_then(Loose::good);
+        let mut k: Entries<'_, Value> = serde_json::from_str(intrinsics.get()).unwrap_or_default();
         let here = |rest: &str| format!("scenes.{name}{rest}");
-        let Some(cameras) = v.get("cameras").and_then(Value::as_object) else {
+        let Some(cameras) = cameras else {
             p.push(
                 file,
                 here(".cameras"),
@@ -105,10 +198,14 @@ impl MessyTableReader {
             data.errors = p.into_vec();
             return data;
         };
-        let mut cams: Vec<(&String, &Value)> = cameras.iter().collect();
+        let mut cams: Vec<(Cow<'_, str>, Loose<CameraJson>)> = cameras.into_iter().collect();
         // Camera ids are "1".."9": numeric order, not string order.
-        cams.sort_by_key(|(id, _)| (id.parse::<u64>().unwrap_or(u64::MAX), (*id).clone()));
+        cams.sort_by(|(a, _), (b, _)| {
+            (a.parse::<u64>().unwrap_or(u64::MAX), a)
+                .cmp(&(b.parse::<u64>().unwrap_or(u64::MAX), b))
+        });
         for (cam, cv) in cams {
+            let cam = cam.into_owned();
             let at = |rest: &str| here(&format!(".cameras.{cam}{rest}"));
             let image_rel = PathBuf::from("images").join(format!("{name}-0{cam}.jpg"));
             let image_path = self.root.join(&image_rel);
@@ -135,7 +232,7 @@ impl MessyTableReader {
                     DEFAULT_IMAGE_SIZE
                 }
             };
-            let Some(kv) = k.get(cam.as_str()) else {
+            let Some(kv) = k.remove(cam.as_str()) else {
                 p.push(
                     file,
                     format!("intrinsics.{cam}"),
@@ -144,7 +241,7 @@ impl MessyTableReader {
                 );
                 continue;
             };
-            let Some(km) = numbers(kv, 9) else {
+            let Some(km) = numbers::<9>(Some(&kv)) else {
                 p.push(
                     file,
                     format!("intrinsics.{cam}"),
@@ -183,7 +280,11 @@ impl MessyTableReader {
                     continue;
                 }
             };
-            let Some(ext) = cv.get("extrinsics").and_then(|e| numbers(e, 6)) else {
+            let (extrinsics, instances) = match cv {
+                Loose::Good(c) => (c.extrinsics, c.instances),
+                Loose::Bad => (None, None),
+            };
+            let Some(ext) = numbers::<6>(extrinsics.as_ref()) else {
                 p.push(
                     file,
                     at(".extrinsics"),
@@ -230,7 +331,7 @@ impl MessyTableReader {
                 },
                 world_to_camera: None,
             });
-            let Some(instances) = cv.get("instances").and_then(Value::as_object) else {
+            let Some(instances) = instances.and_then(Loose::good) else {
                 p.push(
                     file,
                     at(".instances"),
@@ -241,6 +342,10 @@ impl MessyTableReader {
             };
             for (id, iv) in instances {
                 let at = |rest: &str| at(&format!(".instances.{id}{rest}"));
+                let (pos, cls, subcls) = match iv {
+                    Loose::Good(i) => (i.pos, i.cls, i.subcls),
+                    Loose::Bad => (None, None, None),
+                };
                 let Ok(n) = id.trim().parse::<i64>() else {
                     p.push(
                         file,
@@ -250,7 +355,7 @@ impl MessyTableReader {
                     );
                     continue;
                 };
-                let Some(pos) = iv.get("pos").and_then(|v| numbers(v, 4)) else {
+                let Some(pos) = numbers::<4>(pos.as_ref()) else {
                     p.push(
                         file,
                         at(".pos"),
@@ -268,10 +373,8 @@ impl MessyTableReader {
                     );
                     continue;
                 }
-                let (Some(cls), Some(subcls)) = (
-                    iv.get("cls").and_then(integer),
-                    iv.get("subcls").and_then(integer),
-                ) else {
+                let (Some(cls), Some(subcls)) = (integer(cls.as_ref()), integer(subcls.as_ref()))
+                else {
                     p.push(
                         file,
                         at(""),

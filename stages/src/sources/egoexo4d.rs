@@ -758,7 +758,7 @@ impl SourceReader for EgoExo4dReader {
                 );
             }
             if let StreamEnd::Malformed(e) = end {
-                tree.json(&file, &e);
+                tree.json_break(&file, &e);
             }
         }
         Ok(tree.into_vec())

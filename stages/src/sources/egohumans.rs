@@ -223,7 +223,7 @@ impl EgoHumansReader {
                 StreamEnd::Complete => {}
                 StreamEnd::Malformed(e) => {
                     // The file is dropped whole, as a file that does not parse.
-                    p.json(&file, &e);
+                    p.json_break(&file, &e);
                     continue;
                 }
                 StreamEnd::Missing { keys, .. } => {

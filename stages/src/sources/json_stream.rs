@@ -2,12 +2,15 @@
 //! file: the entries of one top-level object ([`stream_entries`]: MessyTable's `scenes`,
 //! Ego-Exo4D's `annotations`), or the elements of top-level arrays ([`stream_arrays`]:
 //! EgoHumans' COCO `images` and `annotations`).
+//!
+//! The file is read in large chunks and each piece is parsed from a slice (serde_json's
+//! reader-based parsing goes byte by byte and is several times slower); only the top-level
+//! punctuation between pieces is read by hand, since serde_json cannot resume a document
+//! across chunks.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
@@ -18,13 +21,37 @@ pub type Captured = BTreeMap<String, Box<RawValue>>;
 /// Handles one entry: its key, its raw JSON, and the captured top-level values.
 pub type EntryHandler<'a> = &'a mut dyn FnMut(String, &RawValue, &Captured) -> Result<()>;
 
+/// Handles one array element: the array's top-level key, the element's index, its raw JSON.
+pub type ElementHandler<'a> = &'a mut dyn FnMut(&str, usize, &RawValue) -> Result<()>;
+
+/// Where and why a file stops being JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonBreak {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (bytes).
+    pub column: usize,
+    /// What was wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for JsonBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at line {} column {}",
+            self.reason, self.line, self.column
+        )
+    }
+}
+
 /// How a stream ended.
 #[derive(Debug)]
 pub enum StreamEnd {
     /// The whole file was read.
     Complete,
     /// The file broke off or is not JSON: the entries before the error were handled.
-    Malformed(serde_json::Error),
+    Malformed(JsonBreak),
     /// Entries waited for top-level keys that never came; they were not handled.
     Missing {
         /// The keys that were never found.
@@ -34,84 +61,264 @@ pub enum StreamEnd {
     },
 }
 
-struct State<'a> {
-    wanted: Vec<String>,
-    captured: RefCell<Captured>,
-    deferred: RefCell<Vec<(String, Box<RawValue>)>>,
-    handle: RefCell<EntryHandler<'a>>,
-    stop: RefCell<Option<Error>>,
+/// Why a walk stopped early: the file is broken, or a handler failed.
+enum Halt {
+    Broken(JsonBreak),
+    Handler(Error),
 }
 
-impl State<'_> {
-    fn ready(&self) -> bool {
-        let c = self.captured.borrow();
-        self.wanted.iter().all(|k| c.contains_key(k))
-    }
+type Walk<T> = std::result::Result<T, Halt>;
 
-    fn entry(&self, key: String, raw: Box<RawValue>) -> bool {
-        if !self.ready() {
-            self.deferred.borrow_mut().push((key, raw));
-            return true;
+/// First read size; a piece larger than the buffer doubles it.
+const CHUNK: usize = 1 << 20;
+
+/// A JSON file read in chunks: `buf[pos..filled]` is read and not yet consumed.
+struct Chunked<R> {
+    reader: R,
+    buf: Vec<u8>,
+    pos: usize,
+    filled: usize,
+    eof: bool,
+    /// Lines before `buf[0]`, and how far into its line `buf[0]` is.
+    lines_before: usize,
+    column_before: usize,
+}
+
+impl<R: Read> Chunked<R> {
+    fn new(reader: R) -> Self {
+        Chunked {
+            reader,
+            buf: vec![0; CHUNK],
+            pos: 0,
+            filled: 0,
+            eof: false,
+            lines_before: 0,
+            column_before: 0,
         }
-        let captured = self.captured.borrow();
-        if let Err(e) = (self.handle.borrow_mut())(key, &raw, &captured) {
-            *self.stop.borrow_mut() = Some(e);
-            return false;
+    }
+
+    /// The line and column of `buf[at]`.
+    fn place(&self, at: usize) -> (usize, usize) {
+        let before = &self.buf[..at.min(self.filled)];
+        match memchr::memrchr(b'\n', before) {
+            Some(nl) => (
+                self.lines_before + 1 + memchr::memchr_iter(b'\n', before).count(),
+                at - nl,
+            ),
+            None => (self.lines_before + 1, self.column_before + at + 1),
         }
-        true
-    }
-}
-
-struct Top<'s, 'a> {
-    state: &'s State<'a>,
-    entries_key: &'s str,
-}
-
-impl<'de> Visitor<'de> for Top<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "a JSON object with `{}`", self.entries_key)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            if key == self.entries_key {
-                map.next_value_seed(Entries(self.state))?;
-            } else if self.state.wanted.contains(&key) {
-                let raw: Box<RawValue> = map.next_value()?;
-                self.state.captured.borrow_mut().insert(key, raw);
-            } else {
-                map.next_value::<IgnoredAny>()?;
+    fn broken(&self, at: usize, reason: impl Into<String>) -> Halt {
+        let (line, column) = self.place(at);
+        Halt::Broken(JsonBreak {
+            line,
+            column,
+            reason: reason.into(),
+        })
+    }
+
+    /// Drops what was consumed and reads more (growing the buffer when a piece fills it);
+    /// false at the end of the file.
+    fn refill(&mut self) -> Walk<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            let gone = &self.buf[..self.pos];
+            let newlines = memchr::memchr_iter(b'\n', gone).count();
+            match memchr::memrchr(b'\n', gone) {
+                Some(nl) => {
+                    self.lines_before += newlines;
+                    self.column_before = self.pos - nl - 1;
+                }
+                None => self.column_before += self.pos,
+            }
+            self.buf.copy_within(self.pos..self.filled, 0);
+            self.filled -= self.pos;
+            self.pos = 0;
+        }
+        if self.filled == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        loop {
+            match self.reader.read(&mut self.buf[self.filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.filled += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.broken(self.filled, format!("read failed: {e}"))),
             }
         }
-        Ok(())
-    }
-}
-
-struct Entries<'s, 'a>(&'s State<'a>);
-
-impl<'de> DeserializeSeed<'de> for Entries<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Entries<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an object of entries")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        while let Some((key, raw)) = map.next_entry::<String, Box<RawValue>>()? {
-            if !self.0.entry(key, raw) {
-                return Err(serde::de::Error::custom("stopped by the entry handler"));
+    /// The next byte that is not whitespace, not consumed (`None` at the end of the file).
+    fn peek(&mut self) -> Walk<Option<u8>> {
+        loop {
+            while self.pos < self.filled {
+                match self.buf[self.pos] {
+                    b' ' | b'\n' | b'\r' | b'\t' => self.pos += 1,
+                    b => return Ok(Some(b)),
+                }
+            }
+            if !self.refill()? {
+                return Ok(None);
             }
         }
-        Ok(())
+    }
+
+    /// Consumes `byte` (after whitespace), or the file is broken.
+    fn expect(&mut self, byte: u8, what: &str) -> Walk<()> {
+        match self.peek()? {
+            Some(b) if b == byte => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(b) => {
+                Err(self.broken(self.pos, format!("expected {what}, found `{}`", b as char)))
+            }
+            None => Err(self.broken(self.pos, format!("EOF while expecting {what}"))),
+        }
+    }
+
+    /// Parses the next value from the buffer and hands it to `f` (reading more when the
+    /// value runs past what is read).
+    fn value<T>(&mut self, f: impl FnOnce(&RawValue) -> Walk<T>) -> Walk<T> {
+        if self.peek()?.is_none() {
+            return Err(self.broken(self.pos, "EOF while parsing a value"));
+        }
+        // Where the last parse failed: a failure that stays put once more is read is real;
+        // one that moves came from the piece being cut off (`-` of `-5` fails as a number).
+        let mut failed_at: Option<(usize, usize)> = None;
+        loop {
+            let slice = &self.buf[self.pos..self.filled];
+            let mut values = serde_json::Deserializer::from_slice(slice).into_iter::<&RawValue>();
+            let parsed = values.next();
+            let end = values.byte_offset();
+            match parsed {
+                // A value that ends where the chunk ends may go on (a number) in the next one.
+                Some(Ok(_)) if end == slice.len() && !self.eof => {}
+                Some(Ok(raw)) => {
+                    let out = f(raw);
+                    self.pos += end;
+                    return out;
+                }
+                Some(Err(e)) => {
+                    let (line, column) = self.place(self.pos);
+                    let line_in = e.line().max(1);
+                    let at = (
+                        line + line_in - 1,
+                        if line_in == 1 {
+                            column + e.column().saturating_sub(1)
+                        } else {
+                            e.column()
+                        },
+                    );
+                    if self.eof || (failed_at == Some(at) && !e.is_eof()) {
+                        return Err(Halt::Broken(JsonBreak {
+                            line: at.0,
+                            column: at.1,
+                            reason: strip_place(&e),
+                        }));
+                    }
+                    failed_at = Some(at);
+                }
+                None => return Err(self.broken(self.filled, "EOF while parsing a value")),
+            }
+            // At the end of the file, the last parse above runs once more with `eof` set.
+            self.refill()?;
+        }
+    }
+
+    /// A string key and its colon.
+    fn key(&mut self) -> Walk<String> {
+        if self.peek()? != Some(b'"') {
+            let at = self.pos;
+            return Err(self.broken(at, "expected a key string"));
+        }
+        let key = self.value(|raw| {
+            serde_json::from_str::<String>(raw.get()).map_err(|e| {
+                Halt::Broken(JsonBreak {
+                    line: 0,
+                    column: 0,
+                    reason: e.to_string(),
+                })
+            })
+        })?;
+        self.expect(b':', "`:`")?;
+        Ok(key)
+    }
+
+    /// Walks the members of an object whose `{` is next, calling `f` with each key (`f`
+    /// consumes the value).
+    fn members(&mut self, mut f: impl FnMut(&mut Self, String) -> Walk<()>) -> Walk<()> {
+        self.expect(b'{', "an object")?;
+        if self.peek()? == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            let key = self.key()?;
+            f(self, key)?;
+            match self.peek()? {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.broken(self.pos, "expected `,` or `}`")),
+            }
+        }
+    }
+
+    /// Walks the elements of an array whose `[` is next.
+    fn elements(&mut self, mut f: impl FnMut(&mut Self, usize) -> Walk<()>) -> Walk<()> {
+        self.expect(b'[', "an array")?;
+        if self.peek()? == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        let mut index = 0;
+        loop {
+            f(self, index)?;
+            index += 1;
+            match self.peek()? {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.broken(self.pos, "expected `,` or `]`")),
+            }
+        }
+    }
+
+    /// Skips the next value.
+    fn skip(&mut self) -> Walk<()> {
+        self.value(|_| Ok(()))
+    }
+
+    /// After the top-level value: nothing but whitespace.
+    fn end(&mut self) -> Walk<()> {
+        match self.peek()? {
+            None => Ok(()),
+            Some(_) => Err(self.broken(self.pos, "trailing characters")),
+        }
+    }
+}
+
+/// A serde_json error's message without its " at line L column C" (the place is given
+/// separately, counted in the whole file).
+fn strip_place(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
     }
 }
 
@@ -125,39 +332,47 @@ pub fn stream_entries(
     capture: &[&str],
     handle: EntryHandler<'_>,
 ) -> Result<StreamEnd> {
-    let state = State {
-        wanted: capture.iter().map(|s| s.to_string()).collect(),
-        captured: RefCell::new(BTreeMap::new()),
-        deferred: RefCell::new(Vec::new()),
-        handle: RefCell::new(handle),
-        stop: RefCell::new(None),
-    };
-    let mut de =
-        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, reader));
-    let parsed = de
-        .deserialize_map(Top {
-            state: &state,
-            entries_key,
+    let mut captured: Captured = BTreeMap::new();
+    let mut deferred: Vec<(String, Box<RawValue>)> = Vec::new();
+    let ready = |c: &Captured| capture.iter().all(|k| c.contains_key(*k));
+    let mut input = Chunked::new(reader);
+    let walked = input
+        .members(|input, key| {
+            if key == entries_key {
+                input.members(|input, name| {
+                    input.value(|raw| {
+                        if ready(&captured) {
+                            handle(name, raw, &captured).map_err(Halt::Handler)
+                        } else {
+                            deferred.push((name, raw.to_owned()));
+                            Ok(())
+                        }
+                    })
+                })
+            } else if capture.contains(&key.as_str()) {
+                let raw = input.value(|raw| Ok(raw.to_owned()))?;
+                captured.insert(key, raw);
+                Ok(())
+            } else {
+                input.skip()
+            }
         })
-        .and_then(|()| de.end());
-    if let Some(e) = state.stop.borrow_mut().take() {
-        return Err(e);
-    }
-    let deferred = std::mem::take(&mut *state.deferred.borrow_mut());
+        .and_then(|()| input.end());
+    let broken = match walked {
+        Ok(()) => None,
+        Err(Halt::Handler(e)) => return Err(e),
+        Err(Halt::Broken(b)) => Some(b),
+    };
     if !deferred.is_empty() {
-        if state.ready() {
-            let captured = state.captured.borrow();
-            let mut handle = state.handle.borrow_mut();
+        if ready(&captured) {
             for (key, raw) in deferred {
                 handle(key, &raw, &captured)?;
             }
         } else {
-            let captured = state.captured.borrow();
-            let keys = state
-                .wanted
+            let keys = capture
                 .iter()
-                .filter(|k| !captured.contains_key(*k))
-                .cloned()
+                .filter(|k| !captured.contains_key(**k))
+                .map(|k| k.to_string())
                 .collect();
             return Ok(StreamEnd::Missing {
                 keys,
@@ -165,79 +380,7 @@ pub fn stream_entries(
             });
         }
     }
-    Ok(match parsed {
-        Ok(()) => StreamEnd::Complete,
-        Err(e) => StreamEnd::Malformed(e),
-    })
-}
-
-/// Handles one array element: the array's top-level key, the element's index, its raw JSON.
-pub type ElementHandler<'a> = &'a mut dyn FnMut(&str, usize, &RawValue) -> Result<()>;
-
-struct Arrays<'s, 'a> {
-    keys: &'s [&'s str],
-    handle: &'s RefCell<ElementHandler<'a>>,
-    stop: &'s RefCell<Option<Error>>,
-}
-
-impl<'de> Visitor<'de> for Arrays<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "a JSON object with arrays {:?}", self.keys)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            match self.keys.iter().find(|k| **k == key) {
-                Some(k) => map.next_value_seed(Elements {
-                    key: k,
-                    handle: self.handle,
-                    stop: self.stop,
-                })?,
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-struct Elements<'s, 'a> {
-    key: &'s str,
-    handle: &'s RefCell<ElementHandler<'a>>,
-    stop: &'s RefCell<Option<Error>>,
-}
-
-impl<'de> DeserializeSeed<'de> for Elements<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Elements<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "an array under `{}`", self.key)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(
-        self,
-        mut seq: A,
-    ) -> std::result::Result<(), A::Error> {
-        let mut index = 0;
-        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-            if let Err(e) = (self.handle.borrow_mut())(self.key, index, &raw) {
-                *self.stop.borrow_mut() = Some(e);
-                return Err(serde::de::Error::custom("stopped by the element handler"));
-            }
-            index += 1;
-        }
-        Ok(())
-    }
+    Ok(broken.map_or(StreamEnd::Complete, StreamEnd::Malformed))
 }
 
 /// Streams the elements of the arrays under the top-level keys `keys` (in the file's order,
@@ -249,24 +392,20 @@ pub fn stream_arrays(
     keys: &[&str],
     handle: ElementHandler<'_>,
 ) -> Result<StreamEnd> {
-    let handle = RefCell::new(handle);
-    let stop = RefCell::new(None);
-    let mut de =
-        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, reader));
-    let parsed = de
-        .deserialize_map(Arrays {
-            keys,
-            handle: &handle,
-            stop: &stop,
+    let mut input = Chunked::new(reader);
+    let walked = input
+        .members(|input, key| match keys.iter().find(|k| **k == key) {
+            Some(k) => input.elements(|input, index| {
+                input.value(|raw| handle(k, index, raw).map_err(Halt::Handler))
+            }),
+            None => input.skip(),
         })
-        .and_then(|()| de.end());
-    if let Some(e) = stop.into_inner() {
-        return Err(e);
+        .and_then(|()| input.end());
+    match walked {
+        Ok(()) => Ok(StreamEnd::Complete),
+        Err(Halt::Handler(e)) => Err(e),
+        Err(Halt::Broken(b)) => Ok(StreamEnd::Malformed(b)),
     }
-    Ok(match parsed {
-        Ok(()) => StreamEnd::Complete,
-        Err(e) => StreamEnd::Malformed(e),
-    })
 }
 
 #[cfg(test)]
@@ -358,6 +497,134 @@ mod tests {
         let StreamEnd::Malformed(e) = end else {
             panic!("{end:?}")
         };
-        assert_eq!(e.line(), 1);
+        assert_eq!(e.line, 1);
+    }
+
+    /// A reader that hands out the bytes a few at a time, so pieces cross every read.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        sizes: std::iter::Cycle<std::vec::IntoIter<usize>>,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self
+                .sizes
+                .next()
+                .unwrap_or(1)
+                .min(out.len())
+                .min(self.bytes.len());
+            out[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    fn trickle(bytes: &[u8], sizes: Vec<usize>) -> Trickle<'_> {
+        Trickle {
+            bytes,
+            sizes: sizes.into_iter().cycle(),
+        }
+    }
+
+    #[test]
+    fn numbers_and_strings_cut_between_reads_come_out_whole() {
+        let json = br#"{"n": 12345678, "images": [1234, -5.5e3, "a\"b", {"k": [1, 2]}, true, null], "tail": 98765}"#;
+        for size in 1..9 {
+            let mut seen = Vec::new();
+            let end = stream_arrays(trickle(json, vec![size]), &["images"], &mut |_, _, raw| {
+                seen.push(raw.get().to_string());
+                Ok(())
+            })
+            .unwrap();
+            assert!(matches!(end, StreamEnd::Complete), "{end:?}");
+            assert_eq!(
+                seen,
+                vec![
+                    "1234",
+                    "-5.5e3",
+                    r#""a\"b""#,
+                    r#"{"k": [1, 2]}"#,
+                    "true",
+                    "null"
+                ],
+                "reads of {size} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn where_a_file_breaks_is_counted_in_the_whole_file() {
+        // The reference: serde_json's own line and column for the whole document.
+        let docs = [
+            "{\"items\": {\"x\": 1,\n  \"y\": [1,\n 2 x]}}",
+            "{\"items\": {\"x\": 1}\n, \"z\": tru }",
+            "{\"items\": {\"x\": 1}}\n\n  trailing",
+            "{\"items\": {\"x\"\n 1}}",
+        ];
+        for doc in docs {
+            let reference = serde_json::from_str::<serde::de::IgnoredAny>(doc).unwrap_err();
+            for size in [1, 3, 64] {
+                let mut seen = 0;
+                let end = stream_entries(
+                    trickle(doc.as_bytes(), vec![size]),
+                    "items",
+                    &[],
+                    &mut |_, _, _| {
+                        seen += 1;
+                        Ok(())
+                    },
+                )
+                .unwrap();
+                let StreamEnd::Malformed(b) = end else {
+                    panic!("{doc}: {end:?}")
+                };
+                assert_eq!(
+                    (b.line, b.column),
+                    (reference.line(), reference.column()),
+                    "{doc} in reads of {size}: {b}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any JSON value's top-level array elements stream out exactly as serde_json reads
+        /// them from the whole text, whatever the read sizes.
+        #[test]
+        fn elements_match_serde_json_on_the_whole_text(
+            values in proptest::collection::vec(json_value(), 0..12),
+            sizes in proptest::collection::vec(1usize..40, 1..6),
+            pretty in proptest::bool::ANY,
+        ) {
+            let doc = serde_json::json!({"before": values.clone(), "images": values.clone(), "after": 1});
+            let text = if pretty { serde_json::to_string_pretty(&doc) } else { serde_json::to_string(&doc) }.unwrap();
+            let mut seen = Vec::new();
+            let end = stream_arrays(trickle(text.as_bytes(), sizes), &["images"], &mut |_, i, raw| {
+                seen.push((i, serde_json::from_str::<serde_json::Value>(raw.get()).unwrap()));
+                Ok(())
+            }).unwrap();
+            proptest::prop_assert!(matches!(end, StreamEnd::Complete));
+            let expected: Vec<(usize, serde_json::Value)> = values.into_iter().enumerate().collect();
+            proptest::prop_assert_eq!(seen, expected);
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            (-1e6f64..1e6).prop_map(serde_json::Value::from),
+            "[ -~\\n\"é]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[a-z\"]{0,4}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
     }
 }

@@ -474,7 +474,7 @@ impl MessyTableReader {
         match end {
             StreamEnd::Complete => {}
             // Scenes before the error were handed over; the rest of the file is lost.
-            StreamEnd::Malformed(e) => tree.json(file, &e),
+            StreamEnd::Malformed(e) => tree.json_break(file, &e),
             StreamEnd::Missing { entries, .. } => tree.push(
                 file,
                 "intrinsics",

@@ -46,12 +46,23 @@ impl Problems {
 
     /// Records a malformed file from a JSON parse error (with its line and column).
     pub fn json(&mut self, file: &Path, e: &serde_json::Error) {
-        let location = if e.line() > 0 {
-            format!("line {} column {}", e.line(), e.column())
+        self.json_at(file, e.line(), e.column(), e.to_string());
+    }
+
+    /// Records a streamed JSON file that broke off or is not JSON.
+    pub fn json_break(&mut self, file: &Path, b: &super::json_stream::JsonBreak) {
+        self.json_at(file, b.line, b.column, b.reason.clone());
+    }
+
+    /// Records a malformed JSON file broken at `line` and `column` (1-based; line 0 when
+    /// the place is not known).
+    pub fn json_at(&mut self, file: &Path, line: usize, column: usize, reason: impl Into<String>) {
+        let location = if line > 0 {
+            format!("line {line} column {column}")
         } else {
             String::new()
         };
-        self.push(file, location, ErrorClass::Malformed, e.to_string());
+        self.push(file, location, ErrorClass::Malformed, reason);
     }
 
     /// Number of problems so far.

@@ -593,13 +593,26 @@ fn the_build_completes_masks_in_the_graph_as_the_plain_engine_does_and_rebuilds_
         shard_bytes(single.path(), &one.manifest)
     );
 
-    // A rebuild (the manifest gone) takes every mask from the cache: no model call.
+    // A rebuild (the manifest gone, so every shard is made again) finds every scene in the
+    // first-pass cache and masks it only to make its shard, from the segmenter cache: no
+    // model call, and the report counts what the first build did.
     std::fs::remove_file(out.path().join("manifest.json")).expect("rm");
     let again = image_build(out.path(), 2);
     assert_eq!(again.masks.model_calls, 0);
     assert_eq!(again.masks.total().cached, m.computed);
+    assert_eq!(again.masks.total().segmented, m.segmented);
     assert_eq!(
         shard_bytes(out.path(), &again.manifest),
+        shard_bytes(out.path(), &first.manifest)
+    );
+    // Without the first-pass cache, the mask stage runs again, from the segmenter cache.
+    std::fs::remove_file(out.path().join("manifest.json")).expect("rm");
+    std::fs::remove_dir_all(out.path().join(".cache/first-pass")).expect("rm");
+    let third = image_build(out.path(), 2);
+    assert_eq!(third.masks.model_calls, 0);
+    assert_eq!(third.masks.total().cached, m.computed);
+    assert_eq!(
+        shard_bytes(out.path(), &third.manifest),
         shard_bytes(out.path(), &first.manifest)
     );
 }

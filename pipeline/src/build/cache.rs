@@ -1,6 +1,7 @@
-//! The first-pass cache: a scene's ranked candidates and first-pass counts, stored under
-//! `OUT/.cache/first-pass/` by a key of the scene's input fingerprint, the settings and the
-//! program, so a rebuild ranks only the scenes that changed.
+//! The first-pass cache: a scene's ranked candidates, first-pass counts and what its mask
+//! completion did, stored under `OUT/.cache/first-pass/` by a key of the scene's input
+//! fingerprint, the settings and the program, so a rebuild masks and ranks only the scenes
+//! that changed.
 //!
 //! Entries are a cache, not output: written without fsync, each with a checksum, and an
 //! entry that is missing, torn or corrupt is recomputed.
@@ -9,13 +10,36 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use crossview_schemas::{ContentHasher, Task};
+use crossview_schemas::{ContentHasher, InputError, Task};
 use crossview_stages::corpus::CorpusStats;
+use crossview_stages::masks::MaskStats;
+use serde::{Deserialize, Serialize};
 
 use super::graph::SceneTaskRanks;
 
+/// What mask completion did for one scene, replayed into the report when a rebuild takes
+/// the scene from the cache (its masks are then completed again only if a shard that holds
+/// it is rewritten).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SceneMasks {
+    /// The scene's mask counts.
+    pub stats: MaskStats,
+    /// Frames that could not be segmented.
+    pub errors: Vec<InputError>,
+    /// Segmenter cache entries the scene uses (kept by the cache pruning).
+    pub cache_keys: Vec<String>,
+}
+
 /// What the first pass gives for one scene.
-pub type FirstPass = (BTreeMap<Task, SceneTaskRanks>, CorpusStats);
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FirstPass {
+    /// Ranked candidates per task.
+    pub ranks: BTreeMap<Task, SceneTaskRanks>,
+    /// First-pass counts.
+    pub stats: CorpusStats,
+    /// The scene's mask completion.
+    pub masks: SceneMasks,
+}
 
 /// The cache folder of an output folder.
 pub fn cache_dir(out: &Path) -> PathBuf {
@@ -103,7 +127,14 @@ mod tests {
                 ranks_by_slot: vec![vec![1, 9], vec![4]],
             },
         );
-        let entry = (ranks, stats);
+        let entry = FirstPass {
+            ranks,
+            stats,
+            masks: SceneMasks {
+                cache_keys: vec!["k".into()],
+                ..SceneMasks::default()
+            },
+        };
         let key = entry_key("s", "f", "x");
         assert_ne!(key, entry_key("s", "g", "x"));
         store(dir.path(), &key, &entry).unwrap();

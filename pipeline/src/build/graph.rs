@@ -34,7 +34,7 @@ use crossview_stages::masks::{MaskCompleter, MaskStats};
 use crossview_stages::qa::hash_name;
 use crossview_stages::sources::{self, SceneData, SourceOptions};
 
-use super::cache;
+use super::cache::{self, FirstPass, SceneMasks};
 use super::frames::SceneFrames;
 use super::progress::Counters;
 use super::shards::{ShardId, ShardInfo, write_shard};
@@ -48,6 +48,9 @@ pub struct SceneBlob {
     pub data: Arc<SceneData>,
     /// The native tree's root (frame paths are relative to it).
     pub root: Arc<PathBuf>,
+    /// Whether mask completion ran on `data` (a scene found in the first-pass cache is
+    /// completed only when a shard that holds it is made).
+    pub masked: bool,
 }
 
 impl SceneBlob {
@@ -65,6 +68,7 @@ impl SceneBlob {
 struct SceneWire {
     cbor: Vec<u8>,
     root: PathBuf,
+    masked: bool,
 }
 
 impl Serialize for SceneBlob {
@@ -74,6 +78,7 @@ impl Serialize for SceneBlob {
         SceneWire {
             cbor,
             root: self.root.as_ref().clone(),
+            masked: self.masked,
         }
         .serialize(s)
     }
@@ -87,6 +92,7 @@ impl<'de> Deserialize<'de> for SceneBlob {
         Ok(SceneBlob {
             data: Arc::new(data),
             root: Arc::new(wire.root),
+            masked: wire.masked,
         })
     }
 }
@@ -274,32 +280,45 @@ struct Masking {
     completer: Option<MaskCompleter>,
     stats: MaskStats,
     errors: Vec<InputError>,
+    cache_keys: Vec<String>,
     failure: Option<String>,
 }
 
 impl Masking {
-    /// The scene with its masks completed (as it came when the stage cannot run; the
-    /// failure is reported and fails the build).
-    fn complete(&mut self, blob: SceneBlob) -> SceneBlob {
+    /// The scene with its masks completed, and what completion did for it (the scene as it
+    /// came when the stage cannot run; the failure is reported and fails the build).
+    fn complete(&mut self, blob: SceneBlob) -> (SceneBlob, SceneMasks) {
         let Some(c) = self.completer.as_mut() else {
-            return blob;
+            return (blob, SceneMasks::default());
         };
         match c.complete(blob.data.clone(), &blob.root) {
             Ok(done) => {
-                self.stats.merge(&done.stats);
-                self.errors.extend(done.errors);
-                SceneBlob {
+                let masks = SceneMasks {
+                    stats: done.stats,
+                    errors: done.errors,
+                    cache_keys: c.take_cache_keys(),
+                };
+                let blob = SceneBlob {
                     data: done.scene,
                     root: blob.root,
-                }
+                    masked: true,
+                };
+                (blob, masks)
             }
             Err(e) => {
                 let id = blob.key().0.to_string();
                 self.failure
                     .get_or_insert_with(|| format!("mask completion of {id}: {e}"));
-                blob
+                (blob, SceneMasks::default())
             }
         }
+    }
+
+    /// Counts a scene's mask completion into this worker's report.
+    fn record(&mut self, masks: &SceneMasks) {
+        self.stats.merge(&masks.stats);
+        self.errors.extend(masks.errors.iter().cloned());
+        self.cache_keys.extend(masks.cache_keys.iter().cloned());
     }
 }
 
@@ -327,16 +346,43 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         let (input, scenes) = scope.new_collection::<(u64, SceneBlob), isize>();
 
         // Mask completion, spread over the workers by scene hash: observations without a
-        // mask get the segmenter's, or fall back.
+        // mask get the segmenter's, or fall back. A scene whose first pass is cached skips
+        // it (its entry says what completion did); the entry waits here for the first pass.
         let masking1 = masking.clone();
         let times_masks = times.clone();
         let progress_masks = job.progress.clone();
+        let cache_dir = job.cache_dir.clone();
+        let cache_settings = job.cache_settings.clone();
+        let found: Rc<RefCell<BTreeMap<String, (FirstPass, bool)>>> = Rc::default();
+        let found1 = found.clone();
         let scenes = scenes
             .inner
             .exchange(|((h, _), _, _): &((u64, SceneBlob), u32, isize)| *h)
             .map(move |((h, blob), t, r)| {
                 let start = Instant::now();
-                let blob = masking1.borrow_mut().complete(blob);
+                let (scene_id, fingerprint) = blob.key();
+                let key = cache::entry_key(scene_id, fingerprint, &cache_settings);
+                let mut masking = masking1.borrow_mut();
+                let blob = match cache::load(&cache_dir, &key) {
+                    Some(entry) => {
+                        masking.record(&SceneMasks {
+                            stats: entry.masks.stats.replayed(),
+                            ..entry.masks.clone()
+                        });
+                        found1.borrow_mut().insert(key, (entry, true));
+                        blob
+                    }
+                    None => {
+                        let (blob, masks) = masking.complete(blob);
+                        masking.record(&masks);
+                        let entry = FirstPass {
+                            masks,
+                            ..FirstPass::default()
+                        };
+                        found1.borrow_mut().insert(key, (entry, false));
+                        blob
+                    }
+                };
                 times_masks.borrow_mut().masks_s += start.elapsed().as_secs_f64();
                 Counters::bump(&progress_masks.scenes_masked, 1);
                 ((h, blob), t, r)
@@ -353,7 +399,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         let ranked1 = ranked.clone();
         let cache_dir = job.cache_dir.clone();
         let cache_settings = job.cache_settings.clone();
-        // Already spread by scene hash.
+        // Already spread by scene hash, and on the worker that masked the scene.
         let eligible = scenes
             .clone()
             .inner
@@ -361,24 +407,42 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                 let start = Instant::now();
                 let (scene_id, fingerprint) = blob.key();
                 let key = cache::entry_key(scene_id, fingerprint, &cache_settings);
-                let (ranks, st) = cache::load(&cache_dir, &key).unwrap_or_else(|| {
-                    *ranked1.borrow_mut() += 1;
-                    let (tally, st) = count_scene(&blob.data, &cfg);
-                    let source = blob
-                        .data
-                        .scene
-                        .as_ref()
-                        .map_or(SourceKind::MessyTable, |s| s.source);
-                    let entry = (SceneTaskRanks::of_tally(h, source, &tally), st);
-                    // A cache that cannot be written only costs time on the next build.
-                    let _ = cache::store(&cache_dir, &key, &entry);
-                    entry
-                });
+                let entry = match found.borrow_mut().remove(&key) {
+                    Some((entry, true)) => entry,
+                    pending => {
+                        *ranked1.borrow_mut() += 1;
+                        let (tally, st) = count_scene(&blob.data, &cfg);
+                        let source = blob
+                            .data
+                            .scene
+                            .as_ref()
+                            .map_or(SourceKind::MessyTable, |s| s.source);
+                        let entry = FirstPass {
+                            ranks: SceneTaskRanks::of_tally(h, source, &tally),
+                            stats: st,
+                            masks: pending
+                                .as_ref()
+                                .map(|(e, _)| e.masks.clone())
+                                .unwrap_or_default(),
+                        };
+                        // Stored only with the scene's mask record (a scene seen twice has
+                        // none the second time). A cache that cannot be written only costs
+                        // time on the next build.
+                        if pending.is_some() {
+                            let _ = cache::store(&cache_dir, &key, &entry);
+                        }
+                        entry
+                    }
+                };
                 used1.borrow_mut().push(key);
                 times1.borrow_mut().candidates_s += start.elapsed().as_secs_f64();
                 Counters::bump(&progress1.scenes_counted, 1);
-                stats1.borrow_mut().merge_scaled(&st, r as i64);
-                ranks.into_iter().map(|rec| (rec, t, r)).collect::<Vec<_>>()
+                stats1.borrow_mut().merge_scaled(&entry.stats, r as i64);
+                entry
+                    .ranks
+                    .into_iter()
+                    .map(|rec| (rec, t, r))
+                    .collect::<Vec<_>>()
             })
             .as_collection();
 
@@ -499,6 +563,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                     SceneBlob {
                         data: Arc::new(scene),
                         root: root.clone(),
+                        masked: false,
                     },
                 ));
                 batch += 1;
@@ -528,28 +593,24 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
     input.close();
     while worker.step_or_park(None) {}
     report.stats = std::mem::take(&mut *stats.borrow_mut());
-    {
-        let mut m = masking.borrow_mut();
-        report.masks = std::mem::take(&mut m.stats);
-        report.errors.append(&mut m.errors);
-        if let Some(c) = m.completer.as_mut() {
-            report.mask_cache_keys = c.take_cache_keys();
-        }
-        if report.failure.is_none() {
-            report.failure = m.failure.take();
-        }
-    }
     report.cache_keys = std::mem::take(&mut *cache_used.borrow_mut());
     report.ranked_scenes = *ranked.borrow();
     let read_s = report.times.read_s;
     report.times = *times.borrow();
     report.times.read_s = read_s;
+    let mut masking = masking.take();
+    if report.failure.is_none() {
+        report.failure = masking.failure.take();
+    }
     if report.failure.is_none() {
         let pending = std::mem::take(&mut *pending.borrow_mut());
-        if let Err(e) = write_owned_shards(job, index, peers, pending, &mut report) {
+        if let Err(e) = write_owned_shards(job, index, peers, pending, &mut masking, &mut report) {
             report.failure = Some(format!("{e:#}"));
         }
     }
+    report.masks = masking.stats;
+    report.errors.append(&mut masking.errors);
+    report.mask_cache_keys = masking.cache_keys;
     gather(worker, report)
 }
 
@@ -566,6 +627,7 @@ fn write_owned_shards(
     index: usize,
     peers: usize,
     mut pending: PendingShards,
+    masking: &mut Masking,
     report: &mut WorkerReport,
 ) -> anyhow::Result<()> {
     for split in [Split::Train, Split::Bench] {
@@ -612,7 +674,21 @@ fn write_owned_shards(
             let start = Instant::now();
             let mut rows: Vec<QaSample> = Vec::new();
             let mut second_pass = CorpusStats::default();
-            for (blob, ranks) in &scenes {
+            for (blob, ranks) in scenes {
+                // A scene from the first-pass cache is masked now (its counts and errors
+                // were reported from the cache; its segmenter cache entries are used again).
+                let blob = if blob.masked {
+                    blob
+                } else {
+                    let (blob, masks) = masking.complete(blob);
+                    masking.cache_keys.extend(masks.cache_keys);
+                    // Calls are work of this build (none while the segmenter cache holds).
+                    masking.stats.model_calls += masks.stats.model_calls;
+                    if let Some(f) = masking.failure.take() {
+                        anyhow::bail!(f);
+                    }
+                    blob
+                };
                 let frames = SceneFrames::new(job.frames_dir.as_deref(), blob.root.as_path());
                 let keeps = |_: &SlotKey, rank: u64| ranks.binary_search(&rank).is_ok();
                 let first = rows.len();

@@ -76,6 +76,18 @@ impl MaskStats {
         self.model_calls += o.model_calls;
     }
 
+    /// These counts as a rebuild that finds the scene's work done reports them: every
+    /// segmenter answer from the cache, no segmenter call.
+    pub fn replayed(&self) -> MaskStats {
+        let mut out = self.clone();
+        for c in out.by_source.values_mut() {
+            c.cached += c.computed;
+            c.computed = 0;
+        }
+        out.model_calls = 0;
+        out
+    }
+
     /// All sources together.
     pub fn total(&self) -> MaskCounts {
         let mut t = MaskCounts::default();

@@ -91,7 +91,7 @@ impl QaSample {
     /// The content hash that makes a stable sample id: everything a reader sees except the
     /// split (a function of the scene) and the id itself. 32 hex digits.
     pub fn content_id(&self) -> String {
-        let mut h = ContentHasher::new("crossview.qa_sample.v1")
+        let mut h = ContentHasher::new("crossview.qa_sample.v2")
             .str(self.task.name())
             .str(self.source.name())
             .str(&self.scene_id)
@@ -121,7 +121,7 @@ impl QaSample {
             h = h
                 .u64(u64::from(r.mask.height()))
                 .u64(u64::from(r.mask.width()))
-                .str(r.mask.counts())
+                .long_str(r.mask.counts())
                 .str(r.mask_source.kind.name());
         }
         h.finish_hex(16)

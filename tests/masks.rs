@@ -616,3 +616,90 @@ fn the_build_completes_masks_in_the_graph_as_the_plain_engine_does_and_rebuilds_
         shard_bytes(out.path(), &first.manifest)
     );
 }
+
+/// A segmenter whose model fails on its second frame.
+struct FailsSecond {
+    inner: GraphCutSegmenter,
+    calls: u64,
+}
+
+impl Segmenter for FailsSecond {
+    fn model_id(&self) -> &str {
+        self.inner.model_id()
+    }
+    fn segment(
+        &mut self,
+        image: &RgbImage,
+        prompts: &[Prompt],
+    ) -> crossview::stages::Result<Vec<Prediction>> {
+        self.calls += 1;
+        if self.calls == 2 {
+            return Err(crossview::stages::Error::Options("model failed".into()));
+        }
+        self.inner.segment(image, prompts)
+    }
+}
+
+#[test]
+fn a_failing_model_stops_the_stage_while_frames_are_read_ahead() {
+    // The frame reader runs ahead on its own thread; the model's error must end the scene
+    // with that error, not leave the reader waiting to hand over its next frame.
+    let (root, scenes) = scenes_of(SourceKind::MessyTable);
+    let scene = scenes
+        .iter()
+        .find(|s| s.frames.len() >= 4)
+        .expect("a scene with several frames");
+    let mut c = MaskCompleter::with_segmenter(
+        MaskConfig::default(),
+        Some(Box::new(FailsSecond {
+            inner: GraphCutSegmenter::new(GraphCutConfig::default()).expect("segmenter"),
+            calls: 0,
+        })),
+        None,
+    );
+    let err = c
+        .complete(Arc::new(scene.clone()), &root)
+        .expect_err("the model's failure is the stage's");
+    assert!(err.to_string().contains("model failed"), "{err}");
+}
+
+#[test]
+fn frames_prepared_ahead_give_the_masks_of_frames_prepared_in_turn() {
+    // The tiny SAM 2 model through its preparer (resize and normalise on the reader thread)
+    // against the same model asked without one.
+    struct Unprepared(Box<dyn Segmenter>);
+    impl Segmenter for Unprepared {
+        fn model_id(&self) -> &str {
+            self.0.model_id()
+        }
+        fn segment(
+            &mut self,
+            image: &RgbImage,
+            prompts: &[Prompt],
+        ) -> crossview::stages::Result<Vec<Prediction>> {
+            self.0.segment(image, prompts)
+        }
+    }
+    let cfg = MaskConfig {
+        segmenter: SegmenterKind::Onnx,
+        onnx: tiny(SamConvention::Sam2),
+        ..MaskConfig::default()
+    };
+    let (root, scenes) = scenes_of(SourceKind::MessyTable);
+    let mut prepared = MaskCompleter::open(&cfg, None).expect("opens");
+    assert!(prepared.segmenter().and_then(|s| s.preparer()).is_some());
+    let plain = cfg.open_segmenter().expect("opens").expect("a segmenter");
+    let mut unprepared =
+        MaskCompleter::with_segmenter(cfg.clone(), Some(Box::new(Unprepared(plain))), None);
+    for s in scenes.iter().take(2) {
+        let a = prepared
+            .complete(Arc::new(s.clone()), &root)
+            .expect("completes");
+        let b = unprepared
+            .complete(Arc::new(s.clone()), &root)
+            .expect("completes");
+        assert!(a.stats.total().segmented + a.stats.total().low_score > 0);
+        assert_eq!(a.scene, b.scene);
+        assert_eq!(a.stats, b.stats);
+    }
+}

@@ -10,12 +10,13 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crossview_schemas::{
-    BoxXyxy, ErrorClass, Frame, InputError, MaskSource, Observation, ObservedMask, SourceKind,
+    BoxXyxy, ErrorClass, Frame, ImageRef, InputError, MaskSource, Observation, ObservedMask,
+    SourceKind,
 };
 
 use super::cache::{CachedMask, MaskCache, content_key};
 use super::fallback::keypoint_hull;
-use super::segmenter::{Prediction, Prompt, PromptPoint, Segmenter};
+use super::segmenter::{FramePrep, Prediction, PreparedFrame, Prompt, PromptPoint, Segmenter};
 use super::{BelowMinScore, MaskConfig};
 use crate::Result;
 use crate::frames::{FrameReader, decode_rgb};
@@ -213,78 +214,128 @@ impl MaskCompleter {
             .iter()
             .map(|c| (c.camera_id.as_str(), (c.model.width(), c.model.height())))
             .collect();
-        let mut reader = FrameReader::new(root);
-        let mut outcome: HashMap<usize, Outcome> = HashMap::new();
-        for ((camera, frame_index), obs) in &views {
-            let Some(&(w, h)) = sizes.get(camera) else {
-                continue;
-            };
-            let prompts: Vec<Prompt> = obs
+        // The views to complete, in order, with their prompts.
+        let jobs: Vec<ViewJob<'_>> = views
+            .iter()
+            .filter_map(|(&(camera, frame_index), obs)| {
+                let &(w, h) = sizes.get(camera)?;
+                let prompts = obs
+                    .iter()
+                    .map(|&(i, b)| self.prompt(&scene.observations[i], b, (w, h), tight))
+                    .collect();
+                Some(ViewJob {
+                    obs,
+                    size: (w, h),
+                    prompts,
+                    frame: frames.get(&(camera, frame_index)).copied(),
+                })
+            })
+            .collect();
+        // Frames are read, looked up in the cache, decoded and prepared for the model one
+        // ahead, on a helper thread, while the model runs on the current one.
+        let prefetch = self.segmenter.is_some()
+            && jobs
                 .iter()
-                .map(|&(i, b)| self.prompt(&scene.observations[i], b, (w, h), tight))
-                .collect();
-            let predictions = match frames.get(&(*camera, *frame_index)) {
-                Some(f) if self.segmenter.is_some() => {
-                    let mut problems = Problems {
-                        source,
-                        frame: f,
-                        errors: &mut errors,
-                    };
-                    self.predict(
-                        f,
-                        &prompts,
-                        (w, h),
-                        &mut reader,
-                        &mut counts,
-                        &mut stats.model_calls,
-                        &mut problems,
-                    )?
+                .any(|j| j.frame.is_some_and(|f| !matches!(f.image, ImageRef::None)));
+        let model_id = self.model_id().unwrap_or_default().to_string();
+        let prep = self.segmenter.as_deref().and_then(|s| s.preparer());
+        // The fields the loop uses, borrowed apart (the helper thread shares the cache).
+        let (cfg, cache, cache_keys) = (&self.cfg, self.cache.as_ref(), &mut self.cache_keys);
+        let segmenter_slot = &mut self.segmenter;
+        let (sender, fetched) = std::sync::mpsc::sync_channel::<Fetched>(1);
+        let mut outcome: HashMap<usize, Outcome> = HashMap::new();
+        std::thread::scope(|threads| -> Result<()> {
+            // Owned here, so an error that ends the loop drops it and the helper's next send
+            // fails (it stops) rather than waiting forever on a full channel.
+            let fetched = fetched;
+            if prefetch {
+                let (jobs, model_id, prep) = (&jobs, &model_id, prep.as_deref());
+                threads.spawn(move || {
+                    let mut reader = FrameReader::new(root);
+                    for job in jobs {
+                        let f = fetch(&mut reader, cache, model_id, prep, job);
+                        if sender.send(f).is_err() {
+                            // The stage stopped (a model error): nothing more is wanted.
+                            return;
+                        }
+                    }
+                });
+            } else {
+                drop(sender);
+            }
+            for job in &jobs {
+                let (obs, (w, h)) = (job.obs, job.size);
+                let predictions = match (job.frame, segmenter_slot.as_deref_mut()) {
+                    (Some(f), Some(segmenter)) if prefetch => {
+                        let got = fetched.recv().map_err(|_| {
+                            crate::Error::Options("the frame reader thread stopped".into())
+                        })?;
+                        let mut problems = Problems {
+                            source,
+                            frame: f,
+                            errors: &mut errors,
+                        };
+                        answer(
+                            segmenter,
+                            cache,
+                            cache_keys,
+                            got,
+                            &job.prompts,
+                            &mut counts,
+                            &mut stats.model_calls,
+                            &mut problems,
+                        )?
+                    }
+                    _ => {
+                        if prefetch {
+                            // The helper sent this view's (empty) answer too.
+                            let _ = fetched.recv();
+                        }
+                        None
+                    }
+                };
+                if predictions.is_none() {
+                    counts.no_image += obs.len() as u64;
                 }
-                _ => None,
-            };
-            if predictions.is_none() {
-                counts.no_image += obs.len() as u64;
-            }
-            for (k, &(i, _)) in obs.iter().enumerate() {
-                let result = match predictions.as_ref().map(|p| &p[k]) {
-                    Some(p) if p.score >= self.cfg.min_score => {
-                        counts.segmented += 1;
-                        Outcome::Mask(ObservedMask {
-                            rle: p.mask.clone(),
-                            source: MaskSource::segmenter(
-                                self.model_id().unwrap_or_default(),
-                                p.score,
-                            ),
-                        })
-                    }
-                    Some(_) => {
-                        counts.low_score += 1;
-                        match self.cfg.below_min_score {
-                            BelowMinScore::Drop => {
-                                counts.dropped += 1;
-                                Outcome::Drop
+                for (k, &(i, _)) in obs.iter().enumerate() {
+                    let result = match predictions.as_ref().map(|p| &p[k]) {
+                        Some(p) if p.score >= cfg.min_score => {
+                            counts.segmented += 1;
+                            Outcome::Mask(ObservedMask {
+                                rle: p.mask.clone(),
+                                source: MaskSource::segmenter(model_id.as_str(), p.score),
+                            })
+                        }
+                        Some(_) => {
+                            counts.low_score += 1;
+                            match cfg.below_min_score {
+                                BelowMinScore::Drop => {
+                                    counts.dropped += 1;
+                                    Outcome::Drop
+                                }
+                                BelowMinScore::Fallback => Outcome::Fallback,
                             }
-                            BelowMinScore::Fallback => Outcome::Fallback,
                         }
-                    }
-                    None => Outcome::Fallback,
-                };
-                let result = match result {
-                    Outcome::Fallback => match self.hull(&scene.observations[i], w, h)? {
-                        Some(m) => {
-                            counts.keypoint_hull += 1;
-                            Outcome::Mask(m)
-                        }
-                        None => {
-                            counts.boxes += 1;
-                            Outcome::Fallback
-                        }
-                    },
-                    r => r,
-                };
-                outcome.insert(i, result);
+                        None => Outcome::Fallback,
+                    };
+                    let result = match result {
+                        Outcome::Fallback => match hull(cfg, &scene.observations[i], w, h)? {
+                            Some(m) => {
+                                counts.keypoint_hull += 1;
+                                Outcome::Mask(m)
+                            }
+                            None => {
+                                counts.boxes += 1;
+                                Outcome::Fallback
+                            }
+                        },
+                        r => r,
+                    };
+                    outcome.insert(i, result);
+                }
             }
-        }
+            Ok(())
+        })?;
         stats.by_source.insert(source, counts);
         if !outcome.values().any(|o| !matches!(o, Outcome::Fallback)) {
             // Nothing to change: the scene stays shared.
@@ -341,122 +392,194 @@ impl MaskCompleter {
             tight,
         }
     }
+}
 
-    fn hull(&self, o: &Observation, w: u32, h: u32) -> Result<Option<ObservedMask>> {
-        if !self.cfg.keypoint_hull || o.keypoints.is_empty() {
-            return Ok(None);
-        }
-        let Some(bbox) = o.bbox else {
-            return Ok(None);
-        };
-        Ok(
-            keypoint_hull(&o.keypoints, &bbox, w, h)?.map(|rle| ObservedMask {
-                rle,
-                source: MaskSource::keypoint_hull(),
-            }),
-        )
+/// The keypoint-hull fallback of a person, when configured.
+fn hull(cfg: &MaskConfig, o: &Observation, w: u32, h: u32) -> Result<Option<ObservedMask>> {
+    if !cfg.keypoint_hull || o.keypoints.is_empty() {
+        return Ok(None);
     }
+    let Some(bbox) = o.bbox else {
+        return Ok(None);
+    };
+    Ok(
+        keypoint_hull(&o.keypoints, &bbox, w, h)?.map(|rle| ObservedMask {
+            rle,
+            source: MaskSource::keypoint_hull(),
+        }),
+    )
+}
 
-    /// The segmenter's answers for one frame's prompts, from the cache where it has them;
-    /// `None` when the frame has no usable image (then an input error says why, unless the
-    /// frame simply has none).
-    #[allow(clippy::too_many_arguments)]
-    fn predict(
-        &mut self,
-        frame: &Frame,
-        prompts: &[Prompt],
-        (w, h): (u32, u32),
-        reader: &mut FrameReader,
-        counts: &mut MaskCounts,
-        model_calls: &mut u64,
-        problems: &mut Problems<'_>,
-    ) -> Result<Option<Vec<Prediction>>> {
-        let bytes = match reader.bytes(&frame.image) {
-            Ok(Some(b)) => b.bytes,
-            Ok(None) => return Ok(None),
-            Err(reason) => {
-                problems.push(
-                    ErrorClass::MissingFile,
-                    format!("mask completion cannot read the frame: {reason}"),
-                );
-                return Ok(None);
-            }
-        };
-        let Some(segmenter) = self.segmenter.as_mut() else {
-            return Ok(None);
-        };
-        let frame_key = MaskCache::frame_key(&content_key(&bytes), segmenter.model_id());
-        let mut cached = match &self.cache {
-            Some(c) => {
-                self.cache_keys.push(frame_key.clone());
-                c.load(&frame_key)
-            }
-            None => BTreeMap::new(),
-        };
-        let keys: Vec<String> = prompts
-            .iter()
-            .map(|p| MaskCache::prompt_key(&p.key_bytes()))
-            .collect();
-        let mut out: Vec<Option<Prediction>> = keys
-            .iter()
-            .map(|k| {
-                let c = cached.get(k)?;
-                let mask = c.mask().filter(|m| m.size() == [h, w])?;
-                Some(Prediction {
-                    mask,
-                    score: c.score,
-                })
+/// One view to complete: its observations (index, box), image size, prompts and frame.
+struct ViewJob<'a> {
+    obs: &'a [(usize, BoxXyxy)],
+    size: (u32, u32),
+    prompts: Vec<Prompt>,
+    frame: Option<&'a Frame>,
+}
+
+/// A frame made ready for the segmenter (see [`fetch`]).
+enum Fetched {
+    /// No image to segment.
+    NoImage,
+    /// An image that cannot be used, and why.
+    Unusable(ErrorClass, String),
+    /// What the cache holds for the prompts, and the image when some are missing.
+    Ready(Box<Ready>),
+}
+
+struct Ready {
+    frame_key: String,
+    cached: BTreeMap<String, CachedMask>,
+    keys: Vec<String>,
+    out: Vec<Option<Prediction>>,
+    /// The decoded image (and what the segmenter's preparer made of it) when prompts are
+    /// missing from the cache; why not when it cannot be decoded or has the wrong size.
+    image: Option<std::result::Result<DecodedFrame, (ErrorClass, String)>>,
+}
+
+/// A decoded frame, and what the segmenter's preparer made of it.
+type DecodedFrame = (RgbImage, Option<PreparedFrame>);
+
+/// The model-free part of one view's prediction: the frame read, its cache entry looked up,
+/// and, for prompts the cache lacks, the image decoded and prepared.
+fn fetch(
+    reader: &mut FrameReader,
+    cache: Option<&MaskCache>,
+    model_id: &str,
+    prep: Option<&dyn FramePrep>,
+    job: &ViewJob<'_>,
+) -> Fetched {
+    let Some(frame) = job.frame else {
+        return Fetched::NoImage;
+    };
+    let (w, h) = job.size;
+    let bytes = match reader.bytes(&frame.image) {
+        Ok(Some(b)) => b.bytes,
+        Ok(None) => return Fetched::NoImage,
+        Err(reason) => {
+            return Fetched::Unusable(
+                ErrorClass::MissingFile,
+                format!("mask completion cannot read the frame: {reason}"),
+            );
+        }
+    };
+    let frame_key = MaskCache::frame_key(&content_key(&bytes), model_id);
+    let cached = cache.map(|c| c.load(&frame_key)).unwrap_or_default();
+    let keys: Vec<String> = job
+        .prompts
+        .iter()
+        .map(|p| MaskCache::prompt_key(&p.key_bytes()))
+        .collect();
+    let out: Vec<Option<Prediction>> = keys
+        .iter()
+        .map(|k| {
+            let c = cached.get(k)?;
+            let mask = c.mask().filter(|m| m.size() == [h, w])?;
+            Some(Prediction {
+                mask,
+                score: c.score,
             })
-            .collect();
-        counts.cached += out.iter().filter(|p| p.is_some()).count() as u64;
-        let missing: Vec<usize> = (0..prompts.len()).filter(|&i| out[i].is_none()).collect();
-        if !missing.is_empty() {
-            let image: RgbImage = match decode_rgb(&bytes) {
-                Ok(i) => i,
-                Err(reason) => {
-                    problems.push(
-                        ErrorClass::Malformed,
-                        format!("mask completion cannot decode the frame: {reason}"),
-                    );
-                    return Ok(None);
-                }
-            };
-            if image.dimensions() != (w, h) {
-                problems.push(
-                    ErrorClass::Inconsistent,
-                    format!(
-                        "the frame is {}x{} but its camera's calibration is {w}x{h}",
-                        image.width(),
-                        image.height()
-                    ),
-                );
+        })
+        .collect();
+    let image = out.iter().any(Option::is_none).then(|| {
+        let image = decode_rgb(&bytes).map_err(|reason| {
+            (
+                ErrorClass::Malformed,
+                format!("mask completion cannot decode the frame: {reason}"),
+            )
+        })?;
+        if image.dimensions() != (w, h) {
+            return Err((
+                ErrorClass::Inconsistent,
+                format!(
+                    "the frame is {}x{} but its camera's calibration is {w}x{h}",
+                    image.width(),
+                    image.height()
+                ),
+            ));
+        }
+        let prepared = prep.map(|p| p.prepare(&image));
+        Ok((image, prepared))
+    });
+    Fetched::Ready(Box::new(Ready {
+        frame_key,
+        cached,
+        keys,
+        out,
+        image,
+    }))
+}
+
+/// The segmenter's answers for one frame's prompts, from the cache where it has them;
+/// `None` when the frame has no usable image (then an input error says why, unless the
+/// frame simply has none).
+#[allow(clippy::too_many_arguments)]
+fn answer(
+    segmenter: &mut dyn Segmenter,
+    cache: Option<&MaskCache>,
+    cache_keys: &mut Vec<String>,
+    fetched: Fetched,
+    prompts: &[Prompt],
+    counts: &mut MaskCounts,
+    model_calls: &mut u64,
+    problems: &mut Problems<'_>,
+) -> Result<Option<Vec<Prediction>>> {
+    let ready = match fetched {
+        Fetched::NoImage => return Ok(None),
+        Fetched::Unusable(class, reason) => {
+            problems.push(class, reason);
+            return Ok(None);
+        }
+        Fetched::Ready(r) => *r,
+    };
+    let Ready {
+        frame_key,
+        mut cached,
+        keys,
+        mut out,
+        image,
+    } = ready;
+    if cache.is_some() {
+        cache_keys.push(frame_key.clone());
+    }
+    counts.cached += out.iter().filter(|p| p.is_some()).count() as u64;
+    if let Some(image) = image {
+        let (image, prepared) = match image {
+            Ok(i) => i,
+            Err((class, reason)) => {
+                problems.push(class, reason);
                 return Ok(None);
             }
-            let asked: Vec<Prompt> = missing.iter().map(|&i| prompts[i].clone()).collect();
-            let answers = segmenter.segment(&image, &asked)?;
-            if answers.len() != asked.len() {
-                return Err(crate::Error::Options(format!(
-                    "segmenter {} answered {} of {} prompts",
-                    segmenter.model_id(),
-                    answers.len(),
-                    asked.len()
-                )));
-            }
-            *model_calls += 1;
-            counts.computed += missing.len() as u64;
-            for (&i, p) in missing.iter().zip(answers) {
-                cached.insert(keys[i].clone(), CachedMask::new(&p.mask, p.score));
-                out[i] = Some(p);
-            }
-            // The entry keeps this frame's prompts only (an edited box's old answer goes).
-            cached.retain(|k, _| keys.contains(k));
-            if let Some(cache) = &self.cache {
-                // A cache that cannot be written only costs time on the next build.
-                let _ = cache.store(&frame_key, &cached);
-            }
+        };
+        let missing: Vec<usize> = (0..prompts.len()).filter(|&i| out[i].is_none()).collect();
+        let asked: Vec<Prompt> = missing.iter().map(|&i| prompts[i].clone()).collect();
+        let answers = match prepared {
+            Some(p) => segmenter.segment_prepared(&image, p, &asked)?,
+            None => segmenter.segment(&image, &asked)?,
+        };
+        if answers.len() != asked.len() {
+            return Err(crate::Error::Options(format!(
+                "segmenter {} answered {} of {} prompts",
+                segmenter.model_id(),
+                answers.len(),
+                asked.len()
+            )));
         }
-        Ok(Some(out.into_iter().flatten().collect()))
+        *model_calls += 1;
+        counts.computed += missing.len() as u64;
+        for (&i, p) in missing.iter().zip(answers) {
+            cached.insert(keys[i].clone(), CachedMask::new(&p.mask, p.score));
+            out[i] = Some(p);
+        }
+        // The entry keeps this frame's prompts only (an edited box's old answer goes).
+        cached.retain(|k, _| keys.contains(k));
+        if let Some(cache) = cache {
+            // A cache that cannot be written only costs time on the next build.
+            let _ = cache.store(&frame_key, &cached);
+        }
     }
+    Ok(Some(out.into_iter().flatten().collect()))
 }
 
 /// Input errors of one frame.

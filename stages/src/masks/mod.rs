@@ -28,7 +28,9 @@ pub use graphcut::{GraphCutConfig, GraphCutSegmenter};
 pub use maxflow::MaxFlow;
 pub use onnx::{OnnxConfig, OnnxSegmenter, OnnxTimings, SamConvention, find_runtime, model_id};
 pub use score::{MaskScore, MethodScore};
-pub use segmenter::{PixelWindow, Prediction, Prompt, PromptPoint, Segmenter};
+pub use segmenter::{
+    FramePrep, PixelWindow, Prediction, PreparedFrame, Prompt, PromptPoint, Segmenter,
+};
 
 use crate::{Error, Result};
 

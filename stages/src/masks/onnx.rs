@@ -9,6 +9,7 @@
 //! with the highest predicted IoU is kept.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
@@ -17,7 +18,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{DynValue, TensorRef, ValueType};
 use serde::{Deserialize, Serialize};
 
-use super::segmenter::{PixelWindow, Prediction, Prompt, Segmenter};
+use super::segmenter::{FramePrep, PixelWindow, Prediction, PreparedFrame, Prompt, Segmenter};
 use crate::{Error, Result};
 
 /// Which export convention a model pair follows.
@@ -191,10 +192,16 @@ fn environment(configured: Option<&Path>) -> Result<ort::environment::Environmen
     let mut env = ENVIRONMENT
         .lock()
         .map_err(|_| onnx_error("the ONNX Runtime environment", "poisoned by a panic"))?;
+    // A configured library must be there even when one is loaded already (ONNX Runtime
+    // loads one per process, whichever segmenter came first).
+    let named = configured.map(|p| find_runtime(Some(p))).transpose()?;
     if let Some(e) = env.as_ref() {
         return Ok(e.clone());
     }
-    let lib = find_runtime(configured)?;
+    let lib = match named {
+        Some(lib) => lib,
+        None => find_runtime(None)?,
+    };
     let e = ort::init_from(&lib)
         .map_err(|e| onnx_error(&format!("loading {}", lib.display()), e))?
         .with_name("crossview")
@@ -415,32 +422,33 @@ impl OnnxSegmenter {
         self.timings
     }
 
-    /// The resized image size (before padding) for a `w x h` image.
-    fn resized(&self, w: u32, h: u32) -> (usize, usize) {
-        match self.convention {
-            SamConvention::Sam2 => (self.side, self.side),
-            SamConvention::Sam1 => {
-                let scale = self.side as f64 / f64::from(w.max(h));
-                (
-                    ((f64::from(w) * scale) + 0.5) as usize,
-                    ((f64::from(h) * scale) + 0.5) as usize,
-                )
-            }
+    /// The model-free half of a frame: resize, normalise, pad.
+    fn prep(&self) -> SamPrep {
+        SamPrep {
+            convention: self.convention,
+            side: self.side,
         }
     }
 
-    fn segment_frame(&mut self, image: &RgbImage, prompts: &[Prompt]) -> Result<Vec<Prediction>> {
+    fn segment_frame(
+        &mut self,
+        image: &RgbImage,
+        prepared: Option<PreparedFrame>,
+        prompts: &[Prompt],
+    ) -> Result<Vec<Prediction>> {
         let (w, h) = image.dimensions();
-        let (rw, rh) = self.resized(w, h);
-        let (mean, std, scale) = match self.convention {
-            SamConvention::Sam1 => ([123.675, 116.28, 103.53], [58.395, 57.12, 57.375], 1.0),
-            SamConvention::Sam2 => ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 1.0 / 255.0),
+        let prepared = match prepared {
+            Some(p) if p.input.len() == 3 * self.side * self.side => p,
+            _ => {
+                let mut input = std::mem::take(&mut self.input);
+                let resized = self.prep().prepare_into(image, &mut input);
+                PreparedFrame { input, resized }
+            }
         };
-        let mut pixels = std::mem::take(&mut self.input);
-        resize_normalize(image, (rw, rh), self.side, (mean, std, scale), &mut pixels);
+        let (rw, rh) = prepared.resized;
         let s = self.side as i64;
         let start = Instant::now();
-        let input = TensorRef::from_array_view(([1i64, 3, s, s], pixels.as_slice()))
+        let input = TensorRef::from_array_view(([1i64, 3, s, s], prepared.input.as_slice()))
             .map_err(|e| onnx_error("encoder input", e))?;
         let mut enc = self
             .encoder
@@ -457,7 +465,7 @@ impl OnnxSegmenter {
             })
             .collect::<Result<_>>()?;
         drop(enc);
-        self.input = pixels;
+        self.input = prepared.input;
 
         let per_run = if self.batched { self.max_batch } else { 1 };
         let mut out = Vec::with_capacity(prompts.len());
@@ -592,9 +600,71 @@ impl Segmenter for OnnxSegmenter {
             return Ok(Vec::new());
         }
         let start = Instant::now();
-        let out = self.segment_frame(image, prompts);
+        let out = self.segment_frame(image, None, prompts);
         self.timings.total += start.elapsed();
         out
+    }
+
+    fn preparer(&self) -> Option<Arc<dyn FramePrep>> {
+        Some(Arc::new(self.prep()))
+    }
+
+    fn segment_prepared(
+        &mut self,
+        image: &RgbImage,
+        prepared: PreparedFrame,
+        prompts: &[Prompt],
+    ) -> Result<Vec<Prediction>> {
+        if prompts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let start = Instant::now();
+        let out = self.segment_frame(image, Some(prepared), prompts);
+        self.timings.total += start.elapsed();
+        out
+    }
+}
+
+/// The encoder input of a SAM export: the image resized (SAM 2: to the square; SAM 1: its
+/// longest side to the square's), normalised by the convention's mean and deviation, padded.
+struct SamPrep {
+    convention: SamConvention,
+    side: usize,
+}
+
+impl SamPrep {
+    /// The resized image size (before padding) for a `w x h` image.
+    fn resized(&self, w: u32, h: u32) -> (usize, usize) {
+        match self.convention {
+            SamConvention::Sam2 => (self.side, self.side),
+            SamConvention::Sam1 => {
+                let scale = self.side as f64 / f64::from(w.max(h));
+                (
+                    ((f64::from(w) * scale) + 0.5) as usize,
+                    ((f64::from(h) * scale) + 0.5) as usize,
+                )
+            }
+        }
+    }
+
+    /// Writes the input into `out` (its allocation reused); returns the resized size.
+    fn prepare_into(&self, image: &RgbImage, out: &mut Vec<f32>) -> (usize, usize) {
+        let (w, h) = image.dimensions();
+        let resized = self.resized(w, h);
+        let norm = match self.convention {
+            SamConvention::Sam1 => ([123.675, 116.28, 103.53], [58.395, 57.12, 57.375], 1.0),
+            SamConvention::Sam2 => ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 1.0 / 255.0),
+        };
+        resize_normalize(image, resized, self.side, norm, out);
+        resized
+    }
+}
+
+impl FramePrep for SamPrep {
+    fn prepare(&self, image: &RgbImage) -> PreparedFrame {
+        let mut input = Vec::new();
+        let resized = self.prepare_into(image, &mut input);
+        PreparedFrame { input, resized }
     }
 }
 

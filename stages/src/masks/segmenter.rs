@@ -1,6 +1,8 @@
 //! The [`Segmenter`] trait (an image and prompts in, masks with scores out) and what crosses
 //! it: [`Prompt`], [`Prediction`], and [`PixelWindow`], a box's pixel range and mask encoder.
 
+use std::sync::Arc;
+
 use crossview_schemas::{BoxXyxy, Rle, RleBuilder};
 use image::RgbImage;
 
@@ -70,6 +72,40 @@ pub trait Segmenter: Send {
     fn runtime_time(&self) -> Option<std::time::Duration> {
         None
     }
+
+    /// The segmenter's work on an image that needs no model (resizing, normalising), to run
+    /// on another thread while the model runs on the previous frame; `None` when it has none.
+    fn preparer(&self) -> Option<Arc<dyn FramePrep>> {
+        None
+    }
+
+    /// [`Segmenter::segment`] with what this segmenter's [`Segmenter::preparer`] made of the
+    /// image.
+    fn segment_prepared(
+        &mut self,
+        image: &RgbImage,
+        prepared: PreparedFrame,
+        prompts: &[Prompt],
+    ) -> Result<Vec<Prediction>> {
+        let _ = prepared;
+        self.segment(image, prompts)
+    }
+}
+
+/// Model-free preparation of a frame (see [`Segmenter::preparer`]).
+pub trait FramePrep: Send + Sync {
+    /// What the model will take of `image`.
+    fn prepare(&self, image: &RgbImage) -> PreparedFrame;
+}
+
+/// A frame made ready for a model: its input tensor's values, and the size the image was
+/// resized to inside it.
+#[derive(Debug, Default)]
+pub struct PreparedFrame {
+    /// The model input (layout is the segmenter's).
+    pub input: Vec<f32>,
+    /// The resized image's width and height inside the input.
+    pub resized: (usize, usize),
 }
 
 /// A box's whole pixels inside an image, `[x0, x1) x [y0, y1)`: the pixels whose centres

@@ -668,8 +668,41 @@ impl FramePrep for SamPrep {
     }
 }
 
-/// The id of a model pair: its convention and a hash of both files' bytes.
+/// Model ids already computed in this process, by the files' paths, sizes and modification
+/// times (the stamps the build's input signature uses): `--watch` asks on every poll, every
+/// worker asks when it opens its segmenter, and a real encoder is hundreds of megabytes.
+type ModelIdMemo =
+    std::collections::HashMap<(String, Vec<(PathBuf, u64, std::time::SystemTime)>), String>;
+static MODEL_IDS: std::sync::Mutex<Option<ModelIdMemo>> = std::sync::Mutex::new(None);
+
+/// The id of a model pair: its convention and a hash of both files' bytes (remembered while
+/// the files keep their stamps).
 pub fn model_id(cfg: &OnnxConfig) -> Result<String> {
+    let stamps: Option<Vec<(PathBuf, u64, std::time::SystemTime)>> = [&cfg.encoder, &cfg.decoder]
+        .iter()
+        .map(|p| {
+            let m = std::fs::metadata(p).ok()?;
+            Some((p.to_path_buf(), m.len(), m.modified().ok()?))
+        })
+        .collect();
+    let key = stamps.map(|s| (format!("{:?}", cfg.convention), s));
+    if let Some(k) = &key
+        && let Some(id) = MODEL_IDS
+            .lock()
+            .ok()
+            .and_then(|m| m.as_ref()?.get(k).cloned())
+    {
+        return Ok(id);
+    }
+    let id = hash_model_files(cfg)?;
+    if let (Some(k), Ok(mut memo)) = (key, MODEL_IDS.lock()) {
+        memo.get_or_insert_with(Default::default)
+            .insert(k, id.clone());
+    }
+    Ok(id)
+}
+
+fn hash_model_files(cfg: &OnnxConfig) -> Result<String> {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     for p in [&cfg.encoder, &cfg.decoder] {
         let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
@@ -865,6 +898,30 @@ impl Upscale {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_model_id_is_remembered_until_a_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = OnnxConfig {
+            encoder: dir.path().join("e.onnx"),
+            decoder: dir.path().join("d.onnx"),
+            ..OnnxConfig::default()
+        };
+        std::fs::write(&cfg.encoder, b"encoder").unwrap();
+        std::fs::write(&cfg.decoder, b"decoder").unwrap();
+        let first = model_id(&cfg).unwrap();
+        assert_eq!(model_id(&cfg).unwrap(), first);
+        assert_eq!(hash_model_files(&cfg).unwrap(), first);
+        // Another size: another id (and the memo does not answer for the old stamps).
+        std::fs::write(&cfg.decoder, b"decoder, retrained").unwrap();
+        let second = model_id(&cfg).unwrap();
+        assert_ne!(second, first);
+        assert_eq!(second, hash_model_files(&cfg).unwrap());
+        // A missing file is an error naming it, memo or not.
+        std::fs::remove_file(&cfg.encoder).unwrap();
+        let e = model_id(&cfg).unwrap_err().to_string();
+        assert!(e.contains("e.onnx"), "{e}");
+    }
+
     use super::*;
 
     #[test]

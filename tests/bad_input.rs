@@ -321,11 +321,7 @@ fn egohumans_benchmark(root: &Path, name: &str) -> std::path::PathBuf {
 #[test]
 fn egohumans_bad_annotations_are_rejected_one_by_one() {
     let dir = egohumans_tree();
-    let opts = SourceOptions {
-        require_images: false,
-        ..SourceOptions::default()
-    };
-    let (clean, tree) = crate::support::load_tree(dir.path(), &opts);
+    let (clean, tree) = load_lenient(dir.path());
     assert!(all_errors(&clean, &tree).is_empty());
     let count = |s: &[SceneData]| s.iter().map(|x| x.observations.len()).sum::<usize>();
     let n = count(&clean);
@@ -345,7 +341,7 @@ fn egohumans_bad_annotations_are_rejected_one_by_one() {
     anns[5]["time_stamp"] = serde_json::json!(0); // time stamps are 1-based
     std::fs::write(&exo, serde_json::to_vec(&coco).expect("json")).expect("writable");
 
-    let (scenes, tree) = crate::support::load_tree(dir.path(), &opts);
+    let (scenes, tree) = load_lenient(dir.path());
     let mut errors = all_errors(&scenes, &tree);
     errors.sort_by(|a, b| a.location.cmp(&b.location));
     let found: Vec<(ErrorClass, &str)> = errors
@@ -372,11 +368,7 @@ fn egohumans_bad_annotations_are_rejected_one_by_one() {
 #[test]
 fn egohumans_truncated_benchmark_file_drops_only_that_file() {
     let dir = egohumans_tree();
-    let opts = SourceOptions {
-        require_images: false,
-        ..SourceOptions::default()
-    };
-    let (clean, _) = crate::support::load_tree(dir.path(), &opts);
+    let (clean, _) = load_lenient(dir.path());
     let ego_views = clean
         .iter()
         .flat_map(|s| &s.observations)
@@ -385,7 +377,7 @@ fn egohumans_truncated_benchmark_file_drops_only_that_file() {
     assert!(ego_views > 0);
     let ego = egohumans_benchmark(dir.path(), "person_keypoints_ego_rgb.json");
     edit(&ego, |t| t[..t.len() * 2 / 3].to_string());
-    let (scenes, tree) = crate::support::load_tree(dir.path(), &opts);
+    let (scenes, tree) = load_lenient(dir.path());
     let errors = all_errors(&scenes, &tree);
     one_error(
         &errors,

@@ -38,17 +38,7 @@ fn config(shards: u32) -> BuildConfig {
 }
 
 fn run_build(config: BuildConfig, out: &Path, workers: usize) -> Manifest {
-    build(&BuildArgs {
-        config,
-        base: PathBuf::from("."),
-        out: out.to_path_buf(),
-        workers,
-        strict: false,
-        quiet: true,
-        cluster: None,
-    })
-    .expect("build")
-    .manifest
+    crate::support::build_quietly(config, out, workers).manifest
 }
 
 fn shard_samples(out: &Path, manifest: &Manifest) -> Vec<QaSample> {
@@ -693,16 +683,7 @@ fn an_incremental_rebuild_equals_a_from_scratch_build() {
         }
     }
 
-    let second_summary = build(&BuildArgs {
-        config: cfg.clone(),
-        base: PathBuf::from("."),
-        out: out.clone(),
-        workers: 2,
-        strict: false,
-        quiet: true,
-        cluster: None,
-    })
-    .expect("rebuild");
+    let second_summary = crate::support::build_quietly(cfg.clone(), &out, 2);
     // Only the edited and the added scene are ranked again; the rest come from the cache.
     assert_eq!(second_summary.ranked_scenes, 2);
     let second = second_summary.manifest;

@@ -286,10 +286,11 @@ fn the_tiny_model_is_scored_per_source_by_the_masks_command() {
     );
 }
 
-/// A segmenter that counts its calls, around the graph cut.
+/// A segmenter that counts its calls, around the graph cut; it fails on call `fail_on`.
 struct Counting {
     inner: GraphCutSegmenter,
     calls: Arc<AtomicU64>,
+    fail_on: Option<u64>,
 }
 
 impl Segmenter for Counting {
@@ -301,7 +302,10 @@ impl Segmenter for Counting {
         image: &RgbImage,
         prompts: &[Prompt],
     ) -> crossview::stages::Result<Vec<Prediction>> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.fail_on == Some(call) {
+            return Err(crossview::stages::Error::Options("model failed".into()));
+        }
         self.inner.segment(image, prompts)
     }
 }
@@ -310,6 +314,7 @@ fn counting(calls: &Arc<AtomicU64>) -> Box<dyn Segmenter> {
     Box::new(Counting {
         inner: GraphCutSegmenter::new(GraphCutConfig::default()).expect("segmenter"),
         calls: calls.clone(),
+        fail_on: None,
     })
 }
 
@@ -486,16 +491,7 @@ fn image_build_config() -> crossview::build::BuildConfig {
 }
 
 fn image_build(out: &Path, workers: usize) -> crossview::build::BuildSummary {
-    crossview::build::build(&crossview::build::BuildArgs {
-        config: image_build_config(),
-        base: PathBuf::from("."),
-        out: out.to_path_buf(),
-        workers,
-        strict: false,
-        quiet: true,
-        cluster: None,
-    })
-    .expect("build")
+    crate::support::build_quietly(image_build_config(), out, workers)
 }
 
 fn shard_bytes(out: &Path, m: &crossview::build::Manifest) -> Vec<(String, Vec<u8>)> {
@@ -617,29 +613,6 @@ fn the_build_completes_masks_in_the_graph_as_the_plain_engine_does_and_rebuilds_
     );
 }
 
-/// A segmenter whose model fails on its second frame.
-struct FailsSecond {
-    inner: GraphCutSegmenter,
-    calls: u64,
-}
-
-impl Segmenter for FailsSecond {
-    fn model_id(&self) -> &str {
-        self.inner.model_id()
-    }
-    fn segment(
-        &mut self,
-        image: &RgbImage,
-        prompts: &[Prompt],
-    ) -> crossview::stages::Result<Vec<Prediction>> {
-        self.calls += 1;
-        if self.calls == 2 {
-            return Err(crossview::stages::Error::Options("model failed".into()));
-        }
-        self.inner.segment(image, prompts)
-    }
-}
-
 #[test]
 fn a_failing_model_stops_the_stage_while_frames_are_read_ahead() {
     // The frame reader runs ahead on its own thread; the model's error must end the scene
@@ -651,9 +624,10 @@ fn a_failing_model_stops_the_stage_while_frames_are_read_ahead() {
         .expect("a scene with several frames");
     let mut c = MaskCompleter::with_segmenter(
         MaskConfig::default(),
-        Some(Box::new(FailsSecond {
+        Some(Box::new(Counting {
             inner: GraphCutSegmenter::new(GraphCutConfig::default()).expect("segmenter"),
-            calls: 0,
+            calls: Arc::new(AtomicU64::new(0)),
+            fail_on: Some(2),
         })),
         None,
     );

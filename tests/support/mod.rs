@@ -149,3 +149,21 @@ pub fn synth_with_images(
     synth::run(profile, dir.path(), &opts).expect("synth");
     dir
 }
+
+/// Runs `crossview build` quietly, in-process, with `workers` threads (no cluster, not strict).
+pub fn build_quietly(
+    config: crossview::build::BuildConfig,
+    out: &Path,
+    workers: usize,
+) -> crossview::build::BuildSummary {
+    crossview::build::build(&crossview::build::BuildArgs {
+        config,
+        base: std::path::PathBuf::from("."),
+        out: out.to_path_buf(),
+        workers,
+        strict: false,
+        quiet: true,
+        cluster: None,
+    })
+    .expect("build")
+}

@@ -257,43 +257,43 @@ impl<R: Read> Chunked<R> {
     /// Walks the members of an object whose `{` is next, calling `f` with each key (`f`
     /// consumes the value).
     fn members(&mut self, mut f: impl FnMut(&mut Self, String) -> Walk<()>) -> Walk<()> {
-        self.expect(b'{', "an object")?;
-        if self.peek()? == Some(b'}') {
-            self.pos += 1;
-            return Ok(());
-        }
-        loop {
-            let key = self.key()?;
-            f(self, key)?;
-            match self.peek()? {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.broken(self.pos, "expected `,` or `}`")),
-            }
-        }
+        self.sequence((b'{', b'}'), "an object", |input, _| {
+            let key = input.key()?;
+            f(input, key)
+        })
     }
 
-    /// Walks the elements of an array whose `[` is next.
-    fn elements(&mut self, mut f: impl FnMut(&mut Self, usize) -> Walk<()>) -> Walk<()> {
-        self.expect(b'[', "an array")?;
-        if self.peek()? == Some(b']') {
+    /// Walks the elements of an array whose `[` is next, calling `f` with each index.
+    fn elements(&mut self, f: impl FnMut(&mut Self, usize) -> Walk<()>) -> Walk<()> {
+        self.sequence((b'[', b']'), "an array", f)
+    }
+
+    /// The comma-separated items between `open` and `close`, each read by `item`.
+    fn sequence(
+        &mut self,
+        (open, close): (u8, u8),
+        what: &str,
+        mut item: impl FnMut(&mut Self, usize) -> Walk<()>,
+    ) -> Walk<()> {
+        self.expect(open, what)?;
+        if self.peek()? == Some(close) {
             self.pos += 1;
             return Ok(());
         }
         let mut index = 0;
         loop {
-            f(self, index)?;
+            item(self, index)?;
             index += 1;
             match self.peek()? {
                 Some(b',') => self.pos += 1,
-                Some(b']') => {
+                Some(b) if b == close => {
                     self.pos += 1;
                     return Ok(());
                 }
-                _ => return Err(self.broken(self.pos, "expected `,` or `]`")),
+                _ => {
+                    let expected = format!("expected `,` or `{}`", close as char);
+                    return Err(self.broken(self.pos, expected));
+                }
             }
         }
     }

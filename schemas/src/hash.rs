@@ -44,12 +44,17 @@ impl ContentHasher {
     pub fn f64(self, v: f64) -> Self {
         self.u64(v.to_bits())
     }
-    /// Adds a long string by its 128-bit xxh3 digest: for bodies (mask RLE counts) whose
-    /// bytes would dominate SHA-256's time; an accidental collision (about 2^-64 at a
-    /// billion strings) is as unlikely as any in the 128-bit ids made from it.
+    /// Adds a long string by its 128-bit xxh3 digest (see [`ContentHasher::long_bytes`]).
     pub fn long_str(self, s: &str) -> Self {
-        let d = xxhash_rust::xxh3::xxh3_128(s.as_bytes());
-        self.u64(s.len() as u64).u64(d as u64).u64((d >> 64) as u64)
+        self.long_bytes(s.as_bytes())
+    }
+    /// Adds long bytes by their 128-bit xxh3 digest: for bodies (mask RLE counts, input files
+    /// in scene fingerprints) whose bytes would dominate SHA-256's time; an accidental
+    /// collision (about 2^-64 at a billion bodies) is as unlikely as any in the 128-bit ids
+    /// made from it.
+    pub fn long_bytes(self, b: &[u8]) -> Self {
+        let d = xxhash_rust::xxh3::xxh3_128(b);
+        self.u64(b.len() as u64).u64(d as u64).u64((d >> 64) as u64)
     }
     /// Adds bytes without a length prefix, for streaming a large body in parts; use only as
     /// the last field of a hash.

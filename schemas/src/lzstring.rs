@@ -6,15 +6,65 @@ use crate::error::{Error, Result};
 /// The URI-safe alphabet of lz-string (`keyStrUriSafe`), in value order.
 const URI_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-$";
 
+/// Marks an ASCII byte outside the alphabet in [`URI_VALUE`].
+const NOT_IN_ALPHABET: u8 = u8::MAX;
+
+/// Each ASCII byte's 6-bit value in [`URI_ALPHABET`]; a space counts as '+' (JS URI decoding
+/// may have turned '+' into ' ', and the reference maps it back).
+const URI_VALUE: [u8; 128] = {
+    let mut table = [NOT_IN_ALPHABET; 128];
+    let mut i = 0;
+    while i < URI_ALPHABET.len() {
+        table[URI_ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table[b' ' as usize] = table[b'+' as usize];
+    table
+};
+
+/// The bits of an encoded stream, read as the reference decoder does: six per character,
+/// highest first, and zeros past the end (where the JS `charAt` gives nothing).
+struct Bits<'a> {
+    values: &'a [u8],
+    /// Index of the character after the current one (the reference's `data.index`).
+    next: usize,
+    current: u8,
+    mask: u8,
+}
+
+impl Bits<'_> {
+    fn value_at(values: &[u8], i: usize) -> u8 {
+        values.get(i).copied().unwrap_or(0)
+    }
+    /// `n` bits, the first read as the lowest.
+    fn read(&mut self, n: u32) -> u32 {
+        let mut out = 0;
+        for bit in 0..n {
+            if self.current & self.mask != 0 {
+                out |= 1 << bit;
+            }
+            self.mask >>= 1;
+            if self.mask == 0 {
+                self.mask = 1 << 5;
+                self.current = Self::value_at(self.values, self.next);
+                self.next += 1;
+            }
+        }
+        out
+    }
+}
+
 /// Decodes an LZ-string URI-component stream into the string it carries.
 ///
-/// Two things are done here on top of `lz-str`, both because the crate gets them wrong
-/// for our inputs:
+/// Written by hand after the reference JS `_decompress` (lz-string 1.4): the `lz-str` crate
+/// keeps each dictionary entry as its own UTF-16 vector, which made decoding 40% of loading an
+/// Ego-Exo4D tree. Here every entry is a range of the output (an LZW entry is always the
+/// previous entry plus one unit, which the output holds contiguously). `lz-str` stays the
+/// reference the tests compare with. Differences from that crate, both deliberate:
 /// - characters outside the alphabet are an error (the crate skips them silently, which
 ///   turns a corrupt stream into a different, wrong mask);
-/// - a zero symbol is appended: the decoder reads one symbol ahead and fails on a stream
-///   that ends exactly on a symbol boundary, where the reference JS decoder reads zeros
-///   (formats/egoexo4d.md 5.2). Bits after the end code are never interpreted.
+/// - bits past the end read as zeros, as in the reference decoder, so a stream that ends
+///   exactly on a symbol boundary decodes (formats/egoexo4d.md 5.2).
 ///
 /// ```
 /// use crossview_schemas::lzstring;
@@ -26,25 +76,96 @@ pub fn decompress_from_encoded_uri(encoded: &str) -> Result<String> {
             reason: "empty stream".into(),
         });
     }
-    let mut padded = String::with_capacity(encoded.len() + 1);
+    let mut values = Vec::with_capacity(encoded.len());
     for (at, ch) in encoded.chars().enumerate() {
-        // JS URI decoding may have turned '+' into ' '; the reference maps it back.
-        let ch = if ch == ' ' { '+' } else { ch };
-        if !ch.is_ascii() || !URI_ALPHABET.contains(&(ch as u8)) {
+        let value = if ch.is_ascii() {
+            URI_VALUE[ch as usize]
+        } else {
+            NOT_IN_ALPHABET
+        };
+        if value == NOT_IN_ALPHABET {
             return Err(Error::LzString {
                 reason: format!("character {ch:?} at position {at} is not in the URI alphabet"),
             });
         }
-        padded.push(ch);
+        values.push(value);
     }
-    padded.push('A');
-    let wide =
-        lz_str::decompress_from_encoded_uri_component(&padded).ok_or_else(|| Error::LzString {
-            reason: "truncated or inconsistent dictionary codes".into(),
-        })?;
-    String::from_utf16(&wide).map_err(|_| Error::LzString {
+    let out = decode_units(&values).ok_or_else(|| Error::LzString {
+        reason: "truncated or inconsistent dictionary codes".into(),
+    })?;
+    String::from_utf16(&out).map_err(|_| Error::LzString {
         reason: "decoded data is not valid UTF-16".into(),
     })
+}
+
+/// The UTF-16 units a stream of 6-bit values decodes to; `None` when it is cut short or
+/// names a dictionary entry that does not exist yet.
+fn decode_units(values: &[u8]) -> Option<Vec<u16>> {
+    let mut bits = Bits {
+        values,
+        next: 1,
+        current: Bits::value_at(values, 0),
+        mask: 1 << 5,
+    };
+    let mut out: Vec<u16> = Vec::with_capacity(values.len() * 4);
+    // Dictionary entries as (start, len) in `out`; codes 0, 1 and 2 are not entries.
+    let mut dict: Vec<(usize, usize)> = vec![(0, 0); 3];
+    let first = match bits.read(2) {
+        0 => bits.read(8),
+        1 => bits.read(16),
+        2 => return Some(out), // the end code: an empty string
+        _ => return None,
+    };
+    out.push(first as u16);
+    dict.push((0, 1));
+    // The previous entry, as (start, len) in `out`.
+    let mut w = (0usize, 1usize);
+    let mut width = 3u32;
+    let mut enlarge_in = 4u64;
+    loop {
+        // The reference returns "" here: the stream ended without its end code.
+        // A code wider than 31 bits would need gigabytes of input; refuse rather than wrap.
+        if bits.next > values.len() || width > 31 {
+            return None;
+        }
+        let code = bits.read(width) as usize;
+        let entry_len = match code {
+            0 | 1 => {
+                // A literal unit: a new one-unit entry, which is also this step's output.
+                let unit = bits.read(if code == 0 { 8 } else { 16 }) as u16;
+                dict.push((out.len(), 1));
+                out.push(unit);
+                enlarge_in -= 1;
+                if enlarge_in == 0 {
+                    enlarge_in = 1 << width;
+                    width += 1;
+                }
+                1
+            }
+            2 => return Some(out),
+            _ => match dict.get(code) {
+                Some(&(start, len)) => {
+                    out.extend_from_within(start..start + len);
+                    len
+                }
+                // The entry being defined by this very step: w plus its first unit.
+                None if code == dict.len() => {
+                    out.extend_from_within(w.0..w.0 + w.1);
+                    out.push(out[w.0]);
+                    w.1 + 1
+                }
+                None => return None,
+            },
+        };
+        // w + entry[0] lies contiguously in `out`: the entry was written right after w.
+        dict.push((w.0, w.1 + 1));
+        enlarge_in -= 1;
+        w = (out.len() - entry_len, entry_len);
+        if enlarge_in == 0 {
+            enlarge_in = 1 << width;
+            width += 1;
+        }
+    }
 }
 
 /// Compresses a string the way `compressToEncodedURIComponent` does.
@@ -82,6 +203,49 @@ mod tests {
         assert!(decompress_from_encoded_uri("").is_err());
         assert!(decompress_from_encoded_uri("MwJg!EA").is_err());
         assert!(decompress_from_encoded_uri("M").is_err());
+    }
+
+    #[test]
+    fn exactly_the_uri_alphabet_and_space_are_accepted() {
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-$ ";
+        for b in 0u8..=255 {
+            let ch = char::from(b);
+            let got = decompress_from_encoded_uri(&format!("MwJg{ch}EA"));
+            let rejected =
+                matches!(&got, Err(Error::LzString { reason }) if reason.contains("URI alphabet"));
+            assert_eq!(rejected, !alphabet.contains(ch), "{ch:?}");
+        }
+    }
+
+    /// The `lz-str` crate's decoding (with its end-of-stream padding), as the reference.
+    fn reference(encoded: &str) -> Option<String> {
+        let wide = lz_str::decompress_from_encoded_uri_component(&format!("{encoded}A"))?;
+        String::from_utf16(&wide).ok()
+    }
+
+    #[test]
+    fn agrees_with_the_lz_str_crate_on_valid_and_cut_streams() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..400 {
+            let len = rng.random_range(0..600);
+            // Long runs of few symbols grow long dictionary entries; wide units take 16-bit literals.
+            let s: String = (0..len)
+                .map(|_| match rng.random_range(0..10) {
+                    0 => char::from_u32(rng.random_range(0x100..0xD7FF)).unwrap(),
+                    1..=3 => '0',
+                    _ => rng.random_range(48u8..112) as char,
+                })
+                .collect();
+            let enc = compress_to_encoded_uri(&s);
+            assert_eq!(decompress_from_encoded_uri(&enc).ok(), Some(s.clone()));
+            assert_eq!(reference(&enc), Some(s));
+            // Where both decode a cut stream, they agree (the crate pads one symbol only, so
+            // it fails on some that read zeros further, as the JS reference does).
+            let cut = &enc[..rng.random_range(1..=enc.len())];
+            if let (Ok(got), Some(want)) = (decompress_from_encoded_uri(cut), reference(cut)) {
+                assert_eq!(got, want, "{cut}");
+            }
+        }
     }
 
     #[test]

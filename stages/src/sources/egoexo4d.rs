@@ -10,15 +10,18 @@ use std::path::{Path, PathBuf};
 
 use crossview_schemas::glam::DVec3;
 use crossview_schemas::{
-    Absence, Camera, CameraKind, CameraModel, CameraToWorld, ContentHasher, Distortion, ErrorClass,
-    Frame, ImageRef, InputError, MaskSource, Observation, ObservedMask, Rle, Rotation, Scene,
-    SensorRotation, SourceKind, WorldToCamera,
+    Absence, BoxXyxy, Camera, CameraKind, CameraModel, CameraToWorld, ContentHasher, Distortion,
+    ErrorClass, Frame, ImageRef, InputError, MaskSource, Observation, ObservedMask, Rle, Rotation,
+    Scene, SensorRotation, SourceKind, WorldToCamera,
 };
+use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 use super::files::{file_stamp, sorted_entries, stamp_into};
 use super::json_stream::{StreamEnd, stream_entries};
+use super::loose_json::{Entries, Loose, Naturals};
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
 
@@ -26,6 +29,44 @@ use crate::error::Result;
 pub const FPS: f64 = 30.0;
 /// The Aria RGB stream's key in relations annotations.
 const EGO_STREAM: &str = "214-1";
+
+/// Below this IoU with its mask's box, an ego box is reported as suspicious.
+const EGO_BOX_MIN_IOU: f64 = 0.5;
+
+/// One take's relations entry, read into types (the click lists and metadata are skipped).
+#[derive(Deserialize)]
+struct TakeJson<'a> {
+    #[serde(borrow)]
+    object_masks: Option<Loose<Entries<'a, ObjectMasksJson<'a>>>>,
+    object_names: Option<Value>,
+}
+
+/// One camera's entry of an EgoPose `camera_pose` file (a frame's, in the frame-first layout).
+#[derive(Deserialize)]
+struct PoseEntryJson<'a> {
+    #[serde(borrow)]
+    camera_extrinsics: Option<&'a RawValue>,
+}
+
+/// One object's masks, by camera key.
+type ObjectMasksJson<'a> = Loose<Entries<'a, Loose<CameraMasksJson<'a>>>>;
+
+/// One object's masks in one camera.
+#[derive(Deserialize)]
+struct CameraMasksJson<'a> {
+    #[serde(borrow)]
+    annotation: Option<Loose<Entries<'a, Loose<MaskJson<'a>>>>>,
+    annotated_frames: Option<Naturals>,
+}
+
+/// One stored mask; the encoded mask is kept raw so a non-string is its own record's error.
+#[derive(Default, Deserialize)]
+struct MaskJson<'a> {
+    width: Option<Value>,
+    height: Option<Value>,
+    #[serde(rename = "encodedMask", borrow)]
+    encoded_mask: Option<&'a RawValue>,
+}
 
 /// Reads an Ego-Exo4D tree.
 pub struct EgoExo4dReader {
@@ -159,7 +200,7 @@ impl EgoExo4dReader {
                 return Vec::new();
             }
         };
-        *fp = fp.clone().bytes(&text);
+        *fp = fp.clone().long_bytes(&text);
         let mut out = Vec::new();
         let mut rdr = csv::Reader::from_reader(text.as_slice());
         let headers = match rdr.headers() {
@@ -289,7 +330,7 @@ impl EgoExo4dReader {
                 return None;
             }
         };
-        *fp = fp.clone().str(&text);
+        *fp = fp.clone().long_str(&text);
         let line = text.lines().next().unwrap_or_default();
         let v: Value = match serde_json::from_str(line) {
             Ok(v) => v,
@@ -384,43 +425,41 @@ impl EgoExo4dReader {
             );
             return out;
         };
-        *fp = fp.clone().str(&text);
-        let v: Value = match serde_json::from_str(&text) {
+        *fp = fp.clone().long_str(&text);
+        let top: Entries<'_, &RawValue> = match serde_json::from_str(&text) {
             Ok(v) => v,
             Err(e) => {
                 p.json(&file, &e);
                 return out;
             }
         };
-        let mat34 = |m: &Value| -> Option<WorldToCamera> {
-            let rows = m.as_array()?;
-            if rows.len() != 3 {
+        fn extrinsics(raw: &RawValue) -> Option<&RawValue> {
+            serde_json::from_str::<Loose<PoseEntryJson>>(raw.get())
+                .ok()?
+                .good()?
+                .camera_extrinsics
+        }
+        let mat34 = |m: &RawValue| -> Option<WorldToCamera> {
+            let rows: [[f64; 4]; 3] = serde_json::from_str(m.get()).ok()?;
+            if !rows.iter().flatten().all(|x| x.is_finite()) {
                 return None;
             }
-            let mut r = [[0.0; 3]; 3];
-            let mut t = [0.0; 3];
-            for (i, row) in rows.iter().enumerate() {
-                let row = row.as_array().filter(|a| a.len() == 4)?;
-                for j in 0..3 {
-                    r[i][j] = row[j].as_f64().filter(|x| x.is_finite())?;
-                }
-                t[i] = row[3].as_f64().filter(|x| x.is_finite())?;
-            }
+            let r = rows.map(|row| [row[0], row[1], row[2]]);
+            let t = rows.map(|row| row[3]);
             WorldToCamera::new(Rotation::from_rows(r).ok()?, DVec3::from_array(t)).ok()
         };
         // Camera-first layout (what the baselines read), else the documented frame-first one.
-        let frames: Vec<(String, &Value)> = match v
+        let camera_first = top
             .get(aria)
-            .and_then(|a| a.get("camera_extrinsics"))
-            .and_then(Value::as_object)
-        {
-            Some(per_frame) => per_frame.iter().map(|(f, m)| (f.clone(), m)).collect(),
-            None => v
-                .as_object()
-                .into_iter()
-                .flatten()
+            .and_then(|a| extrinsics(a))
+            .and_then(|m| serde_json::from_str::<Entries<'_, &RawValue>>(m.get()).ok());
+        let frames: Vec<(Cow<'_, str>, &RawValue)> = match camera_first {
+            Some(per_frame) => per_frame.into_iter().collect(),
+            None => top
+                .iter()
                 .filter_map(|(f, entry)| {
-                    Some((f.clone(), entry.get(aria)?.get("camera_extrinsics")?))
+                    let cams: Entries<'_, &RawValue> = serde_json::from_str(entry.get()).ok()?;
+                    Some((f.clone(), extrinsics(cams.get(aria)?)?))
                 })
                 .collect(),
         };
@@ -466,66 +505,68 @@ impl EgoExo4dReader {
         };
         let mut fp = ContentHasher::new("crossview.egoexo4d.take")
             .str(split)
-            .str(raw.get())
+            .long_str(raw.get())
             .str(takes_hash);
         let file = self.root.join(&rel_file);
-        let v: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
         let here = |rest: &str| format!("annotations.{}{rest}", take.uid);
+        let relations = match serde_json::from_str::<Loose<TakeJson>>(raw.get()) {
+            Ok(Loose::Good(t)) => Some(t),
+            Ok(Loose::Bad) => {
+                p.push(&file, here(""), ErrorClass::InvalidValue, "not an object");
+                None
+            }
+            Err(e) => {
+                p.push(&file, here(""), ErrorClass::Malformed, e.to_string());
+                None
+            }
+        };
+        let (object_masks, object_names) = relations
+            .map(|t| (t.object_masks.and_then(Loose::good), t.object_names))
+            .unwrap_or_default();
         // Masks first: they tell the ego image size when the calibration does not.
         let mut frames_of: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
         let mut ego_size = None;
-        for (object, per_cam) in v
-            .get("object_masks")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
+        for (object, per_cam) in object_masks.into_iter().flatten() {
             // Category: the object name without its trailing `_<n>`.
             let category = object
                 .rsplit_once('_')
                 .filter(|(_, n)| n.parse::<u32>().is_ok())
-                .map_or(object.as_str(), |(c, _)| c);
-            for (key, c) in per_cam.as_object().into_iter().flatten() {
+                .map_or(&*object, |(c, _)| c);
+            for (key, c) in per_cam.good().into_iter().flatten() {
                 // `aria01_214-1` is aria01's RGB stream; bare keys are exo cameras.
-                let cam = key
-                    .split_once('_')
-                    .map_or(key.as_str(), |(c, _)| c)
-                    .to_string();
+                let cam = key.split_once('_').map_or(&*key, |(c, _)| c).to_string();
                 let at = |rest: &str| here(&format!(".object_masks.{object}.{key}{rest}"));
+                let Some(c) = c.good() else { continue };
                 let annotated: BTreeSet<u32> = c
-                    .get("annotated_frames")
-                    .and_then(Value::as_array)
+                    .annotated_frames
+                    .map(|n| n.0)
+                    .unwrap_or_default()
                     .into_iter()
-                    .flatten()
-                    .filter_map(|f| f.as_u64().and_then(|f| u32::try_from(f).ok()))
                     .collect();
                 // Frames with a stored entry, valid or not: only the others mean "not visible".
                 let mut stored = BTreeSet::new();
-                for (fstr, ann) in c
-                    .get("annotation")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                {
-                    let at = at(&format!(".annotation.{fstr}"));
+                for (fstr, ann) in c.annotation.and_then(Loose::good).into_iter().flatten() {
+                    // Places are formatted only for errors: most records have none.
+                    let at = || at(&format!(".annotation.{fstr}"));
                     let Ok(frame) = fstr.parse::<u32>() else {
                         p.push(
                             &file,
-                            at,
+                            at(),
                             ErrorClass::InvalidValue,
                             "frame key is not a frame number",
                         );
                         continue;
                     };
                     stored.insert(frame);
+                    let ann = ann.good().unwrap_or_default();
                     let dims = (
-                        ann.get("height").and_then(Value::as_u64),
-                        ann.get("width").and_then(Value::as_u64),
+                        ann.height.as_ref().and_then(Value::as_u64),
+                        ann.width.as_ref().and_then(Value::as_u64),
                     );
                     let (Some(h), Some(w)) = dims else {
                         p.push(
                             &file,
-                            at,
+                            at(),
                             ErrorClass::InvalidValue,
                             "width and height must be integers",
                         );
@@ -534,20 +575,28 @@ impl EgoExo4dReader {
                     let (Ok(h), Ok(w)) = (u32::try_from(h), u32::try_from(w)) else {
                         p.push(
                             &file,
-                            at,
+                            at(),
                             ErrorClass::InvalidValue,
                             "mask size out of range",
                         );
                         continue;
                     };
-                    let Some(enc) = ann.get("encodedMask").and_then(Value::as_str) else {
-                        p.push(&file, at, ErrorClass::InvalidValue, "no encodedMask string");
+                    let encoded = ann
+                        .encoded_mask
+                        .and_then(|raw| serde_json::from_str::<Cow<str>>(raw.get()).ok());
+                    let Some(enc) = encoded else {
+                        p.push(
+                            &file,
+                            at(),
+                            ErrorClass::InvalidValue,
+                            "no encodedMask string",
+                        );
                         continue;
                     };
-                    let rle = match Rle::from_lz_encoded(enc, h, w) {
+                    let rle = match Rle::from_lz_encoded(&enc, h, w) {
                         Ok(r) => r,
                         Err(e) => {
-                            p.push(&file, at, ErrorClass::InvalidValue, e.to_string());
+                            p.push(&file, at(), ErrorClass::InvalidValue, e.to_string());
                             continue;
                         }
                     };
@@ -559,7 +608,7 @@ impl EgoExo4dReader {
                         scene_id: scene_id.clone(),
                         camera_id: cam.clone(),
                         frame_index: frame,
-                        instance_id: object.clone(),
+                        instance_id: object.to_string(),
                         category: category.to_string(),
                         subcategory: None,
                         // An empty stored mask is an observation of area 0, with no box.
@@ -579,7 +628,7 @@ impl EgoExo4dReader {
                         scene_id: scene_id.clone(),
                         camera_id: cam.clone(),
                         frame_index: frame,
-                        instance_id: object.clone(),
+                        instance_id: object.to_string(),
                     });
                 }
             }
@@ -592,6 +641,7 @@ impl EgoExo4dReader {
             ))
         });
         data.absences.sort();
+        check_ego_boxes(object_names.as_ref(), take, &data, &file, &here, &mut p);
 
         // Cameras; `reported` holds those whose calibration failure is already an error.
         let mut known = BTreeSet::new();
@@ -694,6 +744,165 @@ impl EgoExo4dReader {
     }
 }
 
+/// Checks the one ego box per object track (`object_names`: xywh in the ego video's
+/// `original_width` x `original_height` pixels at `frameNumber`) against the take's ego masks.
+/// The observation keeps its mask's tight box, so ego and exo boxes mean the same thing; the
+/// annotated box is a cross-check: a box outside its image or one for an unknown object is an
+/// error, one at a frame where the object is marked not visible contradicts the masks, and one
+/// that disagrees with the mask at its frame is suspicious (said as such when reading it as xyxy
+/// would fit: formats/README.md trap 3).
+fn check_ego_boxes(
+    names: Option<&Value>,
+    take: &Take,
+    data: &SceneData,
+    file: &Path,
+    here: &dyn Fn(&str) -> String,
+    p: &mut Problems,
+) {
+    let Some(names) = names else { return };
+    let entries = match names.get("annotation") {
+        Some(Value::Array(a)) => a,
+        None => return,
+        Some(_) => {
+            p.push(
+                file,
+                here(".object_names.annotation"),
+                ErrorClass::InvalidValue,
+                "not a list of boxes",
+            );
+            return;
+        }
+    };
+    let objects: BTreeSet<&str> = data
+        .observations
+        .iter()
+        .map(|o| o.instance_id.as_str())
+        .chain(data.absences.iter().map(|a| a.instance_id.as_str()))
+        .collect();
+    for (i, e) in entries.iter().enumerate() {
+        let at = here(&format!(".object_names.annotation.{i}"));
+        let Some(track) = e.get("track_id").and_then(Value::as_str) else {
+            p.push(file, at, ErrorClass::InvalidValue, "no track_id string");
+            continue;
+        };
+        let num = |k: &str| e.get(k).and_then(Value::as_f64).filter(|v| v.is_finite());
+        let (Some(x), Some(y), Some(w), Some(h)) =
+            (num("x"), num("y"), num("width"), num("height"))
+        else {
+            p.push(
+                file,
+                at,
+                ErrorClass::InvalidValue,
+                "x, y, width and height must be finite numbers",
+            );
+            continue;
+        };
+        let Some(frame) = e
+            .get("frameNumber")
+            .and_then(Value::as_u64)
+            .and_then(|f| u32::try_from(f).ok())
+        else {
+            p.push(
+                file,
+                at,
+                ErrorClass::InvalidValue,
+                "frameNumber must be a non-negative integer",
+            );
+            continue;
+        };
+        let ego_box = match BoxXyxy::from_xywh(x, y, w, h) {
+            Ok(b) => b,
+            Err(err) => {
+                p.push(file, at, ErrorClass::InvalidValue, err.to_string());
+                continue;
+            }
+        };
+        let size = |k: &str| e.get(k).and_then(Value::as_u64).filter(|&v| v > 0);
+        let original = size("original_width").zip(size("original_height"));
+        if let Some((ow, oh)) = original {
+            let image = BoxXyxy::try_new(0.0, 0.0, ow as f32, oh as f32);
+            if image.is_ok_and(|img| !img.contains(&ego_box, 0.5)) {
+                p.push(
+                    file,
+                    at,
+                    ErrorClass::InvalidValue,
+                    format!("box [{x}, {y}, {w}, {h}] (xywh) lies outside the {ow}x{oh} image"),
+                );
+                continue;
+            }
+        }
+        if !objects.contains(track) {
+            p.push(
+                file,
+                at,
+                ErrorClass::Inconsistent,
+                format!("ego box for {track}, which has no masks"),
+            );
+            continue;
+        }
+        for cam in &take.ego {
+            let marked_absent = data.absences.iter().any(|a| {
+                (&a.camera_id, a.frame_index, a.instance_id.as_str()) == (cam, frame, track)
+            });
+            if marked_absent {
+                p.push(
+                    file,
+                    at.clone(),
+                    ErrorClass::Inconsistent,
+                    format!(
+                        "ego box at frame {frame}, where {track} is marked not visible in {cam}"
+                    ),
+                );
+                continue;
+            }
+            let Some(mask) = data
+                .observations
+                .iter()
+                .find(|o| {
+                    (&o.camera_id, o.frame_index, o.instance_id.as_str()) == (cam, frame, track)
+                })
+                .and_then(|o| o.mask.as_ref())
+            else {
+                continue; // no mask at the box's frame: nothing to compare with
+            };
+            // The box is in the original video's pixels; the mask may be stored at another size.
+            let [mh, mw] = mask.rle.size();
+            let (sx, sy) = original.map_or((1.0, 1.0), |(ow, oh)| {
+                (f64::from(mw) / ow as f64, f64::from(mh) / oh as f64)
+            });
+            let scaled = |x1: f64, y1: f64, x2: f64, y2: f64| {
+                BoxXyxy::try_new(
+                    (x1 * sx) as f32,
+                    (y1 * sy) as f32,
+                    (x2 * sx) as f32,
+                    (y2 * sy) as f32,
+                )
+            };
+            let iou = |b: Option<BoxXyxy>| match (b, mask.rle.bbox()) {
+                (Some(b), Some(m)) => b.iou(&m),
+                _ => 0.0,
+            };
+            let as_xywh = iou(scaled(x, y, x + w, y + h).ok());
+            if as_xywh >= EGO_BOX_MIN_IOU {
+                continue;
+            }
+            let as_xyxy = iou(scaled(x, y, w, h).ok());
+            let reason = if as_xyxy >= EGO_BOX_MIN_IOU {
+                format!(
+                    "ego box of {track} at frame {frame} fits its mask in {cam} only when read as \
+                     xyxy (IoU {as_xyxy:.2}, as the documented xywh {as_xywh:.2})"
+                )
+            } else {
+                format!(
+                    "ego box of {track} at frame {frame} disagrees with its mask in {cam} \
+                     (IoU {as_xywh:.2})"
+                )
+            };
+            p.push(file, at.clone(), ErrorClass::Suspicious, reason);
+        }
+    }
+}
+
 impl SourceReader for EgoExo4dReader {
     fn kind(&self) -> SourceKind {
         SourceKind::EgoExo4d
@@ -762,5 +971,159 @@ impl SourceReader for EgoExo4dReader {
             }
         }
         Ok(tree.into_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A take whose ego camera `aria01` sees `cup_0` at frame 0 as the 40x40 square at
+    /// (20, 20) of a 100x100 image, and has it marked not visible at frame 30.
+    fn take_and_data() -> (Take, SceneData) {
+        let take = Take {
+            uid: "t".into(),
+            name: "t".into(),
+            root_dir: "takes/t".into(),
+            videos: BTreeMap::new(),
+            ego: BTreeSet::from(["aria01".to_string()]),
+        };
+        let square = BoxXyxy::try_new(20.0, 20.0, 60.0, 60.0).unwrap();
+        let rle = Rle::from_box(&square, 100, 100).unwrap();
+        let data = SceneData {
+            observations: vec![Observation {
+                scene_id: "s".into(),
+                camera_id: "aria01".into(),
+                frame_index: 0,
+                instance_id: "cup_0".into(),
+                category: "cup".into(),
+                subcategory: None,
+                bbox: rle.bbox(),
+                mask: Some(ObservedMask {
+                    rle,
+                    source: MaskSource::annotated(),
+                }),
+                keypoints: Vec::new(),
+                world_position: None,
+                world_extent: None,
+            }],
+            absences: vec![Absence {
+                scene_id: "s".into(),
+                camera_id: "aria01".into(),
+                frame_index: 30,
+                instance_id: "cup_0".into(),
+            }],
+            ..SceneData::default()
+        };
+        (take, data)
+    }
+
+    /// The (class, reason) of each problem the ego boxes `annotation` give.
+    fn problems(annotation: Value) -> Vec<(ErrorClass, String)> {
+        let (take, data) = take_and_data();
+        let mut p = Problems::new(SourceKind::EgoExo4d, Path::new("/r"), None);
+        let names = json!({ "annotation": annotation });
+        let file = Path::new("/r/annotations/relations_train.json");
+        check_ego_boxes(
+            Some(&names),
+            &take,
+            &data,
+            file,
+            &|r: &str| format!("annotations.t{r}"),
+            &mut p,
+        );
+        p.into_vec()
+            .into_iter()
+            .map(|e| (e.class, e.reason))
+            .collect()
+    }
+
+    fn ego_box(track: &str, frame: i64, xywh: [f64; 4], original: u32) -> Value {
+        json!({"x": xywh[0], "y": xywh[1], "width": xywh[2], "height": xywh[3], "rotation": 0,
+               "original_width": original, "original_height": original, "frameNumber": frame,
+               "track_id": track})
+    }
+
+    #[test]
+    fn a_box_that_matches_its_mask_is_quiet_at_any_original_size() {
+        assert!(problems(json!([ego_box("cup_0", 0, [20.0, 20.0, 40.0, 40.0], 100)])).is_empty());
+        // Twice the mask's resolution: scaled down before the comparison.
+        assert!(problems(json!([ego_box("cup_0", 0, [40.0, 40.0, 80.0, 80.0], 200)])).is_empty());
+        // A frame without a mask record has nothing to compare with.
+        assert!(problems(json!([ego_box("cup_0", 15, [0.0, 0.0, 5.0, 5.0], 100)])).is_empty());
+        // No object_names at all is fine.
+        let (take, data) = take_and_data();
+        let mut p = Problems::new(SourceKind::EgoExo4d, Path::new("/r"), None);
+        check_ego_boxes(
+            None,
+            &take,
+            &data,
+            Path::new("/r/x.json"),
+            &|r: &str| r.to_string(),
+            &mut p,
+        );
+        assert!(p.into_vec().is_empty());
+    }
+
+    #[test]
+    fn a_box_written_as_xyxy_is_named_as_such() {
+        let got = problems(json!([ego_box("cup_0", 0, [20.0, 20.0, 60.0, 60.0], 100)]));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].0, ErrorClass::Suspicious);
+        assert!(got[0].1.contains("only when read as xyxy"), "{}", got[0].1);
+    }
+
+    #[test]
+    fn a_box_elsewhere_is_suspicious_and_contradictions_are_errors() {
+        let got = problems(json!([
+            ego_box("cup_0", 0, [70.0, 70.0, 10.0, 10.0], 100),
+            ego_box("cup_0", 30, [20.0, 20.0, 40.0, 40.0], 100),
+            ego_box("cup_9", 0, [20.0, 20.0, 40.0, 40.0], 100),
+        ]));
+        let classes: Vec<ErrorClass> = got.iter().map(|g| g.0).collect();
+        assert_eq!(
+            classes,
+            [
+                ErrorClass::Suspicious,
+                ErrorClass::Inconsistent,
+                ErrorClass::Inconsistent
+            ],
+            "{got:?}"
+        );
+        assert!(got[0].1.contains("disagrees") && got[0].1.contains("IoU 0.00"));
+        assert!(got[1].1.contains("marked not visible"));
+        assert!(got[2].1.contains("cup_9, which has no masks"));
+    }
+
+    #[test]
+    fn malformed_boxes_are_invalid_values_one_by_one() {
+        let mut missing_x = ego_box("cup_0", 0, [20.0, 20.0, 40.0, 40.0], 100);
+        missing_x.as_object_mut().unwrap().remove("x");
+        let mut no_track = ego_box("cup_0", 0, [20.0, 20.0, 40.0, 40.0], 100);
+        no_track["track_id"] = json!(3);
+        let got = problems(json!([
+            missing_x,
+            no_track,
+            ego_box("cup_0", -1, [20.0, 20.0, 40.0, 40.0], 100),
+            ego_box("cup_0", 0, [20.0, 20.0, -4.0, 40.0], 100),
+            ego_box("cup_0", 0, [90.0, 90.0, 20.0, 20.0], 100),
+            ego_box("cup_0", 0, [20.0, 20.0, 40.0, 40.0], 100),
+        ]));
+        let reasons: Vec<&str> = got.iter().map(|g| g.1.as_str()).collect();
+        assert!(
+            got.iter().all(|g| g.0 == ErrorClass::InvalidValue),
+            "{got:?}"
+        );
+        assert_eq!(reasons.len(), 5, "{reasons:?}");
+        assert!(reasons[0].contains("finite numbers"));
+        assert!(reasons[1].contains("track_id"));
+        assert!(reasons[2].contains("frameNumber"));
+        assert!(reasons[3].contains("negative size"));
+        assert!(reasons[4].contains("outside the 100x100 image"));
+        assert_eq!(
+            problems(json!({"x": 1})),
+            [(ErrorClass::InvalidValue, "not a list of boxes".to_string())]
+        );
     }
 }

@@ -294,7 +294,7 @@ impl EgoHumansReader {
         let rel = |p: &Path| p.strip_prefix(&self.root).unwrap_or(p).to_path_buf();
         let read = |path: &Path, fp: &mut ContentHasher, data: &mut SceneData| -> Option<String> {
             let text = std::fs::read_to_string(path).ok()?;
-            *fp = fp.clone().str(&rel(path).to_string_lossy()).str(&text);
+            *fp = fp.clone().str(&rel(path).to_string_lossy()).long_str(&text);
             data.files.push(rel(path));
             Some(text)
         };
@@ -658,7 +658,7 @@ impl EgoHumansReader {
         }
         // Observations: the benchmark annotations of this sequence.
         for a in anns {
-            fp = fp.str(&a.raw);
+            fp = fp.long_str(&a.raw);
             let v = match &a.fields {
                 Ok(v) => v,
                 Err(e) => {

@@ -15,10 +15,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
 use super::json_stream::{StreamEnd, stream_entries};
+use super::loose_json::{Entries, Loose};
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::{Error, Result};
 
@@ -40,69 +40,6 @@ impl MessyTableReader {
         MessyTableReader {
             root: root.to_path_buf(),
             opts,
-        }
-    }
-}
-
-/// An object read as `T`, or noted as not an object: one bad value costs only its own
-/// record, and the scene is read in one pass into types (no JSON tree of the whole scene).
-enum Loose<T> {
-    Good(T),
-    Bad,
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Loose<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        d.deserialize_any(LooseVisitor(std::marker::PhantomData))
-    }
-}
-
-struct LooseVisitor<T>(std::marker::PhantomData<T>);
-
-impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for LooseVisitor<T> {
-    type Value = Loose<T>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(
-        self,
-        map: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
-        T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Loose::Good)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(
-        self,
-        mut seq: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(Loose::Bad)
-    }
-    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
-        Ok(Loose::Bad)
-    }
-    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
-        Ok(Loose::Bad)
-    }
-    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
-        Ok(Loose::Bad)
-    }
-    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
-        Ok(Loose::Bad)
-    }
-    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
-        Ok(Loose::Bad)
-    }
-    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
-        Ok(Loose::Bad)
-    }
-}
-
-impl<T> Loose<T> {
-    fn good(self) -> Option<T> {
-        match self {
-            Loose::Good(t) => Some(t),
-            Loose::Bad => None,
         }
     }
 }
@@ -129,10 +66,6 @@ fn integer(v: Option<&Value>) -> Option<i64> {
             .map(|x| x as i64)
     })
 }
-
-/// Keyed entries in key order (as the JSON object model orders them); a repeated key keeps
-/// its last value.
-type Entries<'a, T> = BTreeMap<Cow<'a, str>, T>;
 
 #[derive(Deserialize)]
 struct SceneJson<'a> {
@@ -179,7 +112,7 @@ impl MessyTableReader {
         };
         let mut fp = ContentHasher::new("crossview.messytable.scene")
             .str(split)
-            .str(raw.get())
+            .long_str(raw.get())
             .str(intrinsics.get());
         let cameras = serde_json::from_str::<SceneJson>(raw.get())
             .ok()

@@ -14,6 +14,7 @@ use crossview_schemas::{
 };
 use serde_json::Value;
 
+use super::csv_text::CsvText;
 use super::files::{sorted_entries, stamp_into};
 use super::folder::{Folder, zip_of};
 use super::{MmpExtrinsics, Problems, SceneData, SourceOptions, SourceReader};
@@ -303,6 +304,7 @@ impl MmpTrackReader {
         // Top-down ground points per frame.
         let mut ground: BTreeMap<(u32, String), DVec3> = BTreeMap::new();
         if let Some(td) = topdown_folder.as_mut() {
+            let mut csv = CsvText::new();
             for name in td.files() {
                 let Some(frame) = name
                     .strip_prefix("topdown_")
@@ -319,9 +321,9 @@ impl MmpTrackReader {
                         continue;
                     }
                 };
-                fp = fp.str(&rel(&f).to_string_lossy()).bytes(&text);
+                fp = fp.str(&rel(&f).to_string_lossy()).long_bytes(&text);
                 data.files.push(rel(&f));
-                read_topdown(&text, frame, &f, calib.space, &mut ground, &mut p);
+                read_topdown(&mut csv, text, frame, &f, calib.space, &mut ground, &mut p);
             }
         }
         for ((frame, cam), label_name) in &labels {
@@ -378,7 +380,7 @@ impl MmpTrackReader {
                     continue;
                 }
             };
-            fp = fp.str(&rel(path).to_string_lossy()).bytes(&text);
+            fp = fp.str(&rel(path).to_string_lossy()).long_bytes(&text);
             data.files.push(rel(path));
             let v: Value = match serde_json::from_slice(&text) {
                 Ok(v) => v,
@@ -472,18 +474,15 @@ impl MmpTrackReader {
 /// The ground points of one frame's top-down CSV (`id, Y, X` grid cells per line) in world
 /// metres, through the environment's grid; bad lines are problems of `file`.
 fn read_topdown(
-    text: &[u8],
+    csv: &mut CsvText,
+    text: Vec<u8>,
     frame: u32,
     file: &Path,
     space: Option<Space>,
     ground: &mut BTreeMap<(u32, String), DVec3>,
     p: &mut Problems,
 ) {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text);
-    for (line, rec) in rdr.records().enumerate() {
+    for (line, rec) in csv.records(text).enumerate() {
         let at = format!("line {}", line + 1);
         let rec = match rec {
             Ok(r) => r,

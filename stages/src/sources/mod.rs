@@ -4,11 +4,13 @@
 //! Start with [`open`] (or [`detect`]) and [`SourceReader::read`], which hands over one
 //! [`SceneData`] at a time, so a tree of thousands of scenes is read in bounded memory.
 
+mod csv_text;
 pub mod egoexo4d;
 pub mod egohumans;
 pub mod files;
 pub mod folder;
 pub mod json_stream;
+mod loose_json;
 pub mod messytable;
 pub mod mmptrack;
 mod problems;

@@ -1,0 +1,232 @@
+//! Lenient typed JSON for loaders: [`Loose`] reads an object as a type or notes it as not an
+//! object, [`Entries`] keeps a JSON object's members in key order.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// An object read as `T`, or noted as not an object: one bad value costs only its own
+/// record, and the scene is read in one pass into types (no JSON tree of the whole scene).
+pub(super) enum Loose<T> {
+    Good(T),
+    Bad,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Loose<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(LooseVisitor(std::marker::PhantomData))
+    }
+}
+
+struct LooseVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for LooseVisitor<T> {
+    type Value = Loose<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Loose::Good)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Loose::Bad)
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Ok(Loose::Bad)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Ok(Loose::Bad)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        Ok(Loose::Bad)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Ok(Loose::Bad)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Loose::Bad)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Loose::Bad)
+    }
+}
+
+impl<T> Loose<T> {
+    pub(super) fn good(self) -> Option<T> {
+        match self {
+            Loose::Good(t) => Some(t),
+            Loose::Bad => None,
+        }
+    }
+}
+
+/// Keyed entries in key order (as the JSON object model orders them); a repeated key keeps
+/// its last value.
+pub(super) type Entries<'a, T> = BTreeMap<Cow<'a, str>, T>;
+
+/// The members of a JSON list that are integers fitting a `u32` (frame numbers); other
+/// members, or a value that is not a list, are skipped, as a lenient reader of a
+/// `serde_json::Value` would, without building one.
+#[derive(Default)]
+pub(super) struct Naturals(pub(super) Vec<u32>);
+
+impl<'de> Deserialize<'de> for Naturals {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(NaturalsVisitor)
+    }
+}
+
+struct NaturalsVisitor;
+
+/// One list member: `Some` for an integer that fits a `u32`.
+struct Natural(Option<u32>);
+
+impl<'de> Deserialize<'de> for Natural {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(NaturalVisitor)
+    }
+}
+
+struct NaturalVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NaturalVisitor {
+    type Value = Natural;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
+        Ok(Natural(u32::try_from(v).ok()))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
+        Ok(Natural(u32::try_from(v).ok()))
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Ok(Natural(None))
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Ok(Natural(None))
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Natural(None))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Natural(None))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Natural(None))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Natural(None))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NaturalsVisitor {
+    type Value = Naturals;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Natural(n)) = seq.next_element()? {
+            out.extend(n);
+        }
+        Ok(Naturals(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Naturals::default())
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        Ok(Naturals::default())
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Ok(Naturals::default())
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Ok(Naturals::default())
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Ok(Naturals::default())
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Naturals::default())
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Naturals::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the loaders did with a `serde_json::Value` before these types.
+    fn by_value(text: &str) -> Vec<u32> {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_u64().and_then(|f| u32::try_from(f).ok()))
+            .collect()
+    }
+
+    #[test]
+    fn naturals_keep_what_a_value_reader_kept() {
+        for text in [
+            "[0, 30, 60]",
+            "[0, -1, 30.0, \"60\", null, [90], {\"a\": 1}, 4294967295, 4294967296, 120]",
+            "{\"0\": 1}",
+            "17",
+            "\"x\"",
+            "null",
+            "[]",
+        ] {
+            let got: Naturals = serde_json::from_str(text).unwrap();
+            assert_eq!(got.0, by_value(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn loose_objects_are_typed_or_bad_without_failing_the_parse() {
+        #[derive(Deserialize)]
+        struct Pair {
+            #[serde(rename = "a")]
+            _a: Option<serde_json::Value>,
+        }
+        let v: Vec<Loose<Pair>> =
+            serde_json::from_str("[{\"a\": 1}, 2, \"s\", [1], null, {}]").unwrap();
+        let good: Vec<bool> = v.iter().map(|l| matches!(l, Loose::Good(_))).collect();
+        assert_eq!(good, [true, false, false, false, false, true]);
+    }
+}

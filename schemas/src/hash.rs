@@ -1,5 +1,6 @@
-//! [`ContentHasher`]: SHA-256 over length-prefixed fields, the one way crossview derives content
-//! ids (sample ids, config hashes, content-addressed frames and cache keys).
+//! [`ContentHasher`]: SHA-256 over length-prefixed fields, the way crossview derives content
+//! ids (config hashes, content-addressed frames, cache keys); [`SampleIdHasher`]: the same
+//! fields under xxh3-128, for sample ids.
 
 use sha2::{Digest, Sha256};
 
@@ -16,46 +17,57 @@ use sha2::{Digest, Sha256};
 #[derive(Clone)]
 pub struct ContentHasher(Sha256);
 
+/// The typed fields both hashers take, each length- or width-prefixed; `$put` feeds raw bytes
+/// to the digest. One encoding, written once for [`ContentHasher`] and [`SampleIdHasher`].
+macro_rules! field_methods {
+    ($put:ident) => {
+        /// Adds bytes.
+        pub fn bytes(mut self, b: &[u8]) -> Self {
+            self.$put(&(b.len() as u64).to_le_bytes());
+            self.$put(b);
+            self
+        }
+        /// Adds a string.
+        pub fn str(self, s: &str) -> Self {
+            self.bytes(s.as_bytes())
+        }
+        /// Adds an integer.
+        pub fn u64(mut self, v: u64) -> Self {
+            self.$put(&v.to_le_bytes());
+            self
+        }
+        /// Adds a signed integer.
+        pub fn i64(self, v: i64) -> Self {
+            self.u64(v as u64)
+        }
+        /// Adds a float by its bits (so -0.0 and 0.0 differ; NaN payloads are kept).
+        pub fn f64(self, v: f64) -> Self {
+            self.u64(v.to_bits())
+        }
+        /// Adds a long string by its 128-bit xxh3 digest (see `long_bytes`).
+        pub fn long_str(self, s: &str) -> Self {
+            self.long_bytes(s.as_bytes())
+        }
+        /// Adds long bytes by their 128-bit xxh3 digest: for bodies (mask RLE counts, input
+        /// files in scene fingerprints) whose bytes would dominate SHA-256's time; an
+        /// accidental collision (about 2^-64 at a billion bodies) is as unlikely as any in the
+        /// 128-bit ids made from it.
+        pub fn long_bytes(self, b: &[u8]) -> Self {
+            let d = xxhash_rust::xxh3::xxh3_128(b);
+            self.u64(b.len() as u64).u64(d as u64).u64((d >> 64) as u64)
+        }
+    };
+}
+
 impl ContentHasher {
     /// A hasher for one kind of content (the domain keeps kinds apart).
     pub fn new(domain: &str) -> Self {
         ContentHasher(Sha256::new()).str(domain)
     }
-    /// Adds bytes.
-    pub fn bytes(mut self, b: &[u8]) -> Self {
-        self.0.update((b.len() as u64).to_le_bytes());
+    fn put(&mut self, b: &[u8]) {
         self.0.update(b);
-        self
     }
-    /// Adds a string.
-    pub fn str(self, s: &str) -> Self {
-        self.bytes(s.as_bytes())
-    }
-    /// Adds an integer.
-    pub fn u64(mut self, v: u64) -> Self {
-        self.0.update(v.to_le_bytes());
-        self
-    }
-    /// Adds a signed integer.
-    pub fn i64(self, v: i64) -> Self {
-        self.u64(v as u64)
-    }
-    /// Adds a float by its bits (so -0.0 and 0.0 differ; NaN payloads are kept).
-    pub fn f64(self, v: f64) -> Self {
-        self.u64(v.to_bits())
-    }
-    /// Adds a long string by its 128-bit xxh3 digest (see [`ContentHasher::long_bytes`]).
-    pub fn long_str(self, s: &str) -> Self {
-        self.long_bytes(s.as_bytes())
-    }
-    /// Adds long bytes by their 128-bit xxh3 digest: for bodies (mask RLE counts, input files
-    /// in scene fingerprints) whose bytes would dominate SHA-256's time; an accidental
-    /// collision (about 2^-64 at a billion bodies) is as unlikely as any in the 128-bit ids
-    /// made from it.
-    pub fn long_bytes(self, b: &[u8]) -> Self {
-        let d = xxhash_rust::xxh3::xxh3_128(b);
-        self.u64(b.len() as u64).u64(d as u64).u64((d >> 64) as u64)
-    }
+    field_methods!(put);
     /// Adds bytes without a length prefix, for streaming a large body in parts; use only as
     /// the last field of a hash.
     pub fn update_raw(&mut self, b: &[u8]) {
@@ -72,6 +84,36 @@ impl ContentHasher {
     pub fn finish_hex(self, n: usize) -> String {
         let digest = self.0.finalize();
         hex::encode(&digest[..n.min(32)])
+    }
+}
+
+/// [`ContentHasher`]'s fields under 128-bit xxh3 instead of SHA-256, for the one id made
+/// millions of times per build (each sample's): SHA-256 was a twentieth of a paper-scale
+/// build's CPU. The ids need to be stable and unique, not unforgeable; an accidental
+/// collision among a billion samples has odds of about 2^-68.
+///
+/// ```
+/// use crossview_schemas::SampleIdHasher;
+/// let a = SampleIdHasher::new("demo").str("ab").str("c").finish_hex();
+/// let b = SampleIdHasher::new("demo").str("a").str("bc").finish_hex();
+/// assert_ne!(a, b);
+/// assert_eq!(a.len(), 32);
+/// ```
+#[derive(Clone)]
+pub struct SampleIdHasher(Box<xxhash_rust::xxh3::Xxh3>);
+
+impl SampleIdHasher {
+    /// A hasher for one kind of content (the domain keeps kinds apart).
+    pub fn new(domain: &str) -> Self {
+        SampleIdHasher(Box::new(xxhash_rust::xxh3::Xxh3::new())).str(domain)
+    }
+    fn put(&mut self, b: &[u8]) {
+        self.0.update(b);
+    }
+    field_methods!(put);
+    /// The 128-bit digest as 32 lowercase hex digits.
+    pub fn finish_hex(self) -> String {
+        hex::encode(self.0.digest128().to_be_bytes())
     }
 }
 
@@ -99,6 +141,27 @@ mod tests {
         assert_ne!(
             ContentHasher::new("t").long_str("x").finish_hex(16),
             ContentHasher::new("t").str("x").finish_hex(16)
+        );
+    }
+
+    #[test]
+    fn sample_ids_hash_the_same_fields_as_xxh3_of_their_encoding() {
+        // The fields' bytes written out by hand: length-prefixed strings, little-endian words.
+        let mut encoded = Vec::new();
+        for s in ["d", "ab"] {
+            encoded.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            encoded.extend_from_slice(s.as_bytes());
+        }
+        encoded.extend_from_slice(&7u64.to_le_bytes());
+        let want = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&encoded));
+        assert_eq!(SampleIdHasher::new("d").str("ab").u64(7).finish_hex(), want);
+        assert_ne!(
+            SampleIdHasher::new("d").str("ab").u64(7).finish_hex(),
+            SampleIdHasher::new("d")
+                .str("a")
+                .str("b")
+                .u64(7)
+                .finish_hex()
         );
     }
 }

@@ -34,7 +34,7 @@ pub use bbox::BoxXyxy;
 pub use camera::{CameraModel, SensorRotation};
 pub use distortion::Distortion;
 pub use error::{Error, Result};
-pub use hash::{ContentHasher, sha256_hex};
+pub use hash::{ContentHasher, SampleIdHasher, sha256_hex};
 pub use mask::{CocoRle, Rle, RleBuilder};
 pub use parquet_io::{
     AtomicFile, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, META_CONFIG_HASH, META_RECORD,

@@ -16,6 +16,7 @@ pub mod masks;
 pub mod qa;
 pub mod rewrite;
 pub mod sources;
+pub mod spill;
 pub mod split;
 pub mod synth;
 pub mod video;

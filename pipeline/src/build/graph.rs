@@ -28,13 +28,16 @@ use anyhow::Context as _;
 use crossview_schemas::{
     ContentHasher, InputError, QaSample, SourceKind, Split, Task, WriteOptions,
 };
-use crossview_stages::corpus::{CorpusConfig, CorpusStats, count_scene, emit_scene_kept};
+use crossview_stages::corpus::{
+    CorpusConfig, CorpusStats, count_scene_keeping, emit_eligible_kept, emit_scene_kept,
+};
 use crossview_stages::filter::{SlotKey, Tally};
 use crossview_stages::masks::{MaskCompleter, MaskStats};
 use crossview_stages::qa::hash_name;
 use crossview_stages::sources::{self, SceneData, SourceOptions};
 
 use super::cache::{self, FirstPass, SceneMasks};
+use super::eligible::EligibleStore;
 use super::frames::SceneFrames;
 use super::progress::Counters;
 use super::shards::{ShardId, ShardInfo, write_shard};
@@ -197,6 +200,8 @@ pub struct Job {
     pub write: WriteOptions,
     /// Progress counters of this process.
     pub progress: Arc<Counters>,
+    /// This process's first-pass survivors, for its second passes.
+    pub eligible: Arc<EligibleStore>,
 }
 
 /// A scene as the manifest lists it.
@@ -399,6 +404,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         let ranked1 = ranked.clone();
         let cache_dir = job.cache_dir.clone();
         let cache_settings = job.cache_settings.clone();
+        let eligible_store = job.eligible.clone();
         // Already spread by scene hash, and on the worker that masked the scene.
         let eligible = scenes
             .clone()
@@ -411,7 +417,12 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                     Some((entry, true)) => entry,
                     pending => {
                         *ranked1.borrow_mut() += 1;
-                        let (tally, st) = count_scene(&blob.data, &cfg);
+                        // The survivors are set aside so the second pass need not
+                        // generate them again.
+                        let mut encoded = Vec::new();
+                        let (tally, st) =
+                            count_scene_keeping(&blob.data, &cfg, &mut |c| c.encode(&mut encoded));
+                        eligible_store.put(scene_id, fingerprint, &encoded);
                         let source = blob
                             .data
                             .scene
@@ -692,9 +703,19 @@ fn write_owned_shards(
                 let frames = SceneFrames::new(job.frames_dir.as_deref(), blob.root.as_path());
                 let keeps = |_: &SlotKey, rank: u64| ranks.binary_search(&rank).is_ok();
                 let first = rows.len();
-                let st = emit_scene_kept(&blob.data, &job.corpus, &keeps, &frames, &mut |q| {
-                    rows.push(q)
-                })?;
+                let (scene_id, fingerprint) = blob.key();
+                let mut push = |q| rows.push(q);
+                let st = match job.eligible.take(scene_id, fingerprint) {
+                    Some(eligible) => emit_eligible_kept(
+                        &blob.data,
+                        &job.corpus,
+                        &eligible,
+                        &keeps,
+                        &frames,
+                        &mut push,
+                    )?,
+                    None => emit_scene_kept(&blob.data, &job.corpus, &keeps, &frames, &mut push)?,
+                };
                 rows[first..].sort_by(|a, b| a.sample_id.cmp(&b.sample_id));
                 second_pass.merge(&st);
                 report.frame_problems.extend(frames.into_problems());

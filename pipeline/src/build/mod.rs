@@ -3,6 +3,7 @@
 
 mod cache;
 mod config;
+mod eligible;
 mod frames;
 mod graph;
 mod manifest;
@@ -226,6 +227,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
             config_hash: cfg.output_hash(),
         },
         progress: progress.clone(),
+        eligible: Arc::new(eligible::EligibleStore::default()),
     };
 
     let start = Instant::now();

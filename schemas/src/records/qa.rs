@@ -15,7 +15,7 @@ use crate::arrow_io::{
 };
 use crate::bbox::BoxXyxy;
 use crate::error::Result;
-use crate::hash::ContentHasher;
+use crate::hash::SampleIdHasher;
 use crate::mask::CocoRle;
 use crate::vocab::{MaskSource, MaskSourceKind, SourceKind, Split, Task};
 
@@ -91,7 +91,7 @@ impl QaSample {
     /// The content hash that makes a stable sample id: everything a reader sees except the
     /// split (a function of the scene) and the id itself. 32 hex digits.
     pub fn content_id(&self) -> String {
-        let mut h = ContentHasher::new("crossview.qa_sample.v2")
+        let mut h = SampleIdHasher::new("crossview.qa_sample.v3")
             .str(self.task.name())
             .str(self.source.name())
             .str(&self.scene_id)
@@ -124,7 +124,7 @@ impl QaSample {
                 .long_str(r.mask.counts())
                 .str(r.mask_source.kind.name());
         }
-        h.finish_hex(16)
+        h.finish_hex()
     }
 }
 

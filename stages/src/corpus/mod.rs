@@ -1,8 +1,9 @@
 //! The corpus as plain per-scene functions: [`count_scene`] (geometry, candidates, per-scene
 //! filters, ranks tallied), a [`Selection`] from the merged tallies, then [`emit_scene`].
 //!
-//! Both passes regenerate a scene's candidates from its records, so nothing but the compact
-//! tally is held between them; the dataflow graph wires these same functions.
+//! By default both passes generate a scene's candidates from its records, so nothing but the
+//! compact tally is held between them; a caller that kept the first pass's survivors
+//! ([`count_scene_keeping`]) hands them to [`emit_eligible_kept`] instead of regenerating.
 
 mod report;
 mod stats;
@@ -15,7 +16,7 @@ use crate::Result;
 use crate::filter::{Deduper, FilterConfig, SlotKey, Tally, rank};
 use crate::geometry::{GeometryConfig, SceneGeometry};
 use crate::masks::MaskConfig;
-use crate::qa::{FrameImages, GENERATOR, QaConfig, SceneIndex, generate, materialize};
+use crate::qa::{Candidate, FrameImages, GENERATOR, QaConfig, SceneIndex, generate, materialize};
 use crate::rewrite::{RewriteConfig, rewrite};
 use crate::sources::SceneData;
 use crate::split::SplitConfig;
@@ -76,6 +77,16 @@ impl CorpusConfig {
 /// First pass over one scene: what survives the per-scene filters (margins, duplicates), as
 /// ranks per balance group, and the counts of every stage.
 pub fn count_scene(scene: &SceneData, cfg: &CorpusConfig) -> (Tally, CorpusStats) {
+    count_scene_keeping(scene, cfg, &mut |_| {})
+}
+
+/// [`count_scene`], handing each candidate that survives the per-scene filters to `eligible`
+/// in generation order (what [`emit_eligible_kept`] takes back).
+pub fn count_scene_keeping(
+    scene: &SceneData,
+    cfg: &CorpusConfig,
+    eligible: &mut dyn FnMut(&Candidate),
+) -> (Tally, CorpusStats) {
     let mut tally = Tally::new();
     let mut stats = CorpusStats::default();
     let Some(meta) = &scene.scene else {
@@ -91,6 +102,7 @@ pub fn count_scene(scene: &SceneData, cfg: &CorpusConfig) -> (Tally, CorpusStats
         if let Ok(c) = drawn {
             if dedupe.admit(&c) {
                 stats.eligible(meta.source, c.task, split);
+                eligible(&c);
                 tally.add(
                     SlotKey::of(&c, split, meta.source),
                     rank(&c, cfg.qa.seed),
@@ -131,6 +143,32 @@ pub fn emit_scene_kept(
     frames: &dyn FrameImages,
     out: &mut dyn FnMut(QaSample),
 ) -> Result<CorpusStats> {
+    emit(scene, cfg, None, keeps, frames, out)
+}
+
+/// [`emit_scene_kept`] from the candidates [`count_scene_keeping`] handed over for this scene
+/// (same records, same settings), without generating them again.
+pub fn emit_eligible_kept(
+    scene: &SceneData,
+    cfg: &CorpusConfig,
+    eligible: &[Candidate],
+    keeps: &dyn Fn(&SlotKey, u64) -> bool,
+    frames: &dyn FrameImages,
+    out: &mut dyn FnMut(QaSample),
+) -> Result<CorpusStats> {
+    emit(scene, cfg, Some(eligible), keeps, frames, out)
+}
+
+/// The second pass: the kept candidates (from `eligible`, or generated and filtered again)
+/// materialised as samples.
+fn emit(
+    scene: &SceneData,
+    cfg: &CorpusConfig,
+    eligible: Option<&[Candidate]>,
+    keeps: &dyn Fn(&SlotKey, u64) -> bool,
+    frames: &dyn FrameImages,
+    out: &mut dyn FnMut(QaSample),
+) -> Result<CorpusStats> {
     let mut stats = CorpusStats::default();
     let Some(meta) = &scene.scene else {
         return Ok(stats);
@@ -139,16 +177,23 @@ pub fn emit_scene_kept(
     let ix = SceneIndex::new(scene, &geometry, cfg.qa.min_region_area_px);
     let split = cfg.split.split_of(&meta.scene_id);
     let generator = cfg.generator();
-    let mut dedupe = Deduper::new();
+    let kept_here =
+        |c: &Candidate| keeps(&SlotKey::of(c, split, meta.source), rank(c, cfg.qa.seed));
     let mut kept = Vec::new();
-    generate(&ix, &cfg.qa, &mut |drawn| {
-        if let Ok(c) = drawn
-            && dedupe.admit(&c)
-            && keeps(&SlotKey::of(&c, split, meta.source), rank(&c, cfg.qa.seed))
-        {
-            kept.push(c);
+    match eligible {
+        Some(eligible) => kept.extend(eligible.iter().filter(|c| kept_here(c)).copied()),
+        None => {
+            let mut dedupe = Deduper::new();
+            generate(&ix, &cfg.qa, &mut |drawn| {
+                if let Ok(c) = drawn
+                    && dedupe.admit(&c)
+                    && kept_here(&c)
+                {
+                    kept.push(c);
+                }
+            });
         }
-    });
+    }
     for c in &kept {
         let closed = materialize(&ix, c, split, &generator, frames)?;
         stats.kept(meta.source, c.task, split, c.answer);
@@ -266,5 +311,31 @@ mod tests {
             emit_scene(s, &cfg, &selection, &NoFrameImages, &mut |q| again.push(q)).unwrap();
         }
         assert_eq!(samples, again);
+        // From the first pass's survivors, through their byte form, without regenerating:
+        // the same samples and counts.
+        let mut from_eligible = Vec::new();
+        for s in &scenes {
+            let mut bytes = Vec::new();
+            let (t, _) = count_scene_keeping(s, &cfg, &mut |c| c.encode(&mut bytes));
+            assert_eq!(bytes.len() % crate::qa::ENCODED_LEN, 0);
+            let eligible: Vec<Candidate> = bytes
+                .chunks(crate::qa::ENCODED_LEN)
+                .map(|b| Candidate::decode(b).unwrap())
+                .collect();
+            assert_eq!(
+                eligible.len(),
+                t.entries().count(),
+                "one tallied rank per survivor"
+            );
+            let keeps = |key: &SlotKey, rank: u64| selection.keeps(key, rank);
+            let regenerated =
+                emit_scene_kept(s, &cfg, &keeps, &NoFrameImages, &mut |_| {}).unwrap();
+            let kept = emit_eligible_kept(s, &cfg, &eligible, &keeps, &NoFrameImages, &mut |q| {
+                from_eligible.push(q)
+            })
+            .unwrap();
+            assert_eq!(kept, regenerated);
+        }
+        assert_eq!(from_eligible, samples);
     }
 }

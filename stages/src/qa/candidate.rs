@@ -8,6 +8,11 @@ use super::index::{SceneIndex, hash_words};
 /// The most regions a question refers to (Q4: three in each view).
 pub const MAX_REGIONS: usize = 6;
 
+/// Bytes of a candidate in [`Candidate::encode`]'s fixed layout: task, views, regions (view,
+/// instance, observation each), region count, option kind (tag and 12 payload bytes), answer,
+/// key and dedupe key.
+pub const ENCODED_LEN: usize = 1 + 8 + MAX_REGIONS * 9 + 1 + 13 + 1 + 8 + 8;
+
 /// A region a question refers to: an instance's observation in one of its two views.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RegionRef {
@@ -167,6 +172,114 @@ impl Candidate {
         }
     }
 
+    /// Appends the candidate's fixed-size byte form ([`ENCODED_LEN`] bytes, little-endian):
+    /// how the build sets first-pass candidates aside for its second pass (written by hand:
+    /// a flat copy of a `Copy` struct with one small enum needs no format crate).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.push(self.task.number());
+        for v in self.views {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for r in &self.regions {
+            out.push(r.view);
+            out.extend_from_slice(&r.instance.to_le_bytes());
+            out.extend_from_slice(&r.obs.to_le_bytes());
+        }
+        out.push(self.n_regions);
+        let mut payload = [0u8; 12];
+        let tag = match self.options {
+            OptionKind::Candidates { first, count } => {
+                payload[..2].copy_from_slice(&[first, count]);
+                0
+            }
+            OptionKind::CandidatesOrNone { first, count } => {
+                payload[..2].copy_from_slice(&[first, count]);
+                1
+            }
+            OptionKind::Pairings(p) => {
+                for (chunk, row) in payload.chunks_mut(3).zip(p) {
+                    chunk.copy_from_slice(&row);
+                }
+                2
+            }
+            OptionKind::YesNo => 3,
+            OptionKind::Scale(labels) => {
+                payload[..3].copy_from_slice(&labels);
+                4
+            }
+            OptionKind::Views => 5,
+            OptionKind::FirstSecond => 6,
+        };
+        out.push(tag);
+        out.extend_from_slice(&payload);
+        out.push(self.answer);
+        out.extend_from_slice(&self.key.to_le_bytes());
+        out.extend_from_slice(&self.dedupe_key.to_le_bytes());
+    }
+
+    /// A candidate from [`Candidate::encode`]'s bytes; `None` for bytes that are not one.
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != ENCODED_LEN {
+            return None;
+        }
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let u64_at = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(w)
+        };
+        let task = *Task::ALL.get(usize::from(b[0]).checked_sub(1)?)?;
+        let views = [u32_at(1), u32_at(5)];
+        let mut regions = [RegionRef::default(); MAX_REGIONS];
+        for (k, r) in regions.iter_mut().enumerate() {
+            let at = 9 + k * 9;
+            *r = RegionRef {
+                view: b[at],
+                instance: u32_at(at + 1),
+                obs: u32_at(at + 5),
+            };
+        }
+        let at = 9 + MAX_REGIONS * 9;
+        let n_regions = b[at];
+        let payload = &b[at + 2..at + 14];
+        let options = match b[at + 1] {
+            0 => OptionKind::Candidates {
+                first: payload[0],
+                count: payload[1],
+            },
+            1 => OptionKind::CandidatesOrNone {
+                first: payload[0],
+                count: payload[1],
+            },
+            2 => {
+                let mut p = [[0u8; 3]; 4];
+                for (row, chunk) in p.iter_mut().zip(payload.chunks(3)) {
+                    row.copy_from_slice(chunk);
+                }
+                OptionKind::Pairings(p)
+            }
+            3 => OptionKind::YesNo,
+            4 => OptionKind::Scale([payload[0], payload[1], payload[2]]),
+            5 => OptionKind::Views,
+            6 => OptionKind::FirstSecond,
+            _ => return None,
+        };
+        let answer = b[at + 14];
+        if usize::from(n_regions) > MAX_REGIONS || usize::from(answer) >= options.len() {
+            return None;
+        }
+        Some(Candidate {
+            task,
+            views,
+            regions,
+            n_regions,
+            options,
+            answer,
+            key: u64_at(at + 15),
+            dedupe_key: u64_at(at + 23),
+        })
+    }
+
     /// Same task, views, set of regions and answer: the same question for a reader, whatever
     /// the order or wording.
     fn compute_dedupe_key(&self, ix: &SceneIndex<'_>) -> u64 {
@@ -225,5 +338,50 @@ mod tests {
         assert_eq!(OptionKind::Scale([2, 0, 1]).len(), 3);
         assert_eq!(OptionKind::YesNo.len(), 2);
         assert_eq!(OptionKind::Pairings([[0, 1, 2]; 4]).len(), 4);
+    }
+
+    #[test]
+    fn encoding_round_trips_every_option_kind_and_rejects_other_bytes() {
+        let kinds = [
+            OptionKind::Candidates { first: 1, count: 4 },
+            OptionKind::CandidatesOrNone { first: 2, count: 3 },
+            OptionKind::Pairings([[0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 2, 1]]),
+            OptionKind::YesNo,
+            OptionKind::Scale([2, 0, 1]),
+            OptionKind::Views,
+            OptionKind::FirstSecond,
+        ];
+        for (i, options) in kinds.into_iter().enumerate() {
+            let regions: Vec<RegionRef> = (0..=i.min(MAX_REGIONS - 1))
+                .map(|k| RegionRef {
+                    view: (k % 2) as u8,
+                    instance: 70_000 + k as u32,
+                    obs: u32::MAX - k as u32,
+                })
+                .collect();
+            let mut r = [RegionRef::default(); MAX_REGIONS];
+            r[..regions.len()].copy_from_slice(&regions);
+            let c = Candidate {
+                task: Task::ALL[(i * 3) % 17],
+                views: [i as u32, u32::MAX],
+                regions: r,
+                n_regions: regions.len() as u8,
+                options,
+                answer: 1,
+                key: 0x0123_4567_89ab_cdef ^ i as u64,
+                dedupe_key: u64::MAX - i as u64,
+            };
+            let mut bytes = Vec::new();
+            c.encode(&mut bytes);
+            assert_eq!(bytes.len(), ENCODED_LEN);
+            assert_eq!(Candidate::decode(&bytes), Some(c));
+            assert_eq!(Candidate::decode(&bytes[1..]), None);
+            let mut bad_task = bytes.clone();
+            bad_task[0] = 18;
+            assert_eq!(Candidate::decode(&bad_task), None);
+            let mut bad_kind = bytes.clone();
+            bad_kind[9 + MAX_REGIONS * 9 + 1] = 7;
+            assert_eq!(Candidate::decode(&bad_kind), None);
+        }
     }
 }

@@ -15,7 +15,7 @@ mod suite_jsonl;
 pub(crate) mod tasks;
 mod text;
 
-pub use candidate::{Candidate, MAX_REGIONS, OptionKind, RegionRef, Reject, Rejected};
+pub use candidate::{Candidate, ENCODED_LEN, MAX_REGIONS, OptionKind, RegionRef, Reject, Rejected};
 pub use config::{
     DEFAULT_ANCHORS_PER_VIEW_PAIR, DEFAULT_MAX_FRAMES_PER_SCENE, DEFAULT_MAX_VIEW_PAIRS_PER_FRAME,
     DEFAULT_MIN_REGION_AREA_PX, DEFAULT_QA_SEED, QaConfig,

@@ -21,9 +21,9 @@ use serde_json::Value;
 
 use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
 use super::json_stream::{StreamEnd, stream_arrays};
-use super::spill::Spill;
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
+use crate::spill::Spill;
 
 /// The anchor wearer whose world every pose is expressed in (`CALIBRATION.ANCHOR_EGO_CAMERA`).
 pub const ANCHOR: &str = "aria01";

@@ -14,7 +14,6 @@ mod loose_json;
 pub mod messytable;
 pub mod mmptrack;
 mod problems;
-mod spill;
 
 use std::path::{Path, PathBuf};
 

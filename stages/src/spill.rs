@@ -1,5 +1,6 @@
-//! [`Spill`]: bytes set aside while a large file streams by, read back by place later (a
-//! temporary file, removed when dropped; memory when no temporary file can be made).
+//! [`Spill`]: bytes set aside now and read back by place later (a large file's pieces while
+//! it streams by, a build's first-pass candidates): a temporary file removed when dropped, or
+//! memory when no temporary file can be made.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -52,7 +53,11 @@ impl Spill {
                     f.seek(SeekFrom::Start(at))?;
                     self.moved = false;
                 }
-                f.write_all(bytes)?;
+                if let Err(e) = f.write_all(bytes) {
+                    // Part may have been written: the next append seeks back to the end.
+                    self.moved = true;
+                    return Err(e);
+                }
             }
             None => self.memory.extend_from_slice(bytes),
         }

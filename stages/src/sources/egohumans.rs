@@ -16,7 +16,7 @@ use crossview_schemas::{
     ImageRef, InputError, Keypoint, Observation, Rotation, Scene, SensorRotation, SourceKind,
     WorldToCamera,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
@@ -38,16 +38,50 @@ pub struct EgoHumansReader {
     opts: SourceOptions,
 }
 
-/// One benchmark annotation: its raw JSON (for the fingerprint) and its fields, parsed once
-/// (a bad annotation costs only itself).
+/// One benchmark annotation: its fields, parsed once (a bad annotation costs only itself),
+/// and what its sequence's fingerprint takes of its JSON text.
 #[derive(Debug)]
 struct CocoAnn {
     file: std::sync::Arc<PathBuf>,
     index: usize,
-    /// The annotation's JSON text (fingerprinted with its sequence).
-    raw: String,
-    fields: std::result::Result<CocoAnnFields, String>,
+    parsed: ParsedAnn,
     image_size: Option<(u32, u32)>,
+}
+
+/// A benchmark annotation as parsed while its file streams, set aside in the spill (bincode)
+/// until its sequence is read: the JSON is parsed once, not again per sequence.
+#[derive(Debug, Serialize, Deserialize)]
+struct ParsedAnn {
+    /// The JSON text's length and xxh3-128 digest, halves low first (see
+    /// `ContentHasher::long_digest`).
+    raw_len: u64,
+    raw_digest: [u64; 2],
+    fields: std::result::Result<CocoAnnFields, String>,
+}
+
+impl ParsedAnn {
+    /// The annotation `raw` and its image id (`None` when it has no integer `image_id`).
+    fn of(raw: &str) -> (Self, Option<i64>) {
+        let digest = xxhash_rust::xxh3::xxh3_128(raw.as_bytes());
+        let (fields, id) = match serde_json::from_str::<CocoAnnFields>(raw) {
+            Ok(a) => {
+                let id = a.image_id;
+                (Ok(a), Some(id))
+            }
+            Err(e) => (
+                Err(e.to_string()),
+                serde_json::from_str::<CocoImageId>(raw)
+                    .map(|a| a.image_id)
+                    .ok(),
+            ),
+        };
+        let parsed = ParsedAnn {
+            raw_len: raw.len() as u64,
+            raw_digest: [digest as u64, (digest >> 64) as u64],
+            fields,
+        };
+        (parsed, id)
+    }
 }
 
 impl CocoAnn {
@@ -73,28 +107,21 @@ struct Benchmark {
 }
 
 impl Benchmark {
-    /// A sequence's annotations, read back and parsed (a spill that cannot be read back is
-    /// this machine's failure, not the tree's, and stops the read).
+    /// A sequence's annotations, read back (see [`spill_failure`]).
     fn take(&mut self, native: &str) -> Result<Vec<CocoAnn>> {
         let refs = self.by_sequence.remove(native).unwrap_or_default();
         let mut out = Vec::with_capacity(refs.len());
         for r in refs {
-            let spill_error = |e: std::io::Error, spill: &Spill| {
-                crate::Error::io(spill.path().unwrap_or(Path::new("<memory>")), e)
-            };
             let bytes = self
                 .spill
                 .read(r.at)
-                .map_err(|e| spill_error(e, &self.spill))?;
-            // The bytes were one valid JSON value when set aside.
-            let raw = String::from_utf8(bytes)
-                .map_err(|e| spill_error(std::io::Error::other(e), &self.spill))?;
-            let fields = serde_json::from_str::<CocoAnnFields>(&raw).map_err(|e| e.to_string());
+                .map_err(|e| spill_failure(&self.spill, e))?;
+            let parsed = bincode::deserialize::<ParsedAnn>(&bytes)
+                .map_err(|e| spill_failure(&self.spill, std::io::Error::other(e)))?;
             out.push(CocoAnn {
                 file: r.file,
                 index: r.index,
-                raw,
-                fields,
+                parsed,
                 image_size: r.image_size,
             });
         }
@@ -102,7 +129,13 @@ impl Benchmark {
     }
 }
 
-/// An annotation's image id, read while streaming (the rest is read with its sequence).
+/// A spill that cannot be written or read back is this machine's failure, not the tree's:
+/// it stops the read.
+fn spill_failure(spill: &Spill, e: std::io::Error) -> crate::Error {
+    crate::Error::io(spill.path().unwrap_or(Path::new("<memory>")), e)
+}
+
+/// An annotation's image id, for an annotation whose other fields do not parse.
 #[derive(Deserialize)]
 struct CocoImageId {
     image_id: i64,
@@ -117,8 +150,9 @@ struct CocoImage {
 }
 
 /// The fields of an annotation the loader uses.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct CocoAnnFields {
+    image_id: i64,
     camera_name: String,
     time_stamp: u64,
     human_name: String,
@@ -208,12 +242,13 @@ impl EgoHumansReader {
                             images.insert(im.id, (im.file_name, im.width.zip(im.height)));
                         }
                     } else {
-                        let id = serde_json::from_str::<CocoImageId>(raw.get())
-                            .map(|a| a.image_id)
-                            .ok();
-                        let at = bench.spill.append(raw.get().as_bytes()).map_err(|e| {
-                            crate::Error::io(bench.spill.path().unwrap_or(Path::new("<memory>")), e)
-                        })?;
+                        let (parsed, id) = ParsedAnn::of(raw.get());
+                        let bytes = bincode::serialize(&parsed)
+                            .map_err(|e| spill_failure(&bench.spill, std::io::Error::other(e)))?;
+                        let at = bench
+                            .spill
+                            .append(&bytes)
+                            .map_err(|e| spill_failure(&bench.spill, e))?;
                         pending.push((index, id, at));
                     }
                     Ok(())
@@ -485,7 +520,7 @@ impl EgoHumansReader {
         // Aria cameras: one calibration file per 1-based time stamp.
         let coco_size = |cam: &str| -> Option<(u32, u32)> {
             anns.iter()
-                .find(|a| a.fields.as_ref().is_ok_and(|f| f.camera_name == cam))
+                .find(|a| a.parsed.fields.as_ref().is_ok_and(|f| f.camera_name == cam))
                 .and_then(|a| a.image_size)
         };
         let mut n_frames = 0usize;
@@ -658,8 +693,9 @@ impl EgoHumansReader {
         }
         // Observations: the benchmark annotations of this sequence.
         for a in anns {
-            fp = fp.long_str(&a.raw);
-            let v = match &a.fields {
+            let [lo, hi] = a.parsed.raw_digest;
+            fp = fp.long_digest(a.parsed.raw_len, u128::from(lo) | (u128::from(hi) << 64));
+            let v = match &a.parsed.fields {
                 Ok(v) => v,
                 Err(e) => {
                     p.push(
@@ -813,5 +849,56 @@ impl SourceReader for EgoHumansReader {
             }
         }
         Ok(tree.into_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"id": 3, "image_id": 7, "category_id": 1, "bbox": [1, 2, 30, 40],
+        "keypoints": [5, 6, 2], "camera_name": "cam01", "human_name": "aria02",
+        "camera_mode": "rgb", "time_stamp": 4, "segmentation": null}"#;
+
+    #[test]
+    fn an_annotation_is_parsed_once_and_survives_the_spill_whole() {
+        let (parsed, id) = ParsedAnn::of(GOOD);
+        assert_eq!(id, Some(7));
+        let digest = xxhash_rust::xxh3::xxh3_128(GOOD.as_bytes());
+        assert_eq!(parsed.raw_len, GOOD.len() as u64);
+        assert_eq!(parsed.raw_digest, [digest as u64, (digest >> 64) as u64]);
+        let back: ParsedAnn = bincode::deserialize(&bincode::serialize(&parsed).unwrap()).unwrap();
+        let f = back.fields.unwrap();
+        assert_eq!(
+            (
+                f.camera_name.as_str(),
+                f.human_name.as_str(),
+                f.time_stamp,
+                f.bbox,
+                f.keypoints
+            ),
+            (
+                "cam01",
+                "aria02",
+                4,
+                [1.0, 2.0, 30.0, 40.0],
+                vec![5.0, 6.0, 2.0]
+            )
+        );
+    }
+
+    #[test]
+    fn a_bad_annotation_keeps_its_image_id_and_the_parse_error() {
+        let bad_box = GOOD.replace("[1, 2, 30, 40]", "[1, 2, 30]");
+        let (parsed, id) = ParsedAnn::of(&bad_box);
+        assert_eq!(id, Some(7), "still indexed under its image");
+        let e = parsed.fields.unwrap_err();
+        assert!(
+            e.contains("array of length 4") || e.contains("invalid length"),
+            "{e}"
+        );
+        // No integer image id: not indexed at all.
+        let (_, id) = ParsedAnn::of(&GOOD.replace("\"image_id\": 7", "\"image_id\": \"7\""));
+        assert_eq!(id, None);
     }
 }

@@ -1,5 +1,6 @@
 //! LZ-string `compressToEncodedURIComponent` / `decompressFromEncodedURIComponent`, the wrapper
-//! Ego-Exo4D puts around COCO counts strings (`encodedMask`), through the `lz-str` crate.
+//! Ego-Exo4D puts around COCO counts strings (`encodedMask`): compression by the `lz-str`
+//! crate, decompression by hand (see [`decompress_from_encoded_uri`] for why).
 
 use crate::error::{Error, Result};
 

@@ -430,6 +430,23 @@ impl OnnxSegmenter {
         }
     }
 
+    /// [`Self::segment_frame`] timed into the segmenter's total; a frame without prompts is
+    /// not run at all.
+    fn segment_timed(
+        &mut self,
+        image: &RgbImage,
+        prepared: Option<PreparedFrame>,
+        prompts: &[Prompt],
+    ) -> Result<Vec<Prediction>> {
+        if prompts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let start = Instant::now();
+        let out = self.segment_frame(image, prepared, prompts);
+        self.timings.total += start.elapsed();
+        out
+    }
+
     fn segment_frame(
         &mut self,
         image: &RgbImage,
@@ -596,13 +613,7 @@ impl Segmenter for OnnxSegmenter {
     }
 
     fn segment(&mut self, image: &RgbImage, prompts: &[Prompt]) -> Result<Vec<Prediction>> {
-        if prompts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let start = Instant::now();
-        let out = self.segment_frame(image, None, prompts);
-        self.timings.total += start.elapsed();
-        out
+        self.segment_timed(image, None, prompts)
     }
 
     fn preparer(&self) -> Option<Arc<dyn FramePrep>> {
@@ -615,13 +626,7 @@ impl Segmenter for OnnxSegmenter {
         prepared: PreparedFrame,
         prompts: &[Prompt],
     ) -> Result<Vec<Prediction>> {
-        if prompts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let start = Instant::now();
-        let out = self.segment_frame(image, Some(prepared), prompts);
-        self.timings.total += start.elapsed();
-        out
+        self.segment_timed(image, Some(prepared), prompts)
     }
 }
 

@@ -87,57 +87,14 @@ impl<'de> Deserialize<'de> for Naturals {
 
 struct NaturalsVisitor;
 
-/// One list member: `Some` for an integer that fits a `u32`.
+/// One list member: `Some` for an integer that fits a `u32`. Read as a JSON value, which for
+/// a number (the usual member) builds nothing on the heap.
 struct Natural(Option<u32>);
 
 impl<'de> Deserialize<'de> for Natural {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        d.deserialize_any(NaturalVisitor)
-    }
-}
-
-struct NaturalVisitor;
-
-impl<'de> serde::de::Visitor<'de> for NaturalVisitor {
-    type Value = Natural;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
-        Ok(Natural(u32::try_from(v).ok()))
-    }
-    fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
-        Ok(Natural(u32::try_from(v).ok()))
-    }
-    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
-        Ok(Natural(None))
-    }
-    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
-        Ok(Natural(None))
-    }
-    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
-        Ok(Natural(None))
-    }
-    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
-        Ok(Natural(None))
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(
-        self,
-        mut seq: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(Natural(None))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(
-        self,
-        mut map: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
-        while map
-            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-            .is_some()
-        {}
-        Ok(Natural(None))
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(Natural(v.as_u64().and_then(|n| u32::try_from(n).ok())))
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crossview::build::Manifest;
+use crossview::build::{Manifest, SHARD_BATCH_ROWS};
 
 // The allocator the binary uses, so the write-only baseline runs under the same one.
 #[global_allocator]
@@ -192,7 +192,7 @@ fn main() {
     pool.install(|| {
         shards.par_iter().for_each(|(path, rows)| {
             let mut w = RecordWriter::<QaSample>::create(plain.join(path), &opts).expect("create");
-            for chunk in rows.chunks(4096) {
+            for chunk in rows.chunks(SHARD_BATCH_ROWS) {
                 w.write(chunk).expect("write");
             }
             w.finish().expect("finish");

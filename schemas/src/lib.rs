@@ -42,8 +42,9 @@ pub use parquet_io::{
 };
 pub use pose::{CameraToWorld, ROTATION_TOLERANCE, Rotation, WorldToCamera};
 pub use records::{
-    Absence, Camera, Frame, ImageRef, InputError, Keypoint, Observation, ObservedMask, QaSample,
-    REGION_PLACEHOLDER, Region, Scene, TruthInstance, TruthObservation, TruthState, ViewRef,
+    Absence, BorrowedRegion, Camera, Frame, ImageRef, InputError, Keypoint, Observation,
+    ObservedMask, QaSample, REGION_PLACEHOLDER, Region, SampleColumns, SampleRef, Scene,
+    TruthInstance, TruthObservation, TruthState, ViewRef, mask_digest,
 };
 pub use vocab::{
     CameraKind, ErrorClass, MaskSource, MaskSourceKind, SourceKind, Split, Task, TaskCategory,

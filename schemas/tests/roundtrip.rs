@@ -310,6 +310,31 @@ proptest! {
     #[test]
     fn qa_samples_round_trip(rows in prop::collection::vec(qa_sample(), 0..8)) { parquet_round_trip(&rows); }
 
+    /// Borrowed samples: the owned form comes back whole with the same id, and columns
+    /// taken as several batches start empty after each.
+    #[test]
+    fn borrowed_samples_fill_columns_batch_by_batch(
+        rows in prop::collection::vec(qa_sample(), 0..8),
+        cut in 0usize..8,
+    ) {
+        let cut = cut.min(rows.len());
+        for s in &rows {
+            let r = s.as_sample_ref();
+            prop_assert_eq!(&r.to_sample(), s);
+            prop_assert_eq!(r.content_id(), s.sample_id.clone());
+        }
+        let mut columns = SampleColumns::new();
+        for part in [&rows[..cut], &rows[cut..]] {
+            for s in part {
+                columns.push(&s.as_sample_ref());
+            }
+            prop_assert_eq!(columns.len(), part.len());
+            let batch = columns.finish().expect("finish");
+            prop_assert!(columns.is_empty());
+            prop_assert_eq!(&QaSample::from_batch(&batch).expect("from_batch"), part);
+        }
+    }
+
     #[test]
     fn input_errors_round_trip(rows in prop::collection::vec(
         (text(), text(), text(), prop::sample::select(ErrorClass::ALL), text(), prop::option::of(text()))

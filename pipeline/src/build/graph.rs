@@ -26,7 +26,7 @@ use timely::worker::Worker;
 
 use anyhow::Context as _;
 use crossview_schemas::{
-    ContentHasher, InputError, QaSample, SourceKind, Split, Task, WriteOptions,
+    ContentHasher, InputError, SampleRef, SourceKind, Split, Task, WriteOptions,
 };
 use crossview_stages::corpus::{
     CorpusConfig, CorpusStats, count_scene_keeping, emit_eligible_kept, emit_scene_kept,
@@ -40,7 +40,7 @@ use super::cache::{self, FirstPass, SceneMasks};
 use super::eligible::EligibleStore;
 use super::frames::SceneFrames;
 use super::progress::Counters;
-use super::shards::{ShardId, ShardInfo, write_shard};
+use super::shards::{ShardId, ShardInfo, ShardWriter};
 
 /// A scene in the graph: its records (shared, never copied) and the tree they came from.
 /// Ordered and compared by scene id and fingerprint, which identify its content. Between
@@ -683,7 +683,9 @@ fn write_owned_shards(
                 continue;
             }
             let start = Instant::now();
-            let mut rows: Vec<QaSample> = Vec::new();
+            let mut shard_s = 0.0;
+            let mut writer =
+                ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &job.write)?;
             let mut second_pass = CorpusStats::default();
             for (blob, ranks) in scenes {
                 // A scene from the first-pass cache is masked now (its counts and errors
@@ -702,9 +704,17 @@ fn write_owned_shards(
                 };
                 let frames = SceneFrames::new(job.frames_dir.as_deref(), blob.root.as_path());
                 let keeps = |_: &SlotKey, rank: u64| ranks.binary_search(&rank).is_ok();
-                let first = rows.len();
                 let (scene_id, fingerprint) = blob.key();
-                let mut push = |q| rows.push(q);
+                let mut written = Ok(0);
+                let mut write = |samples: &mut [SampleRef<'_>]| {
+                    let start = Instant::now();
+                    samples.sort_by(|a, b| a.sample_id.cmp(&b.sample_id));
+                    written = samples
+                        .iter()
+                        .try_for_each(|s| writer.push(s))
+                        .map(|()| samples.len());
+                    shard_s += start.elapsed().as_secs_f64();
+                };
                 let st = match job.eligible.take(scene_id, fingerprint) {
                     Some(eligible) => emit_eligible_kept(
                         &blob.data,
@@ -712,24 +722,23 @@ fn write_owned_shards(
                         &eligible,
                         &keeps,
                         &frames,
-                        &mut push,
+                        &mut write,
                     )?,
-                    None => emit_scene_kept(&blob.data, &job.corpus, &keeps, &frames, &mut push)?,
+                    None => emit_scene_kept(&blob.data, &job.corpus, &keeps, &frames, &mut write)?,
                 };
-                rows[first..].sort_by(|a, b| a.sample_id.cmp(&b.sample_id));
+                let written = written?;
                 second_pass.merge(&st);
                 report.frame_problems.extend(frames.into_problems());
                 Counters::bump(&job.progress.scenes_emitted, 1);
-                Counters::bump(&job.progress.samples, (rows.len() - first) as u64);
+                Counters::bump(&job.progress.samples, written as u64);
             }
-            report.times.emit_s += start.elapsed().as_secs_f64();
+            report.times.emit_s += start.elapsed().as_secs_f64() - shard_s;
             let start = Instant::now();
-            let mut info =
-                write_shard(id, job.shards, &rows, inputs, &job.staging_dir, &job.write)?;
+            let mut info = writer.finish()?;
             info.second_pass = second_pass;
             report.stats.merge(&info.second_pass);
             report.shards.push(info);
-            report.times.shards_s += start.elapsed().as_secs_f64();
+            report.times.shards_s += shard_s + start.elapsed().as_secs_f64();
             Counters::bump(&job.progress.shards_written, 1);
         }
     }

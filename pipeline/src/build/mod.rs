@@ -26,7 +26,7 @@ pub use config::{BuildConfig, DEFAULT_SHARDS_PER_SPLIT, OutputConfig, SourceEntr
 pub use frames::SceneFrames;
 pub use graph::{SceneEntry, StageTimes, scene_hash};
 pub use manifest::{MANIFEST, Manifest};
-pub use shards::{ShardId, ShardInfo};
+pub use shards::{SHARD_BATCH_ROWS, ShardId, ShardInfo, ShardWriter};
 pub use signature::input_signature;
 
 /// How a build runs.

@@ -2,12 +2,14 @@
 //! canonical order (scene, sample id), and what the manifest says of one ([`ShardInfo`]).
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crossview_schemas::{QaSample, RecordWriter, Split, WriteOptions, sha256_hex};
+use crossview_schemas::{
+    QaSample, RecordWriter, SampleColumns, SampleRef, Split, WriteOptions, sha256_hex,
+};
 use crossview_stages::corpus::CorpusStats;
 
 /// A shard: a split and a scene-hash bucket.
@@ -82,45 +84,169 @@ pub struct ShardInfo {
     pub second_pass: CorpusStats,
 }
 
-/// Writes a shard's rows (already in canonical order) atomically under `root` and says what
-/// the manifest will say of it; `inputs` identifies what the rows were made from.
-pub fn write_shard(
+/// Rows per Arrow batch handed to the Parquet writer. Page boundaries follow the batches, so
+/// anything that must reproduce a shard's bytes writes in batches of this many rows.
+pub const SHARD_BATCH_ROWS: usize = 4096;
+
+/// A shard being written, atomically under a root: samples are copied into Arrow columns as
+/// they come (in canonical order), a batch at a time, so no shard is ever held whole.
+pub struct ShardWriter {
     shard: ShardId,
-    shards: u32,
-    rows: &[QaSample],
+    rel: String,
+    path: PathBuf,
     inputs: String,
-    root: &Path,
-    opts: &WriteOptions,
-) -> anyhow::Result<ShardInfo> {
-    let mut scenes: Vec<String> = Vec::new();
-    for q in rows {
-        if scenes.last() != Some(&q.scene_id) {
-            scenes.push(q.scene_id.clone());
+    writer: RecordWriter<QaSample>,
+    columns: SampleColumns,
+    scenes: Vec<String>,
+    frames: BTreeSet<String>,
+}
+
+impl ShardWriter {
+    /// Starts shard `shard` (of `shards` per split) under `root`; `inputs` identifies what
+    /// its rows are made from.
+    pub fn create(
+        shard: ShardId,
+        shards: u32,
+        inputs: String,
+        root: &Path,
+        opts: &WriteOptions,
+    ) -> anyhow::Result<Self> {
+        let rel = shard.file_name(shards);
+        let path = root.join(&rel);
+        Ok(ShardWriter {
+            shard,
+            writer: RecordWriter::<QaSample>::create(&path, opts)?,
+            rel,
+            path,
+            inputs,
+            columns: SampleColumns::new(),
+            scenes: Vec::new(),
+            frames: BTreeSet::new(),
+        })
+    }
+
+    /// Appends the next sample.
+    pub fn push(&mut self, s: &SampleRef<'_>) -> anyhow::Result<()> {
+        if self.scenes.last().map(String::as_str) != Some(s.scene_id) {
+            self.scenes.push(s.scene_id.to_string());
         }
+        for v in &s.views {
+            if !v.image.is_empty() && !self.frames.contains(&v.image) {
+                self.frames.insert(v.image.clone());
+            }
+        }
+        self.columns.push(s);
+        if self.columns.len() == SHARD_BATCH_ROWS {
+            self.writer.write_batch(&self.columns.finish()?)?;
+        }
+        Ok(())
     }
-    let frames: BTreeSet<String> = rows
-        .iter()
-        .flat_map(|q| q.views.iter())
-        .filter(|v| !v.image.is_empty())
-        .map(|v| v.image.clone())
-        .collect();
-    let rel = shard.file_name(shards);
-    let path = root.join(&rel);
-    let mut w = RecordWriter::<QaSample>::create(&path, opts)?;
-    for chunk in rows.chunks(4096) {
-        w.write(chunk)?;
+
+    /// Closes the file, publishes it, and says what the manifest will say of it.
+    pub fn finish(mut self) -> anyhow::Result<ShardInfo> {
+        if !self.columns.is_empty() {
+            self.writer.write_batch(&self.columns.finish()?)?;
+        }
+        let rows = self.writer.finish()?;
+        let path = &self.path;
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(ShardInfo {
+            path: self.rel,
+            split: self.shard.split,
+            rows,
+            bytes: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+            scenes: self.scenes,
+            inputs: self.inputs,
+            frames: self.frames.into_iter().collect(),
+            second_pass: CorpusStats::default(),
+        })
     }
-    let n = w.finish()?;
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(ShardInfo {
-        path: rel,
-        split: shard.split,
-        rows: n,
-        bytes: bytes.len() as u64,
-        sha256: sha256_hex(&bytes),
-        scenes,
-        inputs,
-        frames: frames.into_iter().collect(),
-        second_pass: CorpusStats::default(),
-    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossview_schemas::{BoxXyxy, MaskSource, Region, Rle, SourceKind, Task, ViewRef};
+
+    fn sample(k: usize) -> QaSample {
+        let mask = Rle::from_box(&BoxXyxy::try_new(1.0, 2.0, 7.0, 5.0).unwrap(), 8, 10).unwrap();
+        let mut s = QaSample {
+            sample_id: String::new(),
+            task: Task::Q5,
+            source: SourceKind::MessyTable,
+            scene_id: format!("scene-{}", k / 3000),
+            split: Split::Train,
+            question: "Are <region> and <region> the same object?".into(),
+            options: vec!["yes".into(), "no".into()],
+            answer_index: (k % 2) as i32,
+            answer: if k.is_multiple_of(2) { "yes" } else { "no" }.into(),
+            open_ended: false,
+            views: (0..2)
+                .map(|v| ViewRef {
+                    view_id: format!("cam{v}"),
+                    frame_id: (k % 7).to_string(),
+                    image: if k.is_multiple_of(5) {
+                        format!("f{}.jpg", k % 11)
+                    } else {
+                        String::new()
+                    },
+                    width: 10,
+                    height: 8,
+                })
+                .collect(),
+            regions: (0..2)
+                .map(|v| Region {
+                    view_index: v,
+                    instance_id: format!("obj{}", k % 13),
+                    category: "mug".into(),
+                    bbox: BoxXyxy::try_new(1.0, 2.0, 7.0, 5.0).unwrap(),
+                    mask: (&mask).into(),
+                    mask_source: if v == 0 {
+                        MaskSource::annotated()
+                    } else {
+                        MaskSource::segmenter("m", 0.5)
+                    },
+                })
+                .collect(),
+            template_id: "Q5.t0".into(),
+            generator: "test".into(),
+        };
+        s.sample_id = s.content_id();
+        s
+    }
+
+    #[test]
+    fn a_shard_written_sample_by_sample_has_the_bytes_of_its_rows_written_in_batches() {
+        let rows: Vec<QaSample> = (0..2 * SHARD_BATCH_ROWS + 5).map(sample).collect();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        let id = ShardId {
+            split: Split::Train,
+            bucket: 3,
+        };
+        let opts = WriteOptions::default();
+        let mut w = ShardWriter::create(id, 8, "inputs".into(), dir.path(), &opts).unwrap();
+        for s in &rows {
+            w.push(&s.as_sample_ref()).unwrap();
+        }
+        let info = w.finish().unwrap();
+        assert_eq!(info.path, "data/train-00003-of-00008.parquet");
+        assert_eq!(info.rows, rows.len() as u64);
+        assert_eq!(info.scenes, ["scene-0", "scene-1", "scene-2"]);
+        let mut frames: Vec<String> = (0..11).map(|k| format!("f{k}.jpg")).collect();
+        frames.sort();
+        assert_eq!(info.frames, frames);
+
+        let plain = dir.path().join("plain.parquet");
+        let mut w = RecordWriter::<QaSample>::create(&plain, &opts).unwrap();
+        for chunk in rows.chunks(SHARD_BATCH_ROWS) {
+            w.write(chunk).unwrap();
+        }
+        w.finish().unwrap();
+        let written = std::fs::read(dir.path().join(&info.path)).unwrap();
+        assert_eq!(written, std::fs::read(&plain).unwrap());
+        assert_eq!(info.sha256, sha256_hex(&written));
+        assert_eq!(info.bytes, written.len() as u64);
+    }
 }

@@ -9,6 +9,7 @@ mod input_error;
 mod observation;
 mod pose_columns;
 mod qa;
+mod sample_ref;
 mod scene;
 mod truth;
 
@@ -18,5 +19,6 @@ pub use frame::{Frame, ImageRef};
 pub use input_error::InputError;
 pub use observation::{Keypoint, Observation, ObservedMask};
 pub use qa::{QaSample, REGION_PLACEHOLDER, Region, ViewRef};
+pub use sample_ref::{BorrowedRegion, SampleColumns, SampleRef, mask_digest};
 pub use scene::Scene;
 pub use truth::{TruthInstance, TruthObservation, TruthState};

@@ -3,19 +3,19 @@
 
 use std::sync::{Arc, OnceLock};
 
+use super::SampleColumns;
+
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
 
 use crate::arrow_io::{
-    ArrowRecord, Columns, arr_bool, arr_f32, arr_i32, arr_opt_f32, arr_opt_str, arr_str, field,
-    fixed_f32_row, fixed_i32_row, fixed_list, fixed_of, list, list_of, list_of_struct, nullable,
-    struct_columns, struct_of_list,
+    ArrowRecord, Columns, field, fixed_f32_row, fixed_i32_row, fixed_of, list_of, list_of_struct,
+    nullable, struct_columns,
 };
 use crate::bbox::BoxXyxy;
 use crate::error::Result;
-use crate::hash::SampleIdHasher;
 use crate::mask::CocoRle;
 use crate::vocab::{MaskSource, MaskSourceKind, SourceKind, Split, Task};
 
@@ -87,47 +87,6 @@ pub struct QaSample {
 /// The placeholder a question uses for each region.
 pub const REGION_PLACEHOLDER: &str = "<region>";
 
-impl QaSample {
-    /// The content hash that makes a stable sample id: everything a reader sees except the
-    /// split (a function of the scene) and the id itself. 32 hex digits.
-    pub fn content_id(&self) -> String {
-        let mut h = SampleIdHasher::new("crossview.qa_sample.v3")
-            .str(self.task.name())
-            .str(self.source.name())
-            .str(&self.scene_id)
-            .str(&self.question)
-            .u64(self.options.len() as u64);
-        for o in &self.options {
-            h = h.str(o);
-        }
-        h = h
-            .i64(i64::from(self.answer_index))
-            .str(&self.answer)
-            .u64(u64::from(self.open_ended))
-            .str(&self.template_id)
-            .u64(self.views.len() as u64);
-        for v in &self.views {
-            h = h.str(&v.view_id).str(&v.frame_id).str(&v.image);
-        }
-        h = h.u64(self.regions.len() as u64);
-        for r in &self.regions {
-            h = h
-                .u64(u64::from(r.view_index))
-                .str(&r.instance_id)
-                .str(&r.category);
-            for v in r.bbox.to_array() {
-                h = h.u64(u64::from(v.to_bits()));
-            }
-            h = h
-                .u64(u64::from(r.mask.height()))
-                .u64(u64::from(r.mask.width()))
-                .long_str(r.mask.counts())
-                .str(r.mask_source.kind.name());
-        }
-        h.finish_hex()
-    }
-}
-
 fn view_fields() -> Vec<arrow_schema::Field> {
     vec![
         field("view_id", DataType::Utf8),
@@ -185,109 +144,11 @@ impl ArrowRecord for QaSample {
     }
 
     fn to_batch(rows: &[Self]) -> Result<RecordBatch> {
-        let schema = Self::schema();
-        let dt = |name: &str| -> Result<DataType> {
-            Ok(schema.field_with_name(name)?.data_type().clone())
-        };
-        let all = vec![true; rows.len()];
-
-        // options
-        let mut opt_off = Vec::with_capacity(rows.len() + 1);
-        opt_off.push(0i32);
-        let mut n_opts = 0;
+        let mut columns = SampleColumns::new();
         for r in rows {
-            n_opts += r.options.len();
-            opt_off.push(n_opts as i32);
+            columns.push(&r.as_sample_ref());
         }
-        let options = arr_str(
-            rows.iter()
-                .flat_map(|r| r.options.iter().map(String::as_str)),
-        );
-
-        // views
-        let mut view_off = vec![0i32];
-        let mut n_views = 0;
-        for r in rows {
-            n_views += r.views.len();
-            view_off.push(n_views as i32);
-        }
-        let views = || rows.iter().flat_map(|r| r.views.iter());
-        let view_dt = dt("views")?;
-        let view_struct = struct_of_list(
-            &view_dt,
-            vec![
-                arr_str(views().map(|v| v.view_id.as_str())),
-                arr_str(views().map(|v| v.frame_id.as_str())),
-                arr_str(views().map(|v| v.image.as_str())),
-                arr_i32(views().map(|v| v.width as i32).collect()),
-                arr_i32(views().map(|v| v.height as i32).collect()),
-            ],
-        )?;
-
-        // regions
-        let mut reg_off = vec![0i32];
-        let mut n_regs = 0;
-        for r in rows {
-            n_regs += r.regions.len();
-            reg_off.push(n_regs as i32);
-        }
-        let regions = || rows.iter().flat_map(|r| r.regions.iter());
-        let reg_dt = dt("regions")?;
-        let reg_fields =
-            crate::arrow_io::struct_fields(crate::arrow_io::child_field(&reg_dt)?.data_type())?;
-        let reg_type = |name: &str| -> Result<DataType> {
-            reg_fields
-                .find(name)
-                .map(|(_, f)| f.data_type().clone())
-                .ok_or_else(|| crate::error::Error::Internal(format!("no region field {name}")))
-        };
-        let reg_all = vec![true; n_regs];
-        let counts = StringArray::from_iter_values(regions().map(|g| g.mask.counts()));
-        let region_struct = struct_of_list(
-            &reg_dt,
-            vec![
-                arr_i32(regions().map(|g| g.view_index as i32).collect()),
-                arr_str(regions().map(|g| g.instance_id.as_str())),
-                arr_str(regions().map(|g| g.category.as_str())),
-                fixed_list(
-                    &reg_type("bbox")?,
-                    arr_f32(regions().flat_map(|g| g.bbox.to_array()).collect()),
-                    &reg_all,
-                )?,
-                fixed_list(
-                    &reg_type("mask_size")?,
-                    arr_i32(
-                        regions()
-                            .flat_map(|g| [g.mask.height() as i32, g.mask.width() as i32])
-                            .collect(),
-                    ),
-                    &reg_all,
-                )?,
-                Arc::new(counts) as ArrayRef,
-                arr_str(regions().map(|g| g.mask_source.kind.name())),
-                arr_opt_str(regions().map(|g| g.mask_source.model.as_deref())),
-                arr_opt_f32(regions().map(|g| g.mask_source.score)),
-            ],
-        )?;
-
-        let columns = vec![
-            arr_str(rows.iter().map(|r| r.sample_id.as_str())),
-            arr_str(rows.iter().map(|r| r.task.name())),
-            arr_str(rows.iter().map(|r| r.task.category().name())),
-            arr_str(rows.iter().map(|r| r.source.name())),
-            arr_str(rows.iter().map(|r| r.scene_id.as_str())),
-            arr_str(rows.iter().map(|r| r.split.name())),
-            arr_str(rows.iter().map(|r| r.question.as_str())),
-            list(&dt("options")?, opt_off, options, &all)?,
-            arr_i32(rows.iter().map(|r| r.answer_index).collect()),
-            arr_str(rows.iter().map(|r| r.answer.as_str())),
-            arr_bool(rows.iter().map(|r| r.open_ended).collect()),
-            list(&view_dt, view_off, view_struct, &all)?,
-            list(&reg_dt, reg_off, region_struct, &all)?,
-            arr_str(rows.iter().map(|r| r.template_id.as_str())),
-            arr_str(rows.iter().map(|r| r.generator.as_str())),
-        ];
-        Ok(RecordBatch::try_new(schema, columns)?)
+        columns.finish()
     }
 
     fn from_batch(batch: &RecordBatch) -> Result<Vec<Self>> {

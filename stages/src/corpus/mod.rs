@@ -10,13 +10,13 @@ mod stats;
 
 use serde::{Deserialize, Serialize};
 
-use crossview_schemas::{ContentHasher, QaSample};
+use crossview_schemas::{ContentHasher, QaSample, SampleRef};
 
 use crate::Result;
 use crate::filter::{Deduper, FilterConfig, SlotKey, Tally, rank};
 use crate::geometry::{GeometryConfig, SceneGeometry};
 use crate::masks::MaskConfig;
-use crate::qa::{Candidate, FrameImages, GENERATOR, QaConfig, SceneIndex, generate, materialize};
+use crate::qa::{Candidate, FrameImages, GENERATOR, QaConfig, SceneIndex, SceneSamples, generate};
 use crate::rewrite::{RewriteConfig, rewrite};
 use crate::sources::SceneData;
 use crate::split::SplitConfig;
@@ -125,23 +125,28 @@ pub fn emit_scene(
     frames: &dyn FrameImages,
     out: &mut dyn FnMut(QaSample),
 ) -> Result<CorpusStats> {
-    emit_scene_kept(
+    emit(
         scene,
         cfg,
+        None,
         &|key, rank| selection.keeps(key, rank),
         frames,
-        out,
+        &mut |samples| samples.iter().for_each(|s| out(s.to_sample())),
     )
 }
 
+/// A scene's samples, handed over at once, in generation order: borrowed from the scene, so
+/// a caller copies what it keeps (and may reorder them first).
+pub type SceneSink<'o> = dyn for<'s> FnMut(&mut [SampleRef<'s>]) + 'o;
+
 /// [`emit_scene`] with the selection given as a predicate on a candidate's group and rank
-/// (the dataflow passes the ranks it kept for the scene).
+/// (the dataflow passes the ranks it kept for the scene), the samples handed over borrowed.
 pub fn emit_scene_kept(
     scene: &SceneData,
     cfg: &CorpusConfig,
     keeps: &dyn Fn(&SlotKey, u64) -> bool,
     frames: &dyn FrameImages,
-    out: &mut dyn FnMut(QaSample),
+    out: &mut SceneSink<'_>,
 ) -> Result<CorpusStats> {
     emit(scene, cfg, None, keeps, frames, out)
 }
@@ -154,7 +159,7 @@ pub fn emit_eligible_kept(
     eligible: &[Candidate],
     keeps: &dyn Fn(&SlotKey, u64) -> bool,
     frames: &dyn FrameImages,
-    out: &mut dyn FnMut(QaSample),
+    out: &mut SceneSink<'_>,
 ) -> Result<CorpusStats> {
     emit(scene, cfg, Some(eligible), keeps, frames, out)
 }
@@ -167,7 +172,7 @@ fn emit(
     eligible: Option<&[Candidate]>,
     keeps: &dyn Fn(&SlotKey, u64) -> bool,
     frames: &dyn FrameImages,
-    out: &mut dyn FnMut(QaSample),
+    out: &mut SceneSink<'_>,
 ) -> Result<CorpusStats> {
     let mut stats = CorpusStats::default();
     let Some(meta) = &scene.scene else {
@@ -194,8 +199,10 @@ fn emit(
             });
         }
     }
+    let parts = SceneSamples::new(&ix, split, &generator, frames);
+    let mut samples = Vec::with_capacity(kept.len() + kept.len() / 4);
     for c in &kept {
-        let closed = materialize(&ix, c, split, &generator, frames)?;
+        let closed = parts.closed(c)?;
         stats.kept(meta.source, c.task, split, c.answer);
         let open = if cfg.open_ended.chosen(c, cfg.qa.seed) {
             stats.open_chosen.add(meta.source, c.task, 1);
@@ -208,11 +215,10 @@ fn emit(
         } else {
             None
         };
-        out(closed);
-        if let Some(o) = open {
-            out(o);
-        }
+        samples.push(closed);
+        samples.extend(open);
     }
+    out(&mut samples);
     Ok(stats)
 }
 
@@ -331,7 +337,7 @@ mod tests {
             let regenerated =
                 emit_scene_kept(s, &cfg, &keeps, &NoFrameImages, &mut |_| {}).unwrap();
             let kept = emit_eligible_kept(s, &cfg, &eligible, &keeps, &NoFrameImages, &mut |q| {
-                from_eligible.push(q)
+                from_eligible.extend(q.iter().map(SampleRef::to_sample))
             })
             .unwrap();
             assert_eq!(kept, regenerated);

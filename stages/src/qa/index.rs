@@ -1,15 +1,11 @@
 //! [`SceneIndex`]: one scene arranged for question instantiation: views (camera x frame) with
 //! the instances they observe and show, per-frame 3D estimates, and stable name hashes.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
+use crossview_schemas::SourceKind;
 use crossview_schemas::glam::DVec3;
-use crossview_schemas::{BoxXyxy, CocoRle, MaskSource, SourceKind};
 
 use crate::geometry::{ObservationFacts, SceneGeometry, measures_visibility};
 use crate::sources::SceneData;
-use crate::{Error, Result};
 
 /// A stable 64-bit hash of a few words (xxh3 of their little-endian bytes): the same words
 /// give the same hash on every platform and run.
@@ -119,13 +115,7 @@ pub struct SceneIndex<'a> {
     /// Explicit non-observations as (view, instance), sorted.
     absences: Vec<(u32, u32)>,
     min_area: f64,
-    /// Region masks made so far, by (observation, image width, height): an observation
-    /// appears in many samples, and encoding its mask is the costly part of each.
-    region_masks: RefCell<HashMap<(u32, u32, u32), RegionMask>>,
 }
-
-/// An observation's mask as a region: compressed RLE, provenance, box.
-pub type RegionMask = (CocoRle, MaskSource, BoxXyxy);
 
 impl<'a> SceneIndex<'a> {
     /// Arranges a scene; `min_area` is the smallest region area (pixels) that counts as shown.
@@ -293,28 +283,7 @@ impl<'a> SceneIndex<'a> {
             unannotated_means_unseen: crate::sources::unannotated_means_unseen(source),
             absences,
             min_area,
-            region_masks: RefCell::new(HashMap::new()),
         }
-    }
-
-    /// Observation `obs` as a region of a `width` x `height` view ([`region_mask`]), made
-    /// once per scene.
-    ///
-    /// [`region_mask`]: crate::qa::region_mask
-    pub fn region(&self, obs: u32, width: u32, height: u32) -> Result<RegionMask> {
-        let key = (obs, width, height);
-        if let Some(r) = self.region_masks.borrow().get(&key) {
-            return Ok(r.clone());
-        }
-        let o = self.data.observations.get(obs as usize).ok_or_else(|| {
-            Error::Options(format!(
-                "observation {obs} is not in scene {}",
-                self.scene_id
-            ))
-        })?;
-        let r = crate::qa::region_mask(o, width, height)?;
-        self.region_masks.borrow_mut().insert(key, r.clone());
-        Ok(r)
     }
 
     /// The smallest region area that counts as shown.

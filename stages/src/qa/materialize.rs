@@ -1,8 +1,12 @@
-//! [`materialize`]: a kept candidate as a self-contained [`QaSample`]: its views with their
-//! stored frames, region masks inline (a box fallback says so), wording, options and content id.
+//! [`SceneSamples`] (and [`materialize`] for one): kept candidates as self-contained samples:
+//! views with their stored frames, region masks inline (a box fallback says so), wording, id.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use crossview_schemas::{
-    BoxXyxy, CocoRle, Frame, MaskSource, Observation, QaSample, Region, Rle, Split, ViewRef,
+    BorrowedRegion, BoxXyxy, CocoRle, Frame, MaskSource, Observation, QaSample, Rle, SampleRef,
+    Split, ViewRef, mask_digest,
 };
 
 use super::candidate::Candidate;
@@ -56,24 +60,58 @@ pub fn region_mask(
     Ok((CocoRle::from(&rle), MaskSource::box_fallback(), bbox))
 }
 
-/// The sample a candidate stands for, in closed (multiple-choice) form.
-pub fn materialize(
-    ix: &SceneIndex<'_>,
-    c: &Candidate,
+/// An observation's region as made for one view size, with its mask's digest.
+#[derive(Debug)]
+struct RegionPart {
+    size: (u32, u32),
+    mask: CocoRle,
+    source: MaskSource,
+    bbox: BoxXyxy,
+    digest: u128,
+}
+
+/// The samples of one scene in one build: each candidate's closed form as a [`SampleRef`]
+/// borrowing views and region masks made once per scene (a view and an observation appear
+/// in many samples; their strings are copied only into the shard's columns).
+pub struct SceneSamples<'p> {
+    ix: &'p SceneIndex<'p>,
     split: Split,
-    generator: &str,
-    frames: &dyn FrameImages,
-) -> Result<QaSample> {
-    let views = c
-        .views
-        .iter()
-        .map(|&v| {
+    generator: &'p str,
+    frames: &'p dyn FrameImages,
+    views: Vec<OnceCell<ViewRef>>,
+    regions: Vec<OnceCell<RegionPart>>,
+}
+
+impl<'p> SceneSamples<'p> {
+    /// Samples of `ix`'s scene in `split`, naming `generator`, showing `frames`' images.
+    pub fn new(
+        ix: &'p SceneIndex<'p>,
+        split: Split,
+        generator: &'p str,
+        frames: &'p dyn FrameImages,
+    ) -> Self {
+        SceneSamples {
+            ix,
+            split,
+            generator,
+            frames,
+            views: (0..ix.views.len()).map(|_| OnceCell::new()).collect(),
+            regions: (0..ix.data.observations.len())
+                .map(|_| OnceCell::new())
+                .collect(),
+        }
+    }
+
+    /// View `v` as shown: its camera, frame and stored image.
+    fn view(&self, v: u32) -> &ViewRef {
+        self.views[v as usize].get_or_init(|| {
+            let ix = self.ix;
             let view = &ix.views[v as usize];
             let cam = ix.camera(v);
             let image = view
                 .frame_record
                 .and_then(|k| ix.data.frames.get(k as usize))
-                .map(|f| frames.image(f))
+                .map(|f| self.frames.image(f))
                 .unwrap_or_default();
             ViewRef {
                 view_id: cam.id.to_string(),
@@ -83,48 +121,96 @@ pub fn materialize(
                 height: cam.height,
             }
         })
-        .collect::<Vec<_>>();
-    let regions = c
-        .regions()
-        .iter()
-        .map(|r| {
-            let o = &ix.data.observations[r.obs as usize];
-            let view = &views[usize::from(r.view)];
-            let (mask, mask_source, bbox) = ix.region(r.obs, view.width, view.height)?;
-            Ok(Region {
-                view_index: u32::from(r.view),
-                instance_id: o.instance_id.clone(),
-                category: o.category.clone(),
-                bbox,
+    }
+
+    /// Observation `obs` as a region of a `width` x `height` view ([`region_mask`]).
+    fn region(&self, obs: u32, width: u32, height: u32) -> Result<&RegionPart> {
+        let ix = self.ix;
+        let cell = self.regions.get(obs as usize).ok_or_else(|| {
+            Error::Options(format!("observation {obs} is not in scene {}", ix.scene_id))
+        })?;
+        if cell.get().is_none() {
+            let (mask, source, bbox) =
+                region_mask(&ix.data.observations[obs as usize], width, height)?;
+            let digest = mask_digest(&mask);
+            let _ = cell.set(RegionPart {
+                size: (width, height),
                 mask,
-                mask_source,
+                source,
+                bbox,
+                digest,
+            });
+        }
+        match cell.get() {
+            Some(part) if part.size == (width, height) => Ok(part),
+            _ => Err(Error::Options(format!(
+                "observation {obs} of {} is shown in views of two sizes",
+                ix.scene_id
+            ))),
+        }
+    }
+
+    /// The sample candidate `c` stands for, in closed (multiple-choice) form.
+    pub fn closed(&self, c: &Candidate) -> Result<SampleRef<'_>> {
+        let ix = self.ix;
+        let views: Vec<&ViewRef> = c.views.iter().map(|&v| self.view(v)).collect();
+        let regions = c
+            .regions()
+            .iter()
+            .map(|r| {
+                let o = &ix.data.observations[r.obs as usize];
+                let view = views[usize::from(r.view)];
+                let part = self.region(r.obs, view.width, view.height)?;
+                Ok(BorrowedRegion {
+                    view_index: u32::from(r.view),
+                    instance_id: &o.instance_id,
+                    category: &o.category,
+                    bbox: part.bbox,
+                    mask: &part.mask,
+                    mask_digest: part.digest,
+                    mask_source: &part.source,
+                })
             })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let template = paraphrase(c.key);
-    let options = option_texts(&c.options);
-    let answer = options
-        .get(usize::from(c.answer))
-        .cloned()
-        .unwrap_or_default();
-    let mut s = QaSample {
-        sample_id: String::new(),
-        task: c.task,
-        source: ix.source,
-        scene_id: ix.scene_id.to_string(),
-        split,
-        question: question_text(c.task, template).to_string(),
-        options,
-        answer_index: i32::from(c.answer),
-        answer,
-        open_ended: false,
-        views,
-        regions,
-        template_id: format!("{}.t{template}", c.task.name()),
-        generator: generator.to_string(),
-    };
-    s.sample_id = s.content_id();
-    Ok(s)
+            .collect::<Result<Vec<_>>>()?;
+        let template = paraphrase(c.key);
+        let options = option_texts(&c.options);
+        let answer = options
+            .get(usize::from(c.answer))
+            .cloned()
+            .unwrap_or_default();
+        let mut s = SampleRef {
+            sample_id: Cow::Borrowed(""),
+            task: c.task,
+            source: ix.source,
+            scene_id: ix.scene_id,
+            split: self.split,
+            question: Cow::Borrowed(question_text(c.task, template)),
+            options: Cow::Owned(options),
+            answer_index: i32::from(c.answer),
+            answer: Cow::Owned(answer),
+            open_ended: false,
+            views,
+            regions,
+            template_id: Cow::Owned(format!("{}.t{template}", c.task.name())),
+            generator: self.generator,
+        };
+        s.sample_id = Cow::Owned(s.content_id());
+        Ok(s)
+    }
+}
+
+/// The sample a candidate stands for, in closed (multiple-choice) form, owned (for one-off
+/// samples; a scene's many go through [`SceneSamples`]).
+pub fn materialize(
+    ix: &SceneIndex<'_>,
+    c: &Candidate,
+    split: Split,
+    generator: &str,
+    frames: &dyn FrameImages,
+) -> Result<QaSample> {
+    Ok(SceneSamples::new(ix, split, generator, frames)
+        .closed(c)?
+        .to_sample())
 }
 
 /// The paraphrase a candidate is worded with (bits of its key no other choice uses).

@@ -23,7 +23,7 @@ pub use config::{
 pub use generate::generate;
 pub use index::{CameraInfo, InstanceInfo, Moment, SceneIndex, View, hash_name, hash_words};
 pub use materialize::{
-    FrameImages, GENERATOR, NoFrameImages, materialize, paraphrase, region_mask,
+    FrameImages, GENERATOR, NoFrameImages, SceneSamples, materialize, paraphrase, region_mask,
 };
 pub use suite_jsonl::{from_suite_json, to_suite_json};
 pub use tasks::{Emit, Pair};

@@ -313,7 +313,8 @@ mod tests {
                 assert!(opt.starts_with(&format!("{letter}. ")));
                 let refs = j["region_refs"].as_array().unwrap();
                 assert_eq!(refs.len(), closed.question.matches("<region>").count());
-                if let Some(open) = rewrite(&ix, c, &closed) {
+                if let Some(open) = rewrite(&ix, c, &closed.as_sample_ref()).map(|s| s.to_sample())
+                {
                     let j = to_suite_json(&open);
                     assert_eq!(j["answer"], open.answer.as_str());
                     assert_eq!(from_suite_json(&j).unwrap(), open);

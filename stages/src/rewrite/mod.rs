@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crossview_schemas::QaSample;
+use std::borrow::Cow;
+
+use crossview_schemas::SampleRef;
 
 use crate::qa::{Candidate, OptionKind, SceneIndex, hash_words};
 
@@ -46,17 +48,21 @@ impl RewriteConfig {
 
 /// The short-answer form of a closed sample, or `None` when its answer would not be unique
 /// (an object answered by its category, when another candidate shares that category).
-pub fn rewrite(ix: &SceneIndex<'_>, c: &Candidate, closed: &QaSample) -> Option<QaSample> {
+pub fn rewrite<'p>(
+    ix: &SceneIndex<'_>,
+    c: &Candidate,
+    closed: &SampleRef<'p>,
+) -> Option<SampleRef<'p>> {
     let category = |k: u8| {
         c.option_region(k)
             .map(|r| ix.instances[r.instance as usize].category)
     };
-    let unique_category = |count: u8| -> Option<String> {
+    let unique_category = |count: u8| -> Option<Cow<'p, str>> {
         let right = category(c.answer)?;
         let clashes = (0..count)
             .filter(|&k| k != c.answer)
             .any(|k| category(k) == Some(right));
-        (!clashes).then(|| right.to_string())
+        (!clashes).then(|| Cow::Owned(right.to_string()))
     };
     let (instruction, answer) = match c.options {
         OptionKind::YesNo => ("Answer yes or no.", closed.answer.clone()),
@@ -99,23 +105,24 @@ pub fn rewrite(ix: &SceneIndex<'_>, c: &Candidate, closed: &QaSample) -> Option<
         ),
         OptionKind::CandidatesOrNone { count, .. } => {
             let answer = if c.answer >= count {
-                "none".to_string()
+                Cow::Borrowed("none")
             } else {
                 unique_category(count)?
             };
             ("Answer with the category of that object, or none.", answer)
         }
     };
-    let mut s = QaSample {
-        question: format!("{} {instruction}", closed.question),
-        options: Vec::new(),
+    let mut s = SampleRef {
+        sample_id: Cow::Borrowed(""),
+        question: Cow::Owned(format!("{} {instruction}", closed.question)),
+        options: Cow::Borrowed(&[]),
         answer_index: -1,
         answer,
         open_ended: true,
-        template_id: format!("{}.open", closed.template_id),
+        template_id: Cow::Owned(format!("{}.open", closed.template_id)),
         ..closed.clone()
     };
-    s.sample_id = s.content_id();
+    s.sample_id = Cow::Owned(s.content_id());
     Some(s)
 }
 
@@ -137,7 +144,9 @@ mod tests {
         let ix = d.index();
         for c in &d.cands {
             let closed = materialize(&ix, c, Split::Train, GENERATOR, &NoFrameImages).unwrap();
-            let open = rewrite(&ix, c, &closed).expect("unique categories");
+            let open = rewrite(&ix, c, &closed.as_sample_ref())
+                .map(|s| s.to_sample())
+                .expect("unique categories");
             assert!(open.open_ended && open.options.is_empty() && open.answer_index == -1);
             assert_eq!(
                 open.answer,
@@ -153,7 +162,11 @@ mod tests {
         assert!(!d.cands.is_empty());
         for c in &d.cands {
             let closed = materialize(&ix, c, Split::Train, GENERATOR, &NoFrameImages).unwrap();
-            assert!(rewrite(&ix, c, &closed).is_none());
+            assert!(
+                rewrite(&ix, c, &closed.as_sample_ref())
+                    .map(|s| s.to_sample())
+                    .is_none()
+            );
         }
     }
 
@@ -166,7 +179,9 @@ mod tests {
             assert!(!d.cands.is_empty());
             for c in &d.cands {
                 let closed = materialize(&ix, c, Split::Bench, GENERATOR, &NoFrameImages).unwrap();
-                let open = rewrite(&ix, c, &closed).expect("unique by construction");
+                let open = rewrite(&ix, c, &closed.as_sample_ref())
+                    .map(|s| s.to_sample())
+                    .expect("unique by construction");
                 assert_eq!(open.answer, closed.answer);
                 assert!(open.question.starts_with(&closed.question));
             }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use arrow_array::builder::{Float32Builder, StringBuilder};
+use arrow_array::builder::{ArrayBuilder, Float32Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 
@@ -19,8 +19,8 @@ use crate::hash::SampleIdHasher;
 use crate::mask::CocoRle;
 use crate::vocab::{MaskSource, SourceKind, Split, Task};
 
-/// A region borrowed from its observation and mask, with its mask's digest: a mask shown in
-/// many samples is digested once for all their ids.
+/// A region borrowed from its observation and mask, with its mask's digest when made
+/// already: a mask shown in many samples is digested once for all their ids.
 #[derive(Clone, Copy, Debug)]
 pub struct BorrowedRegion<'a> {
     /// Index into the sample's views.
@@ -33,8 +33,8 @@ pub struct BorrowedRegion<'a> {
     pub bbox: BoxXyxy,
     /// Mask in that view.
     pub mask: &'a CocoRle,
-    /// [`mask_digest`] of `mask`.
-    pub mask_digest: u128,
+    /// [`mask_digest`] of `mask`, if made already (else the id makes it).
+    pub mask_digest: Option<u128>,
     /// Mask provenance.
     pub mask_source: &'a MaskSource,
 }
@@ -45,7 +45,7 @@ pub fn mask_digest(mask: &CocoRle) -> u128 {
 }
 
 impl<'a> BorrowedRegion<'a> {
-    /// A region of an owned sample.
+    /// A region of an owned sample (its mask digested only if an id is made).
     pub fn of(r: &'a Region) -> Self {
         BorrowedRegion {
             view_index: r.view_index,
@@ -53,7 +53,7 @@ impl<'a> BorrowedRegion<'a> {
             category: &r.category,
             bbox: r.bbox,
             mask: &r.mask,
-            mask_digest: mask_digest(&r.mask),
+            mask_digest: None,
             mask_source: &r.mask_source,
         }
     }
@@ -107,7 +107,7 @@ pub struct SampleRef<'a> {
 }
 
 impl QaSample {
-    /// The sample borrowed (its masks digested).
+    /// The sample borrowed.
     pub fn as_sample_ref(&self) -> SampleRef<'_> {
         SampleRef {
             sample_id: Cow::Borrowed(&self.sample_id),
@@ -167,7 +167,10 @@ impl SampleRef<'_> {
             h = h
                 .u64(u64::from(r.mask.height()))
                 .u64(u64::from(r.mask.width()))
-                .long_digest(r.mask.counts().len() as u64, r.mask_digest)
+                .long_digest(
+                    r.mask.counts().len() as u64,
+                    r.mask_digest.unwrap_or_else(|| mask_digest(r.mask)),
+                )
                 .str(r.mask_source.kind.name());
         }
         h.finish_hex()
@@ -333,25 +336,39 @@ impl SampleColumns {
         self.generator.append_value(s.generator);
     }
 
-    /// The rows added so far as one batch; the columns start empty again.
+    /// The rows added so far as one batch; the columns start empty again, with room for
+    /// as much as this batch held (batches of a shard are alike, so buffers are not grown
+    /// again from nothing for each).
     pub fn finish(&mut self) -> Result<RecordBatch> {
-        let taken = std::mem::take(self);
+        fn strings(b: &mut StringBuilder) -> ArrayRef {
+            let next = StringBuilder::with_capacity(b.len(), b.values_slice().len());
+            Arc::new(std::mem::replace(b, next).finish())
+        }
+        fn values<T>(v: &mut Vec<T>) -> Vec<T> {
+            let next = Vec::with_capacity(v.len());
+            std::mem::replace(v, next)
+        }
+        fn offsets(v: &mut Vec<i32>) -> Vec<i32> {
+            let mut next = Vec::with_capacity(v.len());
+            next.push(0);
+            std::mem::replace(v, next)
+        }
+        let rows = std::mem::take(&mut self.rows);
         let schema = QaSample::schema();
         let dt = |name: &str| -> Result<DataType> {
             Ok(schema.field_with_name(name)?.data_type().clone())
         };
-        let all = vec![true; taken.rows];
-        let str_col = |mut b: StringBuilder| Arc::new(b.finish()) as ArrayRef;
+        let all = vec![true; rows];
 
         let view_dt = dt("views")?;
         let view_struct = struct_of_list(
             &view_dt,
             vec![
-                str_col(taken.view_id),
-                str_col(taken.frame_id),
-                str_col(taken.image),
-                arr_i32(taken.width),
-                arr_i32(taken.height),
+                strings(&mut self.view_id),
+                strings(&mut self.frame_id),
+                strings(&mut self.image),
+                arr_i32(values(&mut self.width)),
+                arr_i32(values(&mut self.height)),
             ],
         )?;
 
@@ -363,45 +380,57 @@ impl SampleColumns {
                 .map(|(_, f)| f.data_type().clone())
                 .ok_or_else(|| Error::Internal(format!("no region field {name}")))
         };
-        let n_regions = taken.view_index.len();
+        let n_regions = self.view_index.len();
         let reg_all = vec![true; n_regions];
-        let mut mask_score = taken.mask_score;
         let region_struct = struct_of_list(
             &reg_dt,
             vec![
-                arr_i32(taken.view_index),
-                str_col(taken.instance_id),
-                str_col(taken.region_category),
-                fixed_list(&reg_type("bbox")?, arr_f32(taken.bbox), &reg_all)?,
-                fixed_list(&reg_type("mask_size")?, arr_i32(taken.mask_size), &reg_all)?,
-                str_col(taken.mask_counts),
-                str_col(taken.mask_source),
-                str_col(taken.mask_model),
-                Arc::new(mask_score.finish()) as ArrayRef,
+                arr_i32(values(&mut self.view_index)),
+                strings(&mut self.instance_id),
+                strings(&mut self.region_category),
+                fixed_list(
+                    &reg_type("bbox")?,
+                    arr_f32(values(&mut self.bbox)),
+                    &reg_all,
+                )?,
+                fixed_list(
+                    &reg_type("mask_size")?,
+                    arr_i32(values(&mut self.mask_size)),
+                    &reg_all,
+                )?,
+                strings(&mut self.mask_counts),
+                strings(&mut self.mask_source),
+                strings(&mut self.mask_model),
+                Arc::new(self.mask_score.finish()) as ArrayRef,
             ],
         )?;
 
         let columns = vec![
-            str_col(taken.sample_id),
-            str_col(taken.task),
-            str_col(taken.category),
-            str_col(taken.source),
-            str_col(taken.scene_id),
-            str_col(taken.split),
-            str_col(taken.question),
+            strings(&mut self.sample_id),
+            strings(&mut self.task),
+            strings(&mut self.category),
+            strings(&mut self.source),
+            strings(&mut self.scene_id),
+            strings(&mut self.split),
+            strings(&mut self.question),
             list(
                 &dt("options")?,
-                taken.option_offsets,
-                str_col(taken.options),
+                offsets(&mut self.option_offsets),
+                strings(&mut self.options),
                 &all,
             )?,
-            arr_i32(taken.answer_index),
-            str_col(taken.answer),
-            arr_bool(taken.open_ended),
-            list(&view_dt, taken.view_offsets, view_struct, &all)?,
-            list(&reg_dt, taken.region_offsets, region_struct, &all)?,
-            str_col(taken.template_id),
-            str_col(taken.generator),
+            arr_i32(values(&mut self.answer_index)),
+            strings(&mut self.answer),
+            arr_bool(values(&mut self.open_ended)),
+            list(&view_dt, offsets(&mut self.view_offsets), view_struct, &all)?,
+            list(
+                &reg_dt,
+                offsets(&mut self.region_offsets),
+                region_struct,
+                &all,
+            )?,
+            strings(&mut self.template_id),
+            strings(&mut self.generator),
         ];
         Ok(RecordBatch::try_new(schema, columns)?)
     }

@@ -136,8 +136,8 @@ pub fn emit_scene(
 }
 
 /// A scene's samples, handed over at once, in generation order: borrowed from the scene, so
-/// a caller copies what it keeps (and may reorder them first).
-pub type SceneSink<'o> = dyn for<'s> FnMut(&mut [SampleRef<'s>]) + 'o;
+/// a caller copies what it keeps (in any order it likes).
+pub type SceneSink<'o> = dyn for<'s> FnMut(&[SampleRef<'s>]) + 'o;
 
 /// [`emit_scene`] with the selection given as a predicate on a candidate's group and rank
 /// (the dataflow passes the ranks it kept for the scene), the samples handed over borrowed.
@@ -178,7 +178,12 @@ fn emit(
     let Some(meta) = &scene.scene else {
         return Ok(stats);
     };
-    let geometry = SceneGeometry::compute(scene, &cfg.geometry);
+    // Candidates handed over were drawn with the geometry; materialising them needs only
+    // the scene's arrangement, so the costly part is computed only to draw them again.
+    let geometry = match eligible {
+        Some(_) => SceneGeometry::unmeasured(&cfg.geometry),
+        None => SceneGeometry::compute(scene, &cfg.geometry),
+    };
     let ix = SceneIndex::new(scene, &geometry, cfg.qa.min_region_area_px);
     let split = cfg.split.split_of(&meta.scene_id);
     let generator = cfg.generator();
@@ -218,7 +223,7 @@ fn emit(
         samples.push(closed);
         samples.extend(open);
     }
-    out(&mut samples);
+    out(&samples);
     Ok(stats)
 }
 

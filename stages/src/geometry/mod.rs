@@ -93,6 +93,17 @@ impl SceneGeometry {
         g
     }
 
+    /// No facts and no estimates: for arranging a scene whose candidates were drawn already
+    /// (view, instance and observation numbering do not depend on geometry; what is shown
+    /// and where does, and such an index answers none of it).
+    pub fn unmeasured(cfg: &GeometryConfig) -> SceneGeometry {
+        SceneGeometry {
+            facts: Vec::new(),
+            instances: BTreeMap::new(),
+            config: cfg.clone(),
+        }
+    }
+
     /// An observation whose whole-object box lies inside the image and that no nearer
     /// annotated object overlaps is taken as wholly visible: the area-ratio estimate can only
     /// err there (a flat object seen edge-on fills less of the round outline it is modelled by).

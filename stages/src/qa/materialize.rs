@@ -167,7 +167,7 @@ impl<'p> SceneSamples<'p> {
                     category: &o.category,
                     bbox: part.bbox,
                     mask: &part.mask,
-                    mask_digest: part.digest,
+                    mask_digest: Some(part.digest),
                     mask_source: &part.source,
                 })
             })

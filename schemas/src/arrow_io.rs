@@ -32,6 +32,12 @@ pub trait ArrowRecord: Sized {
     fn unique_columns() -> &'static [&'static [&'static str]] {
         &[]
     }
+    /// Parquet leaf-column paths written without statistics: free text (wording,
+    /// provenance) and strings inside lists, which readers do not select row groups by.
+    /// Min/max over millions of mostly equal strings compares each one twice for nothing.
+    fn unstatistical_columns() -> &'static [&'static [&'static str]] {
+        &[]
+    }
 }
 
 /// A non-null field.

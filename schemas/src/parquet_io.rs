@@ -159,6 +159,10 @@ fn writer_properties<T: ArrowRecord>(opts: &WriteOptions) -> Result<WriterProper
             .set_column_dictionary_enabled(col.clone(), false)
             .set_column_statistics_enabled(col, EnabledStatistics::None);
     }
+    for path in T::unstatistical_columns() {
+        let col = ColumnPath::new(path.iter().map(|s| s.to_string()).collect());
+        b = b.set_column_statistics_enabled(col, EnabledStatistics::None);
+    }
     Ok(b.build())
 }
 

@@ -408,7 +408,7 @@ fn reader_rejects_files_of_another_record_type() {
 }
 
 #[test]
-fn unique_columns_name_real_parquet_leaves() {
+fn unique_and_unstatistical_columns_name_real_parquet_leaves_written_without_statistics() {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use proptest::strategy::ValueTree;
     fn check<T: ArrowRecord>(rows: &[T]) {
@@ -421,12 +421,24 @@ fn unique_columns_name_real_parquet_leaves() {
             SerializedFileReader::new(std::fs::File::open(&path).expect("open")).expect("parquet");
         let schema = reader.metadata().file_metadata().schema_descr_ptr();
         let leaves: Vec<String> = schema.columns().iter().map(|c| c.path().string()).collect();
-        for path in T::unique_columns() {
-            assert!(
-                leaves.contains(&path.join(".")),
-                "{path:?} not among {leaves:?}"
-            );
+        let bare: Vec<String> = T::unique_columns()
+            .iter()
+            .chain(T::unstatistical_columns())
+            .map(|p| p.join("."))
+            .collect();
+        for path in &bare {
+            assert!(leaves.contains(path), "{path:?} not among {leaves:?}");
         }
+        let group = reader.metadata().row_group(0);
+        let mut with_statistics = 0;
+        for (leaf, chunk) in leaves.iter().zip(group.columns()) {
+            if bare.contains(leaf) {
+                assert!(chunk.statistics().is_none(), "{leaf} has statistics");
+            } else if chunk.statistics().is_some() {
+                with_statistics += 1;
+            }
+        }
+        assert!(with_statistics > 0, "no column kept its statistics");
     }
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let qa = qa_sample().new_tree(&mut runner).expect("tree").current();

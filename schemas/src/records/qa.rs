@@ -118,6 +118,22 @@ impl ArrowRecord for QaSample {
         &[&["sample_id"], &["regions", "list", "item", "mask_counts"]]
     }
 
+    fn unstatistical_columns() -> &'static [&'static [&'static str]] {
+        &[
+            &["question"],
+            &["options", "list", "item"],
+            &["answer"],
+            &["generator"],
+            &["views", "list", "item", "view_id"],
+            &["views", "list", "item", "frame_id"],
+            &["views", "list", "item", "image"],
+            &["regions", "list", "item", "instance_id"],
+            &["regions", "list", "item", "category"],
+            &["regions", "list", "item", "mask_source"],
+            &["regions", "list", "item", "mask_model"],
+        ]
+    }
+
     fn schema() -> SchemaRef {
         static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
         SCHEMA

@@ -89,7 +89,7 @@ pub struct SampleRef<'a> {
     /// Question text with one `<region>` per region.
     pub question: Cow<'a, str>,
     /// Options (empty when open-ended).
-    pub options: Cow<'a, [String]>,
+    pub options: Vec<&'a str>,
     /// Index of the correct option, -1 when open-ended.
     pub answer_index: i32,
     /// Answer text.
@@ -116,7 +116,7 @@ impl QaSample {
             scene_id: &self.scene_id,
             split: self.split,
             question: Cow::Borrowed(&self.question),
-            options: Cow::Borrowed(&self.options),
+            options: self.options.iter().map(String::as_str).collect(),
             answer_index: self.answer_index,
             answer: Cow::Borrowed(&self.answer),
             open_ended: self.open_ended,
@@ -143,7 +143,7 @@ impl SampleRef<'_> {
             .str(self.scene_id)
             .str(&self.question)
             .u64(self.options.len() as u64);
-        for o in self.options.iter() {
+        for o in &self.options {
             h = h.str(o);
         }
         h = h
@@ -185,7 +185,7 @@ impl SampleRef<'_> {
             scene_id: self.scene_id.to_string(),
             split: self.split,
             question: self.question.to_string(),
-            options: self.options.to_vec(),
+            options: self.options.iter().map(|o| o.to_string()).collect(),
             answer_index: self.answer_index,
             answer: self.answer.to_string(),
             open_ended: self.open_ended,
@@ -303,7 +303,7 @@ impl SampleColumns {
         self.scene_id.append_value(s.scene_id);
         self.split.append_value(s.split.name());
         self.question.append_value(&s.question);
-        for o in s.options.iter() {
+        for o in &s.options {
             self.options.append_value(o);
         }
         next_offset(&mut self.option_offsets, s.options.len());

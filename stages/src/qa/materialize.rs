@@ -176,7 +176,7 @@ impl<'p> SceneSamples<'p> {
         let options = option_texts(&c.options);
         let answer = options
             .get(usize::from(c.answer))
-            .cloned()
+            .copied()
             .unwrap_or_default();
         let mut s = SampleRef {
             sample_id: Cow::Borrowed(""),
@@ -185,9 +185,9 @@ impl<'p> SceneSamples<'p> {
             scene_id: ix.scene_id,
             split: self.split,
             question: Cow::Borrowed(question_text(c.task, template)),
-            options: Cow::Owned(options),
+            options,
             answer_index: i32::from(c.answer),
-            answer: Cow::Owned(answer),
+            answer: Cow::Borrowed(answer),
             open_ended: false,
             views,
             regions,

@@ -1,6 +1,8 @@
 //! The words of every task: [`PARAPHRASES`] question templates per task (with `<region>`
 //! placeholders in region order) and the option texts of each option kind.
 
+use std::sync::OnceLock;
+
 use crossview_schemas::Task;
 
 use super::candidate::OptionKind;
@@ -108,36 +110,49 @@ pub fn question_text(task: Task, template: usize) -> &'static str {
     t[template % PARAPHRASES]
 }
 
-/// The option texts of an option kind, in option order.
-pub fn option_texts(options: &OptionKind) -> Vec<String> {
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
+/// The option texts of an option kind, in option order. Every text is one of a fixed few,
+/// made once: a build words millions of options.
+pub fn option_texts(options: &OptionKind) -> Vec<&'static str> {
     match options {
-        OptionKind::Candidates { count, .. } => {
-            (1..=*count).map(|k| format!("candidate {k}")).collect()
-        }
-        OptionKind::CandidatesOrNone { count, .. } => {
-            let mut v: Vec<String> = (1..=*count).map(|k| format!("candidate {k}")).collect();
-            v.push("none of them".into());
-            v
-        }
-        OptionKind::Pairings(rows) => rows
+        OptionKind::Candidates { count, .. } => (1..=*count).map(candidate_text).collect(),
+        OptionKind::CandidatesOrNone { count, .. } => (1..=*count)
+            .map(candidate_text)
+            .chain(["none of them"])
+            .collect(),
+        OptionKind::Pairings(rows) => rows.iter().map(pairing_text).collect(),
+        OptionKind::YesNo => vec!["yes", "no"],
+        OptionKind::Scale(labels) => labels
             .iter()
-            .map(|row| {
-                row.iter()
+            .map(|&l| SCALE_WORDS[usize::from(l) % 3])
+            .collect(),
+        OptionKind::Views => vec!["view 1", "view 2"],
+        OptionKind::FirstSecond => vec!["the first", "the second"],
+    }
+}
+
+/// `candidate k`.
+fn candidate_text(k: u8) -> &'static str {
+    static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
+    &TEXTS.get_or_init(|| (0..=u8::MAX).map(|k| format!("candidate {k}")).collect())[usize::from(k)]
+}
+
+/// `1-x, 2-y, 3-z` for a row of labels (each taken modulo 3).
+fn pairing_text(row: &[u8; 3]) -> &'static str {
+    static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        (0..27)
+            .map(|code| {
+                [code / 9, code / 3 % 3, code % 3]
+                    .iter()
                     .enumerate()
-                    .map(|(k, &l)| format!("{}-{}", k + 1, PAIR_LABELS[usize::from(l) % 3]))
+                    .map(|(k, &l)| format!("{}-{}", k + 1, PAIR_LABELS[l]))
                     .collect::<Vec<_>>()
                     .join(", ")
             })
-            .collect(),
-        OptionKind::YesNo => s(&["yes", "no"]),
-        OptionKind::Scale(labels) => labels
-            .iter()
-            .map(|&l| SCALE_WORDS[usize::from(l) % 3].to_string())
-            .collect(),
-        OptionKind::Views => s(&["view 1", "view 2"]),
-        OptionKind::FirstSecond => s(&["the first", "the second"]),
-    }
+            .collect()
+    });
+    let code = row.iter().fold(0, |code, &l| code * 3 + usize::from(l) % 3);
+    &texts[code]
 }
 
 /// Regions each task's questions refer to.
@@ -191,5 +206,25 @@ mod tests {
             option_texts(&OptionKind::CandidatesOrNone { first: 1, count: 3 }),
             vec!["candidate 1", "candidate 2", "candidate 3", "none of them"]
         );
+        // Labels are taken modulo 3; every count a u8 holds has its words.
+        assert_eq!(
+            option_texts(&OptionKind::Pairings([
+                [3, 4, 5],
+                [5, 5, 0],
+                [0; 3],
+                [1; 3]
+            ])),
+            vec![
+                "1-x, 2-y, 3-z",
+                "1-z, 2-z, 3-x",
+                "1-x, 2-x, 3-x",
+                "1-y, 2-y, 3-y"
+            ]
+        );
+        let many = option_texts(&OptionKind::Candidates {
+            first: 0,
+            count: u8::MAX,
+        });
+        assert_eq!((many.len(), many[254]), (255, "candidate 255"));
     }
 }

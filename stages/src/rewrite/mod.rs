@@ -115,7 +115,7 @@ pub fn rewrite<'p>(
     let mut s = SampleRef {
         sample_id: Cow::Borrowed(""),
         question: Cow::Owned(format!("{} {instruction}", closed.question)),
-        options: Cow::Borrowed(&[]),
+        options: Vec::new(),
         answer_index: -1,
         answer,
         open_ended: true,

@@ -686,6 +686,9 @@ fn an_incremental_rebuild_equals_a_from_scratch_build() {
     let second_summary = crate::support::build_quietly(cfg.clone(), &out, 2);
     // Only the edited and the added scene are ranked again; the rest come from the cache.
     assert_eq!(second_summary.ranked_scenes, 2);
+    // Unread: the five unedited MessyTable scenes (their split file changed, their text did
+    // not) and the untouched EgoHumans and Ego-Exo4D trees; MMPTrack's changed tree is read.
+    assert_eq!(second_summary.unread_scenes, 5 + 1 + 1);
     let second = second_summary.manifest;
     let scratch = dir.path().join("scratch");
     run_build(cfg, &scratch, 1);
@@ -721,6 +724,43 @@ fn an_incremental_rebuild_equals_a_from_scratch_build() {
         second.shards.len()
     );
     eprintln!("{rewritten} of {} shards rewritten", second.shards.len());
+}
+
+/// A rewritten shard needs the records of scenes the rebuild took from the read cache
+/// unread: without the scene records cache they are read from their trees again, and the
+/// output is still that of a from-scratch build.
+#[test]
+fn unread_scenes_are_read_from_their_trees_when_their_records_are_gone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = dir.path().join("world");
+    write_world(&world, 13, [8, 2, 1, 1]);
+    let mut cfg = config(2);
+    cfg.sources = vec![SourceEntry::Path(world.clone())];
+    let out = dir.path().join("out");
+    run_build(cfg.clone(), &out, 2);
+    let labels = world.join("messytable/labels/train.json");
+    let text = std::fs::read_to_string(&labels).expect("labels");
+    let at = text.find("\"pos\":[").expect("a box") + "\"pos\":[".len();
+    let end = at + text[at..].find(',').expect("x1");
+    let x1: f64 = text[at..end].trim().parse().expect("number");
+    std::fs::write(
+        &labels,
+        format!("{}{:.1}{}", &text[..at], x1 + 3.0, &text[end..]),
+    )
+    .expect("edit");
+    std::fs::remove_dir_all(out.join(".cache/scenes")).expect("records cache");
+    let rebuilt = crate::support::build_quietly(cfg.clone(), &out, 2);
+    assert_eq!(rebuilt.ranked_scenes, 1);
+    assert!(rebuilt.unread_scenes >= 7, "{}", rebuilt.unread_scenes);
+    // With two shards per split, the edited scene's shard holds other scenes.
+    assert!(rebuilt.reloaded_scenes >= 1, "{}", rebuilt.reloaded_scenes);
+    let scratch = dir.path().join("scratch");
+    run_build(cfg, &scratch, 1);
+    let (a, b) = (published_files(&out), published_files(&scratch));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (name, bytes) in &a {
+        assert!(bytes == &b[name], "{name}: rebuild differs from scratch");
+    }
 }
 
 /// `--watch` rebuilds when an input changes: after an edit the published output is that of

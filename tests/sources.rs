@@ -552,3 +552,72 @@ fn find_zip(p: &Path) -> Option<std::path::PathBuf> {
     }
     None
 }
+
+/// MessyTable scenes are known by their fingerprint before they are parsed: a known scene is
+/// handed over as the caller's stub, an unwanted one not at all, and the rest are read as a
+/// plain read reads them. An image touched since changes the fingerprint.
+#[test]
+fn messytable_hands_over_known_scenes_unread_and_skips_unwanted_ones() {
+    struct Skip<'a> {
+        known: &'a BTreeMap<String, SceneData>,
+        unwanted: &'a str,
+    }
+    impl sources::SceneSkip for Skip<'_> {
+        fn unwanted(&self, scene_id: &str) -> bool {
+            scene_id == self.unwanted
+        }
+        fn known(&self, scene_id: &str, fingerprint: &str) -> Option<SceneData> {
+            self.known
+                .get(scene_id)
+                .filter(|s| s.fingerprint == fingerprint)
+                .cloned()
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    synth_tree(&synth::messytable::MessyTable, dir.path(), 5, true);
+    let plain = load(dir.path(), true);
+    assert_eq!(plain.len(), 3);
+    let ids: Vec<String> = plain.iter().map(|s| s.scene_id().to_string()).collect();
+    // Scene 0 is known, scene 1 unwanted, scene 2 read.
+    let known: BTreeMap<String, SceneData> = [(ids[0].clone(), plain[0].stub())].into();
+    let reader = sources::open(dir.path(), None, &SourceOptions::default()).expect("detected");
+    let read_with = |skip: &dyn sources::SceneSkip| {
+        let mut got = Vec::new();
+        reader
+            .read_skipping(skip, &mut |s| {
+                got.push(s);
+                Ok(())
+            })
+            .expect("reads");
+        got
+    };
+    let got = read_with(&Skip {
+        known: &known,
+        unwanted: &ids[1],
+    });
+    assert_eq!(got.len(), 2);
+    assert!(got[0].unread && got[0].observations.is_empty());
+    assert_eq!(got[0], plain[0].stub());
+    assert!(!got[1].unread);
+    assert_eq!(got[1], plain[2]);
+    // A stub is the scene less its frames, observations and absences.
+    assert_eq!(plain[0].stub().cameras, plain[0].cameras);
+    assert!(!plain[0].observations.is_empty());
+
+    // A camera's image rewritten (same bytes, new modification time): the scene is read.
+    let image = dir.path().join("images").join(format!(
+        "{}-01.jpg",
+        ids[0].trim_start_matches("messytable/")
+    ));
+    let bytes = std::fs::read(&image).expect("image");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&image, bytes).expect("rewrite");
+    let got = read_with(&Skip {
+        known: &known,
+        unwanted: "",
+    });
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|s| !s.unread));
+    assert_ne!(got[0].fingerprint, plain[0].fingerprint);
+    assert_eq!(got[1], plain[1]);
+}

@@ -46,20 +46,25 @@ pub fn cache_dir(out: &Path) -> PathBuf {
     out.join(".cache").join("first-pass")
 }
 
-/// A hash of the running program, so entries never outlive the code that made them (xxh3:
-/// the executable is over 100 MB with its line tables, and this runs on every build).
+/// The identity of the running program, so entries never outlive the code that made them:
+/// its executable's size and modification time, a stamp as images get (hashing the 160 MB
+/// executable, line tables and all, cost a fifth of a second on every build). A program whose
+/// executable cannot be stamped shares no entries with any other run.
 pub fn program_id() -> String {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
-        let exe = std::env::current_exe()
+        let stamp = std::env::current_exe()
             .ok()
-            .and_then(|p| std::fs::read(p).ok())
-            .unwrap_or_default();
-        format!(
-            "{}-{:032x}",
-            env!("CARGO_PKG_VERSION"),
-            xxhash_rust::xxh3::xxh3_128(&exe)
-        )
+            .and_then(|p| crossview_stages::sources::file_stamp(&p));
+        match stamp {
+            Some(s) => format!("{}-{}-{}", env!("CARGO_PKG_VERSION"), s.len, s.modified_ns),
+            None => format!(
+                "{}-unstamped-{}-{:?}",
+                env!("CARGO_PKG_VERSION"),
+                std::process::id(),
+                std::time::SystemTime::now()
+            ),
+        }
     })
     .clone()
 }
@@ -75,21 +80,38 @@ pub fn entry_key(scene_id: &str, fingerprint: &str, settings: &str) -> String {
 
 /// Reads an entry; `None` when absent or damaged.
 pub fn load(dir: &Path, key: &str) -> Option<FirstPass> {
-    let bytes = std::fs::read(dir.join(key)).ok()?;
+    bincode::deserialize(&load_payload(dir, key)?).ok()
+}
+
+/// Whether an entry is there (damage is found only when it is loaded).
+pub fn exists(dir: &Path, key: &str) -> bool {
+    dir.join(key).is_file()
+}
+
+/// Writes an entry.
+pub fn store(dir: &Path, key: &str, entry: &FirstPass) -> std::io::Result<()> {
+    let payload = bincode::serialize(entry).map_err(std::io::Error::other)?;
+    store_payload(dir, key, &payload)
+}
+
+/// The payload of a cache file whose checksum holds; `None` when absent or damaged.
+pub fn load_payload(dir: &Path, key: &str) -> Option<Vec<u8>> {
+    let mut bytes = std::fs::read(dir.join(key)).ok()?;
     let (sum, payload) = bytes.split_at_checked(8)?;
     if u64::from_le_bytes(sum.try_into().ok()?) != xxhash_rust::xxh3::xxh3_64(payload) {
         return None;
     }
-    bincode::deserialize(payload).ok()
+    bytes.drain(..8);
+    Some(bytes)
 }
 
-/// Writes an entry (temporary name, then rename: a reader sees a whole entry or none).
-pub fn store(dir: &Path, key: &str, entry: &FirstPass) -> std::io::Result<()> {
-    let payload = bincode::serialize(entry).map_err(std::io::Error::other)?;
+/// Writes a cache file: checksum and payload under a temporary name, then renamed, so a
+/// reader sees a whole file or none.
+pub fn store_payload(dir: &Path, key: &str, payload: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{key}.tmp-{}", std::process::id()));
     let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&xxhash_rust::xxh3::xxh3_64(&payload).to_le_bytes())?;
-    f.write_all(&payload)?;
+    f.write_all(&xxhash_rust::xxh3::xxh3_64(payload).to_le_bytes())?;
+    f.write_all(payload)?;
     drop(f);
     std::fs::rename(&tmp, dir.join(key))
 }

@@ -41,6 +41,8 @@ use super::eligible::EligibleStore;
 use super::frames::SceneFrames;
 use super::progress::Counters;
 use super::shards::{ShardId, ShardInfo, ShardWriter};
+use super::stubs::{StubRecords, read_stubs};
+use super::tree_cache::{self, KnownScenes, TreeEntry};
 
 /// A scene in the graph: its records (shared, never copied) and the tree they came from.
 /// Ordered and compared by scene id and fingerprint, which identify its content. Between
@@ -186,6 +188,12 @@ pub struct Job {
     pub out_dir: PathBuf,
     /// The first-pass cache folder (created).
     pub cache_dir: PathBuf,
+    /// The read cache folder (created).
+    pub trees_dir: PathBuf,
+    /// Each tree's signature (its files' stamps), as `trees`.
+    pub tree_signatures: Vec<String>,
+    /// Where scenes' records are stored, and found again for stubs.
+    pub stub_records: StubRecords,
     /// What besides a scene keys its cache entry and a shard's inputs: settings and program.
     pub cache_settings: String,
     /// The published build's shards by path (empty without one), kept where unchanged.
@@ -258,6 +266,12 @@ pub struct WorkerReport {
     pub shards: Vec<ShardInfo>,
     /// First-pass cache entries this worker used.
     pub cache_keys: Vec<String>,
+    /// Read cache entries of the trees this worker read.
+    pub tree_keys: Vec<String>,
+    /// Scenes taken from the read cache without reading them.
+    pub unread_scenes: u64,
+    /// Of those, scenes read after all (a shard holding them was rewritten).
+    pub reloaded_scenes: u64,
     /// Scenes this worker ranked (the others came from the first-pass cache).
     pub ranked_scenes: u64,
     /// Corpus counts of the scenes this worker processed.
@@ -358,6 +372,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         let progress_masks = job.progress.clone();
         let cache_dir = job.cache_dir.clone();
         let cache_settings = job.cache_settings.clone();
+        let stub_records = job.stub_records.clone();
         let found: Rc<RefCell<BTreeMap<String, (FirstPass, bool)>>> = Rc::default();
         let found1 = found.clone();
         let scenes = scenes
@@ -378,6 +393,18 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                         blob
                     }
                     None => {
+                        // A stub whose cached first pass went missing since it was read.
+                        let blob = if blob.data.unread {
+                            match read_stubs(&stub_records, vec![blob.clone()]) {
+                                Ok(mut read) => read.pop().unwrap_or(blob),
+                                Err(e) => {
+                                    masking.failure.get_or_insert_with(|| format!("{e:#}"));
+                                    blob
+                                }
+                            }
+                        } else {
+                            blob
+                        };
                         let (blob, masks) = masking.complete(blob);
                         masking.record(&masks);
                         let entry = FirstPass {
@@ -468,9 +495,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
             for (rec, n) in input.iter() {
                 for _ in 0..*n {
                     for (slot, ranks) in rec.ranks_by_slot.iter().enumerate() {
-                        for &rank in ranks {
-                            tally.add(rec.key(*task, slot), rank, rec.options);
-                        }
+                        tally.add_ranks(rec.key(*task, slot), ranks, rec.options);
                     }
                 }
             }
@@ -482,8 +507,11 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                     .iter()
                     .enumerate()
                     .flat_map(|(slot, ranks)| {
-                        let key = rec.key(*task, slot);
-                        ranks.iter().copied().filter(move |&r| sel.keeps(&key, r))
+                        let threshold = sel.threshold(&rec.key(*task, slot));
+                        ranks
+                            .iter()
+                            .copied()
+                            .filter(move |&r| threshold.is_some_and(|t| r <= t))
                     })
                     .collect();
                 if !kept.is_empty() {
@@ -547,50 +575,84 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         if i % peers != index || report.failure.is_some() {
             continue;
         }
-        let reader = match sources::open(root, Some(*kind), &job.options) {
-            Ok(r) => r,
-            Err(e) => {
-                report.failure = Some(format!("{}: {e}", root.display()));
-                continue;
-            }
-        };
+        let tree_key = tree_cache::entry_key(root, *kind, &job.cache_settings);
+        report.tree_keys.push(tree_key.clone());
+        let previous = tree_cache::load(&job.trees_dir, &tree_key);
+        let known = KnownScenes::new(previous.as_ref(), &job.cache_dir, &job.cache_settings);
         let root = Arc::new(root.clone());
         let mut batch = 0usize;
         let mut stepping = 0.0;
         let start = Instant::now();
         let (errors, scenes) = (&mut report.errors, &mut report.scenes);
-        let read = reader.read(&mut |scene| {
+        let unread = &mut report.unread_scenes;
+        let mut hand_over = |scene: SceneData| {
             errors.extend(scene.errors.iter().cloned());
-            if let Some(meta) = &scene.scene {
-                scenes.push(SceneEntry {
-                    scene_id: meta.scene_id.clone(),
-                    source: meta.source,
-                    split: job.corpus.split.split_of(&meta.scene_id),
-                    fingerprint: scene.fingerprint.clone(),
-                });
-                let h = scene_hash(&meta.scene_id);
-                input.insert((
-                    h,
-                    SceneBlob {
-                        data: Arc::new(scene),
-                        root: root.clone(),
-                        masked: false,
-                    },
-                ));
-                batch += 1;
-                Counters::bump(&job.progress.scenes_read, 1);
-                if batch.is_multiple_of(READ_BATCH) {
-                    input.flush();
-                    let step = Instant::now();
-                    worker.step();
-                    stepping += step.elapsed().as_secs_f64();
-                }
+            let Some(meta) = &scene.scene else {
+                return;
+            };
+            *unread += u64::from(scene.unread);
+            if !scene.unread {
+                let key = cache::entry_key(&meta.scene_id, &scene.fingerprint, &job.cache_settings);
+                // A record that cannot be stored only costs reading its tree again later.
+                let _ = tree_cache::store_records(&job.stub_records.scenes_dir, &key, &scene);
             }
-            Ok(())
-        });
-        match read {
-            Ok(tree_errors) => report.errors.extend(tree_errors),
-            Err(e) => report.failure = Some(format!("{}: {e}", root.display())),
+            scenes.push(SceneEntry {
+                scene_id: meta.scene_id.clone(),
+                source: meta.source,
+                split: job.corpus.split.split_of(&meta.scene_id),
+                fingerprint: scene.fingerprint.clone(),
+            });
+            let h = scene_hash(&meta.scene_id);
+            input.insert((
+                h,
+                SceneBlob {
+                    data: Arc::new(scene),
+                    root: root.clone(),
+                    masked: false,
+                },
+            ));
+            batch += 1;
+            Counters::bump(&job.progress.scenes_read, 1);
+            if batch.is_multiple_of(READ_BATCH) {
+                input.flush();
+                let step = Instant::now();
+                worker.step();
+                stepping += step.elapsed().as_secs_f64();
+            }
+        };
+        let unchanged = previous
+            .as_ref()
+            .filter(|e| e.signature == job.tree_signatures[i] && known.all_cached(e));
+        if let Some(entry) = unchanged {
+            // Nothing in the tree changed since it was read: its scenes are its stubs.
+            for stub in &entry.scenes {
+                hand_over(stub.clone());
+            }
+            errors.extend(entry.problems.iter().cloned());
+        } else {
+            let mut entry = TreeEntry {
+                signature: job.tree_signatures[i].clone(),
+                ..TreeEntry::default()
+            };
+            let read =
+                sources::open(root.as_path(), Some(*kind), &job.options).and_then(|reader| {
+                    reader.read_skipping(&known, &mut |scene| {
+                        entry.scenes.push(scene.stub());
+                        hand_over(scene);
+                        Ok(())
+                    })
+                });
+            match read {
+                Ok(tree_errors) => {
+                    errors.extend(tree_errors.iter().cloned());
+                    entry.problems = tree_errors;
+                    if previous.as_ref() != Some(&entry) {
+                        // A cache that cannot be written only costs time next build.
+                        let _ = tree_cache::store(&job.trees_dir, &tree_key, &entry);
+                    }
+                }
+                Err(e) => report.failure = Some(format!("{}: {e}", root.display())),
+            }
         }
         report.times.read_s += start.elapsed().as_secs_f64() - stepping;
     }
@@ -629,6 +691,9 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
 /// multiplicity).
 type PendingShards = BTreeMap<ShardId, BTreeMap<(String, String, Vec<u64>), (SceneBlob, i64)>>;
 
+/// A scene of a shard with its kept ranks.
+type ShardScene = (SceneBlob, Vec<u64>);
+
 /// The second pass and the sink of the shards this worker owns, one at a time: a shard made
 /// from the same scenes and kept ranks as the published one keeps its file; any other has
 /// its scenes' samples materialised (frames stored), put in canonical order (scene, sample
@@ -641,6 +706,8 @@ fn write_owned_shards(
     masking: &mut Masking,
     report: &mut WorkerReport,
 ) -> anyhow::Result<()> {
+    // Which shards keep their files; the others are made below.
+    let mut to_make: Vec<(ShardId, String, Vec<ShardScene>)> = Vec::new();
     for split in [Split::Train, Split::Bench] {
         for bucket in 0..job.shards {
             let id = ShardId { split, bucket };
@@ -682,67 +749,80 @@ fn write_owned_shards(
                 Counters::bump(&job.progress.shards_written, 1);
                 continue;
             }
-            let start = Instant::now();
-            let mut shard_s = 0.0;
-            let mut writer =
-                ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &job.write)?;
-            let mut second_pass = CorpusStats::default();
-            for (blob, ranks) in scenes {
-                // A scene from the first-pass cache is masked now (its counts and errors
-                // were reported from the cache; its segmenter cache entries are used again).
-                let blob = if blob.masked {
-                    blob
-                } else {
-                    let (blob, masks) = masking.complete(blob);
-                    masking.cache_keys.extend(masks.cache_keys);
-                    // Calls are work of this build (none while the segmenter cache holds).
-                    masking.stats.model_calls += masks.stats.model_calls;
-                    if let Some(f) = masking.failure.take() {
-                        anyhow::bail!(f);
-                    }
-                    blob
-                };
-                let frames = SceneFrames::new(job.frames_dir.as_deref(), blob.root.as_path());
-                let keeps = |_: &SlotKey, rank: u64| ranks.binary_search(&rank).is_ok();
-                let (scene_id, fingerprint) = blob.key();
-                let mut written = Ok(0);
-                let mut write = |samples: &[SampleRef<'_>]| {
-                    let start = Instant::now();
-                    // Sorted by reference: a sample is a few hundred bytes to move.
-                    let mut order: Vec<&SampleRef<'_>> = samples.iter().collect();
-                    order.sort_unstable_by(|a, b| a.sample_id.cmp(&b.sample_id));
-                    written = order
-                        .iter()
-                        .try_for_each(|s| writer.push(s))
-                        .map(|()| samples.len());
-                    shard_s += start.elapsed().as_secs_f64();
-                };
-                let st = match job.eligible.take(scene_id, fingerprint) {
-                    Some(eligible) => emit_eligible_kept(
-                        &blob.data,
-                        &job.corpus,
-                        &eligible,
-                        &keeps,
-                        &frames,
-                        &mut write,
-                    )?,
-                    None => emit_scene_kept(&blob.data, &job.corpus, &keeps, &frames, &mut write)?,
-                };
-                let written = written?;
-                second_pass.merge(&st);
-                report.frame_problems.extend(frames.into_problems());
-                Counters::bump(&job.progress.scenes_emitted, 1);
-                Counters::bump(&job.progress.samples, written as u64);
-            }
-            report.times.emit_s += start.elapsed().as_secs_f64() - shard_s;
-            let start = Instant::now();
-            let mut info = writer.finish()?;
-            info.second_pass = second_pass;
-            report.stats.merge(&info.second_pass);
-            report.shards.push(info);
-            report.times.shards_s += shard_s + start.elapsed().as_secs_f64();
-            Counters::bump(&job.progress.shards_written, 1);
+            to_make.push((id, inputs, scenes));
         }
+    }
+    // Scenes handed over unread are read now, one pass per tree for all the shards.
+    let start = Instant::now();
+    let sizes: Vec<usize> = to_make.iter().map(|(_, _, scenes)| scenes.len()).collect();
+    let (blobs, ranks): (Vec<SceneBlob>, Vec<Vec<u64>>) = to_make
+        .iter_mut()
+        .flat_map(|(_, _, scenes)| std::mem::take(scenes))
+        .unzip();
+    report.reloaded_scenes += blobs.iter().filter(|b| b.data.unread).count() as u64;
+    let mut blobs = read_stubs(&job.stub_records, blobs)?.into_iter().zip(ranks);
+    report.times.read_s += start.elapsed().as_secs_f64();
+    for ((id, inputs, _), n) in to_make.into_iter().zip(sizes) {
+        let scenes: Vec<ShardScene> = blobs.by_ref().take(n).collect();
+        let start = Instant::now();
+        let mut shard_s = 0.0;
+        let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &job.write)?;
+        let mut second_pass = CorpusStats::default();
+        for (blob, ranks) in scenes {
+            // A scene from the first-pass cache is masked now (its counts and errors
+            // were reported from the cache; its segmenter cache entries are used again).
+            let blob = if blob.masked {
+                blob
+            } else {
+                let (blob, masks) = masking.complete(blob);
+                masking.cache_keys.extend(masks.cache_keys);
+                // Calls are work of this build (none while the segmenter cache holds).
+                masking.stats.model_calls += masks.stats.model_calls;
+                if let Some(f) = masking.failure.take() {
+                    anyhow::bail!(f);
+                }
+                blob
+            };
+            let frames = SceneFrames::new(job.frames_dir.as_deref(), blob.root.as_path());
+            let keeps = |_: &SlotKey, rank: u64| ranks.binary_search(&rank).is_ok();
+            let (scene_id, fingerprint) = blob.key();
+            let mut written = Ok(0);
+            let mut write = |samples: &[SampleRef<'_>]| {
+                let start = Instant::now();
+                // Sorted by reference: a sample is a few hundred bytes to move.
+                let mut order: Vec<&SampleRef<'_>> = samples.iter().collect();
+                order.sort_unstable_by(|a, b| a.sample_id.cmp(&b.sample_id));
+                written = order
+                    .iter()
+                    .try_for_each(|s| writer.push(s))
+                    .map(|()| samples.len());
+                shard_s += start.elapsed().as_secs_f64();
+            };
+            let st = match job.eligible.take(scene_id, fingerprint) {
+                Some(eligible) => emit_eligible_kept(
+                    &blob.data,
+                    &job.corpus,
+                    &eligible,
+                    &keeps,
+                    &frames,
+                    &mut write,
+                )?,
+                None => emit_scene_kept(&blob.data, &job.corpus, &keeps, &frames, &mut write)?,
+            };
+            let written = written?;
+            second_pass.merge(&st);
+            report.frame_problems.extend(frames.into_problems());
+            Counters::bump(&job.progress.scenes_emitted, 1);
+            Counters::bump(&job.progress.samples, written as u64);
+        }
+        report.times.emit_s += start.elapsed().as_secs_f64() - shard_s;
+        let start = Instant::now();
+        let mut info = writer.finish()?;
+        info.second_pass = second_pass;
+        report.stats.merge(&info.second_pass);
+        report.shards.push(info);
+        report.times.shards_s += shard_s + start.elapsed().as_secs_f64();
+        Counters::bump(&job.progress.shards_written, 1);
     }
     Ok(())
 }

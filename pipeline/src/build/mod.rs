@@ -10,6 +10,8 @@ mod manifest;
 mod progress;
 mod shards;
 mod signature;
+mod stubs;
+mod tree_cache;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -27,7 +29,7 @@ pub use frames::SceneFrames;
 pub use graph::{SceneEntry, StageTimes, scene_hash};
 pub use manifest::{MANIFEST, Manifest};
 pub use shards::{SHARD_BATCH_ROWS, ShardId, ShardInfo, ShardWriter};
-pub use signature::input_signature;
+pub use signature::{build_signature, input_signature, tree_signature};
 
 /// How a build runs.
 #[derive(Clone, Debug)]
@@ -122,6 +124,10 @@ pub struct BuildSummary {
     pub published: bool,
     /// Scenes ranked by this build (the others' first pass came from the cache).
     pub ranked_scenes: u64,
+    /// Scenes taken from the read cache without reading them.
+    pub unread_scenes: u64,
+    /// Of those, scenes read after all because a shard holding them was rewritten.
+    pub reloaded_scenes: u64,
     /// What mask completion did.
     pub masks: MaskStats,
 }
@@ -168,7 +174,18 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     let trees = resolve_trees(args)?;
     let out = &args.out;
     let settings = settings(cfg)?;
-    let signature = input_signature(&trees, &settings);
+    // One thread per tree: walking a tree is mostly waiting on stat calls.
+    let tree_signatures: Vec<String> = std::thread::scope(|scope| {
+        let walks: Vec<_> = trees
+            .iter()
+            .map(|(root, kind)| scope.spawn(move || tree_signature(root, *kind)))
+            .collect();
+        walks
+            .into_iter()
+            .map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    let signature = build_signature(&tree_signatures, &settings);
     if let Some(done) = published_up_to_date(out, &signature, args.strict)? {
         return Ok(done);
     }
@@ -209,8 +226,21 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     std::fs::create_dir_all(&cache_dir)
         .with_context(|| format!("creating {}", cache_dir.display()))?;
     let mask_cache_dir = out.join(".cache").join("masks");
+    let trees_dir = tree_cache::trees_dir(out);
+    std::fs::create_dir_all(&trees_dir)
+        .with_context(|| format!("creating {}", trees_dir.display()))?;
+    let scenes_dir = tree_cache::scenes_dir(out);
+    std::fs::create_dir_all(&scenes_dir)
+        .with_context(|| format!("creating {}", scenes_dir.display()))?;
     let job = graph::Job {
+        stub_records: stubs::StubRecords {
+            options: cfg.source_options(),
+            scenes_dir: scenes_dir.clone(),
+            settings: settings.clone(),
+        },
         trees,
+        tree_signatures,
+        trees_dir: trees_dir.clone(),
         corpus: cfg.corpus(),
         options: cfg.source_options(),
         mask_cache_dir: mask_cache_dir.clone(),
@@ -273,6 +303,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     let mut mask_cache_used = BTreeSet::new();
     let mut masks = MaskStats::default();
     let mut ranked_scenes = 0u64;
+    let (mut unread_scenes, mut reloaded_scenes) = (0u64, 0u64);
+    let mut tree_keys = BTreeSet::new();
     for r in reports {
         if let Some(f) = r.failure {
             failures.push(format!("worker {}: {f}", r.worker));
@@ -286,6 +318,9 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         mask_cache_used.extend(r.mask_cache_keys);
         masks.merge(&r.masks);
         ranked_scenes += r.ranked_scenes;
+        unread_scenes += r.unread_scenes;
+        reloaded_scenes += r.reloaded_scenes;
+        tree_keys.extend(r.tree_keys);
         for shard in &r.shards {
             shown.extend(shard.frames.iter().cloned());
         }
@@ -343,6 +378,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         "worker_seconds": times,
         "scenes_ranked": ranked_scenes,
         "scenes_from_cache": scenes.len() as u64 - ranked_scenes.min(scenes.len() as u64),
+        "scenes_unread": unread_scenes,
+        "scenes_read_for_shards": reloaded_scenes,
         "rows": shards.iter().map(|s| s.rows).sum::<u64>(),
         "frames": frames,
         "input_errors": real_errors.len(),
@@ -375,6 +412,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     remove_unshown_frames(out, &shown)?;
     remove_leftover_temporaries(out)?;
     cache::prune(&cache_dir, &cache_used);
+    cache::prune(&trees_dir, &tree_keys);
+    cache::prune(&scenes_dir, &cache_used);
     if mask_cache_dir.is_dir() {
         MaskCache::open(&mask_cache_dir)?.prune(&mask_cache_used);
     }
@@ -390,6 +429,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         up_to_date: false,
         published: true,
         ranked_scenes,
+        unread_scenes,
+        reloaded_scenes,
         masks,
     })
 }
@@ -463,8 +504,8 @@ fn published_up_to_date(
         times: graph::StageTimes::default(),
         up_to_date: true,
         published: true,
-        ranked_scenes: 0,
         masks: MaskStats::default(),
+        ..BuildSummary::default()
     }))
 }
 
@@ -562,6 +603,14 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
         println!(
             "worker seconds: read {:.1}, masks {:.1}, candidates {:.1}, select {:.1}, samples {:.1}, shards {:.1}",
             t.read_s, t.masks_s, t.candidates_s, t.select_s, t.emit_s, t.shards_s
+        );
+        let scenes = s.manifest.scenes.len() as u64;
+        println!(
+            "scenes: {} read, {} from the caches unread ({} of them read for rewritten shards), {} ranked",
+            scenes - s.unread_scenes,
+            s.unread_scenes,
+            s.reloaded_scenes,
+            s.ranked_scenes
         );
         let m = s.masks.total();
         println!(

@@ -123,6 +123,12 @@ impl Tally {
         self.options.entry(key.task).or_insert(options);
     }
 
+    /// Counts candidates of one group and slot at once.
+    pub fn add_ranks(&mut self, key: SlotKey, ranks: &[u64], options: u8) {
+        self.ranks.entry(key).or_default().extend_from_slice(ranks);
+        self.options.entry(key.task).or_insert(options);
+    }
+
     /// Adds another tally (from another worker).
     pub fn merge(&mut self, other: Tally) {
         for (k, mut v) in other.ranks {
@@ -264,7 +270,12 @@ impl Selection {
 
     /// Whether a candidate with this group, slot and rank is kept.
     pub fn keeps(&self, key: &SlotKey, rank: u64) -> bool {
-        self.thresholds.get(key).is_some_and(|&t| rank <= t)
+        self.threshold(key).is_some_and(|t| rank <= t)
+    }
+
+    /// The largest rank kept in a group and slot (`None`: nothing is kept there).
+    pub fn threshold(&self, key: &SlotKey) -> Option<u64> {
+        self.thresholds.get(key).copied()
     }
 }
 

@@ -16,10 +16,10 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
-use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
+use super::files::{FileStamp, file_stamp, image_size, sorted_entries, stamp_into};
 use super::json_stream::{StreamEnd, stream_entries};
 use super::loose_json::{Entries, Loose};
-use super::{Problems, SceneData, SourceOptions, SourceReader};
+use super::{Problems, ReadAll, SceneData, SceneSkip, SourceOptions, SourceReader};
 use crate::error::{Error, Result};
 
 /// Image size when the image is absent (`models/*/train.yaml`).
@@ -90,7 +90,62 @@ struct InstanceJson {
 /// Scenes parsed together (in parallel) while the split file streams.
 const PARSE_BATCH: usize = 32;
 
+/// A scene's camera ids, all its fingerprint needs of its JSON besides the text.
+#[derive(Deserialize)]
+struct SceneCameraIds<'a> {
+    #[serde(borrow)]
+    cameras: Option<Loose<Entries<'a, serde::de::IgnoredAny>>>,
+}
+
+/// A scene's input fingerprint and each camera's image stamp, camera ids in numeric order.
+struct SceneStamps {
+    fingerprint: String,
+    images: Vec<(String, Option<FileStamp>)>,
+}
+
+/// The image of a camera of a scene, relative to the tree root.
+fn image_rel(name: &str, cam: &str) -> PathBuf {
+    PathBuf::from("images").join(format!("{name}-0{cam}.jpg"))
+}
+
 impl MessyTableReader {
+    /// What a scene's fingerprint is made of: its split, JSON text, the intrinsics and its
+    /// images' stamps. Reads only the camera ids, so a scene can be known before it is parsed.
+    fn stamps(
+        &self,
+        split: &str,
+        name: &str,
+        raw: &RawValue,
+        intrinsics: &RawValue,
+    ) -> SceneStamps {
+        let mut fp = ContentHasher::new("crossview.messytable.scene")
+            .str(split)
+            .long_str(raw.get())
+            .str(intrinsics.get());
+        let mut cams: Vec<String> = serde_json::from_str::<SceneCameraIds>(raw.get())
+            .ok()
+            .and_then(|v| v.cameras)
+            .and_then(Loose::good)
+            .map(|c| c.into_keys().map(Cow::into_owned).collect())
+            .unwrap_or_default();
+        // Camera ids are "1".."9": numeric order, not string order.
+        cams.sort_by(|a, b| {
+            (a.parse::<u64>().unwrap_or(u64::MAX), a)
+                .cmp(&(b.parse::<u64>().unwrap_or(u64::MAX), b))
+        });
+        let mut images = Vec::with_capacity(cams.len());
+        for cam in cams {
+            let rel = image_rel(name, &cam);
+            let stamp = file_stamp(&self.root.join(&rel));
+            fp = stamp_into(fp, &rel, stamp.as_ref());
+            images.push((cam, stamp));
+        }
+        SceneStamps {
+            fingerprint: fp.finish_hex(16),
+            images,
+        }
+    }
+
     fn scene(
         &self,
         file: &Path,
@@ -98,6 +153,7 @@ impl MessyTableReader {
         name: &str,
         raw: &RawValue,
         intrinsics: &RawValue,
+        stamps: SceneStamps,
     ) -> SceneData {
         let scene_id = Scene::make_id(SourceKind::MessyTable, name);
         let mut p = Problems::new(SourceKind::MessyTable, &self.root, Some(scene_id.clone()));
@@ -108,12 +164,9 @@ impl MessyTableReader {
                 source_split: split.to_string(),
             }),
             files: vec![file.strip_prefix(&self.root).unwrap_or(file).to_path_buf()],
+            fingerprint: stamps.fingerprint,
             ..SceneData::default()
         };
-        let mut fp = ContentHasher::new("crossview.messytable.scene")
-            .str(split)
-            .long_str(raw.get())
-            .str(intrinsics.get());
         let cameras = serde_json::from_str::<SceneJson>(raw.get())
             .ok()
             .and_then(|v| v.cameras)
@@ -127,23 +180,18 @@ impl MessyTableReader {
                 ErrorClass::Malformed,
                 "missing or not an object",
             );
-            data.fingerprint = fp.finish_hex(16);
             data.errors = p.into_vec();
             return data;
         };
-        let mut cams: Vec<(Cow<'_, str>, Loose<CameraJson>)> = cameras.into_iter().collect();
-        // Camera ids are "1".."9": numeric order, not string order.
-        cams.sort_by(|(a, _), (b, _)| {
-            (a.parse::<u64>().unwrap_or(u64::MAX), a)
-                .cmp(&(b.parse::<u64>().unwrap_or(u64::MAX), b))
-        });
-        for (cam, cv) in cams {
-            let cam = cam.into_owned();
+        let mut cameras = cameras;
+        // In the stamps' order (numeric camera ids), which are those of `cameras`.
+        for (cam, stamp) in stamps.images {
+            let Some(cv) = cameras.remove(cam.as_str()) else {
+                continue;
+            };
             let at = |rest: &str| here(&format!(".cameras.{cam}{rest}"));
-            let image_rel = PathBuf::from("images").join(format!("{name}-0{cam}.jpg"));
+            let image_rel = image_rel(name, &cam);
             let image_path = self.root.join(&image_rel);
-            let stamp = file_stamp(&image_path);
-            fp = stamp_into(fp, &image_rel, stamp.as_ref());
             let size = match stamp.as_ref().and_then(|_| image_size(&image_path)) {
                 Some(s) => s,
                 None => {
@@ -344,7 +392,6 @@ impl MessyTableReader {
                 });
             }
         }
-        data.fingerprint = fp.finish_hex(16);
         data.errors = p.into_vec();
         data
     }
@@ -352,6 +399,7 @@ impl MessyTableReader {
     fn read_split(
         &self,
         file: &Path,
+        skip: &dyn SceneSkip,
         visit: &mut dyn FnMut(SceneData) -> Result<()>,
         tree: &mut Problems,
     ) -> Result<()> {
@@ -375,12 +423,22 @@ impl MessyTableReader {
                          k: &RawValue,
                          spans: &mut Vec<f64>|
          -> Result<()> {
-            let scenes: Vec<SceneData> = batch
+            let scenes: Vec<Option<SceneData>> = batch
                 .par_iter()
-                .map(|(name, raw)| self.scene(file, &split, name, raw, k))
+                .map(|(name, raw)| {
+                    let id = Scene::make_id(SourceKind::MessyTable, name);
+                    if skip.unwanted(&id) {
+                        return None;
+                    }
+                    let stamps = self.stamps(&split, name, raw, k);
+                    if let Some(stub) = skip.known(&id, &stamps.fingerprint) {
+                        return Some(stub);
+                    }
+                    Some(self.scene(file, &split, name, raw, k, stamps))
+                })
                 .collect();
             batch.clear();
-            for data in scenes {
+            for data in scenes.into_iter().flatten() {
                 if spans.len() < 64 {
                     spans.push(rig_span(&data));
                 }
@@ -466,6 +524,15 @@ impl SourceReader for MessyTableReader {
         &self,
         visit: &mut dyn FnMut(SceneData) -> Result<()>,
     ) -> Result<Vec<crossview_schemas::InputError>> {
+        self.read_skipping(&ReadAll, visit)
+    }
+
+    /// Scenes are known by their fingerprint before they are parsed (see `stamps`).
+    fn read_skipping(
+        &self,
+        skip: &dyn SceneSkip,
+        visit: &mut dyn FnMut(SceneData) -> Result<()>,
+    ) -> Result<Vec<crossview_schemas::InputError>> {
         let mut tree = Problems::new(SourceKind::MessyTable, &self.root, None);
         let labels = self.root.join("labels");
         let files: Vec<PathBuf> = sorted_entries(&labels)
@@ -481,7 +548,7 @@ impl SourceReader for MessyTableReader {
             );
         }
         for file in files {
-            self.read_split(&file, visit, &mut tree)?;
+            self.read_split(&file, skip, visit, &mut tree)?;
         }
         Ok(tree.into_vec())
     }

@@ -78,6 +78,60 @@ pub struct SceneData {
     pub absences: Vec<Absence>,
     /// Problems with this scene's input.
     pub errors: Vec<InputError>,
+    /// A stub handed over in place of reading the scene (see [`SceneSkip::known`]): its
+    /// scene, fingerprint, files, cameras and errors are those of the scene, and it holds no
+    /// frames, observations or absences.
+    #[serde(default)]
+    pub unread: bool,
+}
+
+impl SceneData {
+    /// The stub of this scene: what [`SceneSkip::known`] hands back for it on a later read.
+    pub fn stub(&self) -> SceneData {
+        SceneData {
+            scene: self.scene.clone(),
+            fingerprint: self.fingerprint.clone(),
+            files: self.files.clone(),
+            cameras: self.cameras.clone(),
+            errors: self.errors.clone(),
+            unread: true,
+            ..SceneData::default()
+        }
+    }
+
+    /// The scene id ("" for a scene whose id could not be read).
+    pub fn scene_id(&self) -> &str {
+        self.scene.as_ref().map_or("", |s| s.scene_id.as_str())
+    }
+}
+
+/// What a reader may leave unread: scenes the caller does not want, and scenes it already
+/// holds (known by id and input fingerprint). A reader that cannot tell a scene's
+/// fingerprint before parsing it may ignore both; the caller filters what it is handed.
+pub trait SceneSkip: Sync {
+    /// A scene not to hand over at all.
+    fn unwanted(&self, _scene_id: &str) -> bool {
+        false
+    }
+    /// The stub to hand over in place of reading a scene the caller holds with this
+    /// fingerprint (see [`SceneData::stub`]).
+    fn known(&self, _scene_id: &str, _fingerprint: &str) -> Option<SceneData> {
+        None
+    }
+}
+
+/// Reads every scene.
+pub struct ReadAll;
+
+impl SceneSkip for ReadAll {}
+
+/// Reads only the scenes of a set of ids.
+pub struct OnlyScenes<'a>(pub &'a std::collections::BTreeSet<String>);
+
+impl SceneSkip for OnlyScenes<'_> {
+    fn unwanted(&self, scene_id: &str) -> bool {
+        !self.0.contains(scene_id)
+    }
 }
 
 /// A native tree of one source.
@@ -89,6 +143,15 @@ pub trait SourceReader: Send + Sync {
     /// Reads every scene in a stable order, handing each to `visit` as soon as it is read;
     /// returns the problems that belong to no single scene (an unreadable split file).
     fn read(&self, visit: &mut dyn FnMut(SceneData) -> Result<()>) -> Result<Vec<InputError>>;
+    /// As [`read`](Self::read), leaving unread what `skip` allows where this reader can tell
+    /// a scene's fingerprint without parsing it (the default reads everything).
+    fn read_skipping(
+        &self,
+        _skip: &dyn SceneSkip,
+        visit: &mut dyn FnMut(SceneData) -> Result<()>,
+    ) -> Result<Vec<InputError>> {
+        self.read(visit)
+    }
 }
 
 /// Whether an instance a source does not annotate in a view is not visible there: true where

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use differential_dataflow::AsCollection;
 use differential_dataflow::input::Input;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::core::Exchange as _;
@@ -40,7 +41,7 @@ use super::cache::{self, FirstPass, SceneMasks};
 use super::eligible::EligibleStore;
 use super::frames::SceneFrames;
 use super::progress::Counters;
-use super::shards::{ShardId, ShardInfo, ShardWriter};
+use super::shards::{SceneRows, ShardId, ShardInfo, ShardWriter};
 use super::stubs::{StubRecords, read_stubs};
 use super::tree_cache::{self, KnownScenes, TreeEntry};
 
@@ -694,6 +695,45 @@ type PendingShards = BTreeMap<ShardId, BTreeMap<(String, String, Vec<u64>), (Sce
 /// A scene of a shard with its kept ranks.
 type ShardScene = (SceneBlob, Vec<u64>);
 
+/// Scenes of a shard whose rows are made at once on the thread pool (their rows are held
+/// until written: a few thousand).
+const PARALLEL_SCENES: usize = 8;
+
+/// The second pass of one scene of a shard: its kept samples (frames stored), in canonical
+/// order (sample id) as rows, its counts and the frames that could not be stored.
+fn scene_rows(
+    job: &Job,
+    blob: &SceneBlob,
+    ranks: &[u64],
+) -> anyhow::Result<(SceneRows, CorpusStats, Vec<String>)> {
+    let frames = SceneFrames::new(job.frames_dir.as_deref(), blob.root.as_path());
+    let keeps = |_: &SlotKey, rank: u64| ranks.binary_search(&rank).is_ok();
+    let (scene_id, fingerprint) = blob.key();
+    let mut rows = Ok(None);
+    let mut write = |samples: &[SampleRef<'_>]| {
+        // Sorted by reference: a sample is a few hundred bytes to move.
+        let mut order: Vec<&SampleRef<'_>> = samples.iter().collect();
+        order.sort_unstable_by(|a, b| a.sample_id.cmp(&b.sample_id));
+        rows = SceneRows::of(scene_id, &order).map(Some);
+    };
+    let st = match job.eligible.take(scene_id, fingerprint) {
+        Some(eligible) => emit_eligible_kept(
+            &blob.data,
+            &job.corpus,
+            &eligible,
+            &keeps,
+            &frames,
+            &mut write,
+        )?,
+        None => emit_scene_kept(&blob.data, &job.corpus, &keeps, &frames, &mut write)?,
+    };
+    let rows = match rows? {
+        Some(rows) => rows,
+        None => SceneRows::of(scene_id, &[])?,
+    };
+    Ok((rows, st, frames.into_problems()))
+}
+
 /// The second pass and the sink of the shards this worker owns, one at a time: a shard made
 /// from the same scenes and kept ranks as the published one keeps its file; any other has
 /// its scenes' samples materialised (frames stored), put in canonical order (scene, sample
@@ -763,12 +803,8 @@ fn write_owned_shards(
     let mut blobs = read_stubs(&job.stub_records, blobs)?.into_iter().zip(ranks);
     report.times.read_s += start.elapsed().as_secs_f64();
     for ((id, inputs, _), n) in to_make.into_iter().zip(sizes) {
-        let scenes: Vec<ShardScene> = blobs.by_ref().take(n).collect();
-        let start = Instant::now();
-        let mut shard_s = 0.0;
-        let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &job.write)?;
-        let mut second_pass = CorpusStats::default();
-        for (blob, ranks) in scenes {
+        let mut scenes: Vec<ShardScene> = Vec::with_capacity(n);
+        for (blob, ranks) in blobs.by_ref().take(n) {
             // A scene from the first-pass cache is masked now (its counts and errors
             // were reported from the cache; its segmenter cache entries are used again).
             let blob = if blob.masked {
@@ -783,45 +819,38 @@ fn write_owned_shards(
                 }
                 blob
             };
-            let frames = SceneFrames::new(job.frames_dir.as_deref(), blob.root.as_path());
-            let keeps = |_: &SlotKey, rank: u64| ranks.binary_search(&rank).is_ok();
-            let (scene_id, fingerprint) = blob.key();
-            let mut written = Ok(0);
-            let mut write = |samples: &[SampleRef<'_>]| {
-                let start = Instant::now();
-                // Sorted by reference: a sample is a few hundred bytes to move.
-                let mut order: Vec<&SampleRef<'_>> = samples.iter().collect();
-                order.sort_unstable_by(|a, b| a.sample_id.cmp(&b.sample_id));
-                written = order
-                    .iter()
-                    .try_for_each(|s| writer.push(s))
-                    .map(|()| samples.len());
-                shard_s += start.elapsed().as_secs_f64();
-            };
-            let st = match job.eligible.take(scene_id, fingerprint) {
-                Some(eligible) => emit_eligible_kept(
-                    &blob.data,
-                    &job.corpus,
-                    &eligible,
-                    &keeps,
-                    &frames,
-                    &mut write,
-                )?,
-                None => emit_scene_kept(&blob.data, &job.corpus, &keeps, &frames, &mut write)?,
-            };
-            let written = written?;
-            second_pass.merge(&st);
-            report.frame_problems.extend(frames.into_problems());
-            Counters::bump(&job.progress.scenes_emitted, 1);
-            Counters::bump(&job.progress.samples, written as u64);
+            scenes.push((blob, ranks));
         }
-        report.times.emit_s += start.elapsed().as_secs_f64() - shard_s;
+        let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &job.write)?;
+        let mut second_pass = CorpusStats::default();
+        // The scenes' rows are made on the thread pool a few at a time and written in order:
+        // a shard is one worker's, and when few shards change (a rebuild) the other workers
+        // have nothing to do.
+        for chunk in scenes.chunks(PARALLEL_SCENES) {
+            let start = Instant::now();
+            let made: Vec<anyhow::Result<(SceneRows, CorpusStats, Vec<String>)>> = chunk
+                .par_iter()
+                .map(|(blob, ranks)| scene_rows(job, blob, ranks))
+                .collect();
+            report.times.emit_s += start.elapsed().as_secs_f64();
+            let start = Instant::now();
+            for m in made {
+                let (rows, st, problems) = m?;
+                let written = rows.batch.num_rows();
+                writer.push_rows(rows)?;
+                second_pass.merge(&st);
+                report.frame_problems.extend(problems);
+                Counters::bump(&job.progress.scenes_emitted, 1);
+                Counters::bump(&job.progress.samples, written as u64);
+            }
+            report.times.shards_s += start.elapsed().as_secs_f64();
+        }
         let start = Instant::now();
         let mut info = writer.finish()?;
         info.second_pass = second_pass;
         report.stats.merge(&info.second_pass);
         report.shards.push(info);
-        report.times.shards_s += shard_s + start.elapsed().as_secs_f64();
+        report.times.shards_s += start.elapsed().as_secs_f64();
         Counters::bump(&job.progress.shards_written, 1);
     }
     Ok(())

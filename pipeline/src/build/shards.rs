@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use arrow_array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use crossview_schemas::{
@@ -89,16 +90,51 @@ pub struct ShardInfo {
 pub const SHARD_BATCH_ROWS: usize = 4096;
 
 /// A shard being written, atomically under a root: samples are copied into Arrow columns as
-/// they come (in canonical order), a batch at a time, so no shard is ever held whole.
+/// they come (in canonical order), or come as a scene's rows made elsewhere, and are written
+/// in batches of [`SHARD_BATCH_ROWS`], so no shard is ever held whole.
 pub struct ShardWriter {
     shard: ShardId,
     rel: String,
     path: PathBuf,
     inputs: String,
     writer: RecordWriter<QaSample>,
+    /// Rows waiting for a whole batch, before those in `columns`.
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
     columns: SampleColumns,
     scenes: Vec<String>,
     frames: BTreeSet<String>,
+}
+
+/// One scene's rows of a shard, made apart from the writer (in canonical order).
+pub struct SceneRows {
+    /// The scene.
+    pub scene_id: String,
+    /// Its rows.
+    pub batch: RecordBatch,
+    /// The frames its samples show.
+    pub frames: BTreeSet<String>,
+}
+
+impl SceneRows {
+    /// A scene's samples (already in canonical order) as rows.
+    pub fn of(scene_id: &str, samples: &[&SampleRef<'_>]) -> anyhow::Result<SceneRows> {
+        let mut columns = SampleColumns::new();
+        let mut frames = BTreeSet::new();
+        for s in samples {
+            columns.push(s);
+            for v in &s.views {
+                if !v.image.is_empty() && !frames.contains(&v.image) {
+                    frames.insert(v.image.clone());
+                }
+            }
+        }
+        Ok(SceneRows {
+            scene_id: scene_id.to_string(),
+            batch: columns.finish()?,
+            frames,
+        })
+    }
 }
 
 impl ShardWriter {
@@ -119,6 +155,8 @@ impl ShardWriter {
             rel,
             path,
             inputs,
+            pending: Vec::new(),
+            pending_rows: 0,
             columns: SampleColumns::new(),
             scenes: Vec::new(),
             frames: BTreeSet::new(),
@@ -136,17 +174,76 @@ impl ShardWriter {
             }
         }
         self.columns.push(s);
-        if self.columns.len() == SHARD_BATCH_ROWS {
-            self.writer.write_batch(&self.columns.finish()?)?;
+        if self.pending_rows + self.columns.len() == SHARD_BATCH_ROWS {
+            self.set_aside_columns()?;
+            self.write_pending(false)?;
         }
+        Ok(())
+    }
+
+    /// Appends a scene's rows, made elsewhere.
+    pub fn push_rows(&mut self, rows: SceneRows) -> anyhow::Result<()> {
+        if rows.batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.scenes.last() != Some(&rows.scene_id) {
+            self.scenes.push(rows.scene_id);
+        }
+        self.frames.extend(rows.frames);
+        self.set_aside_columns()?;
+        self.pending_rows += rows.batch.num_rows();
+        self.pending.push(rows.batch);
+        self.write_pending(false)
+    }
+
+    /// Moves the rows in `columns` to `pending`.
+    fn set_aside_columns(&mut self) -> anyhow::Result<()> {
+        if !self.columns.is_empty() {
+            let batch = self.columns.finish()?;
+            self.pending_rows += batch.num_rows();
+            self.pending.push(batch);
+        }
+        Ok(())
+    }
+
+    /// Writes the pending rows in batches of [`SHARD_BATCH_ROWS`] (all of them with `all`),
+    /// keeping the rest pending: the batches, and so the pages, are those of a writer fed
+    /// one sample at a time.
+    fn write_pending(&mut self, all: bool) -> anyhow::Result<()> {
+        if self.pending_rows < SHARD_BATCH_ROWS && !(all && self.pending_rows > 0) {
+            return Ok(());
+        }
+        let joined = match self.pending.len() {
+            1 => self.pending.remove(0),
+            _ => {
+                let schema = self.pending[0].schema();
+                let joined = arrow_select::concat::concat_batches(&schema, &self.pending)?;
+                self.pending.clear();
+                joined
+            }
+        };
+        let mut at = 0;
+        while joined.num_rows() - at >= SHARD_BATCH_ROWS {
+            self.writer
+                .write_batch(&joined.slice(at, SHARD_BATCH_ROWS))?;
+            at += SHARD_BATCH_ROWS;
+        }
+        let rest = joined.num_rows() - at;
+        if rest > 0 {
+            if all {
+                self.writer.write_batch(&joined.slice(at, rest))?;
+            } else {
+                self.pending.push(joined.slice(at, rest));
+            }
+        }
+        self.pending_rows = if all { 0 } else { rest };
         Ok(())
     }
 
     /// Closes the file, publishes it, and says what the manifest will say of it.
     pub fn finish(mut self) -> anyhow::Result<ShardInfo> {
-        if !self.columns.is_empty() {
-            self.writer.write_batch(&self.columns.finish()?)?;
-        }
+        self.set_aside_columns()?;
+        self.write_pending(true)?;
         let rows = self.writer.finish()?;
         let path = &self.path;
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -248,5 +345,56 @@ mod tests {
         assert_eq!(written, std::fs::read(&plain).unwrap());
         assert_eq!(info.sha256, sha256_hex(&written));
         assert_eq!(info.bytes, written.len() as u64);
+    }
+
+    /// Scenes' rows made apart and pushed whole (scenes of 3,000 rows and an empty one, mixed
+    /// with single samples) give the bytes of a shard fed one sample at a time.
+    #[test]
+    fn rows_pushed_a_scene_at_a_time_give_the_bytes_of_samples_pushed_one_by_one() {
+        let rows: Vec<QaSample> = (0..2 * SHARD_BATCH_ROWS + 5).map(sample).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let id = ShardId {
+            split: Split::Train,
+            bucket: 1,
+        };
+        let opts = WriteOptions::default();
+        let one_by_one = dir.path().join("a");
+        let by_scene = dir.path().join("b");
+        for d in [&one_by_one, &by_scene] {
+            std::fs::create_dir_all(d.join("data")).unwrap();
+        }
+        let mut w = ShardWriter::create(id, 4, "i".into(), &one_by_one, &opts).unwrap();
+        for s in &rows {
+            w.push(&s.as_sample_ref()).unwrap();
+        }
+        let a = w.finish().unwrap();
+
+        let mut w = ShardWriter::create(id, 4, "i".into(), &by_scene, &opts).unwrap();
+        let refs: Vec<_> = rows.iter().map(QaSample::as_sample_ref).collect();
+        // The first two rows one by one, then each scene's rest whole, an empty scene between.
+        w.push(&refs[0]).unwrap();
+        w.push(&refs[1]).unwrap();
+        let mut at = 2;
+        while at < refs.len() {
+            let scene = refs[at].scene_id;
+            let end = at
+                + refs[at..]
+                    .iter()
+                    .take_while(|r| r.scene_id == scene)
+                    .count();
+            let part: Vec<_> = refs[at..end].iter().collect();
+            w.push_rows(SceneRows::of(scene, &part).unwrap()).unwrap();
+            w.push_rows(SceneRows::of("empty", &[]).unwrap()).unwrap();
+            at = end;
+        }
+        let b = w.finish().unwrap();
+        assert_eq!(a.rows, b.rows);
+        assert_eq!(a.scenes, b.scenes);
+        assert_eq!(a.frames, b.frames);
+        assert_eq!(a.sha256, b.sha256);
+        assert_eq!(
+            std::fs::read(one_by_one.join(&a.path)).unwrap(),
+            std::fs::read(by_scene.join(&b.path)).unwrap()
+        );
     }
 }

@@ -618,6 +618,20 @@ fn shipped_build_configs_parse() {
     assert!(n >= 3);
 }
 
+/// Moves the first box of a MessyTable split file by 3 pixels: a text edit, so only its
+/// scene's bytes change.
+fn move_first_box(labels: &Path) {
+    let text = std::fs::read_to_string(labels).expect("labels");
+    let at = text.find("\"pos\":[").expect("a box") + "\"pos\":[".len();
+    let end = at + text[at..].find(',').expect("x1");
+    let x1: f64 = text[at..end].trim().parse().expect("number");
+    std::fs::write(
+        labels,
+        format!("{}{:.1}{}", &text[..at], x1 + 3.0, &text[end..]),
+    )
+    .expect("edit");
+}
+
 /// Edits, adds and removes scenes, then rebuilds over the published output: the result is
 /// byte-identical to a from-scratch build of the new inputs, and a shard's file is rewritten
 /// only when its bytes change.
@@ -648,13 +662,7 @@ fn an_incremental_rebuild_equals_a_from_scratch_build() {
         .collect();
 
     // A changed box in one MessyTable scene (a text edit: the other scenes' bytes stay).
-    let labels = world.join("messytable/labels/train.json");
-    let text = std::fs::read_to_string(&labels).expect("labels");
-    let at = text.find("\"pos\":[").expect("a box") + "\"pos\":[".len();
-    let end = at + text[at..].find(',').expect("x1");
-    let x1: f64 = text[at..end].trim().parse().expect("number");
-    let edited = format!("{}{:.1}{}", &text[..at], x1 + 3.0, &text[end..]);
-    std::fs::write(&labels, edited).expect("writes");
+    move_first_box(&world.join("messytable/labels/train.json"));
     // One MMPTrack scene removed, another added (a copy under a new name).
     let split = world.join("mmptrack/train");
     let session = std::fs::read_dir(split.join("labels"))
@@ -738,16 +746,7 @@ fn unread_scenes_are_read_from_their_trees_when_their_records_are_gone() {
     cfg.sources = vec![SourceEntry::Path(world.clone())];
     let out = dir.path().join("out");
     run_build(cfg.clone(), &out, 2);
-    let labels = world.join("messytable/labels/train.json");
-    let text = std::fs::read_to_string(&labels).expect("labels");
-    let at = text.find("\"pos\":[").expect("a box") + "\"pos\":[".len();
-    let end = at + text[at..].find(',').expect("x1");
-    let x1: f64 = text[at..end].trim().parse().expect("number");
-    std::fs::write(
-        &labels,
-        format!("{}{:.1}{}", &text[..at], x1 + 3.0, &text[end..]),
-    )
-    .expect("edit");
+    move_first_box(&world.join("messytable/labels/train.json"));
     std::fs::remove_dir_all(out.join(".cache/scenes")).expect("records cache");
     let rebuilt = crate::support::build_quietly(cfg.clone(), &out, 2);
     assert_eq!(rebuilt.ranked_scenes, 1);
@@ -809,16 +808,7 @@ fn watch_republishes_after_an_input_changes() {
     wait_for(&|| signature().is_some());
     let first = signature().expect("published");
 
-    let labels = world.join("messytable/labels/train.json");
-    let text = std::fs::read_to_string(&labels).expect("labels");
-    let at = text.find("\"pos\":[").expect("a box") + "\"pos\":[".len();
-    let end = at + text[at..].find(',').expect("x1");
-    let x1: f64 = text[at..end].trim().parse().expect("number");
-    std::fs::write(
-        &labels,
-        format!("{}{:.1}{}", &text[..at], x1 + 3.0, &text[end..]),
-    )
-    .expect("edit");
+    move_first_box(&world.join("messytable/labels/train.json"));
     wait_for(&|| signature().is_some_and(|s| s != first));
     let _ = watcher.kill();
     let _ = watcher.wait();

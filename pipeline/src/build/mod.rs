@@ -29,7 +29,7 @@ pub use frames::SceneFrames;
 pub use graph::{SceneEntry, StageTimes, scene_hash};
 pub use manifest::{MANIFEST, Manifest};
 pub use shards::{SHARD_BATCH_ROWS, ShardId, ShardInfo, ShardWriter};
-pub use signature::{build_signature, input_signature, tree_signature};
+pub use signature::{build_signature, input_signature, tree_signature, tree_signatures};
 
 /// How a build runs.
 #[derive(Clone, Debug)]
@@ -174,17 +174,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     let trees = resolve_trees(args)?;
     let out = &args.out;
     let settings = settings(cfg)?;
-    // One thread per tree: walking a tree is mostly waiting on stat calls.
-    let tree_signatures: Vec<String> = std::thread::scope(|scope| {
-        let walks: Vec<_> = trees
-            .iter()
-            .map(|(root, kind)| scope.spawn(move || tree_signature(root, *kind)))
-            .collect();
-        walks
-            .into_iter()
-            .map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
+    let tree_signatures = tree_signatures(&trees);
     let signature = build_signature(&tree_signatures, &settings);
     if let Some(done) = published_up_to_date(out, &signature, args.strict)? {
         return Ok(done);

@@ -106,6 +106,15 @@ pub struct ShardWriter {
     frames: BTreeSet<String>,
 }
 
+/// Adds the frames a sample shows (views without a stored image show none).
+fn add_frames(frames: &mut BTreeSet<String>, s: &SampleRef<'_>) {
+    for v in &s.views {
+        if !v.image.is_empty() && !frames.contains(&v.image) {
+            frames.insert(v.image.clone());
+        }
+    }
+}
+
 /// One scene's rows of a shard, made apart from the writer (in canonical order).
 pub struct SceneRows {
     /// The scene.
@@ -123,11 +132,7 @@ impl SceneRows {
         let mut frames = BTreeSet::new();
         for s in samples {
             columns.push(s);
-            for v in &s.views {
-                if !v.image.is_empty() && !frames.contains(&v.image) {
-                    frames.insert(v.image.clone());
-                }
-            }
+            add_frames(&mut frames, s);
         }
         Ok(SceneRows {
             scene_id: scene_id.to_string(),
@@ -168,11 +173,7 @@ impl ShardWriter {
         if self.scenes.last().map(String::as_str) != Some(s.scene_id) {
             self.scenes.push(s.scene_id.to_string());
         }
-        for v in &s.views {
-            if !v.image.is_empty() && !self.frames.contains(&v.image) {
-                self.frames.insert(v.image.clone());
-            }
-        }
+        add_frames(&mut self.frames, s);
         self.columns.push(s);
         if self.pending_rows + self.columns.len() == SHARD_BATCH_ROWS {
             self.set_aside_columns()?;

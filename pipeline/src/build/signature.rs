@@ -25,13 +25,24 @@ pub fn build_signature(tree_signatures: &[String], settings: &str) -> String {
     h.finish_hex(16)
 }
 
+/// Every tree's signature, one thread per tree: walking a tree is mostly waiting on stat
+/// calls. A walk that panicked gives an empty signature, which matches nothing.
+pub fn tree_signatures(trees: &[(PathBuf, SourceKind)]) -> Vec<String> {
+    std::thread::scope(|scope| {
+        let walks: Vec<_> = trees
+            .iter()
+            .map(|(root, kind)| scope.spawn(move || tree_signature(root, *kind)))
+            .collect();
+        walks
+            .into_iter()
+            .map(|w| w.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 /// The signature of a build over `trees`.
 pub fn input_signature(trees: &[(PathBuf, SourceKind)], settings: &str) -> String {
-    let trees: Vec<String> = trees
-        .iter()
-        .map(|(root, kind)| tree_signature(root, *kind))
-        .collect();
-    build_signature(&trees, settings)
+    build_signature(&tree_signatures(trees), settings)
 }
 
 fn walk(mut h: ContentHasher, root: &Path, rel: &Path) -> ContentHasher {

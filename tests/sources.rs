@@ -561,6 +561,8 @@ fn messytable_hands_over_known_scenes_unread_and_skips_unwanted_ones() {
     struct Skip<'a> {
         known: &'a BTreeMap<String, SceneData>,
         unwanted: &'a str,
+        /// Stubs offered through `held` (their camera ids spare the parse), if any.
+        held: Option<&'a BTreeMap<String, SceneData>>,
     }
     impl sources::SceneSkip for Skip<'_> {
         fn unwanted(&self, scene_id: &str) -> bool {
@@ -571,6 +573,9 @@ fn messytable_hands_over_known_scenes_unread_and_skips_unwanted_ones() {
                 .get(scene_id)
                 .filter(|s| s.fingerprint == fingerprint)
                 .cloned()
+        }
+        fn held(&self, scene_id: &str) -> Option<&SceneData> {
+            self.held?.get(scene_id)
         }
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -594,12 +599,26 @@ fn messytable_hands_over_known_scenes_unread_and_skips_unwanted_ones() {
     let got = read_with(&Skip {
         known: &known,
         unwanted: &ids[1],
+        held: None,
     });
     assert_eq!(got.len(), 2);
     assert!(got[0].unread && got[0].observations.is_empty());
     assert_eq!(got[0], plain[0].stub());
     assert!(!got[1].unread);
     assert_eq!(got[1], plain[2]);
+    // The same with the stub's camera ids offered in place of parsing, and with ids that do
+    // not match the text (a camera missing): that fingerprint differs, so the scene is
+    // parsed and known as before.
+    let mut wrong = plain[0].stub();
+    wrong.cameras.pop();
+    for held in [known.clone(), [(ids[0].clone(), wrong)].into()] {
+        let got = read_with(&Skip {
+            known: &known,
+            unwanted: &ids[1],
+            held: Some(&held),
+        });
+        assert_eq!(got, vec![plain[0].stub(), plain[2].clone()]);
+    }
     // A stub is the scene less its frames, observations and absences.
     assert_eq!(plain[0].stub().cameras, plain[0].cameras);
     assert!(!plain[0].observations.is_empty());
@@ -615,6 +634,7 @@ fn messytable_hands_over_known_scenes_unread_and_skips_unwanted_ones() {
     let got = read_with(&Skip {
         known: &known,
         unwanted: "",
+        held: Some(&known),
     });
     assert_eq!(got.len(), 3);
     assert!(got.iter().all(|s| !s.unread));

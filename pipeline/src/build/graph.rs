@@ -165,6 +165,12 @@ impl SceneTaskRanks {
             }
             r.ranks_by_slot[slot].push(rank);
         }
+        // Sorted, so a scene's kept ranks come out as sorted runs that merge cheaply.
+        for r in out.values_mut() {
+            for ranks in &mut r.ranks_by_slot {
+                ranks.sort_unstable();
+            }
+        }
         out
     }
 }
@@ -503,18 +509,13 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
             let sel = tally.select(&filter, bench_per_task);
             let sel = &sel;
             for (rec, n) in input.iter() {
-                let kept: Vec<u64> = rec
-                    .ranks_by_slot
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(slot, ranks)| {
-                        let threshold = sel.threshold(&rec.key(*task, slot));
-                        ranks
-                            .iter()
-                            .copied()
-                            .filter(move |&r| threshold.is_some_and(|t| r <= t))
-                    })
-                    .collect();
+                let mut kept: Vec<u64> =
+                    Vec::with_capacity(rec.ranks_by_slot.iter().map(Vec::len).sum());
+                for (slot, ranks) in rec.ranks_by_slot.iter().enumerate() {
+                    if let Some(t) = sel.threshold(&rec.key(*task, slot)) {
+                        kept.extend(ranks.iter().copied().filter(|&r| r <= t));
+                    }
+                }
                 if !kept.is_empty() {
                     output.push(((rec.scene, kept), *n));
                 }
@@ -526,8 +527,12 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
             move |_scene: &u64, input, output| {
                 Counters::bump(&progress_kept.scenes_kept, 1);
                 let mut ranks: Vec<u64> =
-                    input.iter().flat_map(|(r, _)| r.iter().copied()).collect();
-                ranks.sort_unstable();
+                    Vec::with_capacity(input.iter().map(|(r, _)| r.len()).sum());
+                for (r, _) in input {
+                    ranks.extend_from_slice(r);
+                }
+                // Sorted runs (one per task and slot): the stable sort merges them.
+                ranks.sort();
                 output.push((ranks, 1isize));
             },
         );
@@ -765,13 +770,7 @@ fn write_owned_shards(
             let mut inputs = ContentHasher::new("crossview.shard_inputs").str(&job.cache_settings);
             for (blob, ranks) in &scenes {
                 let (scene_id, fingerprint) = blob.key();
-                inputs = inputs
-                    .str(scene_id)
-                    .str(fingerprint)
-                    .u64(ranks.len() as u64);
-                for &r in ranks {
-                    inputs = inputs.u64(r);
-                }
+                inputs = inputs.str(scene_id).str(fingerprint).u64s(ranks);
             }
             let inputs = inputs.finish_hex(16);
             let rel = id.file_name(job.shards);

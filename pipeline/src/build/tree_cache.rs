@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crossview_schemas::{Absence, ContentHasher, Frame, InputError, Observation, SourceKind};
 use crossview_stages::sources::{SceneData, SceneSkip};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::cache;
@@ -52,9 +53,10 @@ struct StoredTree {
 /// Reads an entry; `None` when absent or damaged.
 pub fn load(dir: &Path, key: &str) -> Option<TreeEntry> {
     let stored: StoredTree = bincode::deserialize(&cache::load_payload(dir, key)?).ok()?;
+    // The cameras' CBOR is most of the decoding: on the thread pool.
     let scenes = stored
         .scenes
-        .into_iter()
+        .into_par_iter()
         .map(|(mut stub, cameras)| {
             stub.cameras = ciborium::from_reader(cameras.as_slice()).ok()?;
             Some(stub)
@@ -69,16 +71,19 @@ pub fn load(dir: &Path, key: &str) -> Option<TreeEntry> {
 
 /// Writes an entry. One that cannot be written only costs reading the tree next time.
 pub fn store(dir: &Path, key: &str, entry: &TreeEntry) -> std::io::Result<()> {
-    let mut scenes = Vec::with_capacity(entry.scenes.len());
-    for stub in &entry.scenes {
-        let mut cameras = Vec::new();
-        ciborium::into_writer(&stub.cameras, &mut cameras).map_err(std::io::Error::other)?;
-        let bare = SceneData {
-            cameras: Vec::new(),
-            ..stub.clone()
-        };
-        scenes.push((bare, cameras));
-    }
+    let scenes = entry
+        .scenes
+        .par_iter()
+        .map(|stub| {
+            let mut cameras = Vec::new();
+            ciborium::into_writer(&stub.cameras, &mut cameras).map_err(std::io::Error::other)?;
+            let bare = SceneData {
+                cameras: Vec::new(),
+                ..stub.clone()
+            };
+            Ok((bare, cameras))
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
     let payload = bincode::serialize(&StoredTree {
         signature: entry.signature.clone(),
         scenes,
@@ -185,6 +190,10 @@ impl SceneSkip for KnownScenes<'_> {
         let stub = self.stubs.get(scene_id)?;
         (stub.fingerprint == fingerprint && self.first_pass_cached(scene_id, fingerprint))
             .then(|| (*stub).clone())
+    }
+
+    fn held(&self, scene_id: &str) -> Option<&SceneData> {
+        self.stubs.get(scene_id).copied()
     }
 }
 

@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 use super::files::{file_stamp, sorted_entries, stamp_into};
-use super::json_stream::{StreamEnd, stream_entries};
+use super::json_stream::{PieceError, StreamEnd, stream_entries};
 use super::loose_json::{Entries, Loose, Naturals};
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
@@ -485,7 +485,8 @@ impl EgoExo4dReader {
         take: &Take,
         split: &str,
         rel_file: &Path,
-        raw: &RawValue,
+        raw: &str,
+        relations: std::result::Result<Loose<TakeJson<'_>>, serde_json::Error>,
         takes_hash: &str,
     ) -> SceneData {
         let scene_id = Scene::make_id(SourceKind::EgoExo4d, &take.name);
@@ -505,11 +506,11 @@ impl EgoExo4dReader {
         };
         let mut fp = ContentHasher::new("crossview.egoexo4d.take")
             .str(split)
-            .long_str(raw.get())
+            .long_str(raw)
             .str(takes_hash);
         let file = self.root.join(&rel_file);
         let here = |rest: &str| format!("annotations.{}{rest}", take.uid);
-        let relations = match serde_json::from_str::<Loose<TakeJson>>(raw.get()) {
+        let relations = match relations {
             Ok(Loose::Good(t)) => Some(t),
             Ok(Loose::Bad) => {
                 p.push(&file, here(""), ErrorClass::InvalidValue, "not an object");
@@ -946,18 +947,24 @@ impl SourceReader for EgoExo4dReader {
                 }
             };
             let mut unknown = Vec::new();
-            let end = stream_entries(
-                f,
-                "annotations",
-                &[],
-                &mut |uid, raw, _| match takes.get(&uid) {
-                    Some(take) => visit(self.take(take, &split, &file, raw, &takes_hash)),
-                    None => {
-                        unknown.push(uid);
-                        Ok(())
+            let end = stream_entries(f, "annotations", &[], &mut |uid, piece, _| match takes
+                .get(&uid)
+            {
+                Some(take) => match piece.parse::<Loose<TakeJson>>() {
+                    // Not JSON: the stream stops at it and reports where.
+                    Err(PieceError::Broken) => Ok(()),
+                    Ok(parsed) => {
+                        visit(self.take(take, &split, &file, piece.text(), Ok(parsed), &takes_hash))
+                    }
+                    Err(PieceError::Data(e)) => {
+                        visit(self.take(take, &split, &file, piece.text(), Err(e), &takes_hash))
                     }
                 },
-            )?;
+                None => {
+                    unknown.push(uid);
+                    Ok(())
+                }
+            })?;
             for uid in unknown {
                 tree.push(
                     &file,

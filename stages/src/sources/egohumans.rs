@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
-use super::json_stream::{StreamEnd, stream_arrays};
+use super::json_stream::{Piece, PieceError, StreamEnd, stream_arrays};
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
 use crate::spill::Spill;
@@ -60,15 +60,18 @@ struct ParsedAnn {
 }
 
 impl ParsedAnn {
-    /// The annotation `raw` and its image id (`None` when it has no integer `image_id`).
-    fn of(raw: &str) -> (Self, Option<i64>) {
+    /// The annotation `piece` and its image id (`None` when it has no integer `image_id`);
+    /// `None` when the piece is not JSON (the stream stops there).
+    fn of(piece: &Piece<'_>) -> Option<(Self, Option<i64>)> {
+        let raw = piece.text();
         let digest = xxhash_rust::xxh3::xxh3_128(raw.as_bytes());
-        let (fields, id) = match serde_json::from_str::<CocoAnnFields>(raw) {
+        let (fields, id) = match piece.parse::<CocoAnnFields>() {
             Ok(a) => {
                 let id = a.image_id;
                 (Ok(a), Some(id))
             }
-            Err(e) => (
+            Err(PieceError::Broken) => return None,
+            Err(PieceError::Data(e)) => (
                 Err(e.to_string()),
                 serde_json::from_str::<CocoImageId>(raw)
                     .map(|a| a.image_id)
@@ -80,7 +83,7 @@ impl ParsedAnn {
             raw_digest: [digest as u64, (digest >> 64) as u64],
             fields,
         };
-        (parsed, id)
+        Some((parsed, id))
     }
 }
 
@@ -99,6 +102,9 @@ struct AnnRef {
     image_size: Option<(u32, u32)>,
 }
 
+/// The most bytes of set-aside annotations read back at once.
+const SPILL_RUN: u64 = 8 << 20;
+
 /// The benchmark annotations, set aside and indexed by sequence.
 #[derive(Default)]
 struct Benchmark {
@@ -108,22 +114,43 @@ struct Benchmark {
 
 impl Benchmark {
     /// A sequence's annotations, read back (see [`spill_failure`]).
+    /// Annotations set aside one after another (a sequence's, in a benchmark file that
+    /// groups them) are read back in one read of up to [`SPILL_RUN`] bytes.
     fn take(&mut self, native: &str) -> Result<Vec<CocoAnn>> {
         let refs = self.by_sequence.remove(native).unwrap_or_default();
         let mut out = Vec::with_capacity(refs.len());
-        for r in refs {
+        let mut i = 0;
+        while i < refs.len() {
+            let start = refs[i].at.0;
+            let mut end = start + u64::from(refs[i].at.1);
+            let mut j = i + 1;
+            while let Some(next) = refs.get(j)
+                && next.at.0 == end
+                && end + u64::from(next.at.1) - start <= SPILL_RUN
+            {
+                end += u64::from(next.at.1);
+                j += 1;
+            }
+            let run_len = u32::try_from(end - start)
+                .map_err(|e| spill_failure(&self.spill, std::io::Error::other(e)))?;
             let bytes = self
                 .spill
-                .read(r.at)
+                .read((start, run_len))
                 .map_err(|e| spill_failure(&self.spill, e))?;
-            let parsed = bincode::deserialize::<ParsedAnn>(&bytes)
-                .map_err(|e| spill_failure(&self.spill, std::io::Error::other(e)))?;
-            out.push(CocoAnn {
-                file: r.file,
-                index: r.index,
-                parsed,
-                image_size: r.image_size,
-            });
+            for r in &refs[i..j] {
+                // Within the run by construction.
+                let from = (r.at.0 - start) as usize;
+                let parsed =
+                    bincode::deserialize::<ParsedAnn>(&bytes[from..from + r.at.1 as usize])
+                        .map_err(|e| spill_failure(&self.spill, std::io::Error::other(e)))?;
+                out.push(CocoAnn {
+                    file: r.file.clone(),
+                    index: r.index,
+                    parsed,
+                    image_size: r.image_size,
+                });
+            }
+            i = j;
         }
         Ok(out)
     }
@@ -236,13 +263,12 @@ impl EgoHumansReader {
             let end = stream_arrays(
                 reader,
                 &["images", "annotations"],
-                &mut |key, index, raw| {
+                &mut |key, index, piece| {
                     if key == "images" {
-                        if let Ok(im) = serde_json::from_str::<CocoImage>(raw.get()) {
+                        if let Ok(im) = piece.parse::<CocoImage>() {
                             images.insert(im.id, (im.file_name, im.width.zip(im.height)));
                         }
-                    } else {
-                        let (parsed, id) = ParsedAnn::of(raw.get());
+                    } else if let Some((parsed, id)) = ParsedAnn::of(piece) {
                         let bytes = bincode::serialize(&parsed)
                             .map_err(|e| spill_failure(&bench.spill, std::io::Error::other(e)))?;
                         let at = bench
@@ -862,7 +888,7 @@ mod tests {
 
     #[test]
     fn an_annotation_is_parsed_once_and_survives_the_spill_whole() {
-        let (parsed, id) = ParsedAnn::of(GOOD);
+        let (parsed, id) = ParsedAnn::of(&Piece::new(GOOD)).unwrap();
         assert_eq!(id, Some(7));
         let digest = xxhash_rust::xxh3::xxh3_128(GOOD.as_bytes());
         assert_eq!(parsed.raw_len, GOOD.len() as u64);
@@ -890,7 +916,7 @@ mod tests {
     #[test]
     fn a_bad_annotation_keeps_its_image_id_and_the_parse_error() {
         let bad_box = GOOD.replace("[1, 2, 30, 40]", "[1, 2, 30]");
-        let (parsed, id) = ParsedAnn::of(&bad_box);
+        let (parsed, id) = ParsedAnn::of(&Piece::new(&bad_box)).unwrap();
         assert_eq!(id, Some(7), "still indexed under its image");
         let e = parsed.fields.unwrap_err();
         assert!(
@@ -898,7 +924,12 @@ mod tests {
             "{e}"
         );
         // No integer image id: not indexed at all.
-        let (_, id) = ParsedAnn::of(&GOOD.replace("\"image_id\": 7", "\"image_id\": \"7\""));
+        let no_id = GOOD.replace("\"image_id\": 7", "\"image_id\": \"7\"");
+        let (_, id) = ParsedAnn::of(&Piece::new(&no_id)).unwrap();
         assert_eq!(id, None);
+        // Not JSON at all (behind a type error serde_json stops at): left to the stream,
+        // which stops at it.
+        let broken = no_id.replace("[1, 2, 30, 40]", "[1, 2,, 30, 40]");
+        assert!(ParsedAnn::of(&Piece::new(&broken)).is_none());
     }
 }

@@ -3,10 +3,12 @@
 //! Ego-Exo4D's `annotations`), or the elements of top-level arrays ([`stream_arrays`]:
 //! EgoHumans' COCO `images` and `annotations`).
 //!
-//! The file is read in large chunks and each piece is parsed from a slice (serde_json's
-//! reader-based parsing goes byte by byte and is several times slower); only the top-level
-//! punctuation between pieces is read by hand, since serde_json cannot resume a document
-//! across chunks.
+//! The file is read in large chunks. A piece's end is found by a structural scan written by
+//! hand (brackets and strings only, no validation: serde_json cannot resume a document
+//! across chunks, and its own scan validates, which doubled the cost of every piece its
+//! handler parses anyway). A piece is valid JSON once its handler parsed it whole through
+//! [`Piece::parse`]; the stream checks any other piece with serde_json, so a broken file
+//! stops at the same place, with serde_json's line and column, as before.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -18,11 +20,90 @@ use crate::error::{Error, Result};
 /// Top-level values kept (raw) for the entry handler, by key.
 pub type Captured = BTreeMap<String, Box<RawValue>>;
 
-/// Handles one entry: its key, its raw JSON, and the captured top-level values.
-pub type EntryHandler<'a> = &'a mut dyn FnMut(String, &RawValue, &Captured) -> Result<()>;
+/// Handles one entry: its key, its piece of JSON, and the captured top-level values.
+pub type EntryHandler<'a> = &'a mut dyn FnMut(String, &Piece<'_>, &Captured) -> Result<()>;
 
-/// Handles one array element: the array's top-level key, the element's index, its raw JSON.
-pub type ElementHandler<'a> = &'a mut dyn FnMut(&str, usize, &RawValue) -> Result<()>;
+/// Handles one array element: the array's top-level key, the element's index, its piece.
+pub type ElementHandler<'a> = &'a mut dyn FnMut(&str, usize, &Piece<'_>) -> Result<()>;
+
+/// One value of the stream: its text, found by the structural scan and not yet known to be
+/// JSON. Parsing it with [`Piece::parse`] settles that; a piece its handler did not parse
+/// whole is checked by the stream after the handler returns.
+pub struct Piece<'a> {
+    text: &'a str,
+    state: std::cell::RefCell<Checked>,
+}
+
+/// What is known of a piece's syntax.
+enum Checked {
+    Unknown,
+    Valid,
+    /// Not JSON; where is found again by the stream, in the context of the file.
+    Broken,
+}
+
+/// Why a piece did not parse as the type asked for.
+#[derive(Debug)]
+pub enum PieceError {
+    /// It is not JSON: the stream stops at it, as at any break in the file, and reports
+    /// where; the handler should leave it alone.
+    Broken,
+    /// It is JSON, not of the type (the message says why): the piece's own problem.
+    Data(serde_json::Error),
+}
+
+impl<'a> Piece<'a> {
+    /// A piece of text not yet known to be JSON.
+    pub fn new(text: &'a str) -> Self {
+        Piece {
+            text,
+            state: std::cell::RefCell::new(Checked::Unknown),
+        }
+    }
+
+    /// The piece's text as it is in the file.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// Parses the piece as `T`. A piece that does not parse is checked for syntax before it
+    /// is called data's fault (serde_json stops at the first error).
+    pub fn parse<T: serde::Deserialize<'a>>(&self) -> std::result::Result<T, PieceError> {
+        match serde_json::from_str::<T>(self.text) {
+            Ok(v) => {
+                *self.state.borrow_mut() = Checked::Valid;
+                Ok(v)
+            }
+            // Syntax as serde_json ignores a value decides (a number out of range is a
+            // syntax error to a parse into numbers, fine to a parse that skips it).
+            Err(e) => match self.check() {
+                Ok(()) => Err(PieceError::Data(e)),
+                Err(()) => Err(PieceError::Broken),
+            },
+        }
+    }
+
+    /// Whether the piece is JSON, for a handler that keeps pieces to parse later: one
+    /// that is not must be left alone (the stream stops at it).
+    pub fn is_json(&self) -> bool {
+        self.check().is_ok()
+    }
+
+    /// Checks the piece's syntax (once); `Err` when it is not JSON.
+    fn check(&self) -> std::result::Result<(), ()> {
+        let mut state = self.state.borrow_mut();
+        if matches!(*state, Checked::Unknown) {
+            *state = match serde_json::from_str::<serde::de::IgnoredAny>(self.text) {
+                Ok(_) => Checked::Valid,
+                Err(_) => Checked::Broken,
+            };
+        }
+        match *state {
+            Checked::Broken => Err(()),
+            _ => Ok(()),
+        }
+    }
+}
 
 /// Where and why a file stops being JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,53 +267,62 @@ impl<R: Read> Chunked<R> {
         }
     }
 
-    /// Parses the next value from the buffer and hands it to `f` (reading more when the
-    /// value runs past what is read).
-    fn value<T>(&mut self, f: impl FnOnce(&RawValue) -> Walk<T>) -> Walk<T> {
+    /// Hands the next value to `f` as a [`Piece`] (reading more when the value runs past
+    /// what is read), then checks the piece unless `f` parsed it whole.
+    fn value<T>(&mut self, f: impl FnOnce(&Piece<'_>) -> Walk<T>) -> Walk<T> {
         if self.peek()?.is_none() {
             return Err(self.broken(self.pos, "EOF while parsing a value"));
         }
-        // Where the last parse failed: a failure that stays put once more is read is real;
-        // one that moves came from the piece being cut off (`-` of `-5` fails as a number).
-        let mut failed_at: Option<(usize, usize)> = None;
-        loop {
-            let slice = &self.buf[self.pos..self.filled];
-            let mut values = serde_json::Deserializer::from_slice(slice).into_iter::<&RawValue>();
-            let parsed = values.next();
-            let end = values.byte_offset();
-            match parsed {
-                // A value that ends where the chunk ends may go on (a number) in the next one.
-                Some(Ok(_)) if end == slice.len() && !self.eof => {}
-                Some(Ok(raw)) => {
-                    let out = f(raw);
-                    self.pos += end;
-                    return out;
+        let end = loop {
+            match value_end(&self.buf[self.pos..self.filled], self.eof) {
+                Some(end) => break end,
+                None if self.eof => {
+                    // Cut off: serde_json names what is missing and where the file ends.
+                    return Err(self.piece_break(self.filled));
                 }
-                Some(Err(e)) => {
-                    let (line, column) = self.place(self.pos);
-                    let line_in = e.line().max(1);
-                    let at = (
-                        line + line_in - 1,
-                        if line_in == 1 {
-                            column + e.column().saturating_sub(1)
-                        } else {
-                            e.column()
-                        },
-                    );
-                    if self.eof || (failed_at == Some(at) && !e.is_eof()) {
-                        return Err(Halt::Broken(JsonBreak {
-                            line: at.0,
-                            column: at.1,
-                            reason: strip_place(&e),
-                        }));
-                    }
-                    failed_at = Some(at);
+                None => {
+                    self.refill()?;
                 }
-                None => return Err(self.broken(self.filled, "EOF while parsing a value")),
             }
-            // At the end of the file, the last parse above runs once more with `eof` set.
-            self.refill()?;
+        };
+        let bytes = &self.buf[self.pos..self.pos + end];
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => return Err(self.broken(self.pos + e.valid_up_to(), "invalid UTF-8")),
+        };
+        let piece = Piece::new(text);
+        let out = f(&piece);
+        if matches!(out, Err(Halt::Handler(_))) {
+            return out;
         }
+        if piece.check().is_err() {
+            return Err(self.piece_break(self.pos + end));
+        }
+        self.pos += end;
+        out
+    }
+
+    /// Where the piece at `pos` (ending before `end`) stops being JSON, in the whole file:
+    /// serde_json reads on from the piece's start, so it reports what it would have in
+    /// the whole document.
+    fn piece_break(&self, end: usize) -> Halt {
+        let rest = &self.buf[self.pos..self.filled];
+        let mut values =
+            serde_json::Deserializer::from_slice(rest).into_iter::<serde::de::IgnoredAny>();
+        let Some(Err(e)) = values.next() else {
+            return self.broken(end, "not JSON");
+        };
+        let (line, column) = self.place(self.pos);
+        let line_in = e.line().max(1);
+        Halt::Broken(JsonBreak {
+            line: line + line_in - 1,
+            column: if line_in == 1 {
+                column + e.column().saturating_sub(1)
+            } else {
+                e.column()
+            },
+            reason: strip_place(&e),
+        })
     }
 
     /// A string key and its colon.
@@ -241,15 +331,8 @@ impl<R: Read> Chunked<R> {
             let at = self.pos;
             return Err(self.broken(at, "expected a key string"));
         }
-        let key = self.value(|raw| {
-            serde_json::from_str::<String>(raw.get()).map_err(|e| {
-                Halt::Broken(JsonBreak {
-                    line: 0,
-                    column: 0,
-                    reason: e.to_string(),
-                })
-            })
-        })?;
+        // A key that is not a string breaks the file where serde_json says (in `value`).
+        let key = self.value(|piece| Ok(piece.parse::<String>().unwrap_or_default()))?;
         self.expect(b':', "`:`")?;
         Ok(key)
     }
@@ -312,6 +395,91 @@ impl<R: Read> Chunked<R> {
     }
 }
 
+/// Where the JSON value at the start of `b` ends (exclusive), by its structure alone:
+/// strings skipped to their closing quote, brackets counted, a scalar ending at the next
+/// delimiter. `None` when `b` ends first (`at_eof`: nothing more will come). Written by hand
+/// because no crate scans a value's extent without parsing it (see the module comment).
+fn value_end(b: &[u8], at_eof: bool) -> Option<usize> {
+    match *b.first()? {
+        b'{' | b'[' | b'"' => structure_end(b),
+        _ => match b
+            .iter()
+            .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+        {
+            Some(end) => Some(end),
+            // A scalar running to the end of what is read may go on in the next read.
+            None if at_eof => Some(b.len()),
+            None => None,
+        },
+    }
+}
+
+/// The end of the string, object or array at the start of `b`. Bytes are taken eight at a
+/// time: a word without a quote, backslash or bracket (most of them, in number-heavy text)
+/// costs a few operations; the special bytes of a word are then visited in order.
+fn structure_end(b: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    // The byte after a backslash in a string is skipped, whatever it is.
+    let mut escaped_until = 0;
+    let mut word_start = 0;
+    while word_start < b.len() {
+        let rest = &b[word_start..];
+        let (word, width) = match rest.first_chunk::<8>() {
+            Some(w) => (u64::from_le_bytes(*w), 8),
+            None => {
+                // The tail, padded with zero bytes (never special).
+                let mut w = [0u8; 8];
+                w[..rest.len()].copy_from_slice(rest);
+                (u64::from_le_bytes(w), rest.len())
+            }
+        };
+        let mut special = special_bytes(word);
+        while special != 0 {
+            let at = word_start + (special.trailing_zeros() / 8) as usize;
+            special &= special - 1;
+            if at < escaped_until {
+                continue;
+            }
+            match (in_string, b[at]) {
+                (true, b'"') => {
+                    in_string = false;
+                    if depth == 0 {
+                        return Some(at + 1);
+                    }
+                }
+                (true, b'\\') => escaped_until = at + 2,
+                (false, b'"') => in_string = true,
+                (false, b'{' | b'[') => depth += 1,
+                (false, b'}' | b']') => {
+                    // An unmatched close is not JSON; the piece check says where.
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return Some(at + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        word_start += width;
+    }
+    None
+}
+
+/// The bytes of `word` that are a quote, a backslash or a bracket, each marked by its high
+/// bit. Exact per byte (no borrow runs between bytes). OR-ing 0x20 folds `[` into `{` and
+/// `]` into `}` and nothing else into either.
+fn special_bytes(word: u64) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let zero_bytes = |x: u64| !(((x & LOW7) + LOW7) | x | LOW7);
+    let folded = word | (ONES * 0x20);
+    zero_bytes(word ^ (ONES * u64::from(b'"')))
+        | zero_bytes(word ^ (ONES * u64::from(b'\\')))
+        | zero_bytes(folded ^ (ONES * u64::from(b'{')))
+        | zero_bytes(folded ^ (ONES * u64::from(b'}')))
+}
+
 /// A serde_json error's message without its " at line L column C" (the place is given
 /// separately, counted in the whole file).
 fn strip_place(e: &serde_json::Error) -> String {
@@ -333,25 +501,33 @@ pub fn stream_entries(
     handle: EntryHandler<'_>,
 ) -> Result<StreamEnd> {
     let mut captured: Captured = BTreeMap::new();
-    let mut deferred: Vec<(String, Box<RawValue>)> = Vec::new();
+    let mut deferred: Vec<(String, String)> = Vec::new();
     let ready = |c: &Captured| capture.iter().all(|k| c.contains_key(*k));
     let mut input = Chunked::new(reader);
     let walked = input
         .members(|input, key| {
             if key == entries_key {
                 input.members(|input, name| {
-                    input.value(|raw| {
+                    input.value(|piece| {
                         if ready(&captured) {
-                            handle(name, raw, &captured).map_err(Halt::Handler)
+                            handle(name, piece, &captured).map_err(Halt::Handler)
                         } else {
-                            deferred.push((name, raw.to_owned()));
+                            // Kept only if JSON: a broken one stops the stream here.
+                            if piece.is_json() {
+                                deferred.push((name, piece.text().to_owned()));
+                            }
                             Ok(())
                         }
                     })
                 })
             } else if capture.contains(&key.as_str()) {
-                let raw = input.value(|raw| Ok(raw.to_owned()))?;
-                captured.insert(key, raw);
+                let raw = input.value(|piece| {
+                    // Not JSON: `value` reports where, after this closure.
+                    Ok(RawValue::from_string(piece.text().to_owned()).ok())
+                })?;
+                if let Some(raw) = raw {
+                    captured.insert(key, raw);
+                }
                 Ok(())
             } else {
                 input.skip()
@@ -365,8 +541,8 @@ pub fn stream_entries(
     };
     if !deferred.is_empty() {
         if ready(&captured) {
-            for (key, raw) in deferred {
-                handle(key, &raw, &captured)?;
+            for (key, text) in deferred {
+                handle(key, &Piece::new(&text), &captured)?;
             }
         } else {
             let keys = capture
@@ -396,7 +572,7 @@ pub fn stream_arrays(
     let walked = input
         .members(|input, key| match keys.iter().find(|k| **k == key) {
             Some(k) => input.elements(|input, index| {
-                input.value(|raw| handle(k, index, raw).map_err(Halt::Handler))
+                input.value(|piece| handle(k, index, piece).map_err(Halt::Handler))
             }),
             None => input.skip(),
         })
@@ -421,7 +597,7 @@ mod tests {
             json.as_bytes(),
             &["images", "annotations"],
             &mut |k, i, raw| {
-                seen.push(format!("{k}[{i}]={}", raw.get()));
+                seen.push(format!("{k}[{i}]={}", raw.text()));
                 Ok(())
             },
         )
@@ -460,7 +636,7 @@ mod tests {
     fn collect(json: &str, capture: &[&str]) -> (Vec<(String, String, usize)>, StreamEnd) {
         let mut seen = Vec::new();
         let end = stream_entries(json.as_bytes(), "items", capture, &mut |k, raw, cap| {
-            seen.push((k, raw.get().to_string(), cap.len()));
+            seen.push((k, raw.text().to_string(), cap.len()));
             Ok(())
         })
         .unwrap();
@@ -533,7 +709,7 @@ mod tests {
         for size in 1..9 {
             let mut seen = Vec::new();
             let end = stream_arrays(trickle(json, vec![size]), &["images"], &mut |_, _, raw| {
-                seen.push(raw.get().to_string());
+                seen.push(raw.text().to_string());
                 Ok(())
             })
             .unwrap();
@@ -564,28 +740,57 @@ mod tests {
         ];
         for doc in docs {
             let reference = serde_json::from_str::<serde::de::IgnoredAny>(doc).unwrap_err();
-            for size in [1, 3, 64] {
-                let mut seen = 0;
-                let end = stream_entries(
-                    trickle(doc.as_bytes(), vec![size]),
-                    "items",
-                    &[],
-                    &mut |_, _, _| {
-                        seen += 1;
-                        Ok(())
-                    },
-                )
-                .unwrap();
-                let StreamEnd::Malformed(b) = end else {
-                    panic!("{doc}: {end:?}")
-                };
-                assert_eq!(
-                    (b.line, b.column),
-                    (reference.line(), reference.column()),
-                    "{doc} in reads of {size}: {b}"
-                );
+            // A handler that leaves its pieces unparsed, and one that parses them.
+            for parses in [false, true] {
+                for size in [1, 3, 64] {
+                    let end = stream_entries(
+                        trickle(doc.as_bytes(), vec![size]),
+                        "items",
+                        &[],
+                        &mut |_, piece, _| {
+                            if parses {
+                                let parsed = piece.parse::<serde_json::Value>();
+                                assert!(!matches!(parsed, Err(PieceError::Data(_))));
+                            }
+                            Ok(())
+                        },
+                    )
+                    .unwrap();
+                    let StreamEnd::Malformed(b) = end else {
+                        panic!("{doc}: {end:?}")
+                    };
+                    assert_eq!(
+                        (b.line, b.column),
+                        (reference.line(), reference.column()),
+                        "{doc} in reads of {size}, parsed {parses}: {b}"
+                    );
+                }
             }
         }
+    }
+
+    #[test]
+    fn a_piece_of_the_wrong_type_is_data_unless_it_is_not_json_at_all() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Pair {
+            a: u32,
+            b: Vec<u32>,
+        }
+        assert!(Piece::new(r#"{"a": 1, "b": [2]}"#).parse::<Pair>().is_ok());
+        assert!(matches!(
+            Piece::new(r#"{"a": "1", "b": [2]}"#).parse::<Pair>(),
+            Err(PieceError::Data(_))
+        ));
+        // serde_json stops at the type error; the syntax error behind it still counts.
+        assert!(matches!(
+            Piece::new(r#"{"a": "1", "b": [2,,]}"#).parse::<Pair>(),
+            Err(PieceError::Broken)
+        ));
+        assert!(matches!(
+            Piece::new(r#"{"a": 1, "b": [2"#).parse::<Pair>(),
+            Err(PieceError::Broken)
+        ));
     }
 
     proptest::proptest! {
@@ -601,12 +806,87 @@ mod tests {
             let text = if pretty { serde_json::to_string_pretty(&doc) } else { serde_json::to_string(&doc) }.unwrap();
             let mut seen = Vec::new();
             let end = stream_arrays(trickle(text.as_bytes(), sizes), &["images"], &mut |_, i, raw| {
-                seen.push((i, serde_json::from_str::<serde_json::Value>(raw.get()).unwrap()));
+                seen.push((i, raw.parse::<serde_json::Value>().unwrap()));
                 Ok(())
             }).unwrap();
             proptest::prop_assert!(matches!(end, StreamEnd::Complete));
             let expected: Vec<(usize, serde_json::Value)> = values.into_iter().enumerate().collect();
             proptest::prop_assert_eq!(seen, expected);
+        }
+    }
+
+    proptest::proptest! {
+        /// A document with one byte changed streams to the end exactly when serde_json reads
+        /// the whole text, and breaks on the same line when it does not: the structural scan
+        /// plus the checks of unparsed pieces miss nothing serde_json would see.
+        #[test]
+        fn a_damaged_document_breaks_exactly_where_serde_json_does(
+            values in proptest::collection::vec(json_value(), 1..8),
+            at in proptest::num::usize::ANY,
+            byte in proptest::sample::select(b"{}[]\",:\\ x1-.e\n".to_vec()),
+            size in 1usize..40,
+            parses in proptest::bool::ANY,
+            pretty in proptest::bool::ANY,
+        ) {
+            let doc = serde_json::json!({"skipped": values.clone(), "images": values});
+            let mut text = if pretty { serde_json::to_string_pretty(&doc) } else { serde_json::to_string(&doc) }
+                .unwrap()
+                .into_bytes();
+            // Inside the arrays: where the stream expects an object or an array by shape,
+            // serde_json may read another document (`1` and trailing characters).
+            let first = text.iter().position(|&b| b == b'[').unwrap();
+            let last = text.iter().rposition(|&b| b == b']').unwrap();
+            let at = first + 1 + at % (last - first - 1).max(1);
+            text[at] = byte;
+            // JSON text is UTF-8 (serde_json skips strings unchecked when it ignores them).
+            let reference = match std::str::from_utf8(&text) {
+                Ok(t) => serde_json::from_str::<serde::de::IgnoredAny>(t).map_err(|e| e.line()),
+                Err(e) => Err(1 + text[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count()),
+            };
+            let end = stream_arrays(trickle(&text, vec![size]), &["images"], &mut |_, _, piece| {
+                if parses {
+                    let _ = piece.parse::<serde_json::Value>();
+                }
+                Ok(())
+            }).unwrap();
+            match (&reference, &end) {
+                (Ok(_), StreamEnd::Complete) => {}
+                (Err(line), StreamEnd::Malformed(b)) => proptest::prop_assert_eq!(*line, b.line, "{:?} in {}", b, String::from_utf8_lossy(&text)),
+                _ => proptest::prop_assert!(false, "{:?} vs {end:?} for {}", reference, String::from_utf8_lossy(&text)),
+            }
+        }
+    }
+
+    /// The reference for [`structure_end`]: one byte at a time.
+    fn structure_end_bytewise(b: &[u8]) -> Option<usize> {
+        let (mut depth, mut in_string, mut i) = (0usize, false, 0);
+        while let Some(&c) = b.get(i) {
+            match (in_string, c) {
+                (true, b'"') => in_string = false,
+                (true, b'\\') => i += 1,
+                (false, b'"') => in_string = true,
+                (false, b'{' | b'[') => depth += 1,
+                (false, b'}' | b']') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            i += 1;
+            if depth == 0 && !in_string {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time scan ends every value where the byte-at-a-time one does.
+        #[test]
+        fn the_word_scan_ends_values_where_the_byte_scan_does(
+            open in proptest::sample::select(b"{[\"".to_vec()),
+            rest in proptest::collection::vec(proptest::sample::select(b"{}[]\"\\a1 ,:\x00\x02\x5b\x7d\xc3\xa9\xff".to_vec()), 0..80),
+        ) {
+            let mut b = vec![open];
+            b.extend(rest);
+            proptest::prop_assert_eq!(structure_end(&b), structure_end_bytewise(&b));
         }
     }
 

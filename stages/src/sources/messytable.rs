@@ -111,23 +111,31 @@ fn image_rel(name: &str, cam: &str) -> PathBuf {
 impl MessyTableReader {
     /// What a scene's fingerprint is made of: its split, JSON text, the intrinsics and its
     /// images' stamps. Reads only the camera ids, so a scene can be known before it is parsed.
-    fn stamps(
-        &self,
-        split: &str,
-        name: &str,
-        raw: &RawValue,
-        intrinsics: &RawValue,
-    ) -> SceneStamps {
-        let mut fp = ContentHasher::new("crossview.messytable.scene")
-            .str(split)
-            .long_str(raw.get())
-            .str(intrinsics.get());
-        let mut cams: Vec<String> = serde_json::from_str::<SceneCameraIds>(raw.get())
+    fn stamps(&self, split: &str, name: &str, raw: &str, intrinsics: &RawValue) -> SceneStamps {
+        let cams: Vec<String> = serde_json::from_str::<SceneCameraIds>(raw)
             .ok()
             .and_then(|v| v.cameras)
             .and_then(Loose::good)
             .map(|c| c.into_keys().map(Cow::into_owned).collect())
             .unwrap_or_default();
+        self.stamps_of(split, name, raw, intrinsics, cams)
+    }
+
+    /// The stamps of a scene whose camera ids are given. With the ids of a stub held for the
+    /// scene, a fingerprint equal to the stub's shows the text (and so the ids) unchanged:
+    /// the scene is known without parsing its JSON.
+    fn stamps_of(
+        &self,
+        split: &str,
+        name: &str,
+        raw: &str,
+        intrinsics: &RawValue,
+        mut cams: Vec<String>,
+    ) -> SceneStamps {
+        let mut fp = ContentHasher::new("crossview.messytable.scene")
+            .str(split)
+            .long_str(raw)
+            .str(intrinsics.get());
         // Camera ids are "1".."9": numeric order, not string order.
         cams.sort_by(|a, b| {
             (a.parse::<u64>().unwrap_or(u64::MAX), a)
@@ -151,7 +159,7 @@ impl MessyTableReader {
         file: &Path,
         split: &str,
         name: &str,
-        raw: &RawValue,
+        raw: &str,
         intrinsics: &RawValue,
         stamps: SceneStamps,
     ) -> SceneData {
@@ -167,7 +175,7 @@ impl MessyTableReader {
             fingerprint: stamps.fingerprint,
             ..SceneData::default()
         };
-        let cameras = serde_json::from_str::<SceneJson>(raw.get())
+        let cameras = serde_json::from_str::<SceneJson>(raw)
             .ok()
             .and_then(|v| v.cameras)
             .and_then(Loose::good);
@@ -415,29 +423,7 @@ impl MessyTableReader {
             }
         };
         let mut spans: Vec<f64> = Vec::new();
-        // Entries are parsed into scenes in parallel batches, handed on in file order: one
-        // split file holds every scene, and parsing it is most of reading the tree.
-        let mut batch: Vec<(String, Box<RawValue>)> = Vec::with_capacity(PARSE_BATCH);
-        let mut intrinsics: Option<Box<RawValue>> = None;
-        let mut flush = |batch: &mut Vec<(String, Box<RawValue>)>,
-                         k: &RawValue,
-                         spans: &mut Vec<f64>|
-         -> Result<()> {
-            let scenes: Vec<Option<SceneData>> = batch
-                .par_iter()
-                .map(|(name, raw)| {
-                    let id = Scene::make_id(SourceKind::MessyTable, name);
-                    if skip.unwanted(&id) {
-                        return None;
-                    }
-                    let stamps = self.stamps(&split, name, raw, k);
-                    if let Some(stub) = skip.known(&id, &stamps.fingerprint) {
-                        return Some(stub);
-                    }
-                    Some(self.scene(file, &split, name, raw, k, stamps))
-                })
-                .collect();
-            batch.clear();
+        let mut hand_over = |scenes: Vec<Option<SceneData>>| -> Result<()> {
             for data in scenes.into_iter().flatten() {
                 if spans.len() < 64 {
                     spans.push(rig_span(&data));
@@ -446,21 +432,79 @@ impl MessyTableReader {
             }
             Ok(())
         };
-        let end = stream_entries(f, "scenes", &["intrinsics"], &mut |name, raw, captured| {
-            let k = captured
-                .get("intrinsics")
-                .ok_or_else(|| Error::Options("intrinsics captured".into()))?;
-            if intrinsics.is_none() {
-                intrinsics = Some(k.to_owned());
+        // Entries are parsed into scenes in parallel batches, handed on in file order: one
+        // split file holds every scene, and parsing it is most of reading the tree. A batch
+        // is parsed while the next one streams in, so the scan and the parsing overlap.
+        let parse = |batch: Vec<(String, String)>, k: &RawValue| -> Vec<Option<SceneData>> {
+            batch
+                .par_iter()
+                .map(|(name, raw)| {
+                    let id = Scene::make_id(SourceKind::MessyTable, name);
+                    if skip.unwanted(&id) {
+                        return None;
+                    }
+                    if let Some(held) = skip.held(&id) {
+                        let cams = held.cameras.iter().map(|c| c.camera_id.clone()).collect();
+                        let stamps = self.stamps_of(&split, name, raw, k, cams);
+                        if stamps.fingerprint == held.fingerprint
+                            && let Some(stub) = skip.known(&id, &stamps.fingerprint)
+                        {
+                            return Some(stub);
+                        }
+                    }
+                    let stamps = self.stamps(&split, name, raw, k);
+                    if let Some(stub) = skip.known(&id, &stamps.fingerprint) {
+                        return Some(stub);
+                    }
+                    Some(self.scene(file, &split, name, raw, k, stamps))
+                })
+                .collect()
+        };
+        let mut batch: Vec<(String, String)> = Vec::with_capacity(PARSE_BATCH);
+        let mut intrinsics: Option<Box<RawValue>> = None;
+        let end = std::thread::scope(|threads| -> Result<StreamEnd> {
+            let mut in_flight: Option<std::thread::ScopedJoinHandle<'_, _>> = None;
+            let finish = |h: std::thread::ScopedJoinHandle<'_, Vec<Option<SceneData>>>| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            };
+            // The scenes are parsed off this thread, so each piece is checked here.
+            let end = stream_entries(
+                f,
+                "scenes",
+                &["intrinsics"],
+                &mut |name, piece, captured| {
+                    let k = captured
+                        .get("intrinsics")
+                        .ok_or_else(|| Error::Options("intrinsics captured".into()))?;
+                    let k: &RawValue = intrinsics.get_or_insert_with(|| k.to_owned());
+                    if !piece.is_json() {
+                        return Ok(()); // The stream stops here and reports where.
+                    }
+                    batch.push((name, piece.text().to_owned()));
+                    if batch.len() == PARSE_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(PARSE_BATCH));
+                        if let Some(h) = in_flight.take() {
+                            hand_over(finish(h))?;
+                        }
+                        let k = k.to_owned();
+                        in_flight = Some(threads.spawn(move || parse(full, &k)));
+                    }
+                    Ok(())
+                },
+            );
+            // The batch in flight is handed over when the stream ended (broken or not), and
+            // only joined when a handler failed.
+            if let Some(h) = in_flight.take() {
+                let scenes = finish(h);
+                if end.is_ok() {
+                    hand_over(scenes)?;
+                }
             }
-            batch.push((name, raw.to_owned()));
-            if batch.len() == PARSE_BATCH {
-                flush(&mut batch, k, &mut spans)?;
-            }
-            Ok(())
+            end
         })?;
         if let Some(k) = &intrinsics {
-            flush(&mut batch, k, &mut spans)?;
+            hand_over(parse(batch, k))?;
         }
         match end {
             StreamEnd::Complete => {}

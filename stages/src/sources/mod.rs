@@ -118,6 +118,12 @@ pub trait SceneSkip: Sync {
     fn known(&self, _scene_id: &str, _fingerprint: &str) -> Option<SceneData> {
         None
     }
+    /// The stub the caller holds for a scene, if any: a reader may take from it what the
+    /// scene's fingerprint needs besides the text (its camera ids), and parse only when the
+    /// fingerprint so made differs.
+    fn held(&self, _scene_id: &str) -> Option<&SceneData> {
+        None
+    }
 }
 
 /// Reads every scene.

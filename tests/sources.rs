@@ -641,3 +641,99 @@ fn messytable_hands_over_known_scenes_unread_and_skips_unwanted_ones() {
     assert_ne!(got[0].fingerprint, plain[0].fingerprint);
     assert_eq!(got[1], plain[1]);
 }
+
+/// A MessyTable scene that is not JSON, in the middle of a split file of many parse batches,
+/// ends the read of that file where it starts: the scenes before it are handed over (known
+/// ones as stubs, unparsed), none after it, and the break is placed where serde_json places
+/// it in the whole file.
+#[test]
+fn messytable_scene_that_is_not_json_ends_its_file_where_serde_json_says() {
+    struct Known<'a>(&'a BTreeMap<String, SceneData>);
+    impl sources::SceneSkip for Known<'_> {
+        fn known(&self, scene_id: &str, fingerprint: &str) -> Option<SceneData> {
+            self.0
+                .get(scene_id)
+                .filter(|s| s.fingerprint == fingerprint)
+                .cloned()
+        }
+        fn held(&self, scene_id: &str) -> Option<&SceneData> {
+            self.0.get(scene_id)
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = SynthOptions {
+        seed: 11,
+        scenes: 120,
+        images: false,
+        max_side: 320,
+        frames: Some(1),
+    };
+    synth::run(&synth::messytable::MessyTable, dir.path(), &opts).expect("synth");
+    let lenient = SourceOptions::default();
+    let reader = sources::open(dir.path(), None, &lenient).expect("detected");
+    let (plain, errors) = sources::read_all(reader.as_ref()).expect("reads");
+    assert!(errors.is_empty(), "{errors:#?}");
+    let stubs: BTreeMap<String, SceneData> = plain
+        .iter()
+        .map(|s| (s.scene_id().to_string(), s.stub()))
+        .collect();
+    let file = dir.path().join("labels").join("train.json");
+    let text = std::fs::read_to_string(&file).expect("train.json");
+    let in_train: Vec<&SceneData> = plain
+        .iter()
+        .filter(|s| s.scene.as_ref().is_some_and(|s| s.source_split == "train"))
+        .collect();
+    assert!(
+        in_train.len() > 64,
+        "several parse batches: {}",
+        in_train.len()
+    );
+    // Damage the 50th scene of the file.
+    let victim = 50;
+    let scene_starts: Vec<usize> = in_train
+        .iter()
+        .map(|s| {
+            let name = s.scene_id().trim_start_matches("messytable/");
+            text.find(&format!("\"{name}\":")).expect("scene key")
+        })
+        .collect();
+    let start = scene_starts[victim];
+    let at = start + text[start..].find("\"extrinsics\":[").expect("a camera") + 14;
+    let damaged = format!("{}NaN,{}", &text[..at], &text[at..]);
+    std::fs::write(&file, &damaged).expect("write");
+    let reference = serde_json::from_str::<serde::de::IgnoredAny>(&damaged).expect_err("not JSON");
+    let place = format!("line {} column {}", reference.line(), reference.column());
+    let reader = sources::open(dir.path(), None, &lenient).expect("detected");
+    let before: BTreeSet<&str> = in_train[..victim].iter().map(|s| s.scene_id()).collect();
+    for known in [BTreeMap::new(), stubs] {
+        let mut got = Vec::new();
+        let tree = reader
+            .read_skipping(&Known(&known), &mut |s| {
+                got.push(s);
+                Ok(())
+            })
+            .expect("reads");
+        let train: BTreeSet<&str> = got
+            .iter()
+            .filter(|s| s.scene.as_ref().is_some_and(|s| s.source_split == "train"))
+            .map(|s| s.scene_id())
+            .collect();
+        assert_eq!(train, before, "known: {}", known.len());
+        let breaks: Vec<_> = tree
+            .iter()
+            .filter(|e| e.class == crossview::schemas::ErrorClass::Malformed)
+            .collect();
+        assert_eq!(breaks.len(), 1, "{tree:#?}");
+        assert!(
+            breaks[0].file.ends_with("labels/train.json"),
+            "{:?}",
+            breaks[0]
+        );
+        assert_eq!(breaks[0].location, place);
+        // The other split files are whole.
+        assert!(
+            got.iter()
+                .any(|s| s.scene.as_ref().is_some_and(|s| s.source_split != "train"))
+        );
+    }
+}

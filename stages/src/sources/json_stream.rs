@@ -31,6 +31,8 @@ pub type ElementHandler<'a> = &'a mut dyn FnMut(&str, usize, &Piece<'_>) -> Resu
 /// whole is checked by the stream after the handler returns.
 pub struct Piece<'a> {
     text: &'a str,
+    /// Where the piece starts in its file, when it came from one (see [`break_at`]).
+    offset: Option<u64>,
     state: std::cell::RefCell<Checked>,
 }
 
@@ -40,6 +42,8 @@ enum Checked {
     Valid,
     /// Not JSON; where is found again by the stream, in the context of the file.
     Broken,
+    /// Its handler checks it later itself (see [`Piece::checked_later`]).
+    Later,
 }
 
 /// Why a piece did not parse as the type asked for.
@@ -57,6 +61,7 @@ impl<'a> Piece<'a> {
     pub fn new(text: &'a str) -> Self {
         Piece {
             text,
+            offset: None,
             state: std::cell::RefCell::new(Checked::Unknown),
         }
     }
@@ -64,6 +69,22 @@ impl<'a> Piece<'a> {
     /// The piece's text as it is in the file.
     pub fn text(&self) -> &'a str {
         self.text
+    }
+
+    /// Where the piece starts in its file (bytes), when it came from one.
+    pub fn offset(&self) -> Option<u64> {
+        self.offset
+    }
+
+    /// Leaves the check of this piece to its handler, which keeps it to parse later (on
+    /// other threads) and knows some pieces valid without parsing. A piece the handler then
+    /// finds not JSON ends what it reads of the file there, as a break would, at the place
+    /// [`break_at`] finds from the piece's offset.
+    pub fn checked_later(&self) {
+        let mut state = self.state.borrow_mut();
+        if matches!(*state, Checked::Unknown) {
+            *state = Checked::Later;
+        }
     }
 
     /// Parses the piece as `T`. A piece that does not parse is checked for syntax before it
@@ -100,7 +121,7 @@ impl<'a> Piece<'a> {
         }
         match *state {
             Checked::Broken => Err(()),
-            _ => Ok(()),
+            Checked::Unknown | Checked::Valid | Checked::Later => Ok(()),
         }
     }
 }
@@ -163,6 +184,8 @@ struct Chunked<R> {
     /// Lines before `buf[0]`, and how far into its line `buf[0]` is.
     lines_before: usize,
     column_before: usize,
+    /// Bytes of the file before `buf[0]`.
+    offset_before: u64,
 }
 
 impl<R: Read> Chunked<R> {
@@ -175,6 +198,7 @@ impl<R: Read> Chunked<R> {
             eof: false,
             lines_before: 0,
             column_before: 0,
+            offset_before: 0,
         }
     }
 
@@ -215,6 +239,7 @@ impl<R: Read> Chunked<R> {
                 }
                 None => self.column_before += self.pos,
             }
+            self.offset_before += self.pos as u64;
             self.buf.copy_within(self.pos..self.filled, 0);
             self.filled -= self.pos;
             self.pos = 0;
@@ -290,7 +315,10 @@ impl<R: Read> Chunked<R> {
             Ok(text) => text,
             Err(e) => return Err(self.broken(self.pos + e.valid_up_to(), "invalid UTF-8")),
         };
-        let piece = Piece::new(text);
+        let piece = Piece {
+            offset: Some(self.offset_before + self.pos as u64),
+            ..Piece::new(text)
+        };
         let out = f(&piece);
         if matches!(out, Err(Halt::Handler(_))) {
             return out;
@@ -306,23 +334,10 @@ impl<R: Read> Chunked<R> {
     /// serde_json reads on from the piece's start, so it reports what it would have in
     /// the whole document.
     fn piece_break(&self, end: usize) -> Halt {
-        let rest = &self.buf[self.pos..self.filled];
-        let mut values =
-            serde_json::Deserializer::from_slice(rest).into_iter::<serde::de::IgnoredAny>();
-        let Some(Err(e)) = values.next() else {
-            return self.broken(end, "not JSON");
-        };
-        let (line, column) = self.place(self.pos);
-        let line_in = e.line().max(1);
-        Halt::Broken(JsonBreak {
-            line: line + line_in - 1,
-            column: if line_in == 1 {
-                column + e.column().saturating_sub(1)
-            } else {
-                e.column()
-            },
-            reason: strip_place(&e),
-        })
+        match break_in(&self.buf[self.pos..self.filled], self.place(self.pos)) {
+            Some(b) => Halt::Broken(b),
+            None => self.broken(end, "not JSON"),
+        }
     }
 
     /// A string key and its colon.
@@ -478,6 +493,48 @@ fn special_bytes(word: u64) -> u64 {
         | zero_bytes(word ^ (ONES * u64::from(b'\\')))
         | zero_bytes(folded ^ (ONES * u64::from(b'{')))
         | zero_bytes(folded ^ (ONES * u64::from(b'}')))
+}
+
+/// Where the text `rest`, which starts at (line, column) of its file, stops being JSON as
+/// serde_json reads its first value (`None`: it does not).
+fn break_in(rest: &[u8], (line, column): (usize, usize)) -> Option<JsonBreak> {
+    let mut values =
+        serde_json::Deserializer::from_slice(rest).into_iter::<serde::de::IgnoredAny>();
+    let Some(Err(e)) = values.next() else {
+        return None;
+    };
+    let line_in = e.line().max(1);
+    Some(JsonBreak {
+        line: line + line_in - 1,
+        column: if line_in == 1 {
+            column + e.column().saturating_sub(1)
+        } else {
+            e.column()
+        },
+        reason: strip_place(&e),
+    })
+}
+
+/// Where a file whose whole text is `file` breaks, for a piece at byte `offset` that its
+/// handler found not JSON (see [`Piece::checked_later`]): what the stream reports for a
+/// piece it checks itself.
+pub fn break_at(file: &[u8], offset: u64) -> JsonBreak {
+    let at = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(file.len());
+    let before = &file[..at];
+    let place = match memchr::memrchr(b'\n', before) {
+        Some(nl) => (
+            2 + memchr::memchr_iter(b'\n', &before[..nl]).count(),
+            at - nl,
+        ),
+        None => (1, at + 1),
+    };
+    break_in(&file[at..], place).unwrap_or(JsonBreak {
+        line: place.0,
+        column: place.1,
+        reason: "not JSON".into(),
+    })
 }
 
 /// A serde_json error's message without its " at line L column C" (the place is given

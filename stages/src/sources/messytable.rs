@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 use super::files::{FileStamp, file_stamp, image_size, sorted_entries, stamp_into};
-use super::json_stream::{StreamEnd, stream_entries};
+use super::json_stream::{JsonBreak, Piece, StreamEnd, break_at, stream_entries};
 use super::loose_json::{Entries, Loose};
 use super::{Problems, ReadAll, SceneData, SceneSkip, SourceOptions, SourceReader};
 use crate::error::{Error, Result};
@@ -85,6 +85,14 @@ struct InstanceJson {
     pos: Option<Value>,
     cls: Option<Value>,
     subcls: Option<Value>,
+}
+
+/// What the parse of one scene entry gave.
+enum Parsed {
+    Unwanted,
+    /// Not JSON: the file is read up to this entry (its offset in the file).
+    Broken(Option<u64>),
+    Scene(Box<SceneData>),
 }
 
 /// Scenes parsed together (in parallel) while the split file streams.
@@ -423,52 +431,68 @@ impl MessyTableReader {
             }
         };
         let mut spans: Vec<f64> = Vec::new();
-        let mut hand_over = |scenes: Vec<Option<SceneData>>| -> Result<()> {
-            for data in scenes.into_iter().flatten() {
-                if spans.len() < 64 {
-                    spans.push(rig_span(&data));
+        // The first scene found not JSON (by its offset): the file is read up to it.
+        let mut broken_at: Option<Option<u64>> = None;
+        let mut hand_over = |scenes: Vec<Parsed>| -> Result<()> {
+            for parsed in scenes {
+                if broken_at.is_some() {
+                    break;
                 }
-                visit(data)?;
+                match parsed {
+                    Parsed::Unwanted => {}
+                    Parsed::Broken(offset) => broken_at = Some(offset),
+                    Parsed::Scene(data) => {
+                        if spans.len() < 64 {
+                            spans.push(rig_span(&data));
+                        }
+                        visit(*data)?;
+                    }
+                }
             }
             Ok(())
         };
         // Entries are parsed into scenes in parallel batches, handed on in file order: one
         // split file holds every scene, and parsing it is most of reading the tree. A batch
-        // is parsed while the next one streams in, so the scan and the parsing overlap.
-        let parse = |batch: Vec<(String, String)>, k: &RawValue| -> Vec<Option<SceneData>> {
+        // is parsed while the next one streams in, so the scan and the parsing overlap. The
+        // parse checks each scene's JSON (the stream leaves that to it), except a known
+        // scene's: its fingerprint shows its text is one read whole before.
+        let parse = |batch: Vec<(String, String, Option<u64>)>, k: &RawValue| -> Vec<Parsed> {
             batch
                 .par_iter()
-                .map(|(name, raw)| {
+                .map(|(name, raw, offset)| {
                     let id = Scene::make_id(SourceKind::MessyTable, name);
-                    if skip.unwanted(&id) {
-                        return None;
-                    }
                     if let Some(held) = skip.held(&id) {
                         let cams = held.cameras.iter().map(|c| c.camera_id.clone()).collect();
                         let stamps = self.stamps_of(&split, name, raw, k, cams);
                         if stamps.fingerprint == held.fingerprint
+                            && !skip.unwanted(&id)
                             && let Some(stub) = skip.known(&id, &stamps.fingerprint)
                         {
-                            return Some(stub);
+                            return Parsed::Scene(Box::new(stub));
                         }
+                    }
+                    if !Piece::new(raw).is_json() {
+                        return Parsed::Broken(*offset);
+                    }
+                    if skip.unwanted(&id) {
+                        return Parsed::Unwanted;
                     }
                     let stamps = self.stamps(&split, name, raw, k);
                     if let Some(stub) = skip.known(&id, &stamps.fingerprint) {
-                        return Some(stub);
+                        return Parsed::Scene(Box::new(stub));
                     }
-                    Some(self.scene(file, &split, name, raw, k, stamps))
+                    Parsed::Scene(Box::new(self.scene(file, &split, name, raw, k, stamps)))
                 })
                 .collect()
         };
-        let mut batch: Vec<(String, String)> = Vec::with_capacity(PARSE_BATCH);
+        let mut batch: Vec<(String, String, Option<u64>)> = Vec::with_capacity(PARSE_BATCH);
         let mut intrinsics: Option<Box<RawValue>> = None;
         let end = std::thread::scope(|threads| -> Result<StreamEnd> {
             let mut in_flight: Option<std::thread::ScopedJoinHandle<'_, _>> = None;
-            let finish = |h: std::thread::ScopedJoinHandle<'_, Vec<Option<SceneData>>>| {
+            let finish = |h: std::thread::ScopedJoinHandle<'_, Vec<Parsed>>| {
                 h.join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             };
-            // The scenes are parsed off this thread, so each piece is checked here.
             let end = stream_entries(
                 f,
                 "scenes",
@@ -478,10 +502,8 @@ impl MessyTableReader {
                         .get("intrinsics")
                         .ok_or_else(|| Error::Options("intrinsics captured".into()))?;
                     let k: &RawValue = intrinsics.get_or_insert_with(|| k.to_owned());
-                    if !piece.is_json() {
-                        return Ok(()); // The stream stops here and reports where.
-                    }
-                    batch.push((name, piece.text().to_owned()));
+                    piece.checked_later();
+                    batch.push((name, piece.text().to_owned(), piece.offset()));
                     if batch.len() == PARSE_BATCH {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(PARSE_BATCH));
                         if let Some(h) = in_flight.take() {
@@ -506,6 +528,22 @@ impl MessyTableReader {
         if let Some(k) = &intrinsics {
             hand_over(parse(batch, k))?;
         }
+        // A scene that is not JSON breaks the file where it starts (before any break the
+        // stream found later on).
+        let end = match broken_at {
+            Some(offset) => {
+                let text = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+                StreamEnd::Malformed(offset.map_or(
+                    JsonBreak {
+                        line: 0,
+                        column: 0,
+                        reason: "a scene is not JSON".into(),
+                    },
+                    |at| break_at(&text, at),
+                ))
+            }
+            None => end,
+        };
         match end {
             StreamEnd::Complete => {}
             // Scenes before the error were handed over; the rest of the file is lost.

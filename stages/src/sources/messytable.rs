@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 use super::files::{FileStamp, file_stamp, image_size, sorted_entries, stamp_into};
-use super::json_stream::{JsonBreak, Piece, StreamEnd, break_at, stream_entries};
+use super::json_stream::{JsonBreak, Piece, PieceError, StreamEnd, break_at, stream_entries};
 use super::loose_json::{Entries, Loose};
 use super::{Problems, ReadAll, SceneData, SceneSkip, SourceOptions, SourceReader};
 use crate::error::{Error, Result};
@@ -118,15 +118,25 @@ fn image_rel(name: &str, cam: &str) -> PathBuf {
 
 impl MessyTableReader {
     /// What a scene's fingerprint is made of: its split, JSON text, the intrinsics and its
-    /// images' stamps. Reads only the camera ids, so a scene can be known before it is parsed.
-    fn stamps(&self, split: &str, name: &str, raw: &str, intrinsics: &RawValue) -> SceneStamps {
-        let cams: Vec<String> = serde_json::from_str::<SceneCameraIds>(raw)
-            .ok()
-            .and_then(|v| v.cameras)
-            .and_then(Loose::good)
-            .map(|c| c.into_keys().map(Cow::into_owned).collect())
-            .unwrap_or_default();
-        self.stamps_of(split, name, raw, intrinsics, cams)
+    /// images' stamps. Reads only the camera ids, so a scene can be known before it is parsed;
+    /// `None` when the text is not JSON (reading the ids checks it whole).
+    fn stamps(
+        &self,
+        split: &str,
+        name: &str,
+        raw: &str,
+        intrinsics: &RawValue,
+    ) -> Option<SceneStamps> {
+        let cams: Vec<String> = match Piece::new(raw).parse::<SceneCameraIds>() {
+            Ok(v) => v
+                .cameras
+                .and_then(Loose::good)
+                .map(|c| c.into_keys().map(Cow::into_owned).collect())
+                .unwrap_or_default(),
+            Err(PieceError::Data(_)) => Vec::new(),
+            Err(PieceError::Broken) => return None,
+        };
+        Some(self.stamps_of(split, name, raw, intrinsics, cams))
     }
 
     /// The stamps of a scene whose camera ids are given. With the ids of a stub held for the
@@ -471,13 +481,16 @@ impl MessyTableReader {
                             return Parsed::Scene(Box::new(stub));
                         }
                     }
-                    if !Piece::new(raw).is_json() {
-                        return Parsed::Broken(*offset);
-                    }
                     if skip.unwanted(&id) {
-                        return Parsed::Unwanted;
+                        return if Piece::new(raw).is_json() {
+                            Parsed::Unwanted
+                        } else {
+                            Parsed::Broken(*offset)
+                        };
                     }
-                    let stamps = self.stamps(&split, name, raw, k);
+                    let Some(stamps) = self.stamps(&split, name, raw, k) else {
+                        return Parsed::Broken(*offset);
+                    };
                     if let Some(stub) = skip.known(&id, &stamps.fingerprint) {
                         return Parsed::Scene(Box::new(stub));
                     }

@@ -8,7 +8,8 @@
 //! across chunks, and its own scan validates, which doubled the cost of every piece its
 //! handler parses anyway). A piece is valid JSON once its handler parsed it whole through
 //! [`Piece::parse`]; the stream checks any other piece with serde_json, so a broken file
-//! stops at the same place, with serde_json's line and column, as before.
+//! stops at the same place, with serde_json's line and column, as before, unless the handler
+//! takes the check on itself ([`Piece::checked_later`], placing a break with [`break_at`]).
 
 use std::collections::BTreeMap;
 use std::io::Read;

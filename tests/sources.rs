@@ -553,31 +553,34 @@ fn find_zip(p: &Path) -> Option<std::path::PathBuf> {
     None
 }
 
+/// A caller's scene stubs: those it knows (by fingerprint), one scene it does not want, and
+/// the stubs it offers through `held` (their camera ids spare the parse), if any.
+struct Skip<'a> {
+    known: &'a BTreeMap<String, SceneData>,
+    unwanted: &'a str,
+    held: Option<&'a BTreeMap<String, SceneData>>,
+}
+
+impl sources::SceneSkip for Skip<'_> {
+    fn unwanted(&self, scene_id: &str) -> bool {
+        scene_id == self.unwanted
+    }
+    fn known(&self, scene_id: &str, fingerprint: &str) -> Option<SceneData> {
+        self.known
+            .get(scene_id)
+            .filter(|s| s.fingerprint == fingerprint)
+            .cloned()
+    }
+    fn held(&self, scene_id: &str) -> Option<&SceneData> {
+        self.held?.get(scene_id)
+    }
+}
+
 /// MessyTable scenes are known by their fingerprint before they are parsed: a known scene is
 /// handed over as the caller's stub, an unwanted one not at all, and the rest are read as a
 /// plain read reads them. An image touched since changes the fingerprint.
 #[test]
 fn messytable_hands_over_known_scenes_unread_and_skips_unwanted_ones() {
-    struct Skip<'a> {
-        known: &'a BTreeMap<String, SceneData>,
-        unwanted: &'a str,
-        /// Stubs offered through `held` (their camera ids spare the parse), if any.
-        held: Option<&'a BTreeMap<String, SceneData>>,
-    }
-    impl sources::SceneSkip for Skip<'_> {
-        fn unwanted(&self, scene_id: &str) -> bool {
-            scene_id == self.unwanted
-        }
-        fn known(&self, scene_id: &str, fingerprint: &str) -> Option<SceneData> {
-            self.known
-                .get(scene_id)
-                .filter(|s| s.fingerprint == fingerprint)
-                .cloned()
-        }
-        fn held(&self, scene_id: &str) -> Option<&SceneData> {
-            self.held?.get(scene_id)
-        }
-    }
     let dir = tempfile::tempdir().expect("tempdir");
     synth_tree(&synth::messytable::MessyTable, dir.path(), 5, true);
     let plain = load(dir.path(), true);
@@ -648,18 +651,6 @@ fn messytable_hands_over_known_scenes_unread_and_skips_unwanted_ones() {
 /// it in the whole file.
 #[test]
 fn messytable_scene_that_is_not_json_ends_its_file_where_serde_json_says() {
-    struct Known<'a>(&'a BTreeMap<String, SceneData>);
-    impl sources::SceneSkip for Known<'_> {
-        fn known(&self, scene_id: &str, fingerprint: &str) -> Option<SceneData> {
-            self.0
-                .get(scene_id)
-                .filter(|s| s.fingerprint == fingerprint)
-                .cloned()
-        }
-        fn held(&self, scene_id: &str) -> Option<&SceneData> {
-            self.0.get(scene_id)
-        }
-    }
     let dir = tempfile::tempdir().expect("tempdir");
     let opts = SynthOptions {
         seed: 11,
@@ -708,10 +699,17 @@ fn messytable_scene_that_is_not_json_ends_its_file_where_serde_json_says() {
     for known in [BTreeMap::new(), stubs] {
         let mut got = Vec::new();
         let tree = reader
-            .read_skipping(&Known(&known), &mut |s| {
-                got.push(s);
-                Ok(())
-            })
+            .read_skipping(
+                &Skip {
+                    known: &known,
+                    unwanted: "",
+                    held: Some(&known),
+                },
+                &mut |s| {
+                    got.push(s);
+                    Ok(())
+                },
+            )
             .expect("reads");
         let train: BTreeSet<&str> = got
             .iter()

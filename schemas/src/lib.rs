@@ -39,6 +39,7 @@ pub use mask::{CocoRle, Rle, RleBuilder};
 pub use parquet_io::{
     AtomicFile, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, META_CONFIG_HASH, META_RECORD,
     META_SCHEMA_VERSION, RecordReader, RecordWriter, SCHEMA_VERSION, WriteOptions, write_atomic,
+    writer_properties,
 };
 pub use pose::{CameraToWorld, ROTATION_TOLERANCE, Rotation, WorldToCamera};
 pub use records::{

@@ -11,10 +11,13 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
+use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 
 use crate::arrow_io::ArrowRecord;
 use crate::error::{Error, Result};
@@ -141,7 +144,9 @@ pub fn write_atomic(path: impl AsRef<Path>, data: &[u8]) -> Result<()> {
     f.commit()
 }
 
-fn writer_properties<T: ArrowRecord>(opts: &WriteOptions) -> Result<WriterProperties> {
+/// The Parquet properties [`RecordWriter`] writes `T` with (compression, row groups,
+/// metadata, per-column statistics and dictionaries).
+pub fn writer_properties<T: ArrowRecord>(opts: &WriteOptions) -> Result<WriterProperties> {
     let level = ZstdLevel::try_new(opts.zstd_level)?;
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
@@ -169,6 +174,10 @@ fn writer_properties<T: ArrowRecord>(opts: &WriteOptions) -> Result<WriterProper
 /// Writes records of one type to a Parquet file, published atomically by
 /// [`RecordWriter::finish`].
 ///
+/// The bytes are those of parquet's `ArrowWriter` given the same batches, but a batch's
+/// columns are encoded in parallel on the rayon pool: a rebuild that rewrites one shard
+/// would otherwise encode it on one core while the others wait.
+///
 /// ```
 /// use crossview_schemas::{RecordReader, RecordWriter, Scene, SourceKind, WriteOptions};
 /// let dir = tempfile::tempdir().unwrap();
@@ -181,7 +190,11 @@ fn writer_properties<T: ArrowRecord>(opts: &WriteOptions) -> Result<WriterProper
 /// assert_eq!(RecordReader::<Scene>::read_all(&path).unwrap(), vec![scene]);
 /// ```
 pub struct RecordWriter<T: ArrowRecord> {
-    writer: ArrowWriter<File>,
+    file: SerializedFileWriter<File>,
+    columns: ArrowRowGroupWriterFactory,
+    /// The row group being encoded: its column writers and rows.
+    group: Option<(Vec<ArrowColumnWriter>, usize)>,
+    row_group_rows: usize,
     atomic: AtomicFile,
     rows: u64,
     _record: PhantomData<T>,
@@ -195,9 +208,16 @@ impl<T: ArrowRecord> RecordWriter<T> {
             .file()
             .try_clone()
             .map_err(|e| Error::io(&atomic.tmp, e))?;
-        let writer = ArrowWriter::try_new(file, T::schema(), Some(writer_properties::<T>(opts)?))?;
+        // The high-level writer sets the file up (schema, Arrow schema metadata); its parts
+        // are then driven here.
+        let (file, columns) =
+            ArrowWriter::try_new(file, T::schema(), Some(writer_properties::<T>(opts)?))?
+                .into_serialized_writer()?;
         Ok(RecordWriter {
-            writer,
+            file,
+            columns,
+            group: None,
+            row_group_rows: opts.row_group_rows.max(1),
             atomic,
             rows: 0,
             _record: PhantomData,
@@ -212,10 +232,68 @@ impl<T: ArrowRecord> RecordWriter<T> {
         self.write_batch(&T::to_batch(rows)?)
     }
 
-    /// Appends a batch already in this record's schema.
+    /// Appends a batch already in this record's schema. Row groups are cut where
+    /// `ArrowWriter` cuts them: a batch that overfills one is split.
     pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.writer.write(batch)?;
+        if batch.schema().fields() != T::schema().fields() {
+            return Err(Error::Internal(format!(
+                "a batch of another schema written as {} records",
+                T::NAME
+            )));
+        }
+        let mut at = 0;
+        while at < batch.num_rows() {
+            let group = match &mut self.group {
+                Some(group) => group,
+                slot => slot.insert((
+                    self.columns
+                        .create_column_writers(self.file.flushed_row_groups().len())?,
+                    0,
+                )),
+            };
+            let take = (batch.num_rows() - at).min(self.row_group_rows - group.1);
+            let part = batch.slice(at, take);
+            let mut leaves = Vec::with_capacity(group.0.len());
+            for (field, column) in part.schema().fields().iter().zip(part.columns()) {
+                leaves.extend(compute_leaves(field, column)?);
+            }
+            if leaves.len() != group.0.len() {
+                return Err(Error::Internal(format!(
+                    "{} leaf columns for {} column writers",
+                    leaves.len(),
+                    group.0.len()
+                )));
+            }
+            group
+                .0
+                .par_iter_mut()
+                .zip(leaves.par_iter())
+                .try_for_each(|(writer, leaf)| writer.write(leaf))?;
+            group.1 += take;
+            at += take;
+            if group.1 >= self.row_group_rows {
+                self.flush_group()?;
+            }
+        }
         self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Closes the row group being encoded (its columns' last pages in parallel) and
+    /// appends it to the file.
+    fn flush_group(&mut self) -> Result<()> {
+        let Some((writers, _)) = self.group.take() else {
+            return Ok(());
+        };
+        let chunks = writers
+            .into_par_iter()
+            .map(ArrowColumnWriter::close)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut group = self.file.next_row_group()?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut group)?;
+        }
+        group.close()?;
         Ok(())
     }
 
@@ -225,8 +303,9 @@ impl<T: ArrowRecord> RecordWriter<T> {
     }
 
     /// Closes the file and publishes it; returns the number of rows.
-    pub fn finish(self) -> Result<u64> {
-        self.writer.close()?;
+    pub fn finish(mut self) -> Result<u64> {
+        self.flush_group()?;
+        self.file.close()?;
         self.atomic.commit()?;
         Ok(self.rows)
     }

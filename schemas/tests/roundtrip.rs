@@ -307,6 +307,32 @@ proptest! {
     #[test]
     fn observations_round_trip(rows in prop::collection::vec(observation(), 0..8)) { parquet_round_trip(&rows); }
 
+    /// Columns encoded in parallel, row groups cut inside batches: the bytes of parquet's
+    /// own `ArrowWriter` fed the same batches with the same properties.
+    #[test]
+    fn the_record_writer_writes_the_bytes_of_parquets_arrow_writer(
+        rows in prop::collection::vec(qa_sample(), 0..24),
+        row_group_rows in 1usize..8,
+        batch_rows in 1usize..10,
+    ) {
+        let opts = WriteOptions { row_group_rows, zstd_level: 1, config_hash: "c".into() };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.parquet");
+        let mut ours = RecordWriter::<QaSample>::create(&path, &opts).expect("create");
+        let props = writer_properties::<QaSample>(&opts).expect("properties");
+        let mut theirs =
+            parquet::arrow::ArrowWriter::try_new(Vec::new(), QaSample::schema(), Some(props))
+                .expect("arrow writer");
+        for chunk in rows.chunks(batch_rows) {
+            let batch = QaSample::to_batch(chunk).expect("batch");
+            ours.write_batch(&batch).expect("write");
+            theirs.write(&batch).expect("write");
+        }
+        ours.finish().expect("finish");
+        let expected = theirs.into_inner().expect("close");
+        prop_assert_eq!(std::fs::read(&path).expect("written"), expected);
+    }
+
     #[test]
     fn qa_samples_round_trip(rows in prop::collection::vec(qa_sample(), 0..8)) { parquet_round_trip(&rows); }
 

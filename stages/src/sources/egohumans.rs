@@ -19,7 +19,7 @@ use crossview_schemas::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::files::{file_stamp, image_size, sorted_entries, stamp_into};
+use super::files::{DirStamps, image_size, sorted_entries, stamp_into};
 use super::json_stream::{Piece, PieceError, StreamEnd, stream_arrays};
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
@@ -683,17 +683,19 @@ impl EgoHumansReader {
             })
             .collect();
         for (cam, kind, _) in &cameras {
+            let images_rel = match kind {
+                CameraKind::Ego => PathBuf::from(native)
+                    .join("ego")
+                    .join(cam)
+                    .join("images/rgb"),
+                CameraKind::Exo => PathBuf::from(native).join("exo").join(cam).join("images"),
+            };
+            let images = DirStamps::of(&self.root.join(&images_rel));
             for f in 0..n_frames as u32 {
-                let image_rel = match kind {
-                    CameraKind::Ego => PathBuf::from(native)
-                        .join("ego")
-                        .join(cam)
-                        .join("images/rgb"),
-                    CameraKind::Exo => PathBuf::from(native).join("exo").join(cam).join("images"),
-                }
-                .join(format!("{:05}.jpg", f + 1));
-                let stamp = file_stamp(&self.root.join(&image_rel));
-                fp = stamp_into(fp, &image_rel, stamp.as_ref());
+                let name = format!("{:05}.jpg", f + 1);
+                let image_rel = images_rel.join(&name);
+                let stamp = images.get(&name);
+                fp = stamp_into(fp, &image_rel, stamp);
                 if stamp.is_none() && self.opts.require_images {
                     p.push(
                         &self.root.join(&image_rel),

@@ -1,6 +1,9 @@
-//! File helpers for loaders: stamps (path, size, modification time) for change detection, image
-//! sizes read from headers, and directory listings in a stable order.
+//! File helpers for loaders: stamps (path, size, modification time) for change detection, one
+//! by one or a directory's at once ([`DirStamps`]), image sizes from headers, sorted listings.
 
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs::{DirEntry, Metadata};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -15,18 +18,60 @@ pub struct FileStamp {
     pub modified_ns: u128,
 }
 
+impl FileStamp {
+    fn of(meta: &Metadata) -> FileStamp {
+        let modified_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        FileStamp {
+            len: meta.len(),
+            modified_ns,
+        }
+    }
+}
+
 /// The stamp of a file, or `None` if it does not exist.
 pub fn file_stamp(path: &Path) -> Option<FileStamp> {
-    let meta = std::fs::metadata(path).ok()?;
-    let modified_ns = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    Some(FileStamp {
-        len: meta.len(),
-        modified_ns,
-    })
+    Some(FileStamp::of(&std::fs::metadata(path).ok()?))
+}
+
+/// The stamp of a listed entry, what [`file_stamp`] gives for its path (a link is followed):
+/// a stat relative to the open directory, with no walk of the path.
+pub fn entry_stamp(entry: &DirEntry) -> Option<FileStamp> {
+    let meta = match entry.file_type().ok()?.is_symlink() {
+        true => std::fs::metadata(entry.path()).ok()?,
+        false => entry.metadata().ok()?,
+    };
+    Some(FileStamp::of(&meta))
+}
+
+/// The stamps of a directory's entries by name, from one listing: for a loader that stamps
+/// many files of one folder (a camera's frames). A folder that is not there (a tree without
+/// images) costs one failed open, not a failed stat per file.
+#[derive(Debug, Default)]
+pub struct DirStamps {
+    stamps: HashMap<OsString, FileStamp>,
+}
+
+impl DirStamps {
+    /// Lists `dir` (an unreadable one has no entries).
+    pub fn of(dir: &Path) -> Self {
+        let stamps = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| Some((e.file_name(), entry_stamp(&e)?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        DirStamps { stamps }
+    }
+
+    /// The stamp of the entry `name`, as [`file_stamp`] of its path gives it.
+    pub fn get(&self, name: &str) -> Option<&FileStamp> {
+        self.stamps.get(std::ffi::OsStr::new(name))
+    }
 }
 
 /// Adds a file's stamp (or its absence) to a fingerprint. Images are stamped rather than
@@ -52,4 +97,35 @@ pub fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_stamps_what_a_stat_of_each_path_does() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.jpg"), b"abc").unwrap();
+        std::fs::write(dir.path().join("b.jpg"), b"").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(dir.path().join("a.jpg"), dir.path().join("link.jpg"))
+                .unwrap();
+            std::os::unix::fs::symlink(dir.path().join("gone"), dir.path().join("dangling"))
+                .unwrap();
+        }
+        let listed = DirStamps::of(dir.path());
+        for name in ["a.jpg", "b.jpg", "sub", "link.jpg", "dangling", "absent"] {
+            assert_eq!(
+                listed.get(name),
+                file_stamp(&dir.path().join(name)).as_ref(),
+                "{name}"
+            );
+        }
+        assert_eq!(listed.get("a.jpg").map(|s| s.len), Some(3));
+        let missing = DirStamps::of(&dir.path().join("absent"));
+        assert!(missing.get("a.jpg").is_none());
+    }
 }

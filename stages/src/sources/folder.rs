@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 
 use zip::ZipArchive;
 
-use super::files::{FileStamp, file_stamp};
+use super::files::{DirStamps, FileStamp};
 
 /// A folder on disk, or the zip archive that stands for it.
 pub enum Folder {
@@ -21,6 +21,9 @@ pub enum Folder {
     Disk {
         /// The directory.
         dir: PathBuf,
+        /// Its entries' stamps, listed on the first [`Folder::stamp`] (a scene stamps
+        /// every frame of a folder).
+        stamps: std::sync::OnceLock<DirStamps>,
     },
     /// Files in a zip archive.
     Zip {
@@ -40,6 +43,7 @@ impl Folder {
         if dir.is_dir() {
             return Ok(Some(Folder::Disk {
                 dir: dir.to_path_buf(),
+                stamps: std::sync::OnceLock::new(),
             }));
         }
         let path = zip_of(dir);
@@ -81,7 +85,7 @@ impl Folder {
     /// Its files' names, sorted (subfolders left out).
     pub fn files(&self) -> Vec<String> {
         match self {
-            Folder::Disk { dir } => {
+            Folder::Disk { dir, .. } => {
                 let mut v: Vec<String> = std::fs::read_dir(dir)
                     .map(|rd| {
                         rd.flatten()
@@ -100,7 +104,7 @@ impl Folder {
     /// Where a file of the folder is: `dir/name`, or `dir.zip/name` in an archive.
     pub fn path_of(&self, name: &str) -> PathBuf {
         match self {
-            Folder::Disk { dir } => dir.join(name),
+            Folder::Disk { dir, .. } => dir.join(name),
             Folder::Zip { path, .. } => path.join(name),
         }
     }
@@ -109,7 +113,9 @@ impl Folder {
     /// entry's size and CRC-32, which change with its content.
     pub fn stamp(&self, name: &str) -> Option<FileStamp> {
         match self {
-            Folder::Disk { dir } => file_stamp(&dir.join(name)),
+            Folder::Disk { dir, stamps } => {
+                stamps.get_or_init(|| DirStamps::of(dir)).get(name).cloned()
+            }
             Folder::Zip { files, .. } => files.get(name).map(|&(_, len, crc)| FileStamp {
                 len,
                 modified_ns: u128::from(crc),
@@ -120,7 +126,7 @@ impl Folder {
     /// A file's bytes.
     pub fn read(&mut self, name: &str) -> std::io::Result<Vec<u8>> {
         match self {
-            Folder::Disk { dir } => std::fs::read(dir.join(name)),
+            Folder::Disk { dir, .. } => std::fs::read(dir.join(name)),
             Folder::Zip { archive, files, .. } => {
                 let &(i, len, _) = files.get(name).ok_or_else(|| {
                     std::io::Error::new(std::io::ErrorKind::NotFound, "not in the archive")
@@ -136,7 +142,7 @@ impl Folder {
     /// Width and height from an image file's header.
     pub fn image_size(&mut self, name: &str) -> Option<(u32, u32)> {
         let s = match self {
-            Folder::Disk { dir } => imagesize::size(dir.join(name)).ok()?,
+            Folder::Disk { dir, .. } => imagesize::size(dir.join(name)).ok()?,
             Folder::Zip { .. } => imagesize::blob_size(&self.read(name).ok()?).ok()?,
         };
         Some((u32::try_from(s.width).ok()?, u32::try_from(s.height).ok()?))

@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use crossview_schemas::glam::DVec3;
 use crossview_schemas::{
@@ -32,6 +33,9 @@ const MAX_PLAUSIBLE_RIG_METRES: f64 = 20.0;
 pub struct MessyTableReader {
     root: PathBuf,
     opts: SourceOptions,
+    /// Whether `images/` was there when the read began: without it no image is stamped one
+    /// by one (a tree without images would cost a failed stat per view).
+    images_present: std::sync::atomic::AtomicBool,
 }
 
 impl MessyTableReader {
@@ -40,6 +44,7 @@ impl MessyTableReader {
         MessyTableReader {
             root: root.to_path_buf(),
             opts,
+            images_present: std::sync::atomic::AtomicBool::new(true),
         }
     }
 }
@@ -162,7 +167,10 @@ impl MessyTableReader {
         let mut images = Vec::with_capacity(cams.len());
         for cam in cams {
             let rel = image_rel(name, &cam);
-            let stamp = file_stamp(&self.root.join(&rel));
+            let stamp = match self.images_present.load(Ordering::Relaxed) {
+                true => file_stamp(&self.root.join(&rel)),
+                false => None,
+            };
             fp = stamp_into(fp, &rel, stamp.as_ref());
             images.push((cam, stamp));
         }
@@ -629,6 +637,8 @@ impl SourceReader for MessyTableReader {
         visit: &mut dyn FnMut(SceneData) -> Result<()>,
     ) -> Result<Vec<crossview_schemas::InputError>> {
         let mut tree = Problems::new(SourceKind::MessyTable, &self.root, None);
+        self.images_present
+            .store(self.root.join("images").is_dir(), Ordering::Relaxed);
         let labels = self.root.join("labels");
         let files: Vec<PathBuf> = sorted_entries(&labels)
             .into_iter()

@@ -9,9 +9,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crossview_schemas::{Absence, ContentHasher, Frame, InputError, Observation, SourceKind};
+use crossview_schemas::{
+    Absence, Camera, CameraKind, CameraModel, ContentHasher, Distortion, Frame, InputError,
+    Observation, SensorRotation, SourceKind, WorldToCamera,
+};
 use crossview_stages::sources::{SceneData, SceneSkip};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::cache;
@@ -41,24 +43,88 @@ pub fn entry_key(root: &Path, kind: SourceKind, settings: &str) -> String {
         .finish_hex(16)
 }
 
-/// A tree entry as stored: bincode, with each stub's cameras as CBOR (a camera's distortion
-/// is an internally tagged enum, which bincode cannot read back).
+/// A tree entry as stored: bincode, each stub's cameras as [`StoredCamera`]s.
 #[derive(Serialize, Deserialize)]
 struct StoredTree {
     signature: String,
-    scenes: Vec<(SceneData, Vec<u8>)>,
+    scenes: Vec<(SceneData, Vec<StoredCamera>)>,
     problems: Vec<InputError>,
+}
+
+/// A camera as the caches store it: its lens by name and coefficients. A [`Camera`]'s own
+/// serde form tags the lens internally, which bincode cannot read back, and CBOR, which can,
+/// made most of a rebuild's cache load and store.
+#[derive(Serialize, Deserialize)]
+struct StoredCamera {
+    scene_id: String,
+    camera_id: String,
+    kind: CameraKind,
+    size: (u32, u32),
+    focal: (f64, f64),
+    principal_point: (f64, f64),
+    lens: String,
+    coefficients: Vec<f64>,
+    sensor_rotation: SensorRotation,
+    world_to_camera: Option<WorldToCamera>,
+}
+
+impl StoredCamera {
+    fn of(c: &Camera) -> StoredCamera {
+        let m = &c.model;
+        StoredCamera {
+            scene_id: c.scene_id.clone(),
+            camera_id: c.camera_id.clone(),
+            kind: c.kind,
+            size: (m.width(), m.height()),
+            focal: m.focal(),
+            principal_point: m.principal_point(),
+            lens: m.distortion().name().to_string(),
+            coefficients: m.distortion().coefficients(),
+            sensor_rotation: m.sensor_rotation(),
+            world_to_camera: c.world_to_camera,
+        }
+    }
+
+    /// The camera; `None` when the stored values do not make one (a damaged entry).
+    fn camera(self) -> Option<Camera> {
+        let lens = Distortion::from_name(&self.lens, &self.coefficients).ok()?;
+        let model = CameraModel::new(
+            self.size.0,
+            self.size.1,
+            self.focal.0,
+            self.focal.1,
+            self.principal_point.0,
+            self.principal_point.1,
+            lens,
+            self.sensor_rotation,
+        )
+        .ok()?;
+        Some(Camera {
+            scene_id: self.scene_id,
+            camera_id: self.camera_id,
+            kind: self.kind,
+            model,
+            world_to_camera: self.world_to_camera,
+        })
+    }
+
+    fn all(cameras: &[Camera]) -> Vec<StoredCamera> {
+        cameras.iter().map(StoredCamera::of).collect()
+    }
+
+    fn cameras(stored: Vec<StoredCamera>) -> Option<Vec<Camera>> {
+        stored.into_iter().map(StoredCamera::camera).collect()
+    }
 }
 
 /// Reads an entry; `None` when absent or damaged.
 pub fn load(dir: &Path, key: &str) -> Option<TreeEntry> {
     let stored: StoredTree = bincode::deserialize(&cache::load_payload(dir, key)?).ok()?;
-    // The cameras' CBOR is most of the decoding: on the thread pool.
     let scenes = stored
         .scenes
-        .into_par_iter()
+        .into_iter()
         .map(|(mut stub, cameras)| {
-            stub.cameras = ciborium::from_reader(cameras.as_slice()).ok()?;
+            stub.cameras = StoredCamera::cameras(cameras)?;
             Some(stub)
         })
         .collect::<Option<Vec<SceneData>>>()?;
@@ -73,17 +139,15 @@ pub fn load(dir: &Path, key: &str) -> Option<TreeEntry> {
 pub fn store(dir: &Path, key: &str, entry: &TreeEntry) -> std::io::Result<()> {
     let scenes = entry
         .scenes
-        .par_iter()
+        .iter()
         .map(|stub| {
-            let mut cameras = Vec::new();
-            ciborium::into_writer(&stub.cameras, &mut cameras).map_err(std::io::Error::other)?;
             let bare = SceneData {
                 cameras: Vec::new(),
                 ..stub.clone()
             };
-            Ok((bare, cameras))
+            (bare, StoredCamera::all(&stub.cameras))
         })
-        .collect::<std::io::Result<Vec<_>>>()?;
+        .collect();
     let payload = bincode::serialize(&StoredTree {
         signature: entry.signature.clone(),
         scenes,
@@ -99,11 +163,10 @@ pub fn scenes_dir(out: &Path) -> PathBuf {
     out.join(".cache").join("scenes")
 }
 
-/// A scene's records as stored: bincode for the bulk, the cameras as CBOR (a camera's
-/// distortion is an internally tagged enum, which bincode cannot read back).
+/// A scene's records as stored: bincode, the cameras as [`StoredCamera`]s.
 #[derive(Serialize)]
 struct SceneRecordsOut<'a> {
-    cameras: Vec<u8>,
+    cameras: Vec<StoredCamera>,
     frames: &'a [Frame],
     observations: &'a [Observation],
     absences: &'a [Absence],
@@ -111,7 +174,7 @@ struct SceneRecordsOut<'a> {
 
 #[derive(Deserialize)]
 struct SceneRecordsIn {
-    cameras: Vec<u8>,
+    cameras: Vec<StoredCamera>,
     frames: Vec<Frame>,
     observations: Vec<Observation>,
     absences: Vec<Absence>,
@@ -120,10 +183,8 @@ struct SceneRecordsIn {
 /// Stores a scene's records under its first-pass key. One that cannot be stored only costs
 /// reading the scene's tree when a shard holding it is made.
 pub fn store_records(dir: &Path, key: &str, scene: &SceneData) -> std::io::Result<()> {
-    let mut cameras = Vec::new();
-    ciborium::into_writer(&scene.cameras, &mut cameras).map_err(std::io::Error::other)?;
     let payload = bincode::serialize(&SceneRecordsOut {
-        cameras,
+        cameras: StoredCamera::all(&scene.cameras),
         frames: &scene.frames,
         observations: &scene.observations,
         absences: &scene.absences,
@@ -139,7 +200,7 @@ pub fn load_records(dir: &Path, key: &str, stub: &SceneData) -> Option<SceneData
         scene: stub.scene.clone(),
         fingerprint: stub.fingerprint.clone(),
         files: stub.files.clone(),
-        cameras: ciborium::from_reader(stored.cameras.as_slice()).ok()?,
+        cameras: StoredCamera::cameras(stored.cameras)?,
         frames: stored.frames,
         observations: stored.observations,
         absences: stored.absences,
@@ -215,18 +276,89 @@ mod tests {
         }
     }
 
+    /// A camera of each lens, static or moving, sensor rotated or not.
+    fn cameras(scene_id: &str) -> Vec<Camera> {
+        let lenses = [
+            Distortion::Pinhole,
+            Distortion::from_name("radial_tangential", &[0.1, -0.2, 0.001, 0.002, 0.05]).unwrap(),
+            Distortion::from_name("kannala_brandt", &[0.3, -0.01, 0.002, 1e-4]).unwrap(),
+            Distortion::from_name(
+                "fisheye_rad_tan_thin_prism",
+                &[
+                    0.4, -0.5, 0.1, 1.2, -1.7, 0.7, 1e-4, -2e-4, 3e-4, 0.0, -1e-4, 2e-5,
+                ],
+            )
+            .unwrap(),
+        ];
+        lenses
+            .into_iter()
+            .enumerate()
+            .map(|(i, lens)| {
+                let rotation =
+                    crossview_schemas::Rotation::from_quat_wxyz(0.9, 0.1, -0.3, 0.2).unwrap();
+                Camera {
+                    scene_id: scene_id.into(),
+                    camera_id: format!("cam{i}"),
+                    kind: if i % 2 == 0 {
+                        CameraKind::Exo
+                    } else {
+                        CameraKind::Ego
+                    },
+                    model: CameraModel::new(
+                        640 + i as u32,
+                        480,
+                        500.5,
+                        501.25,
+                        319.75,
+                        240.125,
+                        lens,
+                        if i == 3 {
+                            SensorRotation::Cw90
+                        } else {
+                            SensorRotation::None
+                        },
+                    )
+                    .unwrap(),
+                    world_to_camera: (i % 2 == 0).then(|| {
+                        WorldToCamera::new(
+                            rotation,
+                            crossview_schemas::glam::DVec3::new(0.1, -2.0, 3.5),
+                        )
+                        .unwrap()
+                    }),
+                }
+            })
+            .collect()
+    }
+
     #[test]
     fn entries_round_trip_and_scenes_are_known_only_with_their_fingerprint_and_first_pass() {
         let dir = tempfile::tempdir().unwrap();
+        let with_cameras = SceneData {
+            cameras: cameras("messytable/a"),
+            ..stub("messytable/a", "f1")
+        };
         let entry = TreeEntry {
             signature: "sig".into(),
-            scenes: vec![stub("messytable/a", "f1"), stub("messytable/b", "f2")],
+            scenes: vec![with_cameras, stub("messytable/b", "f2")],
             problems: Vec::new(),
         };
         let key = entry_key(Path::new("/t"), SourceKind::MessyTable, "x");
         assert_ne!(key, entry_key(Path::new("/t"), SourceKind::MessyTable, "y"));
         store(dir.path(), &key, &entry).unwrap();
         assert_eq!(load(dir.path(), &key), Some(entry.clone()));
+        // A scene's records: its cameras come back whole too.
+        let records = scenes_dir(dir.path());
+        std::fs::create_dir_all(&records).unwrap();
+        store_records(&records, "k", &entry.scenes[0]).unwrap();
+        let bare = SceneData {
+            cameras: Vec::new(),
+            ..entry.scenes[0].clone()
+        };
+        assert_eq!(
+            load_records(&records, "k", &bare).map(|s| s.cameras),
+            Some(entry.scenes[0].cameras.clone())
+        );
 
         let first_pass = dir.path().join("first-pass");
         std::fs::create_dir_all(&first_pass).unwrap();

@@ -184,7 +184,33 @@ struct CocoAnnFields {
     time_stamp: u64,
     human_name: String,
     bbox: [f64; 4],
+    #[serde(deserialize_with = "keypoint_numbers")]
     keypoints: Vec<f64>,
+}
+
+/// COCO's 17 keypoints as 51 numbers. Read into room for 51 at once: serde_json gives no
+/// length up front, and growing the vector was a tenth of an annotation's parse.
+fn keypoint_numbers<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<f64>, D::Error> {
+    struct Numbers;
+    impl<'de> serde::de::Visitor<'de> for Numbers {
+        type Value = Vec<f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array of numbers")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Vec<f64>, A::Error> {
+            let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(51).min(4096));
+            while let Some(x) = seq.next_element()? {
+                v.push(x);
+            }
+            Ok(v)
+        }
+    }
+    d.deserialize_seq(Numbers)
 }
 
 fn rigid_from(m: &DMat4) -> crossview_schemas::Result<WorldToCamera> {

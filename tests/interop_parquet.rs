@@ -163,6 +163,7 @@ fn write<T: ArrowRecord>(path: &std::path::Path, rows: &[T]) {
         row_group_rows: 16,
         zstd_level: 3,
         config_hash: "feedface".into(),
+        parallel_columns: false,
     };
     let mut w = RecordWriter::<T>::create(path, &opts).expect("create");
     w.write(rows).expect("write");

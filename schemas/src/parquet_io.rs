@@ -47,6 +47,10 @@ pub struct WriteOptions {
     pub zstd_level: i32,
     /// Hash of the config that produced the file (stored in metadata).
     pub config_hash: String,
+    /// Encode a batch's columns in parallel on the rayon pool (the same bytes): for a writer
+    /// that would otherwise leave the pool's threads idle. Writers that already keep every
+    /// thread busy lose a little to waiting on each batch's slowest column.
+    pub parallel_columns: bool,
 }
 
 impl Default for WriteOptions {
@@ -55,6 +59,7 @@ impl Default for WriteOptions {
             row_group_rows: DEFAULT_ROW_GROUP_ROWS,
             zstd_level: DEFAULT_ZSTD_LEVEL,
             config_hash: String::new(),
+            parallel_columns: false,
         }
     }
 }
@@ -174,9 +179,9 @@ pub fn writer_properties<T: ArrowRecord>(opts: &WriteOptions) -> Result<WriterPr
 /// Writes records of one type to a Parquet file, published atomically by
 /// [`RecordWriter::finish`].
 ///
-/// The bytes are those of parquet's `ArrowWriter` given the same batches, but a batch's
-/// columns are encoded in parallel on the rayon pool: a rebuild that rewrites one shard
-/// would otherwise encode it on one core while the others wait.
+/// The bytes are those of parquet's `ArrowWriter` given the same batches; with
+/// [`WriteOptions::parallel_columns`] a batch's columns are encoded in parallel on the rayon
+/// pool (a rebuild that rewrites one shard would otherwise encode it on one core).
 ///
 /// ```
 /// use crossview_schemas::{RecordReader, RecordWriter, Scene, SourceKind, WriteOptions};
@@ -195,6 +200,7 @@ pub struct RecordWriter<T: ArrowRecord> {
     /// The row group being encoded: its column writers and rows.
     group: Option<(Vec<ArrowColumnWriter>, usize)>,
     row_group_rows: usize,
+    parallel: bool,
     atomic: AtomicFile,
     rows: u64,
     _record: PhantomData<T>,
@@ -218,6 +224,7 @@ impl<T: ArrowRecord> RecordWriter<T> {
             columns,
             group: None,
             row_group_rows: opts.row_group_rows.max(1),
+            parallel: opts.parallel_columns,
             atomic,
             rows: 0,
             _record: PhantomData,
@@ -264,11 +271,17 @@ impl<T: ArrowRecord> RecordWriter<T> {
                     group.0.len()
                 )));
             }
-            group
-                .0
-                .par_iter_mut()
-                .zip(leaves.par_iter())
-                .try_for_each(|(writer, leaf)| writer.write(leaf))?;
+            if self.parallel {
+                group
+                    .0
+                    .par_iter_mut()
+                    .zip(leaves.par_iter())
+                    .try_for_each(|(writer, leaf)| writer.write(leaf))?;
+            } else {
+                for (writer, leaf) in group.0.iter_mut().zip(&leaves) {
+                    writer.write(leaf)?;
+                }
+            }
             group.1 += take;
             at += take;
             if group.1 >= self.row_group_rows {
@@ -279,16 +292,23 @@ impl<T: ArrowRecord> RecordWriter<T> {
         Ok(())
     }
 
-    /// Closes the row group being encoded (its columns' last pages in parallel) and
-    /// appends it to the file.
+    /// Closes the row group being encoded (its columns' last pages in parallel when
+    /// configured) and appends it to the file.
     fn flush_group(&mut self) -> Result<()> {
         let Some((writers, _)) = self.group.take() else {
             return Ok(());
         };
-        let chunks = writers
-            .into_par_iter()
-            .map(ArrowColumnWriter::close)
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let chunks = if self.parallel {
+            writers
+                .into_par_iter()
+                .map(ArrowColumnWriter::close)
+                .collect::<std::result::Result<Vec<_>, _>>()?
+        } else {
+            writers
+                .into_iter()
+                .map(ArrowColumnWriter::close)
+                .collect::<std::result::Result<Vec<_>, _>>()?
+        };
         let mut group = self.file.next_row_group()?;
         for chunk in chunks {
             chunk.append_to_row_group(&mut group)?;

@@ -276,6 +276,7 @@ fn parquet_round_trip<T: ArrowRecord + PartialEq + std::fmt::Debug + Clone>(rows
         row_group_rows: 3,
         zstd_level: 1,
         config_hash: "cafe".into(),
+        parallel_columns: false,
     };
     let mut w = RecordWriter::<T>::create(&path, &opts).expect("create");
     for chunk in rows.chunks(2) {
@@ -307,15 +308,16 @@ proptest! {
     #[test]
     fn observations_round_trip(rows in prop::collection::vec(observation(), 0..8)) { parquet_round_trip(&rows); }
 
-    /// Columns encoded in parallel, row groups cut inside batches: the bytes of parquet's
-    /// own `ArrowWriter` fed the same batches with the same properties.
+    /// Columns encoded in parallel or in turn, row groups cut inside batches: the bytes of
+    /// parquet's own `ArrowWriter` fed the same batches with the same properties.
     #[test]
     fn the_record_writer_writes_the_bytes_of_parquets_arrow_writer(
         rows in prop::collection::vec(qa_sample(), 0..24),
         row_group_rows in 1usize..8,
         batch_rows in 1usize..10,
+        parallel_columns in proptest::bool::ANY,
     ) {
-        let opts = WriteOptions { row_group_rows, zstd_level: 1, config_hash: "c".into() };
+        let opts = WriteOptions { row_group_rows, zstd_level: 1, config_hash: "c".into(), parallel_columns };
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.parquet");
         let mut ours = RecordWriter::<QaSample>::create(&path, &opts).expect("create");

@@ -134,6 +134,7 @@ pub struct SceneTaskRanks {
     /// The task's number of options.
     pub options: u8,
     /// Ranks per answer slot.
+    #[serde(with = "super::rank_bytes")]
     pub ranks_by_slot: Vec<Vec<u64>>,
 }
 
@@ -801,6 +802,12 @@ fn write_owned_shards(
     report.reloaded_scenes += blobs.iter().filter(|b| b.data.unread).count() as u64;
     let mut blobs = read_stubs(&job.stub_records, blobs)?.into_iter().zip(ranks);
     report.times.read_s += start.elapsed().as_secs_f64();
+    // A worker with fewer shards to make than there are workers (a rebuild) encodes each
+    // batch's columns on the whole pool; with more, every thread is busy anyway.
+    let write = WriteOptions {
+        parallel_columns: to_make.len() < peers,
+        ..job.write.clone()
+    };
     for ((id, inputs, _), n) in to_make.into_iter().zip(sizes) {
         let mut scenes: Vec<ShardScene> = Vec::with_capacity(n);
         for (blob, ranks) in blobs.by_ref().take(n) {
@@ -820,7 +827,7 @@ fn write_owned_shards(
             };
             scenes.push((blob, ranks));
         }
-        let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &job.write)?;
+        let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &write)?;
         let mut second_pass = CorpusStats::default();
         // The scenes' rows are made on the thread pool a few at a time and written in order:
         // a shard is one worker's, and when few shards change (a rebuild) the other workers

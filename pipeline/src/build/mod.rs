@@ -8,6 +8,7 @@ mod frames;
 mod graph;
 mod manifest;
 mod progress;
+mod rank_bytes;
 mod shards;
 mod signature;
 mod stubs;
@@ -245,6 +246,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
             row_group_rows: cfg.output.row_group_rows,
             zstd_level: cfg.output.zstd_level,
             config_hash: cfg.output_hash(),
+            // Set per worker by how many shards it makes (`write_owned_shards`).
+            parallel_columns: false,
         },
         progress: progress.clone(),
         eligible: Arc::new(eligible::EligibleStore::default()),

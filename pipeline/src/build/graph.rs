@@ -1,10 +1,10 @@
 //! The build's dataflow on timely + differential: scenes keyed by scene hash -> first pass
-//! (candidates, per-scene filters, ranks) -> per-task selection -> kept ranks per scene ->
+//! (candidates, per-scene filters, ranks) -> per-task selection -> kept cutoffs per scene ->
 //! shard owners, which make (second pass) and write their shards. Each stage wraps a plain
 //! `stages` function.
 //!
 //! The selection is a `reduce` per task over every surviving candidate's rank, and a shard's
-//! rows depend only on its scenes and the ranks kept in them: a shard whose scenes and ranks
+//! rows depend only on its scenes and what they keep: a shard whose scenes and cutoffs
 //! are those of the published build keeps its file without being made again.
 
 use std::cell::RefCell;
@@ -32,7 +32,7 @@ use crossview_schemas::{
 use crossview_stages::corpus::{
     CorpusConfig, CorpusStats, count_scene_keeping, emit_eligible_kept, emit_scene_kept,
 };
-use crossview_stages::filter::{SlotKey, Tally};
+use crossview_stages::filter::{RankRuns, SlotKey, Tally};
 use crossview_stages::masks::{MaskCompleter, MaskStats};
 use crossview_stages::qa::hash_name;
 use crossview_stages::sources::{self, SceneData, SourceOptions};
@@ -149,6 +149,23 @@ impl SceneTaskRanks {
         }
     }
 
+    /// What the scene keeps of `task` under per-group thresholds (a candidate is kept when
+    /// its rank is at or below its group's).
+    fn kept(&self, task: Task, threshold: impl Fn(&SlotKey) -> Option<u64>) -> SceneKept {
+        // A slot's ranks are sorted: what it keeps is a prefix.
+        (self.ranks_by_slot.iter().enumerate())
+            .filter_map(|(slot, ranks)| {
+                let t = threshold(&self.key(task, slot))?;
+                let n = ranks.partition_point(|&r| r <= t);
+                Some(KeptCutoff {
+                    task,
+                    slot: slot as u8,
+                    cutoff: *ranks[..n].last()?,
+                })
+            })
+            .collect()
+    }
+
     /// Groups a scene's tally by task.
     fn of_tally(scene: u64, source: SourceKind, tally: &Tally) -> BTreeMap<Task, SceneTaskRanks> {
         let mut out: BTreeMap<Task, SceneTaskRanks> = BTreeMap::new();
@@ -166,7 +183,7 @@ impl SceneTaskRanks {
             }
             r.ranks_by_slot[slot].push(rank);
         }
-        // Sorted, so a scene's kept ranks come out as sorted runs that merge cheaply.
+        // Sorted, so what a slot keeps is a prefix (see `KeptCutoff`).
         for r in out.values_mut() {
             for ranks in &mut r.ranks_by_slot {
                 ranks.sort_unstable();
@@ -174,6 +191,29 @@ impl SceneTaskRanks {
         }
         out
     }
+}
+
+/// What a scene keeps of one task and answer slot: each of its ranks there at or below
+/// `cutoff`, the largest it keeps. Given the scene's fingerprint (hence its ranks) the cutoff
+/// stands for its kept candidates exactly, so a scene carries a few dozen of these through
+/// the graph instead of its thousand kept ranks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct KeptCutoff {
+    /// Task.
+    pub task: Task,
+    /// Answer slot.
+    pub slot: u8,
+    /// The largest kept rank.
+    pub cutoff: u64,
+}
+
+/// A scene's kept candidates: one cutoff per task and slot it keeps any of, sorted.
+pub type SceneKept = Vec<KeptCutoff>;
+
+/// Whether a scene with kept candidates `kept` keeps the candidate of rank `rank` in `key`.
+fn kept_in(kept: &[KeptCutoff], key: &SlotKey, rank: u64) -> bool {
+    kept.binary_search_by(|k| (k.task, k.slot).cmp(&(key.task, key.slot)))
+        .is_ok_and(|i| rank <= kept[i].cutoff)
 }
 
 /// The hash a scene is keyed (and sharded) by.
@@ -499,24 +539,18 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         let times_select = times.clone();
         let kept = eligible.reduce(move |task: &Task, input, output| {
             let start = Instant::now();
-            let mut tally = Tally::new();
+            let mut runs = RankRuns::new();
             for (rec, n) in input.iter() {
                 for _ in 0..*n {
                     for (slot, ranks) in rec.ranks_by_slot.iter().enumerate() {
-                        tally.add_ranks(rec.key(*task, slot), ranks, rec.options);
+                        runs.add_sorted(rec.key(*task, slot), ranks, rec.options);
                     }
                 }
             }
-            let sel = tally.select(&filter, bench_per_task);
+            let sel = runs.select(&filter, bench_per_task);
             let sel = &sel;
             for (rec, n) in input.iter() {
-                let mut kept: Vec<u64> =
-                    Vec::with_capacity(rec.ranks_by_slot.iter().map(Vec::len).sum());
-                for (slot, ranks) in rec.ranks_by_slot.iter().enumerate() {
-                    if let Some(t) = sel.threshold(&rec.key(*task, slot)) {
-                        kept.extend(ranks.iter().copied().filter(|&r| r <= t));
-                    }
-                }
+                let kept = rec.kept(*task, |key| sel.threshold(key));
                 if !kept.is_empty() {
                     output.push(((rec.scene, kept), *n));
                 }
@@ -524,28 +558,24 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
             times_select.borrow_mut().select_s += start.elapsed().as_secs_f64();
         });
         let progress_kept = job.progress.clone();
-        let kept_by_scene = kept.map(|(_task, (scene, ranks))| (scene, ranks)).reduce(
+        let kept_by_scene = kept.map(|(_task, (scene, kept))| (scene, kept)).reduce(
             move |_scene: &u64, input, output| {
                 Counters::bump(&progress_kept.scenes_kept, 1);
-                let mut ranks: Vec<u64> =
-                    Vec::with_capacity(input.iter().map(|(r, _)| r.len()).sum());
-                for (r, _) in input {
-                    ranks.extend_from_slice(r);
-                }
-                // Sorted runs (one per task and slot): the stable sort merges them.
-                ranks.sort();
-                output.push((ranks, 1isize));
+                let mut kept: SceneKept =
+                    input.iter().flat_map(|(k, _)| k.iter().copied()).collect();
+                kept.sort_unstable();
+                output.push((kept, 1isize));
             },
         );
 
-        // The sink: each scene with its kept ranks goes to the worker owning its shard, which
+        // The sink: each scene with its kept cutoffs goes to the worker owning its shard, which
         // keeps it (records are shared, not copied) until the graph is done, then makes and
         // writes its shards one at a time (`write_owned_shards`).
         let split_cfg = job.corpus.split.clone();
         let shards = job.shards;
         let pending2 = pending.clone();
         let sink_split = split_cfg.clone();
-        type Emit = ((u64, (SceneBlob, Vec<u64>)), u32, isize);
+        type Emit = ((u64, (SceneBlob, SceneKept)), u32, isize);
         scenes
             .join(kept_by_scene)
             .inner
@@ -556,10 +586,10 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
             .sink(Pipeline, "Shards", move |(input, _frontier)| {
                 input.for_each(|_time, data| {
                     let mut pending = pending2.borrow_mut();
-                    for ((h, (blob, ranks)), _t, r) in data.drain(..) {
+                    for ((h, (blob, kept)), _t, r) in data.drain(..) {
                         let (scene_id, fingerprint) = blob.key();
                         let split = sink_split.split_of(scene_id);
-                        let key = (scene_id.to_string(), fingerprint.to_string(), ranks);
+                        let key = (scene_id.to_string(), fingerprint.to_string(), kept);
                         let entry = pending
                             .entry(ShardId::of(split, h, shards))
                             .or_default()
@@ -694,12 +724,12 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
     gather(worker, report)
 }
 
-/// Per shard, the scenes sent to it: (scene id, fingerprint, kept ranks) -> (scene, net
+/// Per shard, the scenes sent to it: (scene id, fingerprint, kept candidates) -> (scene, net
 /// multiplicity).
-type PendingShards = BTreeMap<ShardId, BTreeMap<(String, String, Vec<u64>), (SceneBlob, i64)>>;
+type PendingShards = BTreeMap<ShardId, BTreeMap<(String, String, SceneKept), (SceneBlob, i64)>>;
 
-/// A scene of a shard with its kept ranks.
-type ShardScene = (SceneBlob, Vec<u64>);
+/// A scene of a shard with its kept candidates.
+type ShardScene = (SceneBlob, SceneKept);
 
 /// Scenes of a shard whose rows are made at once on the thread pool (their rows are held
 /// until written: a few thousand).
@@ -718,7 +748,7 @@ fn made_rows(
     let start = Instant::now();
     let made = scenes
         .par_iter()
-        .map(|(blob, ranks)| scene_rows(job, blob, ranks))
+        .map(|(blob, kept)| scene_rows(job, blob, kept))
         .collect();
     (made, start.elapsed().as_secs_f64())
 }
@@ -728,10 +758,10 @@ fn made_rows(
 fn scene_rows(
     job: &Job,
     blob: &SceneBlob,
-    ranks: &[u64],
+    kept: &[KeptCutoff],
 ) -> anyhow::Result<(SceneRows, CorpusStats, Vec<String>)> {
     let frames = SceneFrames::new(job.frames_dir.as_deref(), blob.root.as_path());
-    let keeps = |_: &SlotKey, rank: u64| ranks.binary_search(&rank).is_ok();
+    let keeps = |key: &SlotKey, rank: u64| kept_in(kept, key, rank);
     let (scene_id, fingerprint) = blob.key();
     let mut rows = Ok(None);
     let mut write = |samples: &[SampleRef<'_>]| {
@@ -759,7 +789,7 @@ fn scene_rows(
 }
 
 /// The second pass and the sink of the shards this worker owns, one at a time: a shard made
-/// from the same scenes and kept ranks as the published one keeps its file; any other has
+/// from the same scenes and kept cutoffs as the published one keeps its file; any other has
 /// its scenes' samples materialised (frames stored), put in canonical order (scene, sample
 /// id) and written to the staging folder.
 fn write_owned_shards(
@@ -779,17 +809,26 @@ fn write_owned_shards(
                 continue;
             }
             let mut scenes = Vec::new();
-            for ((scene_id, _, ranks), (blob, n)) in pending.remove(&id).unwrap_or_default() {
+            for ((scene_id, _, kept), (blob, n)) in pending.remove(&id).unwrap_or_default() {
                 match n {
                     0 => {}
-                    1 => scenes.push((blob, ranks)),
+                    1 => scenes.push((blob, kept)),
                     n => anyhow::bail!("scene {scene_id} arrived {n} times in {id:?}"),
                 }
             }
             let mut inputs = ContentHasher::new("crossview.shard_inputs").str(&job.cache_settings);
-            for (blob, ranks) in &scenes {
+            for (blob, kept) in &scenes {
                 let (scene_id, fingerprint) = blob.key();
-                inputs = inputs.str(scene_id).str(fingerprint).u64s(ranks);
+                let cutoffs: Vec<u64> = kept
+                    .iter()
+                    .flat_map(|k| {
+                        [
+                            u64::from(k.task.number()) << 8 | u64::from(k.slot),
+                            k.cutoff,
+                        ]
+                    })
+                    .collect();
+                inputs = inputs.str(scene_id).str(fingerprint).u64s(&cutoffs);
             }
             let inputs = inputs.finish_hex(16);
             let rel = id.file_name(job.shards);
@@ -813,12 +852,12 @@ fn write_owned_shards(
     // Scenes handed over unread are read now, one pass per tree for all the shards.
     let start = Instant::now();
     let sizes: Vec<usize> = to_make.iter().map(|(_, _, scenes)| scenes.len()).collect();
-    let (blobs, ranks): (Vec<SceneBlob>, Vec<Vec<u64>>) = to_make
+    let (blobs, kept): (Vec<SceneBlob>, Vec<SceneKept>) = to_make
         .iter_mut()
         .flat_map(|(_, _, scenes)| std::mem::take(scenes))
         .unzip();
     report.reloaded_scenes += blobs.iter().filter(|b| b.data.unread).count() as u64;
-    let mut blobs = read_stubs(&job.stub_records, blobs)?.into_iter().zip(ranks);
+    let mut blobs = read_stubs(&job.stub_records, blobs)?.into_iter().zip(kept);
     report.times.read_s += start.elapsed().as_secs_f64();
     // A worker with fewer shards to make than there are workers (a rebuild) has the pool to
     // itself: it encodes each batch's columns on the pool, and makes a shard's next scenes'
@@ -831,7 +870,7 @@ fn write_owned_shards(
     };
     for ((id, inputs, _), n) in to_make.into_iter().zip(sizes) {
         let mut scenes: Vec<ShardScene> = Vec::with_capacity(n);
-        for (blob, ranks) in blobs.by_ref().take(n) {
+        for (blob, kept) in blobs.by_ref().take(n) {
             // A scene from the first-pass cache is masked now (its counts and errors
             // were reported from the cache; its segmenter cache entries are used again).
             let blob = if blob.masked {
@@ -846,7 +885,7 @@ fn write_owned_shards(
                 }
                 blob
             };
-            scenes.push((blob, ranks));
+            scenes.push((blob, kept));
         }
         let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &write)?;
         let mut second_pass = CorpusStats::default();
@@ -931,4 +970,54 @@ fn gather(worker: &mut Worker, report: WorkerReport) -> anyhow::Result<WorkerRep
         report.gathered = Some(all);
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A scene's cutoffs keep exactly the candidates the thresholds keep.
+        #[test]
+        fn cutoffs_keep_what_the_thresholds_keep(
+            slots in proptest::collection::vec(
+                proptest::collection::vec(prop_oneof![any::<u64>(), 0u64..16], 0..40),
+                1..5,
+            ),
+            thresholds in proptest::collection::vec(
+                proptest::option::of(prop_oneof![any::<u64>(), 0u64..16]),
+                5,
+            ),
+            bench in any::<bool>(),
+        ) {
+            let mut rec = SceneTaskRanks {
+                scene: 7,
+                split: if bench { Split::Bench } else { Split::Train },
+                source: SourceKind::MmpTrack,
+                options: 4,
+                ranks_by_slot: slots,
+            };
+            for ranks in &mut rec.ranks_by_slot {
+                ranks.sort_unstable();
+            }
+            let task = Task::Q3;
+            let threshold = |key: &SlotKey| {
+                assert_eq!((key.task, key.split), (task, rec.split));
+                thresholds[usize::from(key.slot)]
+            };
+            let kept = rec.kept(task, threshold);
+            prop_assert!(kept.is_sorted());
+            for (slot, ranks) in rec.ranks_by_slot.iter().enumerate() {
+                let key = rec.key(task, slot);
+                for &r in ranks {
+                    let by_threshold = threshold(&key).is_some_and(|t| r <= t);
+                    prop_assert_eq!(kept_in(&kept, &key, r), by_threshold);
+                }
+                // Another task's candidates are not kept by this task's cutoffs.
+                let other = rec.key(Task::Q4, slot);
+                prop_assert!(ranks.iter().all(|&r| !kept_in(&kept, &other, r)));
+            }
+        }
+    }
 }

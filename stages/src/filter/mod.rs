@@ -123,12 +123,6 @@ impl Tally {
         self.options.entry(key.task).or_insert(options);
     }
 
-    /// Counts candidates of one group and slot at once.
-    pub fn add_ranks(&mut self, key: SlotKey, ranks: &[u64], options: u8) {
-        self.ranks.entry(key).or_default().extend_from_slice(ranks);
-        self.options.entry(key.task).or_insert(options);
-    }
-
     /// Adds another tally (from another worker).
     pub fn merge(&mut self, other: Tally) {
         for (k, mut v) in other.ranks {
@@ -156,66 +150,139 @@ impl Tally {
     }
 
     fn slots(&self, task: Task) -> u8 {
-        self.options.get(&task).copied().unwrap_or(1).max(1)
+        slots_of(&self.options, task)
     }
 
     /// The selection: train groups balanced and held to the quotas, the bench sampled to
     /// `bench_per_task` per task (balanced; fewer where a slot runs short).
     pub fn select(&self, filter: &FilterConfig, bench_per_task: u64) -> Selection {
-        let mut keep: BTreeMap<SlotKey, u64> = BTreeMap::new();
-        let count = |k: &SlotKey| self.ranks.get(k).map_or(0, |v| v.len() as u64);
-        let tasks: Vec<Task> = self.options.keys().copied().collect();
-        for task in tasks {
-            let slots = self.slots(task);
-            let key = |split, source, slot| SlotKey {
-                split,
-                task,
-                source,
-                slot,
-            };
-            // Train: per source, the balanced capacity; then the task quota shared out.
-            let sources: Vec<SourceKind> = SourceKind::ALL
-                .iter()
-                .copied()
-                .filter(|&s| (0..slots).any(|k| count(&key(Split::Train, Some(s), k)) > 0))
-                .collect();
-            let per_slot: Vec<u64> = sources
-                .iter()
-                .map(|&s| {
-                    (0..slots)
-                        .map(|k| count(&key(Split::Train, Some(s), k)))
-                        .min()
-                        .unwrap_or(0)
-                })
-                .collect();
-            let capacity: Vec<u64> = per_slot.iter().map(|&p| p * u64::from(slots)).collect();
-            let alloc = share_out(&capacity, filter.quota(task), filter.max_source_share);
-            for (i, &s) in sources.iter().enumerate() {
-                let k = alloc[i] / u64::from(slots);
-                for slot in 0..slots {
-                    keep.insert(key(Split::Train, Some(s), slot), k);
-                }
-            }
-            // Bench: N per task, spread over the slots (the first slots take the remainder).
-            let bench_min = (0..slots)
-                .map(|k| count(&key(Split::Bench, None, k)))
-                .min()
-                .unwrap_or(0);
-            let base = bench_per_task / u64::from(slots);
-            let extra = bench_per_task % u64::from(slots);
-            let balanced = bench_min >= base + u64::from(extra > 0);
+        select_in(self, filter, bench_per_task)
+    }
+}
+
+impl GroupRanks for Tally {
+    fn options(&self) -> &BTreeMap<Task, u8> {
+        &self.options
+    }
+    fn count(&self, key: &SlotKey) -> u64 {
+        self.ranks.get(key).map_or(0, |v| v.len() as u64)
+    }
+    fn kth_smallest(&self, key: &SlotKey, n: u64) -> Option<u64> {
+        kth_smallest(self.ranks.get(key)?, n)
+    }
+}
+
+/// The ranks of the candidates that passed the per-scene filters, by group and slot, as
+/// borrowed sorted runs (one per scene): a [`Tally`] that copies no rank, for the graph's
+/// selection over every scene's ranks.
+#[derive(Clone, Debug, Default)]
+pub struct RankRuns<'a> {
+    runs: BTreeMap<SlotKey, Vec<&'a [u64]>>,
+    options: BTreeMap<Task, u8>,
+}
+
+impl<'a> RankRuns<'a> {
+    /// No runs.
+    pub fn new() -> Self {
+        RankRuns::default()
+    }
+
+    /// Counts one scene's candidates of a group and slot: their ranks, sorted ascending.
+    pub fn add_sorted(&mut self, key: SlotKey, ranks: &'a [u64], options: u8) {
+        debug_assert!(ranks.is_sorted());
+        self.runs.entry(key).or_default().push(ranks);
+        self.options.entry(key.task).or_insert(options);
+    }
+
+    /// The selection, as [`Tally::select`] makes it from the same ranks.
+    pub fn select(&self, filter: &FilterConfig, bench_per_task: u64) -> Selection {
+        select_in(self, filter, bench_per_task)
+    }
+}
+
+impl GroupRanks for RankRuns<'_> {
+    fn options(&self) -> &BTreeMap<Task, u8> {
+        &self.options
+    }
+    fn count(&self, key: &SlotKey) -> u64 {
+        self.runs
+            .get(key)
+            .map_or(0, |runs| runs.iter().map(|r| r.len() as u64).sum())
+    }
+    fn kth_smallest(&self, key: &SlotKey, n: u64) -> Option<u64> {
+        kth_smallest_of_runs(self.runs.get(key)?, n)
+    }
+}
+
+/// Ranks by group and slot, as the selection reads them.
+trait GroupRanks {
+    /// Each counted task's number of options.
+    fn options(&self) -> &BTreeMap<Task, u8>;
+    /// Candidates counted in a group and slot.
+    fn count(&self, key: &SlotKey) -> u64;
+    /// The `n`-th smallest rank (1-based) of a group and slot (see [`kth_smallest`]).
+    fn kth_smallest(&self, key: &SlotKey, n: u64) -> Option<u64>;
+}
+
+fn slots_of(options: &BTreeMap<Task, u8>, task: Task) -> u8 {
+    options.get(&task).copied().unwrap_or(1).max(1)
+}
+
+/// The selection over ranks held either way (see [`Tally::select`]).
+fn select_in(ranks: &impl GroupRanks, filter: &FilterConfig, bench_per_task: u64) -> Selection {
+    let mut keep: BTreeMap<SlotKey, u64> = BTreeMap::new();
+    let count = |k: &SlotKey| ranks.count(k);
+    let tasks: Vec<Task> = ranks.options().keys().copied().collect();
+    for task in tasks {
+        let slots = slots_of(ranks.options(), task);
+        let key = |split, source, slot| SlotKey {
+            split,
+            task,
+            source,
+            slot,
+        };
+        // Train: per source, the balanced capacity; then the task quota shared out.
+        let sources: Vec<SourceKind> = SourceKind::ALL
+            .iter()
+            .copied()
+            .filter(|&s| (0..slots).any(|k| count(&key(Split::Train, Some(s), k)) > 0))
+            .collect();
+        let per_slot: Vec<u64> = sources
+            .iter()
+            .map(|&s| {
+                (0..slots)
+                    .map(|k| count(&key(Split::Train, Some(s), k)))
+                    .min()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let capacity: Vec<u64> = per_slot.iter().map(|&p| p * u64::from(slots)).collect();
+        let alloc = share_out(&capacity, filter.quota(task), filter.max_source_share);
+        for (i, &s) in sources.iter().enumerate() {
+            let k = alloc[i] / u64::from(slots);
             for slot in 0..slots {
-                let want = base + u64::from(u64::from(slot) < extra);
-                let k = if balanced { want } else { bench_min.min(want) };
-                keep.insert(key(Split::Bench, None, slot), k);
+                keep.insert(key(Split::Train, Some(s), slot), k);
             }
         }
-        let thresholds = keep
-            .into_iter()
-            .filter_map(|(k, n)| Some((k, kth_smallest(self.ranks.get(&k)?, n)?)))
-            .collect();
-        Selection { thresholds }
+        // Bench: N per task, spread over the slots (the first slots take the remainder).
+        let bench_min = (0..slots)
+            .map(|k| count(&key(Split::Bench, None, k)))
+            .min()
+            .unwrap_or(0);
+        let base = bench_per_task / u64::from(slots);
+        let extra = bench_per_task % u64::from(slots);
+        let balanced = bench_min >= base + u64::from(extra > 0);
+        for slot in 0..slots {
+            let want = base + u64::from(u64::from(slot) < extra);
+            let k = if balanced { want } else { bench_min.min(want) };
+            keep.insert(key(Split::Bench, None, slot), k);
+        }
     }
+    let thresholds = keep
+        .into_iter()
+        .filter_map(|(k, n)| Some((k, ranks.kth_smallest(&k, n)?)))
+        .collect();
+    Selection { thresholds }
 }
 
 /// The `n`-th smallest value (1-based) of `v`, or `None` when `n` is 0; all of `v` when it
@@ -227,6 +294,45 @@ fn kth_smallest(v: &[u64], n: u64) -> Option<u64> {
     let n = (n as usize).min(v.len());
     let mut v = v.to_vec();
     let (_, kth, _) = v.select_nth_unstable(n - 1);
+    Some(*kth)
+}
+
+/// The `n`-th smallest value (1-based) of sorted runs, as [`kth_smallest`] of their
+/// concatenation, without copying them: ranks are seeded hashes, spread evenly over `u64`, so
+/// a histogram of their top bits finds the bucket that holds the `n`-th, and only that
+/// bucket (found in each sorted run by binary search) is gathered and selected in. Values
+/// that are not spread evenly only make that bucket larger.
+fn kth_smallest_of_runs(runs: &[&[u64]], n: u64) -> Option<u64> {
+    let total: usize = runs.iter().map(|r| r.len()).sum();
+    if n == 0 || total == 0 {
+        return None;
+    }
+    let n = (n as usize).min(total);
+    // About 64 values a bucket, at most 2^16 buckets.
+    let bits = (usize::BITS - (total / 64).leading_zeros()).clamp(1, 16);
+    let shift = 64 - bits;
+    let mut histogram = vec![0usize; 1 << bits];
+    for run in runs {
+        for &r in *run {
+            histogram[(r >> shift) as usize] += 1;
+        }
+    }
+    let mut below = 0;
+    let mut bucket = 0u64;
+    for (b, &c) in histogram.iter().enumerate() {
+        if below + c >= n {
+            bucket = b as u64;
+            break;
+        }
+        below += c;
+    }
+    let mut inside: Vec<u64> = Vec::new();
+    for run in runs {
+        let from = run.partition_point(|&r| r >> shift < bucket);
+        let to = from + run[from..].partition_point(|&r| r >> shift == bucket);
+        inside.extend_from_slice(&run[from..to]);
+    }
+    let (_, kth, _) = inside.select_nth_unstable(n - below - 1);
     Some(*kth)
 }
 
@@ -289,6 +395,65 @@ mod tests {
             task: Task::Q1,
             source,
             slot,
+        }
+    }
+
+    /// Sorted runs of ranks: spread over all of `u64` (as seeded hashes are), or crowded
+    /// into a few small values with repeats (the histogram's worst case).
+    fn runs_strategy() -> impl proptest::strategy::Strategy<Value = Vec<Vec<u64>>> {
+        use proptest::prelude::*;
+        let rank = prop_oneof![any::<u64>(), 0u64..8, (0u64..4).prop_map(|x| u64::MAX - x)];
+        proptest::collection::vec(proptest::collection::vec(rank, 0..300), 0..12).prop_map(
+            |mut runs| {
+                for r in &mut runs {
+                    r.sort_unstable();
+                }
+                runs
+            },
+        )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_kth_smallest_of_runs_is_that_of_their_concatenation(
+            runs in runs_strategy(),
+            n in 0u64..4000,
+        ) {
+            let all: Vec<u64> = runs.concat();
+            let borrowed: Vec<&[u64]> = runs.iter().map(Vec::as_slice).collect();
+            proptest::prop_assert_eq!(kth_smallest_of_runs(&borrowed, n), kth_smallest(&all, n));
+        }
+
+        #[test]
+        fn rank_runs_select_as_the_tally_does(
+            groups in proptest::collection::vec(
+                (0u8..2, 0u8..3, 0u8..4, runs_strategy()),
+                1..10,
+            ),
+            quota in proptest::option::of(0u64..600),
+            bench_per_task in 0u64..200,
+        ) {
+            let mut tally = Tally::new();
+            let mut runs = RankRuns::new();
+            for (split, source, slot, scene_runs) in &groups {
+                let split = if *split == 0 { Split::Train } else { Split::Bench };
+                let source = (split == Split::Train).then_some(SourceKind::ALL[*source as usize]);
+                let k = key(split, source, *slot);
+                for ranks in scene_runs {
+                    for &r in ranks {
+                        tally.add(k, r, 4);
+                    }
+                    runs.add_sorted(k, ranks, 4);
+                }
+            }
+            let filter = FilterConfig {
+                train_per_task: quota,
+                ..FilterConfig::default()
+            };
+            proptest::prop_assert_eq!(
+                runs.select(&filter, bench_per_task),
+                tally.select(&filter, bench_per_task)
+            );
         }
     }
 

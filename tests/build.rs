@@ -734,7 +734,59 @@ fn an_incremental_rebuild_equals_a_from_scratch_build() {
     eprintln!("{rewritten} of {} shards rewritten", second.shards.len());
 }
 
-/// A rewritten shard needs the records of scenes the rebuild took from the read cache
+/// A shard made again after one of its scenes changed takes its other scenes' rows from its
+/// published file (what each scene's rows were made from is recorded beside the output), and
+/// its bytes are still those of a from-scratch build; without the records, or with them
+/// damaged, every scene is made again, to the same bytes.
+#[test]
+fn a_remade_shard_takes_its_unchanged_scenes_rows_from_the_published_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = dir.path().join("world");
+    write_world(&world, 31, [6, 1, 1, 1]);
+    // One shard per split: the edited scene shares its shard with the others.
+    let mut cfg = config(1);
+    cfg.sources = vec![SourceEntry::Path(world.clone())];
+    let out = dir.path().join("out");
+    run_build(cfg.clone(), &out, 2);
+    let labels = world.join("messytable/labels/train.json");
+    let original = std::fs::read(&labels).expect("labels");
+    let scratch_of = |name: &str| {
+        let scratch = dir.path().join(name);
+        run_build(cfg.clone(), &scratch, 1);
+        published_files(&scratch)
+    };
+
+    move_first_box(&labels);
+    let summary = crate::support::build_quietly(cfg.clone(), &out, 2);
+    let train_scenes = (summary.manifest.shards.iter())
+        .find(|s| s.split == crossview::schemas::Split::Train)
+        .expect("a train shard")
+        .scenes
+        .len() as u64;
+    assert!(train_scenes >= 3, "{train_scenes} train scenes");
+    assert!(
+        summary.published_scenes >= 1 && summary.published_scenes < train_scenes,
+        "{} of {train_scenes} scenes' rows from the published shard",
+        summary.published_scenes
+    );
+    assert_eq!(published_files(&out), scratch_of("scratch-edited"));
+
+    // Without the scene records (or with a damaged one) the shard is made whole.
+    std::fs::write(&labels, &original).expect("restore");
+    let records = out.join(".cache/shard-scenes");
+    for e in std::fs::read_dir(&records).expect("records") {
+        let path = e.expect("entry").path();
+        let mut bytes = std::fs::read(&path).expect("record");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        std::fs::write(&path, bytes).expect("damage");
+    }
+    let summary = crate::support::build_quietly(cfg.clone(), &out, 2);
+    assert_eq!(summary.published_scenes, 0);
+    assert_eq!(published_files(&out), scratch_of("scratch-restored"));
+}
+
+/// A shard made whole needs the records of scenes the rebuild took from the read cache
 /// unread: without the scene records cache they are read from their trees again, and the
 /// output is still that of a from-scratch build.
 #[test]
@@ -748,6 +800,8 @@ fn unread_scenes_are_read_from_their_trees_when_their_records_are_gone() {
     run_build(cfg.clone(), &out, 2);
     move_first_box(&world.join("messytable/labels/train.json"));
     std::fs::remove_dir_all(out.join(".cache/scenes")).expect("records cache");
+    // Without the shards' scene records, the edited scene's shard is made whole.
+    std::fs::remove_dir_all(out.join(".cache/shard-scenes")).expect("shard scene records");
     let rebuilt = crate::support::build_quietly(cfg.clone(), &out, 2);
     assert_eq!(rebuilt.ranked_scenes, 1);
     assert!(rebuilt.unread_scenes >= 7, "{}", rebuilt.unread_scenes);

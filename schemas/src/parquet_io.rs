@@ -334,7 +334,6 @@ impl<T: ArrowRecord> RecordWriter<T> {
 /// Reads a Parquet file of one record type, one row group at a time.
 pub struct RecordReader<T: ArrowRecord> {
     path: PathBuf,
-    file: File,
     metadata: ArrowReaderMetadata,
     next_group: usize,
     _record: PhantomData<T>,
@@ -378,7 +377,6 @@ impl<T: ArrowRecord> RecordReader<T> {
         }
         Ok(RecordReader {
             path,
-            file,
             metadata,
             next_group: 0,
             _record: PhantomData,
@@ -418,19 +416,23 @@ impl<T: ArrowRecord> RecordReader<T> {
         }
         let group = self.next_group;
         self.next_group += 1;
+        self.row_group(group).map(Some)
+    }
+
+    /// Row group `group` (`< num_row_groups()`) as one batch; groups can be read in any
+    /// order, and from several threads at once.
+    pub fn row_group(&self, group: usize) -> Result<RecordBatch> {
         let rows = self.metadata.metadata().row_group(group).num_rows() as usize;
-        let file = self
-            .file
-            .try_clone()
-            .map_err(|e| Error::io(&self.path, e))?;
+        // Opened again, not cloned: a cloned descriptor shares the file offset, which the
+        // reader seeks, so threads reading groups at once would read each other's bytes.
+        let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
         let reader =
             ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
                 .with_row_groups(vec![group])
                 .with_batch_size(rows.max(1))
                 .build()?;
         let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
-        let batch = arrow_select_concat(&batches)?;
-        Ok(Some(batch))
+        arrow_select_concat(&batches)
     }
 
     /// Reads every record of a file.

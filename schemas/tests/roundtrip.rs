@@ -265,7 +265,7 @@ fn qa_sample() -> impl Strategy<Value = QaSample> {
 
 /// Writes `rows` in small row groups, reads them back, and checks both the values and the
 /// metadata contract.
-fn parquet_round_trip<T: ArrowRecord + PartialEq + std::fmt::Debug + Clone>(rows: &[T]) {
+fn parquet_round_trip<T: ArrowRecord + PartialEq + std::fmt::Debug + Clone + Sync>(rows: &[T]) {
     let batch = T::to_batch(rows).expect("to_batch");
     assert_eq!(batch.schema(), T::schema());
     assert_eq!(&T::from_batch(&batch).expect("from_batch"), rows);
@@ -287,6 +287,26 @@ fn parquet_round_trip<T: ArrowRecord + PartialEq + std::fmt::Debug + Clone>(rows
     assert_eq!(reader.config_hash().as_deref(), Some("cafe"));
     assert_eq!(reader.num_rows(), rows.len() as u64);
     assert_eq!(reader.num_row_groups(), rows.len().div_ceil(3));
+    // Row groups read at once from several threads, last first, are those read in turn.
+    let groups: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..reader.num_row_groups())
+            .rev()
+            .map(|g| {
+                let reader = &reader;
+                scope.spawn(move || (0..4).map(|_| reader.row_group(g).expect("group")).last())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .rev()
+            .map(|h| h.join().expect("reader thread"))
+            .collect()
+    });
+    let from_groups: Vec<T> = groups
+        .iter()
+        .flat_map(|b| T::from_batch(b.as_ref().expect("a group")).expect("from_batch"))
+        .collect();
+    assert_eq!(from_groups, rows);
     let back: Vec<T> = reader.flat_map(|r| r.expect("row group")).collect();
     assert_eq!(back, rows);
     // No temporary file is left behind.

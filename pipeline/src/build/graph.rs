@@ -41,6 +41,7 @@ use super::cache::{self, FirstPass, SceneMasks};
 use super::eligible::EligibleStore;
 use super::frames::SceneFrames;
 use super::progress::Counters;
+use super::shard_scenes::{self, PublishedRows, SceneOfShard};
 use super::shards::{SceneRows, ShardId, ShardInfo, ShardWriter};
 use super::stubs::{StubRecords, read_stubs};
 use super::tree_cache::{self, KnownScenes, TreeEntry};
@@ -250,6 +251,8 @@ pub struct Job {
     pub frames_dir: Option<PathBuf>,
     /// Shards per split.
     pub shards: u32,
+    /// The shards' scene records (`OUT/.cache/shard-scenes`, created).
+    pub shard_scenes_dir: PathBuf,
     /// Where each worker writes the shards it owns (`STAGING/data/...`) before publishing.
     pub staging_dir: PathBuf,
     /// Shard file settings.
@@ -320,6 +323,8 @@ pub struct WorkerReport {
     pub unread_scenes: u64,
     /// Of those, scenes read after all (a shard holding them was rewritten).
     pub reloaded_scenes: u64,
+    /// Scenes of remade shards whose rows were taken from the published file.
+    pub published_scenes: u64,
     /// Scenes this worker ranked (the others came from the first-pass cache).
     pub ranked_scenes: u64,
     /// Corpus counts of the scenes this worker processed.
@@ -731,35 +736,61 @@ type PendingShards = BTreeMap<ShardId, BTreeMap<(String, String, SceneKept), (Sc
 /// A scene of a shard with its kept candidates.
 type ShardScene = (SceneBlob, SceneKept);
 
+/// A scene of a shard being made: its rows as the published file holds them (its inputs are
+/// unchanged), or to be made, with the hash of its inputs.
+enum ShardItem {
+    Published(SceneRows, Box<SceneOfShard>),
+    Make(ShardScene, String),
+}
+
+/// A scene's kept cutoffs as integers to hash: (task, slot) and cutoff.
+fn cutoff_words(kept: &[KeptCutoff]) -> Vec<u64> {
+    kept.iter()
+        .flat_map(|k| {
+            [
+                u64::from(k.task.number()) << 8 | u64::from(k.slot),
+                k.cutoff,
+            ]
+        })
+        .collect()
+}
+
+/// The hash of what a scene's rows are made from.
+fn scene_inputs(settings: &str, scene_id: &str, fingerprint: &str, kept: &[KeptCutoff]) -> String {
+    ContentHasher::new("crossview.scene_inputs")
+        .str(settings)
+        .str(scene_id)
+        .str(fingerprint)
+        .u64s(&cutoff_words(kept))
+        .finish_hex(16)
+}
+
 /// Scenes of a shard whose rows are made at once on the thread pool (their rows are held
 /// until written: a few thousand).
 const PARALLEL_SCENES: usize = 8;
 
-/// The second pass of a few scenes of a shard, on the thread pool: each scene's rows, and
-/// the seconds it took.
-#[allow(clippy::type_complexity)]
-fn made_rows(
-    job: &Job,
-    scenes: &[ShardScene],
-) -> (
-    Vec<anyhow::Result<(SceneRows, CorpusStats, Vec<String>)>>,
-    f64,
-) {
+/// A scene's rows, second-pass counts and the frames that could not be stored.
+type MadeRows = anyhow::Result<(SceneRows, CorpusStats, Vec<String>)>;
+
+/// The second pass of a few scenes of a shard, on the thread pool (a published scene's rows
+/// are taken as they are): each scene's rows, and the seconds it took.
+fn made_rows(job: &Job, items: &[ShardItem]) -> (Vec<MadeRows>, f64) {
     let start = Instant::now();
-    let made = scenes
+    let made = items
         .par_iter()
-        .map(|(blob, kept)| scene_rows(job, blob, kept))
+        .map(|item| match item {
+            ShardItem::Published(rows, scene) => {
+                Ok((rows.clone(), scene.second_pass.clone(), Vec::new()))
+            }
+            ShardItem::Make((blob, kept), _) => scene_rows(job, blob, kept),
+        })
         .collect();
     (made, start.elapsed().as_secs_f64())
 }
 
 /// The second pass of one scene of a shard: its kept samples (frames stored), in canonical
 /// order (sample id) as rows, its counts and the frames that could not be stored.
-fn scene_rows(
-    job: &Job,
-    blob: &SceneBlob,
-    kept: &[KeptCutoff],
-) -> anyhow::Result<(SceneRows, CorpusStats, Vec<String>)> {
+fn scene_rows(job: &Job, blob: &SceneBlob, kept: &[KeptCutoff]) -> MadeRows {
     let frames = SceneFrames::new(job.frames_dir.as_deref(), blob.root.as_path());
     let keeps = |key: &SlotKey, rank: u64| kept_in(kept, key, rank);
     let (scene_id, fingerprint) = blob.key();
@@ -819,16 +850,10 @@ fn write_owned_shards(
             let mut inputs = ContentHasher::new("crossview.shard_inputs").str(&job.cache_settings);
             for (blob, kept) in &scenes {
                 let (scene_id, fingerprint) = blob.key();
-                let cutoffs: Vec<u64> = kept
-                    .iter()
-                    .flat_map(|k| {
-                        [
-                            u64::from(k.task.number()) << 8 | u64::from(k.slot),
-                            k.cutoff,
-                        ]
-                    })
-                    .collect();
-                inputs = inputs.str(scene_id).str(fingerprint).u64s(&cutoffs);
+                inputs = inputs
+                    .str(scene_id)
+                    .str(fingerprint)
+                    .u64s(&cutoff_words(kept));
             }
             let inputs = inputs.finish_hex(16);
             let rel = id.file_name(job.shards);
@@ -849,52 +874,91 @@ fn write_owned_shards(
             to_make.push((id, inputs, scenes));
         }
     }
-    // Scenes handed over unread are read now, one pass per tree for all the shards.
+    // A shard made again takes the rows of its unchanged scenes from its published file;
+    // the other scenes handed over unread are read now, one pass per tree for all shards.
     let start = Instant::now();
-    let sizes: Vec<usize> = to_make.iter().map(|(_, _, scenes)| scenes.len()).collect();
-    let (blobs, kept): (Vec<SceneBlob>, Vec<SceneKept>) = to_make
-        .iter_mut()
-        .flat_map(|(_, _, scenes)| std::mem::take(scenes))
-        .unzip();
-    report.reloaded_scenes += blobs.iter().filter(|b| b.data.unread).count() as u64;
-    let mut blobs = read_stubs(&job.stub_records, blobs)?.into_iter().zip(kept);
+    let mut shard_items: Vec<(ShardId, String, Vec<ShardItem>)> = Vec::new();
+    for (id, inputs, scenes) in to_make {
+        let mut published = job
+            .previous
+            .get(&id.file_name(job.shards))
+            .and_then(|prev| PublishedRows::open(&job.out_dir, &job.shard_scenes_dir, prev));
+        let frames_kept = |rows: &SceneRows| {
+            (job.frames_dir.as_ref())
+                .is_none_or(|d| rows.frames.iter().all(|f| d.join(f).is_file()))
+        };
+        let items = scenes
+            .into_iter()
+            .map(|(blob, kept)| {
+                let (scene_id, fingerprint) = blob.key();
+                let scene = scene_inputs(&job.cache_settings, scene_id, fingerprint, &kept);
+                match (published.as_mut())
+                    .and_then(|p| p.take(scene_id, &scene))
+                    .filter(|(rows, _)| frames_kept(rows))
+                {
+                    Some((rows, record)) => ShardItem::Published(rows, Box::new(record)),
+                    None => ShardItem::Make((blob, kept), scene),
+                }
+            })
+            .collect();
+        shard_items.push((id, inputs, items));
+    }
+    let to_read: Vec<SceneBlob> = (shard_items.iter())
+        .flat_map(|(_, _, items)| items)
+        .filter_map(|item| match item {
+            ShardItem::Make((blob, _), _) => Some(blob.clone()),
+            ShardItem::Published(..) => None,
+        })
+        .collect();
+    report.reloaded_scenes += to_read.iter().filter(|b| b.data.unread).count() as u64;
+    report.published_scenes += (shard_items.iter())
+        .flat_map(|(_, _, items)| items)
+        .filter(|item| matches!(item, ShardItem::Published(..)))
+        .count() as u64;
+    let mut read = read_stubs(&job.stub_records, to_read)?.into_iter();
+    for item in shard_items.iter_mut().flat_map(|(_, _, items)| items) {
+        if let ShardItem::Make((blob, _), _) = item
+            && let Some(r) = read.next()
+        {
+            *blob = r;
+        }
+    }
     report.times.read_s += start.elapsed().as_secs_f64();
     // A worker with fewer shards to make than there are workers (a rebuild) has the pool to
     // itself: it encodes each batch's columns on the pool, and makes a shard's next scenes'
     // rows while it writes these. With more (a cold build) every thread is busy anyway, and
     // each cost it 3-8% in interleaved runs.
-    let pool_to_itself = to_make.len() < peers;
+    let pool_to_itself = shard_items.len() < peers;
     let write = WriteOptions {
         parallel_columns: pool_to_itself,
         ..job.write.clone()
     };
-    for ((id, inputs, _), n) in to_make.into_iter().zip(sizes) {
-        let mut scenes: Vec<ShardScene> = Vec::with_capacity(n);
-        for (blob, kept) in blobs.by_ref().take(n) {
+    for (id, inputs, mut items) in shard_items {
+        for item in &mut items {
             // A scene from the first-pass cache is masked now (its counts and errors
             // were reported from the cache; its segmenter cache entries are used again).
-            let blob = if blob.masked {
-                blob
-            } else {
-                let (blob, masks) = masking.complete(blob);
+            if let ShardItem::Make((blob, _), _) = item
+                && !blob.masked
+            {
+                let (masked, masks) = masking.complete(blob.clone());
                 masking.cache_keys.extend(masks.cache_keys);
                 // Calls are work of this build (none while the segmenter cache holds).
                 masking.stats.model_calls += masks.stats.model_calls;
                 if let Some(f) = masking.failure.take() {
                     anyhow::bail!(f);
                 }
-                blob
-            };
-            scenes.push((blob, kept));
+                *blob = masked;
+            }
         }
         let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &write)?;
         let mut second_pass = CorpusStats::default();
+        let mut records: Vec<SceneOfShard> = Vec::with_capacity(items.len());
         // The scenes' rows are made on the thread pool a few at a time and written in order:
         // a shard is one worker's, and when few shards change (a rebuild) the other workers
         // have nothing to do.
-        let mut chunks = scenes.chunks(PARALLEL_SCENES);
-        let mut made = chunks.next().map(|chunk| made_rows(job, chunk));
-        while let Some((rows_of_scenes, made_s)) = made.take() {
+        let mut chunks = items.chunks(PARALLEL_SCENES);
+        let mut made = chunks.next().map(|chunk| (chunk, made_rows(job, chunk)));
+        while let Some((chunk, (rows_of_scenes, made_s))) = made.take() {
             report.times.emit_s += made_s;
             let next = chunks.next();
             let (next_made, written) = std::thread::scope(|scope| {
@@ -903,9 +967,22 @@ fn write_owned_shards(
                     .map(|chunk| scope.spawn(move || made_rows(job, chunk)));
                 let start = Instant::now();
                 let write = || -> anyhow::Result<()> {
-                    for m in rows_of_scenes {
+                    for (m, item) in rows_of_scenes.into_iter().zip(chunk) {
                         let (rows, st, problems) = m?;
                         let written = rows.batch.num_rows();
+                        // A scene whose frames could not all be stored is made again.
+                        let scene_inputs = match item {
+                            _ if !problems.is_empty() => String::new(),
+                            ShardItem::Published(_, record) => record.inputs.clone(),
+                            ShardItem::Make(_, scene) => scene.clone(),
+                        };
+                        records.push(SceneOfShard {
+                            scene_id: rows.scene_id.clone(),
+                            inputs: scene_inputs,
+                            rows: written as u64,
+                            second_pass: st.clone(),
+                            frames: rows.frames.iter().cloned().collect(),
+                        });
                         writer.push_rows(rows)?;
                         second_pass.merge(&st);
                         report.frame_problems.extend(problems);
@@ -920,14 +997,16 @@ fn write_owned_shards(
             });
             written?;
             made = match (next_made, next) {
-                (Some(Ok(m)), _) => Some(m),
-                (Some(Err(_)), _) => anyhow::bail!("making the rows of shard {id:?} panicked"),
-                (None, next) => next.map(|chunk| made_rows(job, chunk)),
+                (Some(Ok(m)), Some(chunk)) => Some((chunk, m)),
+                (Some(_), _) => anyhow::bail!("making the rows of shard {id:?} panicked"),
+                (None, next) => next.map(|chunk| (chunk, made_rows(job, chunk))),
             };
         }
         let start = Instant::now();
         let mut info = writer.finish()?;
         info.second_pass = second_pass;
+        // A shard whose scenes are not recorded is only made whole next time.
+        let _ = shard_scenes::store(&job.shard_scenes_dir, &info.inputs, &records);
         report.stats.merge(&info.second_pass);
         report.shards.push(info);
         report.times.shards_s += start.elapsed().as_secs_f64();

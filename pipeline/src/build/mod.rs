@@ -9,6 +9,7 @@ mod graph;
 mod manifest;
 mod progress;
 mod rank_bytes;
+mod shard_scenes;
 mod shards;
 mod signature;
 mod stubs;
@@ -129,6 +130,8 @@ pub struct BuildSummary {
     pub unread_scenes: u64,
     /// Of those, scenes read after all because a shard holding them was rewritten.
     pub reloaded_scenes: u64,
+    /// Scenes of rewritten shards whose rows were taken from the published file.
+    pub published_scenes: u64,
     /// What mask completion did.
     pub masks: MaskStats,
 }
@@ -223,6 +226,9 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     let scenes_dir = tree_cache::scenes_dir(out);
     std::fs::create_dir_all(&scenes_dir)
         .with_context(|| format!("creating {}", scenes_dir.display()))?;
+    let shard_scenes_dir = shard_scenes::dir(out);
+    std::fs::create_dir_all(&shard_scenes_dir)
+        .with_context(|| format!("creating {}", shard_scenes_dir.display()))?;
     let job = graph::Job {
         stub_records: stubs::StubRecords {
             options: cfg.source_options(),
@@ -242,6 +248,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         frames_dir,
         shards: cfg.output.shards_per_split,
         staging_dir: staging.clone(),
+        shard_scenes_dir: shard_scenes_dir.clone(),
         write: WriteOptions {
             row_group_rows: cfg.output.row_group_rows,
             zstd_level: cfg.output.zstd_level,
@@ -296,7 +303,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     let mut mask_cache_used = BTreeSet::new();
     let mut masks = MaskStats::default();
     let mut ranked_scenes = 0u64;
-    let (mut unread_scenes, mut reloaded_scenes) = (0u64, 0u64);
+    let (mut unread_scenes, mut reloaded_scenes, mut published_scenes) = (0u64, 0u64, 0u64);
     let mut tree_keys = BTreeSet::new();
     for r in reports {
         if let Some(f) = r.failure {
@@ -313,6 +320,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         ranked_scenes += r.ranked_scenes;
         unread_scenes += r.unread_scenes;
         reloaded_scenes += r.reloaded_scenes;
+        published_scenes += r.published_scenes;
         tree_keys.extend(r.tree_keys);
         for shard in &r.shards {
             shown.extend(shard.frames.iter().cloned());
@@ -373,6 +381,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         "scenes_from_cache": scenes.len() as u64 - ranked_scenes.min(scenes.len() as u64),
         "scenes_unread": unread_scenes,
         "scenes_read_for_shards": reloaded_scenes,
+        "scenes_rows_from_published": published_scenes,
         "rows": shards.iter().map(|s| s.rows).sum::<u64>(),
         "frames": frames,
         "input_errors": real_errors.len(),
@@ -407,6 +416,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     cache::prune(&cache_dir, &cache_used);
     cache::prune(&trees_dir, &tree_keys);
     cache::prune(&scenes_dir, &cache_used);
+    let shard_inputs = manifest.shards.iter().map(|s| s.inputs.clone()).collect();
+    cache::prune(&shard_scenes_dir, &shard_inputs);
     if mask_cache_dir.is_dir() {
         MaskCache::open(&mask_cache_dir)?.prune(&mask_cache_used);
     }
@@ -424,6 +435,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         ranked_scenes,
         unread_scenes,
         reloaded_scenes,
+        published_scenes,
         masks,
     })
 }
@@ -599,11 +611,12 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
         );
         let scenes = s.manifest.scenes.len() as u64;
         println!(
-            "scenes: {} read, {} from the caches unread ({} of them read for rewritten shards), {} ranked",
+            "scenes: {} read, {} from the caches unread ({} of them read for rewritten shards), {} ranked; {} scenes' rows taken from published shards",
             scenes - s.unread_scenes,
             s.unread_scenes,
             s.reloaded_scenes,
-            s.ranked_scenes
+            s.ranked_scenes,
+            s.published_scenes
         );
         let m = s.masks.total();
         println!(

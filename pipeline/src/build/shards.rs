@@ -116,6 +116,7 @@ fn add_frames(frames: &mut BTreeSet<String>, s: &SampleRef<'_>) {
 }
 
 /// One scene's rows of a shard, made apart from the writer (in canonical order).
+#[derive(Clone)]
 pub struct SceneRows {
     /// The scene.
     pub scene_id: String,

@@ -293,7 +293,16 @@ fn parquet_round_trip<T: ArrowRecord + PartialEq + std::fmt::Debug + Clone + Syn
             .rev()
             .map(|g| {
                 let reader = &reader;
-                scope.spawn(move || (0..4).map(|_| reader.row_group(g).expect("group")).last())
+                scope.spawn(move || {
+                    let reads: Vec<_> = (0..4)
+                        .map(|_| reader.row_group(g).expect("group"))
+                        .collect();
+                    assert!(
+                        reads.windows(2).all(|w| w[0] == w[1]),
+                        "group {g} read alike"
+                    );
+                    reads.into_iter().next()
+                })
             })
             .collect();
         handles

@@ -19,6 +19,7 @@ use differential_dataflow::AsCollection;
 use differential_dataflow::input::Input;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::core::Exchange as _;
 use timely::dataflow::operators::generic::operator::Operator;
@@ -431,46 +432,69 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         let scenes = scenes
             .inner
             .exchange(|((h, _), _, _): &((u64, SceneBlob), u32, isize)| *h)
-            .map(move |((h, blob), t, r)| {
-                let start = Instant::now();
-                let (scene_id, fingerprint) = blob.key();
-                let key = cache::entry_key(scene_id, fingerprint, &cache_settings);
-                let mut masking = masking1.borrow_mut();
-                let blob = match cache::load(&cache_dir, &key) {
-                    Some(entry) => {
-                        masking.record(&SceneMasks {
-                            stats: entry.masks.stats.replayed(),
-                            ..entry.masks.clone()
-                        });
-                        found1.borrow_mut().insert(key, (entry, true));
-                        blob
-                    }
-                    None => {
-                        // A stub whose cached first pass went missing since it was read.
-                        let blob = if blob.data.unread {
-                            match read_stubs(&stub_records, vec![blob.clone()]) {
-                                Ok(mut read) => read.pop().unwrap_or(blob),
-                                Err(e) => {
-                                    masking.failure.get_or_insert_with(|| format!("{e:#}"));
+            .unary::<CapacityContainerBuilder<Vec<_>>, _, _, _>(Pipeline, "Masks", |_, _| {
+                move |input, output| {
+                    input.for_each(|cap, data| {
+                        // First-pass entries are loaded on the thread pool: the worker that
+                        // also reads a large tree would otherwise load its share alone.
+                        let start = Instant::now();
+                        let keys: Vec<String> = (data.iter())
+                            .map(|((_, blob), _, _)| {
+                                let (scene_id, fingerprint) = blob.key();
+                                cache::entry_key(scene_id, fingerprint, &cache_settings)
+                            })
+                            .collect();
+                        let entries: Vec<Option<FirstPass>> = keys
+                            .par_iter()
+                            .map(|k| cache::load(&cache_dir, k))
+                            .collect();
+                        times_masks.borrow_mut().masks_s += start.elapsed().as_secs_f64();
+                        let mut session = output.session(&cap);
+                        for ((((h, blob), t, r), key), loaded) in
+                            data.drain(..).zip(keys).zip(entries)
+                        {
+                            let start = Instant::now();
+                            let mut masking = masking1.borrow_mut();
+                            let blob = match loaded {
+                                Some(entry) => {
+                                    masking.record(&SceneMasks {
+                                        stats: entry.masks.stats.replayed(),
+                                        ..entry.masks.clone()
+                                    });
+                                    found1.borrow_mut().insert(key, (entry, true));
                                     blob
                                 }
-                            }
-                        } else {
-                            blob
-                        };
-                        let (blob, masks) = masking.complete(blob);
-                        masking.record(&masks);
-                        let entry = FirstPass {
-                            masks,
-                            ..FirstPass::default()
-                        };
-                        found1.borrow_mut().insert(key, (entry, false));
-                        blob
-                    }
-                };
-                times_masks.borrow_mut().masks_s += start.elapsed().as_secs_f64();
-                Counters::bump(&progress_masks.scenes_masked, 1);
-                ((h, blob), t, r)
+                                None => {
+                                    // A stub whose cached first pass went missing since it was read.
+                                    let blob = if blob.data.unread {
+                                        match read_stubs(&stub_records, vec![blob.clone()]) {
+                                            Ok(mut read) => read.pop().unwrap_or(blob),
+                                            Err(e) => {
+                                                masking
+                                                    .failure
+                                                    .get_or_insert_with(|| format!("{e:#}"));
+                                                blob
+                                            }
+                                        }
+                                    } else {
+                                        blob
+                                    };
+                                    let (blob, masks) = masking.complete(blob);
+                                    masking.record(&masks);
+                                    let entry = FirstPass {
+                                        masks,
+                                        ..FirstPass::default()
+                                    };
+                                    found1.borrow_mut().insert(key, (entry, false));
+                                    blob
+                                }
+                            };
+                            times_masks.borrow_mut().masks_s += start.elapsed().as_secs_f64();
+                            Counters::bump(&progress_masks.scenes_masked, 1);
+                            session.give(((h, blob), t, r));
+                        }
+                    });
+                }
             })
             .as_collection();
 
@@ -607,6 +631,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         input
     });
 
+    let mut tree_stores = Vec::new();
     let mut report = WorkerReport {
         worker: index,
         ..WorkerReport::default()
@@ -689,8 +714,12 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                     errors.extend(tree_errors.iter().cloned());
                     entry.problems = tree_errors;
                     if previous.as_ref() != Some(&entry) {
-                        // A cache that cannot be written only costs time next build.
-                        let _ = tree_cache::store(&job.trees_dir, &tree_key, &entry);
+                        // Stored on the side while the graph runs (tens of MB for a large
+                        // tree); a cache that cannot be written only costs time next build.
+                        let dir = job.trees_dir.clone();
+                        tree_stores.push(std::thread::spawn(move || {
+                            tree_cache::store(&dir, &tree_key, &entry)
+                        }));
                     }
                 }
                 Err(e) => report.failure = Some(format!("{}: {e}", root.display())),
@@ -726,6 +755,9 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
     report.masks = masking.stats;
     report.errors.append(&mut masking.errors);
     report.mask_cache_keys = masking.cache_keys;
+    for store in tree_stores {
+        let _ = store.join();
+    }
     gather(worker, report)
 }
 

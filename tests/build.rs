@@ -9,7 +9,7 @@ use std::process::Command;
 
 use crossview::build::{BuildArgs, BuildConfig, Manifest, OutputConfig, SourceEntry, build};
 use crossview::qa_cmd::{build_corpus, source_trees};
-use crossview::schemas::{QaSample, RecordReader};
+use crossview::schemas::{QaSample, RecordReader, Split};
 use crossview::stages::sources::SourceOptions;
 use crossview::verify_cmd::verify;
 
@@ -759,7 +759,7 @@ fn a_remade_shard_takes_its_unchanged_scenes_rows_from_the_published_file() {
     move_first_box(&labels);
     let summary = crate::support::build_quietly(cfg.clone(), &out, 2);
     let train_scenes = (summary.manifest.shards.iter())
-        .find(|s| s.split == crossview::schemas::Split::Train)
+        .find(|s| s.split == Split::Train)
         .expect("a train shard")
         .scenes
         .len() as u64;
@@ -784,6 +784,21 @@ fn a_remade_shard_takes_its_unchanged_scenes_rows_from_the_published_file() {
     let summary = crate::support::build_quietly(cfg.clone(), &out, 2);
     assert_eq!(summary.published_scenes, 0);
     assert_eq!(published_files(&out), scratch_of("scratch-restored"));
+
+    // With the records whole but the published file not the one recorded, the scenes the
+    // records offer are made too.
+    move_first_box(&labels);
+    // (The edited scene's shard: a shard whose inputs are unchanged keeps its file unread.)
+    for s in (summary.manifest.shards.iter()).filter(|s| s.split == Split::Train) {
+        let path = out.join(&s.path);
+        let mut bytes = std::fs::read(&path).expect("shard");
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        std::fs::write(&path, bytes).expect("tamper");
+    }
+    let summary = crate::support::build_quietly(cfg.clone(), &out, 2);
+    assert_eq!(summary.published_scenes, 0);
+    assert_eq!(published_files(&out), scratch_of("scratch-edited-again"));
 }
 
 /// A shard made whole needs the records of scenes the rebuild took from the read cache

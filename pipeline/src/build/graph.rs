@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -768,11 +768,11 @@ type PendingShards = BTreeMap<ShardId, BTreeMap<(String, String, SceneKept), (Sc
 /// A scene of a shard with its kept candidates.
 type ShardScene = (SceneBlob, SceneKept);
 
-/// A scene of a shard being made: its rows as the published file holds them (its inputs are
-/// unchanged), or to be made, with the hash of its inputs.
+/// A scene of a shard being made, with the hash of its inputs: to be made, or (its inputs
+/// unchanged) taken from the published file, whose rows are decoded when the shard is made.
 enum ShardItem {
-    Published(SceneRows, Box<SceneOfShard>),
     Make(ShardScene, String),
+    Published(ShardScene, Box<SceneOfShard>, Option<SceneRows>),
 }
 
 /// A scene's kept cutoffs as integers to hash: (task, slot) and cutoff.
@@ -811,10 +811,12 @@ fn made_rows(job: &Job, items: &[ShardItem]) -> (Vec<MadeRows>, f64) {
     let made = items
         .par_iter()
         .map(|item| match item {
-            ShardItem::Published(rows, scene) => {
-                Ok((rows.clone(), scene.second_pass.clone(), Vec::new()))
+            ShardItem::Published(_, record, Some(rows)) => {
+                Ok((rows.clone(), record.second_pass.clone(), Vec::new()))
             }
-            ShardItem::Make((blob, kept), _) => scene_rows(job, blob, kept),
+            ShardItem::Published((blob, kept), _, None) | ShardItem::Make((blob, kept), _) => {
+                scene_rows(job, blob, kept)
+            }
         })
         .collect();
     (made, start.elapsed().as_secs_f64())
@@ -906,49 +908,48 @@ fn write_owned_shards(
             to_make.push((id, inputs, scenes));
         }
     }
-    // A shard made again takes the rows of its unchanged scenes from its published file;
-    // the other scenes handed over unread are read now, one pass per tree for all shards.
+    // A shard made again takes the rows of its unchanged scenes from its published file
+    // (decoded when the shard is made: one shard's rows at a time); the other scenes handed
+    // over unread are read now, one pass per tree for all shards.
     let start = Instant::now();
-    let mut shard_items: Vec<(ShardId, String, Vec<ShardItem>)> = Vec::new();
+    let mut shard_items: Vec<(ShardId, String, Vec<ShardItem>, Vec<SceneOfShard>)> = Vec::new();
     for (id, inputs, scenes) in to_make {
-        let mut published = job
-            .previous
-            .get(&id.file_name(job.shards))
-            .and_then(|prev| PublishedRows::open(&job.out_dir, &job.shard_scenes_dir, prev));
-        let frames_kept = |rows: &SceneRows| {
-            (job.frames_dir.as_ref())
-                .is_none_or(|d| rows.frames.iter().all(|f| d.join(f).is_file()))
-        };
+        let records = (job.previous.get(&id.file_name(job.shards)))
+            .and_then(|prev| shard_scenes::load(&job.shard_scenes_dir, &prev.inputs))
+            .unwrap_or_default();
+        let mut published: HashMap<(String, String), &SceneOfShard> = (records.iter())
+            .filter(|r| {
+                (job.frames_dir.as_ref())
+                    .is_none_or(|d| r.frames.iter().all(|f| d.join(f).is_file()))
+            })
+            .map(|r| ((r.scene_id.clone(), r.inputs.clone()), r))
+            .collect();
         let items = scenes
             .into_iter()
             .map(|(blob, kept)| {
                 let (scene_id, fingerprint) = blob.key();
                 let scene = scene_inputs(&job.cache_settings, scene_id, fingerprint, &kept);
-                match (published.as_mut())
-                    .and_then(|p| p.take(scene_id, &scene))
-                    .filter(|(rows, _)| frames_kept(rows))
-                {
-                    Some((rows, record)) => ShardItem::Published(rows, Box::new(record)),
+                match published.remove(&(scene_id.to_string(), scene.clone())) {
+                    Some(record) => {
+                        ShardItem::Published((blob, kept), Box::new(record.clone()), None)
+                    }
                     None => ShardItem::Make((blob, kept), scene),
                 }
             })
             .collect();
-        shard_items.push((id, inputs, items));
+        drop(published);
+        shard_items.push((id, inputs, items, records));
     }
-    let to_read: Vec<SceneBlob> = (shard_items.iter())
-        .flat_map(|(_, _, items)| items)
+    let unread: Vec<SceneBlob> = (shard_items.iter())
+        .flat_map(|(_, _, items, _)| items)
         .filter_map(|item| match item {
             ShardItem::Make((blob, _), _) => Some(blob.clone()),
             ShardItem::Published(..) => None,
         })
         .collect();
-    report.reloaded_scenes += to_read.iter().filter(|b| b.data.unread).count() as u64;
-    report.published_scenes += (shard_items.iter())
-        .flat_map(|(_, _, items)| items)
-        .filter(|item| matches!(item, ShardItem::Published(..)))
-        .count() as u64;
-    let mut read = read_stubs(&job.stub_records, to_read)?.into_iter();
-    for item in shard_items.iter_mut().flat_map(|(_, _, items)| items) {
+    report.reloaded_scenes += unread.iter().filter(|b| b.data.unread).count() as u64;
+    let mut read = read_stubs(&job.stub_records, unread)?.into_iter();
+    for item in shard_items.iter_mut().flat_map(|(_, _, items, _)| items) {
         if let ShardItem::Make((blob, _), _) = item
             && let Some(r) = read.next()
         {
@@ -965,7 +966,31 @@ fn write_owned_shards(
         parallel_columns: pool_to_itself,
         ..job.write.clone()
     };
-    for (id, inputs, mut items) in shard_items {
+    for (id, inputs, mut items, records) in shard_items {
+        if items.iter().any(|i| matches!(i, ShardItem::Published(..))) {
+            let start = Instant::now();
+            let mut decoded = (job.previous.get(&id.file_name(job.shards)))
+                .and_then(|prev| PublishedRows::decode(&job.out_dir, prev, records));
+            for item in &mut items {
+                if let ShardItem::Published(scene, record, rows) = item {
+                    *rows =
+                        (decoded.as_mut()).and_then(|d| d.take(&record.scene_id, &record.inputs));
+                    if rows.is_none() {
+                        // The published file is not the one recorded: the scene is made.
+                        let (blob, kept) = scene.clone();
+                        report.reloaded_scenes += u64::from(blob.data.unread);
+                        let blob = read_stubs(&job.stub_records, vec![blob.clone()])?
+                            .pop()
+                            .unwrap_or(blob);
+                        *item = ShardItem::Make((blob, kept), record.inputs.clone());
+                    }
+                }
+            }
+            report.published_scenes += (items.iter())
+                .filter(|i| matches!(i, ShardItem::Published(..)))
+                .count() as u64;
+            report.times.read_s += start.elapsed().as_secs_f64();
+        }
         for item in &mut items {
             // A scene from the first-pass cache is masked now (its counts and errors
             // were reported from the cache; its segmenter cache entries are used again).
@@ -1005,7 +1030,7 @@ fn write_owned_shards(
                         // A scene whose frames could not all be stored is made again.
                         let scene_inputs = match item {
                             _ if !problems.is_empty() => String::new(),
-                            ShardItem::Published(_, record) => record.inputs.clone(),
+                            ShardItem::Published(_, record, _) => record.inputs.clone(),
                             ShardItem::Make(_, scene) => scene.clone(),
                         };
                         records.push(SceneOfShard {

@@ -53,11 +53,14 @@ pub struct PublishedRows {
 }
 
 impl PublishedRows {
-    /// The published rows of shard `prev` (under `out`), when its file is the one the
-    /// manifest describes (size and SHA-256) and its scenes are recorded in `dir` and agree
-    /// with the file; `None` otherwise (the shard is then made whole).
-    pub fn open(out: &Path, dir: &Path, prev: &ShardInfo) -> Option<PublishedRows> {
-        let scenes = load(dir, &prev.inputs)?;
+    /// The rows of published shard `prev` (under `out`) whose scenes are `scenes` (its
+    /// record, see [`load`]), when its file is the one the manifest describes (size and
+    /// SHA-256) and agrees with the record; `None` otherwise (its scenes are then made).
+    pub fn decode(
+        out: &Path,
+        prev: &ShardInfo,
+        scenes: Vec<SceneOfShard>,
+    ) -> Option<PublishedRows> {
         let path = out.join(&prev.path);
         let bytes = std::fs::read(&path).ok()?;
         if bytes.len() as u64 != prev.bytes || sha256_hex(&bytes) != prev.sha256 {
@@ -111,16 +114,15 @@ impl PublishedRows {
         Some(PublishedRows { by_scene })
     }
 
-    /// A scene's published rows and record, if its rows were made from `inputs`.
-    pub fn take(&mut self, scene_id: &str, inputs: &str) -> Option<(SceneRows, SceneOfShard)> {
+    /// A scene's published rows, if its rows were made from `inputs`.
+    pub fn take(&mut self, scene_id: &str, inputs: &str) -> Option<SceneRows> {
         let (batch, scene) = self
             .by_scene
             .remove(&(scene_id.to_string(), inputs.to_string()))?;
-        let rows = SceneRows {
-            scene_id: scene.scene_id.clone(),
+        Some(SceneRows {
+            scene_id: scene.scene_id,
             batch,
-            frames: scene.frames.iter().cloned().collect(),
-        };
-        Some((rows, scene))
+            frames: scene.frames.into_iter().collect(),
+        })
     }
 }

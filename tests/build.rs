@@ -831,6 +831,17 @@ fn unread_scenes_are_read_from_their_trees_when_their_records_are_gone() {
     }
 }
 
+/// A child process stopped when the test ends, also when it fails: a watcher left running
+/// would outlive its temporary tree.
+struct StopOnDrop(std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `--watch` rebuilds when an input changes: after an edit the published output is that of
 /// a from-scratch build of the edited inputs.
 #[test]
@@ -848,16 +859,18 @@ fn watch_republishes_after_an_input_changes() {
     )
     .expect("config");
     let out = dir.path().join("out");
-    let mut watcher = Command::new(env!("CARGO_BIN_EXE_crossview"))
-        .arg("build")
-        .arg("--quiet")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .args(["--watch", "--interval-ms", "100"])
-        .spawn()
-        .expect("spawns");
+    let watcher = StopOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_crossview"))
+            .arg("build")
+            .arg("--quiet")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .args(["--watch", "--interval-ms", "100"])
+            .spawn()
+            .expect("spawns"),
+    );
     let signature = || {
         Manifest::read(&out)
             .ok()
@@ -879,8 +892,7 @@ fn watch_republishes_after_an_input_changes() {
 
     move_first_box(&world.join("messytable/labels/train.json"));
     wait_for(&|| signature().is_some_and(|s| s != first));
-    let _ = watcher.kill();
-    let _ = watcher.wait();
+    drop(watcher);
 
     let scratch = dir.path().join("scratch");
     let r = crossview(&[

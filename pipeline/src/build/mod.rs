@@ -14,6 +14,7 @@ mod shards;
 mod signature;
 mod stubs;
 mod tree_cache;
+mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ pub use graph::{SceneEntry, StageTimes, scene_hash};
 pub use manifest::{MANIFEST, Manifest};
 pub use shards::{SHARD_BATCH_ROWS, ShardId, ShardInfo, ShardWriter};
 pub use signature::{build_signature, input_signature, tree_signature, tree_signatures};
+pub use watch::watch;
 
 /// How a build runs.
 #[derive(Clone, Debug)]
@@ -651,45 +653,4 @@ fn errors_summary(errors: &[InputError]) -> String {
         text.push_str(&format!("{class}: {n} ({}{more})\n", shown.join(", ")));
     }
     text
-}
-
-/// `--watch`: builds, then looks at the inputs every `interval`; once their signature has
-/// changed and then held still for one more look (a file being written does not start a
-/// build), builds again, incrementally: unchanged scenes come from the cache and unchanged
-/// shards keep their files. A failed build is reported and the previous output stays
-/// published. Runs until the process is stopped.
-///
-/// Each change runs the graph again over the caches rather than feeding a live dataflow.
-pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<()> {
-    // An input that cannot be listed gives a signature of its own: the build that follows
-    // reports the problem.
-    let signature = || match resolve_trees(args) {
-        Ok(trees) => match settings(&args.config) {
-            Ok(s) => input_signature(&trees, &s),
-            Err(e) => format!("unreadable settings: {e:#}"),
-        },
-        Err(e) => format!("unreadable inputs: {e:#}"),
-    };
-    if let Err(e) = run(args) {
-        eprintln!("error: {e:#}");
-    }
-    let mut built = signature();
-    loop {
-        std::thread::sleep(interval);
-        let now = signature();
-        if now == built {
-            continue;
-        }
-        std::thread::sleep(interval);
-        if signature() != now {
-            continue;
-        }
-        if !args.quiet {
-            eprintln!("inputs changed: building {}", args.out.display());
-        }
-        if let Err(e) = run(args) {
-            eprintln!("error: {e:#}");
-        }
-        built = now;
-    }
 }

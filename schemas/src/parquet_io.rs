@@ -13,8 +13,10 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::KeyValue;
+use parquet::column::writer::ColumnCloseResult;
+use parquet::file::metadata::{KeyValue, PageIndexPolicy};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::statistics::Statistics;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
@@ -317,6 +319,57 @@ impl<T: ArrowRecord> RecordWriter<T> {
         Ok(())
     }
 
+    /// Appends row group `group` of `source` as it is in that file, its column chunks copied
+    /// byte for byte (no decoding or encoding). The bytes are those of writing the group's
+    /// rows when the source was written with the same options and the group started at the
+    /// same row (pages follow the batches written). Only between row groups: the rows written
+    /// so far must have closed theirs. `source` must be opened with
+    /// [`RecordReader::open_for_copy`].
+    pub fn append_row_group(&mut self, source: &RecordReader<T>, group: usize) -> Result<()> {
+        if self.group.as_ref().is_some_and(|(_, rows)| *rows > 0) {
+            return Err(Error::Internal(
+                "a row group copied into one being written".into(),
+            ));
+        }
+        self.group = None;
+        let metadata = source.metadata.metadata();
+        let Some(row_group) = metadata.row_groups().get(group) else {
+            return Err(Error::Internal(format!(
+                "row group {group} of {} copied; it has {}",
+                source.path.display(),
+                metadata.num_row_groups()
+            )));
+        };
+        let page_index = metadata.page_index_for_row_group(group);
+        let file = File::open(&source.path).map_err(|e| Error::io(&source.path, e))?;
+        let rows = row_group.num_rows() as u64;
+        let mut out = self.file.next_row_group()?;
+        for (c, chunk) in row_group.columns().iter().enumerate() {
+            let mut metadata = chunk.clone();
+            if let Some(stats) = chunk.statistics() {
+                // Read back, statistics forget that the writer also wrote the deprecated
+                // min/max fields (it does for signed sort orders).
+                let signed = chunk.column_descr().sort_order().is_signed();
+                metadata = metadata
+                    .into_builder()
+                    .set_statistics(as_written(stats.clone(), signed))
+                    .build()?;
+            }
+            let close = ColumnCloseResult {
+                bytes_written: chunk.compressed_size() as u64,
+                rows_written: rows,
+                metadata,
+                bloom_filter: None,
+                column_index: page_index.column_index(c).cloned(),
+                offset_index: page_index.offset_index(c).cloned(),
+            };
+            out.append_column(&file, close)?;
+        }
+        out.close()?;
+        self.rows += rows;
+        Ok(())
+    }
+
     /// Rows written so far.
     pub fn rows(&self) -> u64 {
         self.rows
@@ -331,6 +384,25 @@ impl<T: ArrowRecord> RecordWriter<T> {
     }
 }
 
+/// Statistics read from a file as the writer holds them: with the deprecated min/max fields
+/// written too when the sort order is signed.
+fn as_written(stats: Statistics, signed: bool) -> Statistics {
+    match stats {
+        Statistics::Boolean(s) => Statistics::Boolean(s.with_backwards_compatible_min_max(signed)),
+        Statistics::Int32(s) => Statistics::Int32(s.with_backwards_compatible_min_max(signed)),
+        Statistics::Int64(s) => Statistics::Int64(s.with_backwards_compatible_min_max(signed)),
+        Statistics::Int96(s) => Statistics::Int96(s.with_backwards_compatible_min_max(signed)),
+        Statistics::Float(s) => Statistics::Float(s.with_backwards_compatible_min_max(signed)),
+        Statistics::Double(s) => Statistics::Double(s.with_backwards_compatible_min_max(signed)),
+        Statistics::ByteArray(s) => {
+            Statistics::ByteArray(s.with_backwards_compatible_min_max(signed))
+        }
+        Statistics::FixedLenByteArray(s) => {
+            Statistics::FixedLenByteArray(s.with_backwards_compatible_min_max(signed))
+        }
+    }
+}
+
 /// Reads a Parquet file of one record type, one row group at a time.
 pub struct RecordReader<T: ArrowRecord> {
     path: PathBuf,
@@ -342,9 +414,23 @@ pub struct RecordReader<T: ArrowRecord> {
 impl<T: ArrowRecord> RecordReader<T> {
     /// Opens a file and checks that it holds `T` records of this [`SCHEMA_VERSION`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
+        Self::open_with(path.as_ref(), ArrowReaderOptions::default())
+    }
+
+    /// Opens a file like [`RecordReader::open`], with what its row groups need to be copied
+    /// into another file as they are ([`RecordWriter::append_row_group`]): the page index and
+    /// the pages' encoding counts as written.
+    pub fn open_for_copy(path: impl AsRef<Path>) -> Result<Self> {
+        let options = ArrowReaderOptions::default()
+            .with_page_index_policy(PageIndexPolicy::Optional)
+            .with_encoding_stats_as_mask(false);
+        Self::open_with(path.as_ref(), options)
+    }
+
+    fn open_with(path: &Path, options: ArrowReaderOptions) -> Result<Self> {
+        let path = path.to_path_buf();
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())?;
+        let metadata = ArrowReaderMetadata::load(&file, options)?;
         let kv = |key: &str| -> Option<String> {
             metadata
                 .metadata()

@@ -364,6 +364,62 @@ proptest! {
         prop_assert_eq!(std::fs::read(&path).expect("written"), expected);
     }
 
+    /// Row groups copied from another file as they are, among row groups written from rows:
+    /// the bytes of writing every group's rows.
+    #[test]
+    fn copied_row_groups_are_the_bytes_of_writing_their_rows(
+        old in prop::collection::vec(qa_sample(), 1..16),
+        fresh in prop::collection::vec(qa_sample(), 16),
+        replaced in prop::collection::vec(proptest::bool::ANY, 16),
+        row_group_rows in 1usize..6,
+        parallel_columns in proptest::bool::ANY,
+    ) {
+        let opts = WriteOptions { row_group_rows, zstd_level: 1, config_hash: "c".into(), parallel_columns };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, groups: &mut dyn FnMut(&mut RecordWriter<QaSample>)| {
+            let path = dir.path().join(name);
+            let mut w = RecordWriter::<QaSample>::create(&path, &opts).expect("create");
+            groups(&mut w);
+            w.finish().expect("finish");
+            path
+        };
+        let batch = |rows: &[QaSample]| QaSample::to_batch(rows).expect("batch");
+        let old_groups: Vec<&[QaSample]> = old.chunks(row_group_rows).collect();
+        let new_groups: Vec<&[QaSample]> = old_groups
+            .iter()
+            .enumerate()
+            .map(|(g, rows)| {
+                let at = g * row_group_rows;
+                if replaced[g] { &fresh[at..at + rows.len()] } else { *rows }
+            })
+            .collect();
+        let old_path = write("old.parquet", &mut |w| {
+            for rows in &old_groups {
+                w.write_batch(&batch(rows)).expect("write");
+            }
+        });
+        let expected = write("expected.parquet", &mut |w| {
+            for rows in &new_groups {
+                w.write_batch(&batch(rows)).expect("write");
+            }
+        });
+        let source = RecordReader::<QaSample>::open_for_copy(&old_path).expect("open");
+        let spliced = write("spliced.parquet", &mut |w| {
+            for (g, rows) in new_groups.iter().enumerate() {
+                if replaced[g] {
+                    w.write_batch(&batch(rows)).expect("write");
+                } else {
+                    w.append_row_group(&source, g).expect("copied");
+                }
+            }
+        });
+        let spliced = std::fs::read(spliced).expect("spliced");
+        prop_assert!(spliced == std::fs::read(expected).expect("expected"));
+        // And the spliced file reads back as the new rows.
+        let back = RecordReader::<QaSample>::read_all(dir.path().join("spliced.parquet")).expect("read");
+        prop_assert_eq!(back, new_groups.concat());
+    }
+
     #[test]
     fn qa_samples_round_trip(rows in prop::collection::vec(qa_sample(), 0..8)) { parquet_round_trip(&rows); }
 
@@ -511,4 +567,31 @@ fn unique_and_unstatistical_columns_name_real_parquet_leaves_written_without_sta
     check(&[qa]);
     let obs = observation().new_tree(&mut runner).expect("tree").current();
     check(&[obs]);
+}
+
+/// A row group is copied only between row groups: not into one being written.
+#[test]
+fn a_row_group_is_not_copied_into_one_being_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = WriteOptions {
+        row_group_rows: 4,
+        ..WriteOptions::default()
+    };
+    let scenes: Vec<Scene> = (0..4)
+        .map(|i| Scene {
+            scene_id: format!("messytable/s{i}"),
+            source: SourceKind::MessyTable,
+            source_split: "train".into(),
+        })
+        .collect();
+    let old = dir.path().join("old.parquet");
+    let mut w = RecordWriter::<Scene>::create(&old, &opts).expect("create");
+    w.write(&scenes).expect("write");
+    w.finish().expect("finish");
+    let source = RecordReader::<Scene>::open_for_copy(&old).expect("open");
+    let mut w =
+        RecordWriter::<Scene>::create(dir.path().join("new.parquet"), &opts).expect("create");
+    w.write(&scenes[..1]).expect("write");
+    assert!(w.append_row_group(&source, 0).is_err());
+    assert!(w.append_row_group(&source, 1).is_err(), "no such group");
 }

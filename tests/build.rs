@@ -743,9 +743,11 @@ fn a_remade_shard_takes_its_unchanged_scenes_rows_from_the_published_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let world = dir.path().join("world");
     write_world(&world, 31, [6, 1, 1, 1]);
-    // One shard per split: the edited scene shares its shard with the others.
+    // One shard per split: the edited scene shares its shard with the others; row groups of
+    // one writer batch, so the shard has several.
     let mut cfg = config(1);
     cfg.sources = vec![SourceEntry::Path(world.clone())];
+    cfg.output.row_group_rows = crossview::build::SHARD_BATCH_ROWS;
     let out = dir.path().join("out");
     run_build(cfg.clone(), &out, 2);
     let labels = world.join("messytable/labels/train.json");
@@ -768,6 +770,15 @@ fn a_remade_shard_takes_its_unchanged_scenes_rows_from_the_published_file() {
         summary.published_scenes >= 1 && summary.published_scenes < train_scenes,
         "{} of {train_scenes} scenes' rows from the published shard",
         summary.published_scenes
+    );
+    // Row groups before the edited scene's rows are copied as they are, the rest written.
+    let groups = (summary.manifest.shards.iter())
+        .map(|s| s.rows.div_ceil(crossview::build::SHARD_BATCH_ROWS as u64))
+        .sum::<u64>();
+    assert!(
+        summary.copied_row_groups >= 1 && summary.copied_row_groups < groups,
+        "{} of {groups} row groups copied",
+        summary.copied_row_groups
     );
     assert_eq!(published_files(&out), scratch_of("scratch-edited"));
 
@@ -798,6 +809,7 @@ fn a_remade_shard_takes_its_unchanged_scenes_rows_from_the_published_file() {
     }
     let summary = crate::support::build_quietly(cfg.clone(), &out, 2);
     assert_eq!(summary.published_scenes, 0);
+    assert_eq!(summary.copied_row_groups, 0);
     assert_eq!(published_files(&out), scratch_of("scratch-edited-again"));
 }
 

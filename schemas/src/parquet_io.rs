@@ -495,6 +495,11 @@ impl<T: ArrowRecord> RecordReader<T> {
         self.metadata.metadata().num_row_groups()
     }
 
+    /// Rows of row group `group` (0 past the last).
+    pub fn row_group_rows(&self, group: usize) -> u64 {
+        (self.metadata.metadata().row_groups().get(group)).map_or(0, |g| g.num_rows() as u64)
+    }
+
     /// The next row group as one batch, or `None` at the end.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         if self.next_group >= self.num_row_groups() {

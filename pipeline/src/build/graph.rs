@@ -42,8 +42,8 @@ use super::cache::{self, FirstPass, SceneMasks};
 use super::eligible::EligibleStore;
 use super::frames::SceneFrames;
 use super::progress::Counters;
-use super::shard_scenes::{self, PublishedRows, SceneOfShard};
-use super::shards::{SceneRows, ShardId, ShardInfo, ShardWriter};
+use super::shard_scenes::{self, PlannedScene, PublishedRows, SceneOfShard, copied_groups};
+use super::shards::{SHARD_BATCH_ROWS, SceneRows, ShardId, ShardInfo, ShardWriter};
 use super::stubs::{StubRecords, read_stubs};
 use super::tree_cache::{self, KnownScenes, TreeEntry};
 
@@ -326,6 +326,8 @@ pub struct WorkerReport {
     pub reloaded_scenes: u64,
     /// Scenes of remade shards whose rows were taken from the published file.
     pub published_scenes: u64,
+    /// Row groups of remade shards copied from the published file as they are.
+    pub copied_row_groups: u64,
     /// Scenes this worker ranked (the others came from the first-pass cache).
     pub ranked_scenes: u64,
     /// Corpus counts of the scenes this worker processed.
@@ -769,10 +771,11 @@ type PendingShards = BTreeMap<ShardId, BTreeMap<(String, String, SceneKept), (Sc
 type ShardScene = (SceneBlob, SceneKept);
 
 /// A scene of a shard being made, with the hash of its inputs: to be made, or (its inputs
-/// unchanged) taken from the published file, whose rows are decoded when the shard is made.
+/// unchanged) taken from the published file, whose rows are copied or decoded when the
+/// shard is made.
 enum ShardItem {
     Make(ShardScene, String),
-    Published(ShardScene, Box<SceneOfShard>, Option<SceneRows>),
+    Published(ShardScene, Box<SceneOfShard>),
 }
 
 /// A scene's kept cutoffs as integers to hash: (task, slot) and cutoff.
@@ -811,10 +814,7 @@ fn made_rows(job: &Job, items: &[ShardItem]) -> (Vec<MadeRows>, f64) {
     let made = items
         .par_iter()
         .map(|item| match item {
-            ShardItem::Published(_, record, Some(rows)) => {
-                Ok((rows.clone(), record.second_pass.clone(), Vec::new()))
-            }
-            ShardItem::Published((blob, kept), _, None) | ShardItem::Make((blob, kept), _) => {
+            ShardItem::Published((blob, kept), _) | ShardItem::Make((blob, kept), _) => {
                 scene_rows(job, blob, kept)
             }
         })
@@ -930,9 +930,7 @@ fn write_owned_shards(
                 let (scene_id, fingerprint) = blob.key();
                 let scene = scene_inputs(&job.cache_settings, scene_id, fingerprint, &kept);
                 match published.remove(&(scene_id.to_string(), scene.clone())) {
-                    Some(record) => {
-                        ShardItem::Published((blob, kept), Box::new(record.clone()), None)
-                    }
+                    Some(record) => ShardItem::Published((blob, kept), Box::new(record.clone())),
                     None => ShardItem::Make((blob, kept), scene),
                 }
             })
@@ -968,45 +966,11 @@ fn write_owned_shards(
     };
     for (id, inputs, mut items, records) in shard_items {
         if items.iter().any(|i| matches!(i, ShardItem::Published(..))) {
-            let start = Instant::now();
-            let mut decoded = (job.previous.get(&id.file_name(job.shards)))
-                .and_then(|prev| PublishedRows::decode(&job.out_dir, prev, records));
-            for item in &mut items {
-                if let ShardItem::Published(scene, record, rows) = item {
-                    *rows =
-                        (decoded.as_mut()).and_then(|d| d.take(&record.scene_id, &record.inputs));
-                    if rows.is_none() {
-                        // The published file is not the one recorded: the scene is made.
-                        let (blob, kept) = scene.clone();
-                        report.reloaded_scenes += u64::from(blob.data.unread);
-                        let blob = read_stubs(&job.stub_records, vec![blob.clone()])?
-                            .pop()
-                            .unwrap_or(blob);
-                        *item = ShardItem::Make((blob, kept), record.inputs.clone());
-                    }
-                }
-            }
-            report.published_scenes += (items.iter())
-                .filter(|i| matches!(i, ShardItem::Published(..)))
-                .count() as u64;
-            report.times.read_s += start.elapsed().as_secs_f64();
+            remake_shard(job, id, inputs, items, records, masking, report, &write)?;
+            Counters::bump(&job.progress.shards_written, 1);
+            continue;
         }
-        for item in &mut items {
-            // A scene from the first-pass cache is masked now (its counts and errors
-            // were reported from the cache; its segmenter cache entries are used again).
-            if let ShardItem::Make((blob, _), _) = item
-                && !blob.masked
-            {
-                let (masked, masks) = masking.complete(blob.clone());
-                masking.cache_keys.extend(masks.cache_keys);
-                // Calls are work of this build (none while the segmenter cache holds).
-                masking.stats.model_calls += masks.stats.model_calls;
-                if let Some(f) = masking.failure.take() {
-                    anyhow::bail!(f);
-                }
-                *blob = masked;
-            }
-        }
+        mask_items(masking, &mut items)?;
         let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &write)?;
         let mut second_pass = CorpusStats::default();
         let mut records: Vec<SceneOfShard> = Vec::with_capacity(items.len());
@@ -1030,7 +994,7 @@ fn write_owned_shards(
                         // A scene whose frames could not all be stored is made again.
                         let scene_inputs = match item {
                             _ if !problems.is_empty() => String::new(),
-                            ShardItem::Published(_, record, _) => record.inputs.clone(),
+                            ShardItem::Published(_, record) => record.inputs.clone(),
                             ShardItem::Make(_, scene) => scene.clone(),
                         };
                         records.push(SceneOfShard {
@@ -1069,6 +1033,251 @@ fn write_owned_shards(
         report.times.shards_s += start.elapsed().as_secs_f64();
         Counters::bump(&job.progress.shards_written, 1);
     }
+    Ok(())
+}
+
+/// Masks the scenes of a shard to be made that came from the first-pass cache (their counts
+/// and errors were reported from the cache; their segmenter cache entries are used again).
+fn mask_items(masking: &mut Masking, items: &mut [ShardItem]) -> anyhow::Result<()> {
+    for item in items {
+        if let ShardItem::Make((blob, _), _) = item
+            && !blob.masked
+        {
+            let (masked, masks) = masking.complete(blob.clone());
+            masking.cache_keys.extend(masks.cache_keys);
+            // Calls are work of this build (none while the segmenter cache holds).
+            masking.stats.model_calls += masks.stats.model_calls;
+            if let Some(f) = masking.failure.take() {
+                anyhow::bail!(f);
+            }
+            *blob = masked;
+        }
+    }
+    Ok(())
+}
+
+/// The published scenes of a shard are made instead (its published file is not the one
+/// recorded): read again where they were handed over unread.
+fn make_published_scenes(
+    job: &Job,
+    items: &mut [ShardItem],
+    report: &mut WorkerReport,
+) -> anyhow::Result<()> {
+    for item in items {
+        if let ShardItem::Published(scene, record) = item {
+            let (blob, kept) = scene.clone();
+            report.reloaded_scenes += u64::from(blob.data.unread);
+            let blob = read_stubs(&job.stub_records, vec![blob.clone()])?
+                .pop()
+                .unwrap_or(blob);
+            *item = ShardItem::Make((blob, kept), record.inputs.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Makes again a shard some of whose scenes' rows are those of its published file (a
+/// rebuild): the changed scenes' rows are made first, so where every row lands is known;
+/// row groups holding only published rows, where they were, are copied from the published
+/// file as they are; the published rows of the other groups are decoded from it.
+#[allow(clippy::too_many_arguments)]
+fn remake_shard(
+    job: &Job,
+    id: ShardId,
+    inputs: String,
+    mut items: Vec<ShardItem>,
+    records: Vec<SceneOfShard>,
+    masking: &mut Masking,
+    report: &mut WorkerReport,
+    write: &WriteOptions,
+) -> anyhow::Result<()> {
+    let prev = job.previous.get(&id.file_name(job.shards));
+    let group_rows = job.write.row_group_rows.max(1) as u64;
+    let mut published = None;
+    let mut made: Vec<Option<(SceneRows, CorpusStats, Vec<String>)>> = Vec::new();
+    let mut copied = Vec::new();
+    // At most twice: a published file that disagrees with its record has its scenes made.
+    for attempt in 0..2 {
+        mask_items(masking, &mut items)?;
+        let start = Instant::now();
+        let fresh: Vec<Option<MadeRows>> = items
+            .par_iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                ShardItem::Make(..) if made.get(i).is_some_and(Option::is_some) => None,
+                ShardItem::Make((blob, kept), _) => Some(scene_rows(job, blob, kept)),
+                ShardItem::Published(..) => None,
+            })
+            .collect();
+        report.times.emit_s += start.elapsed().as_secs_f64();
+        made.resize_with(items.len(), || None);
+        for (slot, m) in made.iter_mut().zip(fresh) {
+            if let Some(m) = m {
+                *slot = Some(m?);
+            }
+        }
+        let start = Instant::now();
+        let planned: Vec<PlannedScene<'_>> = items
+            .iter()
+            .zip(&made)
+            .map(|(item, m)| match (item, m) {
+                (ShardItem::Published(_, record), _) => PlannedScene {
+                    scene_id: &record.scene_id,
+                    inputs: &record.inputs,
+                    rows: record.rows,
+                    published: true,
+                },
+                (ShardItem::Make(_, scene), m) => PlannedScene {
+                    scene_id: m.as_ref().map_or("", |(rows, _, _)| rows.scene_id.as_str()),
+                    inputs: scene,
+                    rows: m
+                        .as_ref()
+                        .map_or(0, |(rows, _, _)| rows.batch.num_rows() as u64),
+                    published: false,
+                },
+            })
+            .collect();
+        // Groups are copied only where the writer cuts its batches at the same rows in every
+        // group (see `copied_groups`).
+        copied = match prev {
+            Some(_) if (group_rows as usize).is_multiple_of(SHARD_BATCH_ROWS) => {
+                copied_groups(&records, &planned, group_rows)
+            }
+            _ => vec![
+                false;
+                planned
+                    .iter()
+                    .map(|p| p.rows)
+                    .sum::<u64>()
+                    .div_ceil(group_rows) as usize
+            ],
+        };
+        // The published scenes with rows in a group that is not copied are decoded.
+        let mut wanted = std::collections::HashSet::new();
+        let mut at = 0;
+        for p in &planned {
+            let end = at + p.rows;
+            if p.published
+                && end > at
+                && (at / group_rows..=(end - 1) / group_rows).any(|g| !copied[g as usize])
+            {
+                wanted.insert((p.scene_id.to_string(), p.inputs.to_string()));
+            }
+            at = end;
+        }
+        drop(planned);
+        published = prev.and_then(|prev| {
+            PublishedRows::decode(&job.out_dir, prev, records.clone(), |s| {
+                wanted.contains(&(s.scene_id.clone(), s.inputs.clone()))
+            })
+        });
+        report.times.read_s += start.elapsed().as_secs_f64();
+        if published.is_some() || attempt == 1 {
+            break;
+        }
+        make_published_scenes(job, &mut items, report)?;
+    }
+    if published.is_none() {
+        copied.iter_mut().for_each(|c| *c = false);
+    }
+    // Each scene's rows to write (none for scenes wholly in copied groups).
+    let mut rows_of: Vec<Option<SceneRows>> = Vec::with_capacity(items.len());
+    for (item, m) in items.iter().zip(&made) {
+        rows_of.push(match (item, m) {
+            (ShardItem::Published(_, record), _) => {
+                (published.as_mut()).and_then(|p| p.take(&record.scene_id, &record.inputs))
+            }
+            (ShardItem::Make(..), m) => m.as_ref().map(|(rows, _, _)| rows.clone()),
+        });
+    }
+    report.published_scenes += (items.iter())
+        .filter(|i| matches!(i, ShardItem::Published(..)))
+        .count() as u64;
+    let start = Instant::now();
+    let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, write)?;
+    let mut second_pass = CorpusStats::default();
+    let mut records_out: Vec<SceneOfShard> = Vec::with_capacity(items.len());
+    // (scene index, first row, rows) in file order.
+    let mut spans = Vec::with_capacity(items.len());
+    let mut at = 0u64;
+    for (i, (item, m)) in items.iter().zip(&made).enumerate() {
+        let (record, problems): (SceneOfShard, &[String]) = match (item, m) {
+            (ShardItem::Published(_, record), _) => ((**record).clone(), &[]),
+            (ShardItem::Make(_, scene), Some((rows, st, problems))) => (
+                SceneOfShard {
+                    scene_id: rows.scene_id.clone(),
+                    // A scene whose frames could not all be stored is made again.
+                    inputs: if problems.is_empty() {
+                        scene.clone()
+                    } else {
+                        String::new()
+                    },
+                    rows: rows.batch.num_rows() as u64,
+                    second_pass: st.clone(),
+                    frames: rows.frames.iter().cloned().collect(),
+                },
+                problems,
+            ),
+            (ShardItem::Make(..), None) => anyhow::bail!("a scene of shard {id:?} was not made"),
+        };
+        spans.push((i, at, record.rows));
+        at += record.rows;
+        second_pass.merge(&record.second_pass);
+        report.frame_problems.extend(problems.iter().cloned());
+        Counters::bump(&job.progress.scenes_emitted, 1);
+        Counters::bump(&job.progress.samples, record.rows);
+        records_out.push(record);
+    }
+    let mut next = 0;
+    for (g, &copy) in copied.iter().enumerate() {
+        let (lo, hi) = (g as u64 * group_rows, ((g as u64 + 1) * group_rows).min(at));
+        while spans.get(next).is_some_and(|&(_, s, n)| s + n <= lo) {
+            next += 1;
+        }
+        let in_group = spans[next..]
+            .iter()
+            .take_while(|&&(_, s, _)| s < hi)
+            .filter(|&&(_, _, n)| n > 0);
+        if copy {
+            let source = published.as_ref().map(PublishedRows::source);
+            let Some(source) = source else {
+                anyhow::bail!("row group {g} of shard {id:?} copied without its file");
+            };
+            let scenes: Vec<(&str, &[String])> = in_group
+                .map(|&(i, _, _)| {
+                    (
+                        records_out[i].scene_id.as_str(),
+                        records_out[i].frames.as_slice(),
+                    )
+                })
+                .collect();
+            writer.copy_group(source, g, &scenes)?;
+            report.copied_row_groups += 1;
+            continue;
+        }
+        for &(i, s, n) in in_group {
+            let Some(rows) = &rows_of[i] else {
+                anyhow::bail!(
+                    "the rows of scene {} of shard {id:?} were not taken",
+                    records_out[i].scene_id
+                );
+            };
+            let from = lo.max(s) - s;
+            let to = hi.min(s + n) - s;
+            writer.push_rows(SceneRows {
+                scene_id: rows.scene_id.clone(),
+                batch: rows.batch.slice(from as usize, (to - from) as usize),
+                frames: rows.frames.clone(),
+            })?;
+        }
+    }
+    let mut info = writer.finish()?;
+    info.second_pass = second_pass;
+    // A shard whose scenes are not recorded is only made whole next time.
+    let _ = shard_scenes::store(&job.shard_scenes_dir, &info.inputs, &records_out);
+    report.stats.merge(&info.second_pass);
+    report.shards.push(info);
+    report.times.shards_s += start.elapsed().as_secs_f64();
     Ok(())
 }
 

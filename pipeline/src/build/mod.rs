@@ -134,6 +134,8 @@ pub struct BuildSummary {
     pub reloaded_scenes: u64,
     /// Scenes of rewritten shards whose rows were taken from the published file.
     pub published_scenes: u64,
+    /// Row groups of rewritten shards copied from the published file as they are.
+    pub copied_row_groups: u64,
     /// What mask completion did.
     pub masks: MaskStats,
 }
@@ -306,6 +308,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     let mut masks = MaskStats::default();
     let mut ranked_scenes = 0u64;
     let (mut unread_scenes, mut reloaded_scenes, mut published_scenes) = (0u64, 0u64, 0u64);
+    let mut copied_row_groups = 0u64;
     let mut tree_keys = BTreeSet::new();
     for r in reports {
         if let Some(f) = r.failure {
@@ -323,6 +326,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         unread_scenes += r.unread_scenes;
         reloaded_scenes += r.reloaded_scenes;
         published_scenes += r.published_scenes;
+        copied_row_groups += r.copied_row_groups;
         tree_keys.extend(r.tree_keys);
         for shard in &r.shards {
             shown.extend(shard.frames.iter().cloned());
@@ -384,6 +388,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         "scenes_unread": unread_scenes,
         "scenes_read_for_shards": reloaded_scenes,
         "scenes_rows_from_published": published_scenes,
+        "row_groups_copied": copied_row_groups,
         "rows": shards.iter().map(|s| s.rows).sum::<u64>(),
         "frames": frames,
         "input_errors": real_errors.len(),
@@ -438,6 +443,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         unread_scenes,
         reloaded_scenes,
         published_scenes,
+        copied_row_groups,
         masks,
     })
 }
@@ -613,12 +619,13 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
         );
         let scenes = s.manifest.scenes.len() as u64;
         println!(
-            "scenes: {} read, {} from the caches unread ({} of them read for rewritten shards), {} ranked; {} scenes' rows taken from published shards",
+            "scenes: {} read, {} from the caches unread ({} of them read for rewritten shards), {} ranked; {} scenes' rows taken from published shards ({} row groups copied)",
             scenes - s.unread_scenes,
             s.unread_scenes,
             s.reloaded_scenes,
             s.ranked_scenes,
-            s.published_scenes
+            s.published_scenes,
+            s.copied_row_groups
         );
         let m = s.masks.total();
         println!(

@@ -9,7 +9,7 @@ use arrow_array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use crossview_schemas::{
-    QaSample, RecordWriter, SampleColumns, SampleRef, Split, WriteOptions, sha256_hex,
+    QaSample, RecordReader, RecordWriter, SampleColumns, SampleRef, Split, WriteOptions, sha256_hex,
 };
 use crossview_stages::corpus::CorpusStats;
 
@@ -196,6 +196,31 @@ impl ShardWriter {
         self.pending_rows += rows.batch.num_rows();
         self.pending.push(rows.batch);
         self.write_pending(false)
+    }
+
+    /// Appends row group `group` of published shard `source` as it is (its column chunks
+    /// copied): the rows of `scenes` (in order, each with the frames its samples show) there.
+    /// Only between row groups: every row pushed before must have been written.
+    pub fn copy_group(
+        &mut self,
+        source: &RecordReader<QaSample>,
+        group: usize,
+        scenes: &[(&str, &[String])],
+    ) -> anyhow::Result<()> {
+        if !self.columns.is_empty() || self.pending_rows > 0 {
+            anyhow::bail!(
+                "a row group copied into {} after rows not yet written",
+                self.rel
+            );
+        }
+        self.writer.append_row_group(source, group)?;
+        for (scene_id, frames) in scenes {
+            if self.scenes.last().map(String::as_str) != Some(*scene_id) {
+                self.scenes.push(scene_id.to_string());
+            }
+            self.frames.extend(frames.iter().cloned());
+        }
+        Ok(())
     }
 
     /// Moves the rows in `columns` to `pending`.

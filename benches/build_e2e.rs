@@ -168,17 +168,20 @@ fn main() {
 
     // The baseline: the same rows, already in memory, written to the same shards with the
     // same options on 2 threads.
-    let shards: Vec<(String, Vec<QaSample>)> = manifest
+    // Each shard's rows by row group: the build cuts groups at scene boundaries.
+    let shards: Vec<(String, Vec<Vec<QaSample>>)> = manifest
         .shards
         .iter()
         .map(|s| {
-            let rows = RecordReader::<QaSample>::read_all(out2.join(&s.path)).expect("shard");
-            (s.path.clone(), rows)
+            let reader = RecordReader::<QaSample>::open(out2.join(&s.path)).expect("shard");
+            let groups = reader.map(|g| g.expect("row group")).collect();
+            (s.path.clone(), groups)
         })
         .collect();
     let reader = RecordReader::<QaSample>::open(out2.join(&manifest.shards[0].path)).expect("open");
     let opts = WriteOptions {
         config_hash: reader.config_hash().unwrap_or_default(),
+        row_group_rows: usize::MAX,
         ..WriteOptions::default()
     };
     let plain = target.join("bench-write-only");
@@ -190,10 +193,13 @@ fn main() {
         .expect("pool");
     let start = Instant::now();
     pool.install(|| {
-        shards.par_iter().for_each(|(path, rows)| {
+        shards.par_iter().for_each(|(path, groups)| {
             let mut w = RecordWriter::<QaSample>::create(plain.join(path), &opts).expect("create");
-            for chunk in rows.chunks(SHARD_BATCH_ROWS) {
-                w.write(chunk).expect("write");
+            for rows in groups {
+                for chunk in rows.chunks(SHARD_BATCH_ROWS) {
+                    w.write(chunk).expect("write");
+                }
+                w.end_row_group().expect("row group");
             }
             w.finish().expect("finish");
         })

@@ -319,6 +319,12 @@ impl<T: ArrowRecord> RecordWriter<T> {
         Ok(())
     }
 
+    /// Closes the row group being written (none if it has no rows): the next rows start
+    /// another, whatever the configured row group size.
+    pub fn end_row_group(&mut self) -> Result<()> {
+        self.flush_group()
+    }
+
     /// Appends row group `group` of `source` as it is in that file, its column chunks copied
     /// byte for byte (no decoding or encoding). The bytes are those of writing the group's
     /// rows when the source was written with the same options and the group started at the

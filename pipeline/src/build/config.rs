@@ -58,7 +58,9 @@ impl SourceEntry {
 pub struct OutputConfig {
     /// Shards per split; a sample's shard is its scene's hash bucket.
     pub shards_per_split: u32,
-    /// Parquet rows per row group.
+    /// Rows a shard's Parquet row group aims at: groups hold whole scenes and end at one
+    /// of half this many rows or more chosen by its id, or once they hold this many (see
+    /// `shards::ends_row_group`).
     pub row_group_rows: usize,
     /// zstd level of the shards.
     pub zstd_level: i32,

@@ -43,7 +43,7 @@ use super::eligible::EligibleStore;
 use super::frames::SceneFrames;
 use super::progress::Counters;
 use super::shard_scenes::{self, PlannedScene, PublishedRows, SceneOfShard, copied_groups};
-use super::shards::{SHARD_BATCH_ROWS, SceneRows, ShardId, ShardInfo, ShardWriter};
+use super::shards::{SceneRows, ShardId, ShardInfo, ShardWriter};
 use super::stubs::{StubRecords, read_stubs};
 use super::tree_cache::{self, KnownScenes, TreeEntry};
 
@@ -1077,9 +1077,9 @@ fn make_published_scenes(
 }
 
 /// Makes again a shard some of whose scenes' rows are those of its published file (a
-/// rebuild): the changed scenes' rows are made first, so where every row lands is known;
-/// row groups holding only published rows, where they were, are copied from the published
-/// file as they are; the published rows of the other groups are decoded from it.
+/// rebuild): the changed scenes' rows are made first, so the shard's row groups are known;
+/// a group that was a group of the published file, scene for scene, is copied from it as
+/// it is; the published rows of the other groups are decoded from it.
 #[allow(clippy::too_many_arguments)]
 fn remake_shard(
     job: &Job,
@@ -1137,33 +1137,13 @@ fn remake_shard(
                 },
             })
             .collect();
-        // Groups are copied only where the writer cuts its batches at the same rows in every
-        // group (see `copied_groups`).
-        copied = match prev {
-            Some(_) if (group_rows as usize).is_multiple_of(SHARD_BATCH_ROWS) => {
-                copied_groups(&records, &planned, group_rows)
-            }
-            _ => vec![
-                false;
-                planned
-                    .iter()
-                    .map(|p| p.rows)
-                    .sum::<u64>()
-                    .div_ceil(group_rows) as usize
-            ],
-        };
-        // The published scenes with rows in a group that is not copied are decoded.
+        copied = copied_groups(&records, &planned, group_rows);
+        // The published scenes of the groups that are not copied are decoded.
         let mut wanted = std::collections::HashSet::new();
-        let mut at = 0;
-        for p in &planned {
-            let end = at + p.rows;
-            if p.published
-                && end > at
-                && (at / group_rows..=(end - 1) / group_rows).any(|g| !copied[g as usize])
-            {
+        for (range, _) in copied.iter().filter(|(_, copy)| copy.is_none()) {
+            for p in planned[range.clone()].iter().filter(|p| p.published) {
                 wanted.insert((p.scene_id.to_string(), p.inputs.to_string()));
             }
-            at = end;
         }
         drop(planned);
         published = prev.and_then(|prev| {
@@ -1177,8 +1157,21 @@ fn remake_shard(
         }
         make_published_scenes(job, &mut items, report)?;
     }
-    if published.is_none() {
-        copied.iter_mut().for_each(|c| *c = false);
+    // A group is copied only from the published file, where it has the rows it should.
+    for (range, copy) in &mut copied {
+        let rows: u64 = (items[range.clone()].iter())
+            .map(|item| match item {
+                ShardItem::Published(_, record) => record.rows,
+                ShardItem::Make(..) => 0,
+            })
+            .sum();
+        if copy.is_some_and(|g| {
+            published
+                .as_ref()
+                .is_none_or(|p| p.source().row_group_rows(g) != rows)
+        }) {
+            *copy = None;
+        }
     }
     // Each scene's rows to write (none for scenes wholly in copied groups).
     let mut rows_of: Vec<Option<SceneRows>> = Vec::with_capacity(items.len());
@@ -1197,10 +1190,7 @@ fn remake_shard(
     let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, write)?;
     let mut second_pass = CorpusStats::default();
     let mut records_out: Vec<SceneOfShard> = Vec::with_capacity(items.len());
-    // (scene index, first row, rows) in file order.
-    let mut spans = Vec::with_capacity(items.len());
-    let mut at = 0u64;
-    for (i, (item, m)) in items.iter().zip(&made).enumerate() {
+    for (item, m) in items.iter().zip(&made) {
         let (record, problems): (SceneOfShard, &[String]) = match (item, m) {
             (ShardItem::Published(_, record), _) => ((**record).clone(), &[]),
             (ShardItem::Make(_, scene), Some((rows, st, problems))) => (
@@ -1220,55 +1210,34 @@ fn remake_shard(
             ),
             (ShardItem::Make(..), None) => anyhow::bail!("a scene of shard {id:?} was not made"),
         };
-        spans.push((i, at, record.rows));
-        at += record.rows;
         second_pass.merge(&record.second_pass);
         report.frame_problems.extend(problems.iter().cloned());
         Counters::bump(&job.progress.scenes_emitted, 1);
         Counters::bump(&job.progress.samples, record.rows);
         records_out.push(record);
     }
-    let mut next = 0;
-    for (g, &copy) in copied.iter().enumerate() {
-        let (lo, hi) = (g as u64 * group_rows, ((g as u64 + 1) * group_rows).min(at));
-        while spans.get(next).is_some_and(|&(_, s, n)| s + n <= lo) {
-            next += 1;
-        }
-        let in_group = spans[next..]
-            .iter()
-            .take_while(|&&(_, s, _)| s < hi)
-            .filter(|&&(_, _, n)| n > 0);
-        if copy {
-            let source = published.as_ref().map(PublishedRows::source);
-            let Some(source) = source else {
+    for (range, copy) in copied {
+        if let Some(g) = copy {
+            let Some(source) = published.as_ref().map(PublishedRows::source) else {
                 anyhow::bail!("row group {g} of shard {id:?} copied without its file");
             };
-            let scenes: Vec<(&str, &[String])> = in_group
-                .map(|&(i, _, _)| {
-                    (
-                        records_out[i].scene_id.as_str(),
-                        records_out[i].frames.as_slice(),
-                    )
-                })
+            let scenes: Vec<(&str, &[String])> = (records_out[range].iter())
+                .filter(|r| r.rows > 0)
+                .map(|r| (r.scene_id.as_str(), r.frames.as_slice()))
                 .collect();
             writer.copy_group(source, g, &scenes)?;
             report.copied_row_groups += 1;
             continue;
         }
-        for &(i, s, n) in in_group {
-            let Some(rows) = &rows_of[i] else {
-                anyhow::bail!(
+        for i in range {
+            match rows_of[i].take() {
+                Some(rows) => writer.push_rows(rows)?,
+                None if records_out[i].rows == 0 => {}
+                None => anyhow::bail!(
                     "the rows of scene {} of shard {id:?} were not taken",
                     records_out[i].scene_id
-                );
-            };
-            let from = lo.max(s) - s;
-            let to = hi.min(s + n) - s;
-            writer.push_rows(SceneRows {
-                scene_id: rows.scene_id.clone(),
-                batch: rows.batch.slice(from as usize, (to - from) as usize),
-                frames: rows.frames.clone(),
-            })?;
+                ),
+            }
         }
     }
     let mut info = writer.finish()?;

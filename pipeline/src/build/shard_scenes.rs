@@ -14,7 +14,7 @@ use crossview_schemas::{QaSample, RecordReader, sha256_hex};
 use crossview_stages::corpus::CorpusStats;
 
 use super::cache::{load_payload, store_payload};
-use super::shards::{SceneRows, ShardInfo};
+use super::shards::{SceneRows, ShardInfo, row_group_layout};
 
 /// One scene of a written shard.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,45 +59,47 @@ pub struct PlannedScene<'a> {
     pub published: bool,
 }
 
-/// Which row groups (of `group_rows` rows, the last one short) of a shard made again are
-/// those of its published file as they are, so they are copied, not decoded and encoded
-/// again: a group whose rows are all published scenes' rows, each scene at the rows it had
-/// in the published file (`old`, its record), and which ends where the old group ended.
-///
-/// Only sound where the group's bytes depend on nothing but its rows and where it starts:
-/// the writer's batches must be cut at fixed rows ([`super::shards::SHARD_BATCH_ROWS`]) that
-/// divide `group_rows`.
-pub fn copied_groups(old: &[SceneOfShard], new: &[PlannedScene<'_>], group_rows: u64) -> Vec<bool> {
-    let group_rows = group_rows.max(1);
-    let mut old_start: HashMap<(&str, &str), u64> = HashMap::with_capacity(old.len());
-    let mut at = 0;
-    for scene in old {
-        old_start.insert((&scene.scene_id, &scene.inputs), at);
-        at += scene.rows;
-    }
-    let old_total = at;
-    let new_total: u64 = new.iter().map(|s| s.rows).sum();
-    let groups = new_total.div_ceil(group_rows);
-    let mut copied = vec![true; groups as usize];
-    for (g, c) in copied.iter_mut().enumerate() {
-        let start = g as u64 * group_rows;
-        if (start + group_rows).min(new_total) != (start + group_rows).min(old_total) {
-            *c = false;
-        }
-    }
-    let mut start = 0;
-    for scene in new {
-        let end = start + scene.rows;
-        let in_place =
-            scene.published && old_start.get(&(scene.scene_id, scene.inputs)) == Some(&start);
-        if !in_place && end > start {
-            for g in start / group_rows..=(end - 1) / group_rows {
-                copied[g as usize] = false;
-            }
-        }
-        start = end;
-    }
-    copied
+/// The row groups of a shard made again ([`row_group_layout`] of its scenes, as ranges of
+/// `new`), each with the row group of the published file it is as it is, if any: a group
+/// whose scenes are all published and were a row group of the published file (`old`, its
+/// record), in the same order. Such a group's bytes are the published group's (the writer
+/// cuts its batches from each group's start), so it is copied, not decoded and encoded.
+pub fn copied_groups(
+    old: &[SceneOfShard],
+    new: &[PlannedScene<'_>],
+    target: u64,
+) -> Vec<(std::ops::Range<usize>, Option<usize>)> {
+    // A group is known by its scenes with rows: (id, inputs) in order.
+    let key = |ids: &mut dyn Iterator<Item = (&str, &str, u64)>| -> Vec<(String, String)> {
+        ids.filter(|&(_, _, rows)| rows > 0)
+            .map(|(id, inputs, _)| (id.to_string(), inputs.to_string()))
+            .collect()
+    };
+    let old_groups: HashMap<Vec<(String, String)>, usize> =
+        row_group_layout(old.iter().map(|s| (s.scene_id.as_str(), s.rows)), target)
+            .into_iter()
+            .enumerate()
+            .map(|(g, range)| {
+                let scenes = &old[range];
+                let k = key(&mut scenes
+                    .iter()
+                    .map(|s| (s.scene_id.as_str(), s.inputs.as_str(), s.rows)));
+                (k, g)
+            })
+            .collect();
+    row_group_layout(new.iter().map(|s| (s.scene_id, s.rows)), target)
+        .into_iter()
+        .map(|range| {
+            let scenes = &new[range.clone()];
+            let copied = if scenes.iter().all(|s| s.published || s.rows == 0) {
+                let k = key(&mut scenes.iter().map(|s| (s.scene_id, s.inputs, s.rows)));
+                old_groups.get(&k).copied()
+            } else {
+                None
+            };
+            (range, copied)
+        })
+        .collect()
 }
 
 /// A published shard opened to take rows from: its file (checked against the manifest and
@@ -215,11 +217,30 @@ impl PublishedRows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::shards::ends_row_group;
 
-    fn old(rows: &[(&str, u64)]) -> Vec<SceneOfShard> {
-        rows.iter()
-            .map(|&(id, rows)| SceneOfShard {
-                scene_id: id.into(),
+    /// Scene ids whose row groups end (`true`) or not at half the target, in turn.
+    fn ids(picks: &[bool]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut n = 0;
+        for &want in picks {
+            loop {
+                n += 1;
+                let id = format!("s{n}");
+                if ends_row_group(&id, 5, 10) == want {
+                    out.push(id);
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn old(ids: &[String], rows: &[u64]) -> Vec<SceneOfShard> {
+        ids.iter()
+            .zip(rows)
+            .map(|(id, &rows)| SceneOfShard {
+                scene_id: id.clone(),
                 inputs: format!("{id}-v1"),
                 rows,
                 second_pass: CorpusStats::default(),
@@ -228,61 +249,71 @@ mod tests {
             .collect()
     }
 
-    /// New scenes as (id, version, rows): version 1 is the published one.
-    fn copied(old_scenes: &[(&str, u64)], new: &[(&str, u32, u64)], group_rows: u64) -> Vec<bool> {
-        let inputs: Vec<String> = new.iter().map(|(id, v, _)| format!("{id}-v{v}")).collect();
+    /// New scenes as (index into `ids`, version, rows): version 1 is the published one.
+    fn copied(
+        ids: &[String],
+        old_rows: &[u64],
+        new: &[(usize, u32, u64)],
+    ) -> Vec<(std::ops::Range<usize>, Option<usize>)> {
+        let inputs: Vec<String> = new
+            .iter()
+            .map(|&(i, v, _)| format!("{}-v{v}", ids[i]))
+            .collect();
         let planned: Vec<PlannedScene<'_>> = new
             .iter()
             .zip(&inputs)
-            .map(|(&(id, v, rows), inputs)| PlannedScene {
-                scene_id: id,
+            .map(|(&(i, v, rows), inputs)| PlannedScene {
+                scene_id: &ids[i],
                 inputs,
                 rows,
                 published: v == 1,
             })
             .collect();
-        copied_groups(&old(old_scenes), &planned, group_rows)
+        copied_groups(&old(ids, old_rows), &planned, 10)
     }
 
     #[test]
-    fn groups_before_a_changed_scene_are_copied() {
-        // Groups of 10 rows: a 25, b 10, c 7 (42 rows, 5 groups); b changes to 12 rows.
-        let old = [("a", 25), ("b", 10), ("c", 7)];
-        let new = [("a", 1, 25), ("b", 2, 12), ("c", 1, 7)];
-        // Rows 0-19 are a's in both; group 2 holds a's tail and b's new rows; c moved.
+    fn groups_around_a_changed_scene_are_copied() {
+        // Target 10: a group ends at 10 rows, or at 5 after a picking scene (P).
+        // Scenes: a 6 (P) | b 3, c 4 (P) | d 2, e 9 | f 1.
+        let ids = ids(&[true, false, true, false, false, false]);
+        let old_rows = [6, 3, 4, 2, 9, 1];
+        // c changes to 5 rows: its group is written, the others are copied.
+        let new = [
+            (0, 1, 6),
+            (1, 1, 3),
+            (2, 2, 5),
+            (3, 1, 2),
+            (4, 1, 9),
+            (5, 1, 1),
+        ];
         assert_eq!(
-            copied(&old, &new, 10),
-            vec![true, true, false, false, false]
+            copied(&ids, &old_rows, &new),
+            vec![
+                (0..1, Some(0)),
+                (1..3, None),
+                (3..5, Some(2)),
+                (5..6, Some(3))
+            ]
         );
     }
 
     #[test]
-    fn groups_after_a_changed_scene_of_the_same_rows_are_copied() {
-        let old = [("a", 10), ("b", 10), ("c", 15)];
-        let new = [("a", 1, 10), ("b", 2, 10), ("c", 1, 15)];
-        assert_eq!(copied(&old, &new, 10), vec![true, false, true, true]);
-    }
-
-    #[test]
-    fn a_group_is_copied_only_where_it_ends_as_it_did() {
-        // c grows its last group: published rows in place, but the group is longer now.
-        let old = [("a", 10), ("c", 3)];
-        let new = [("a", 1, 10), ("c", 1, 3), ("d", 2, 4)];
-        assert_eq!(copied(&old, &new, 10), vec![true, false]);
-        // The shard loses its tail: the last group ends earlier now.
-        let new = [("a", 1, 10), ("c", 2, 0)];
-        assert_eq!(copied(&old, &new, 10), vec![true]);
-        let new = [("a", 1, 5)];
-        assert_eq!(copied(&old, &new, 10), vec![false]);
-    }
-
-    #[test]
-    fn a_removed_or_added_empty_scene_moves_nothing() {
-        let old = [("a", 10), ("b", 0), ("c", 10)];
-        let new = [("a", 1, 10), ("c", 1, 10), ("e", 2, 0)];
-        assert_eq!(copied(&old, &new, 10), vec![true, true]);
-        // A published scene at other rows than it had is not copied.
-        let new = [("c", 1, 10), ("a", 1, 10)];
-        assert_eq!(copied(&old, &new, 10), vec![false, false]);
+    fn a_group_is_copied_only_with_the_same_scenes() {
+        let ids = ids(&[true, false, true, false, false]);
+        let old_rows = [6, 3, 4, 2, 9];
+        // b now has rows enough to end its group alone; c, d and e then make one.
+        let new = [(0, 1, 6), (1, 2, 12), (2, 1, 4), (3, 1, 2), (4, 1, 9)];
+        assert_eq!(
+            copied(&ids, &old_rows, &new),
+            vec![(0..1, Some(0)), (1..2, None), (2..5, None)]
+        );
+        // A removed scene without rows, and a new one, move nothing.
+        let old_rows = [6, 0, 4, 2, 9];
+        let new = [(0, 1, 6), (2, 1, 4), (3, 1, 2), (4, 1, 9), (1, 2, 0)];
+        assert_eq!(
+            copied(&ids, &old_rows, &new),
+            vec![(0..1, Some(0)), (1..4, Some(1))]
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Shards: a split's scene-hash buckets ([`ShardId`]), each written atomically as Parquet in
-//! canonical order (scene, sample id), and what the manifest says of one ([`ShardInfo`]).
+//! canonical order (scene, sample id) in row groups of whole scenes ([`ends_row_group`]),
+//! and what the manifest says of one ([`ShardInfo`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,8 @@ use arrow_array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use crossview_schemas::{
-    QaSample, RecordReader, RecordWriter, SampleColumns, SampleRef, Split, WriteOptions, sha256_hex,
+    ContentHasher, QaSample, RecordReader, RecordWriter, SampleColumns, SampleRef, Split,
+    WriteOptions, sha256_hex,
 };
 use crossview_stages::corpus::CorpusStats;
 
@@ -85,34 +87,71 @@ pub struct ShardInfo {
     pub second_pass: CorpusStats,
 }
 
-/// Rows per Arrow batch handed to the Parquet writer. Page boundaries follow the batches, so
-/// anything that must reproduce a shard's bytes writes in batches of this many rows.
+/// Rows per Arrow batch handed to the Parquet writer, cut from the start of each row group.
+/// Page boundaries follow the batches, so anything that must reproduce a shard's bytes
+/// writes each row group in batches of this many rows.
 pub const SHARD_BATCH_ROWS: usize = 4096;
 
-/// A shard being written, atomically under a root: samples are copied into Arrow columns as
-/// they come (in canonical order), or come as a scene's rows made elsewhere, and are written
-/// in batches of [`SHARD_BATCH_ROWS`], so no shard is ever held whole.
+/// Whether a shard's row group ends after a scene, holding `group_rows` rows (of a target
+/// of `target`): once it holds `target` rows, or half of that after a scene whose id picks
+/// it (one in four, by a hash of its own, not the shard's). Groups hold whole scenes, and
+/// where one ends depends on the scenes near it only: a scene whose rows change changes
+/// its group (and seldom the next), while the groups before and after keep their scenes
+/// and so their bytes, which a rebuild copies ([`ShardWriter::copy_group`]).
+pub fn ends_row_group(scene_id: &str, group_rows: u64, target: u64) -> bool {
+    let picked = || {
+        ContentHasher::new("crossview.row_group_end")
+            .str(scene_id)
+            .finish_u64()
+            .is_multiple_of(4)
+    };
+    group_rows >= target.max(1) || (group_rows >= target / 2 && picked())
+}
+
+/// The row groups of a shard whose scenes (id, rows) are `scenes` in file order: ranges of
+/// indices into `scenes`, by [`ends_row_group`]. Scenes without rows end no group; the
+/// last group ends at the last scene with rows.
+pub fn row_group_layout<'a>(
+    scenes: impl IntoIterator<Item = (&'a str, u64)>,
+    target: u64,
+) -> Vec<std::ops::Range<usize>> {
+    let mut groups = Vec::new();
+    let (mut start, mut rows, mut last) = (0, 0u64, 0);
+    for (i, (scene_id, n)) in scenes.into_iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        rows += n;
+        last = i + 1;
+        if ends_row_group(scene_id, rows, target) {
+            groups.push(start..last);
+            (start, rows) = (last, 0);
+        }
+    }
+    if rows > 0 {
+        groups.push(start..last);
+    }
+    groups
+}
+
+/// A shard being written, atomically under a root: each scene's rows come whole, made
+/// elsewhere (in canonical order), or a row group comes copied from a published shard; rows
+/// are written in batches of [`SHARD_BATCH_ROWS`] and row groups end at
+/// [`ends_row_group`], so no shard is ever held whole.
 pub struct ShardWriter {
     shard: ShardId,
     rel: String,
     path: PathBuf,
     inputs: String,
     writer: RecordWriter<QaSample>,
-    /// Rows waiting for a whole batch, before those in `columns`.
+    /// Rows waiting for a whole batch.
     pending: Vec<RecordBatch>,
     pending_rows: usize,
-    columns: SampleColumns,
+    /// Rows in the row group being written, and the rows groups aim at.
+    group_rows: u64,
+    target: u64,
     scenes: Vec<String>,
     frames: BTreeSet<String>,
-}
-
-/// Adds the frames a sample shows (views without a stored image show none).
-fn add_frames(frames: &mut BTreeSet<String>, s: &SampleRef<'_>) {
-    for v in &s.views {
-        if !v.image.is_empty() && !frames.contains(&v.image) {
-            frames.insert(v.image.clone());
-        }
-    }
 }
 
 /// One scene's rows of a shard, made apart from the writer (in canonical order).
@@ -133,7 +172,11 @@ impl SceneRows {
         let mut frames = BTreeSet::new();
         for s in samples {
             columns.push(s);
-            add_frames(&mut frames, s);
+            for v in &s.views {
+                if !v.image.is_empty() && !frames.contains(&v.image) {
+                    frames.insert(v.image.clone());
+                }
+            }
         }
         Ok(SceneRows {
             scene_id: scene_id.to_string(),
@@ -145,7 +188,7 @@ impl SceneRows {
 
 impl ShardWriter {
     /// Starts shard `shard` (of `shards` per split) under `root`; `inputs` identifies what
-    /// its rows are made from.
+    /// its rows are made from. Row groups aim at `opts.row_group_rows` rows.
     pub fn create(
         shard: ShardId,
         shards: u32,
@@ -155,63 +198,60 @@ impl ShardWriter {
     ) -> anyhow::Result<Self> {
         let rel = shard.file_name(shards);
         let path = root.join(&rel);
+        // Row groups are ended here, at scene boundaries, never by the writer.
+        let unbounded = WriteOptions {
+            row_group_rows: usize::MAX,
+            ..opts.clone()
+        };
         Ok(ShardWriter {
             shard,
-            writer: RecordWriter::<QaSample>::create(&path, opts)?,
+            writer: RecordWriter::<QaSample>::create(&path, &unbounded)?,
             rel,
             path,
             inputs,
             pending: Vec::new(),
             pending_rows: 0,
-            columns: SampleColumns::new(),
+            group_rows: 0,
+            target: opts.row_group_rows.max(1) as u64,
             scenes: Vec::new(),
             frames: BTreeSet::new(),
         })
     }
 
-    /// Appends the next sample.
-    pub fn push(&mut self, s: &SampleRef<'_>) -> anyhow::Result<()> {
-        if self.scenes.last().map(String::as_str) != Some(s.scene_id) {
-            self.scenes.push(s.scene_id.to_string());
+    /// Appends a scene's rows (all of them), made elsewhere.
+    pub fn push_rows(&mut self, rows: SceneRows) -> anyhow::Result<()> {
+        let n = rows.batch.num_rows();
+        if n == 0 {
+            return Ok(());
         }
-        add_frames(&mut self.frames, s);
-        self.columns.push(s);
-        if self.pending_rows + self.columns.len() == SHARD_BATCH_ROWS {
-            self.set_aside_columns()?;
+        if self.scenes.last() != Some(&rows.scene_id) {
+            self.scenes.push(rows.scene_id.clone());
+        }
+        self.frames.extend(rows.frames);
+        self.pending_rows += n;
+        self.pending.push(rows.batch);
+        self.group_rows += n as u64;
+        if ends_row_group(&rows.scene_id, self.group_rows, self.target) {
+            self.write_pending(true)?;
+            self.writer.end_row_group()?;
+            self.group_rows = 0;
+        } else {
             self.write_pending(false)?;
         }
         Ok(())
     }
 
-    /// Appends a scene's rows, made elsewhere.
-    pub fn push_rows(&mut self, rows: SceneRows) -> anyhow::Result<()> {
-        if rows.batch.num_rows() == 0 {
-            return Ok(());
-        }
-        if self.scenes.last() != Some(&rows.scene_id) {
-            self.scenes.push(rows.scene_id);
-        }
-        self.frames.extend(rows.frames);
-        self.set_aside_columns()?;
-        self.pending_rows += rows.batch.num_rows();
-        self.pending.push(rows.batch);
-        self.write_pending(false)
-    }
-
     /// Appends row group `group` of published shard `source` as it is (its column chunks
     /// copied): the rows of `scenes` (in order, each with the frames its samples show) there.
-    /// Only between row groups: every row pushed before must have been written.
+    /// Only between row groups.
     pub fn copy_group(
         &mut self,
         source: &RecordReader<QaSample>,
         group: usize,
         scenes: &[(&str, &[String])],
     ) -> anyhow::Result<()> {
-        if !self.columns.is_empty() || self.pending_rows > 0 {
-            anyhow::bail!(
-                "a row group copied into {} after rows not yet written",
-                self.rel
-            );
+        if self.group_rows > 0 || self.pending_rows > 0 {
+            anyhow::bail!("a row group copied into {} inside another", self.rel);
         }
         self.writer.append_row_group(source, group)?;
         for (scene_id, frames) in scenes {
@@ -223,19 +263,9 @@ impl ShardWriter {
         Ok(())
     }
 
-    /// Moves the rows in `columns` to `pending`.
-    fn set_aside_columns(&mut self) -> anyhow::Result<()> {
-        if !self.columns.is_empty() {
-            let batch = self.columns.finish()?;
-            self.pending_rows += batch.num_rows();
-            self.pending.push(batch);
-        }
-        Ok(())
-    }
-
     /// Writes the pending rows in batches of [`SHARD_BATCH_ROWS`] (all of them with `all`),
-    /// keeping the rest pending: the batches, and so the pages, are those of a writer fed
-    /// one sample at a time.
+    /// keeping the rest pending: the batches, and so the pages, are cut from the row group's
+    /// first row.
     fn write_pending(&mut self, all: bool) -> anyhow::Result<()> {
         if self.pending_rows < SHARD_BATCH_ROWS && !(all && self.pending_rows > 0) {
             return Ok(());
@@ -269,7 +299,6 @@ impl ShardWriter {
 
     /// Closes the file, publishes it, and says what the manifest will say of it.
     pub fn finish(mut self) -> anyhow::Result<ShardInfo> {
-        self.set_aside_columns()?;
         self.write_pending(true)?;
         let rows = self.writer.finish()?;
         let path = &self.path;
@@ -340,88 +369,117 @@ mod tests {
         s
     }
 
+    /// Scenes of these many rows (ids `scene-0`, ...), in order.
+    fn scenes(sizes: &[usize]) -> Vec<Vec<QaSample>> {
+        let mut k = 0;
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                (0..n)
+                    .map(|_| {
+                        k += 1;
+                        let mut s = sample(k);
+                        s.scene_id = format!("scene-{i:02}");
+                        s.sample_id = s.content_id();
+                        s
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Row groups hold whole scenes, end where [`row_group_layout`] says, and hold the bytes
+    /// of each group's rows written in batches from its first row; scenes without rows
+    /// change nothing.
     #[test]
-    fn a_shard_written_sample_by_sample_has_the_bytes_of_its_rows_written_in_batches() {
-        let rows: Vec<QaSample> = (0..2 * SHARD_BATCH_ROWS + 5).map(sample).collect();
+    fn a_shards_row_groups_hold_whole_scenes_written_in_batches_from_their_start() {
+        let sizes = [
+            3000, 10, 5000, 1, 0, 7000, 200, 2500, 2500, 900, 4100, 3, 1500,
+        ];
+        let scenes = scenes(&sizes);
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("data")).unwrap();
         let id = ShardId {
             split: Split::Train,
             bucket: 3,
         };
-        let opts = WriteOptions::default();
+        let opts = WriteOptions {
+            row_group_rows: SHARD_BATCH_ROWS,
+            ..WriteOptions::default()
+        };
         let mut w = ShardWriter::create(id, 8, "inputs".into(), dir.path(), &opts).unwrap();
-        for s in &rows {
-            w.push(&s.as_sample_ref()).unwrap();
+        for (i, rows) in scenes.iter().enumerate() {
+            let refs: Vec<_> = rows.iter().map(QaSample::as_sample_ref).collect();
+            let refs: Vec<_> = refs.iter().collect();
+            w.push_rows(SceneRows::of(&format!("scene-{i:02}"), &refs).unwrap())
+                .unwrap();
+            w.push_rows(SceneRows::of("empty", &[]).unwrap()).unwrap();
         }
         let info = w.finish().unwrap();
         assert_eq!(info.path, "data/train-00003-of-00008.parquet");
-        assert_eq!(info.rows, rows.len() as u64);
-        assert_eq!(info.scenes, ["scene-0", "scene-1", "scene-2"]);
+        assert_eq!(info.rows, sizes.iter().sum::<usize>() as u64);
+        let with_rows: Vec<String> = (sizes.iter().enumerate())
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, _)| format!("scene-{i:02}"))
+            .collect();
+        assert_eq!(info.scenes, with_rows);
         let mut frames: Vec<String> = (0..11).map(|k| format!("f{k}.jpg")).collect();
         frames.sort();
         assert_eq!(info.frames, frames);
 
+        // The groups, as runs of scenes, are the layout's; none splits a scene, and every
+        // group but the last holds at least half the target.
+        let written = dir.path().join(&info.path);
+        let reader = RecordReader::<QaSample>::open(&written).unwrap();
+        let ids: Vec<&str> = scenes
+            .iter()
+            .map(|s| s.first().map_or("", |r| r.scene_id.as_str()))
+            .collect();
+        let layout = row_group_layout(
+            ids.iter().copied().zip(sizes.iter().map(|&n| n as u64)),
+            SHARD_BATCH_ROWS as u64,
+        );
+        assert!(layout.len() >= 3, "{layout:?}");
+        assert_eq!(reader.num_row_groups(), layout.len());
+        for (g, range) in layout.iter().enumerate() {
+            let rows: usize = sizes[range.clone()].iter().sum();
+            assert_eq!(reader.row_group_rows(g), rows as u64, "group {g}");
+            if g + 1 < layout.len() {
+                assert!(rows >= SHARD_BATCH_ROWS / 2, "group {g}: {rows} rows");
+            }
+        }
+
         let plain = dir.path().join("plain.parquet");
-        let mut w = RecordWriter::<QaSample>::create(&plain, &opts).unwrap();
-        for chunk in rows.chunks(SHARD_BATCH_ROWS) {
-            w.write(chunk).unwrap();
+        let unbounded = WriteOptions {
+            row_group_rows: usize::MAX,
+            ..opts.clone()
+        };
+        let mut w = RecordWriter::<QaSample>::create(&plain, &unbounded).unwrap();
+        for range in &layout {
+            let rows: Vec<QaSample> = scenes[range.clone()].concat();
+            for chunk in rows.chunks(SHARD_BATCH_ROWS) {
+                w.write(chunk).unwrap();
+            }
+            w.end_row_group().unwrap();
         }
         w.finish().unwrap();
-        let written = std::fs::read(dir.path().join(&info.path)).unwrap();
-        assert_eq!(written, std::fs::read(&plain).unwrap());
-        assert_eq!(info.sha256, sha256_hex(&written));
-        assert_eq!(info.bytes, written.len() as u64);
+        let bytes = std::fs::read(&written).unwrap();
+        assert_eq!(bytes, std::fs::read(&plain).unwrap());
+        assert_eq!(info.sha256, sha256_hex(&bytes));
+        assert_eq!(info.bytes, bytes.len() as u64);
     }
 
-    /// Scenes' rows made apart and pushed whole (scenes of 3,000 rows and an empty one, mixed
-    /// with single samples) give the bytes of a shard fed one sample at a time.
+    /// A group ends at the target, or at half of it after about one scene in four; never
+    /// below half.
     #[test]
-    fn rows_pushed_a_scene_at_a_time_give_the_bytes_of_samples_pushed_one_by_one() {
-        let rows: Vec<QaSample> = (0..2 * SHARD_BATCH_ROWS + 5).map(sample).collect();
-        let dir = tempfile::tempdir().unwrap();
-        let id = ShardId {
-            split: Split::Train,
-            bucket: 1,
-        };
-        let opts = WriteOptions::default();
-        let one_by_one = dir.path().join("a");
-        let by_scene = dir.path().join("b");
-        for d in [&one_by_one, &by_scene] {
-            std::fs::create_dir_all(d.join("data")).unwrap();
+    fn row_groups_end_at_the_target_or_at_a_picked_scene_past_half_of_it() {
+        let ids: Vec<String> = (0..400).map(|i| format!("messytable/scene{i}")).collect();
+        let picked = ids.iter().filter(|id| ends_row_group(id, 50, 100)).count();
+        assert!((60..=140).contains(&picked), "{picked} of 400 picked");
+        for id in &ids {
+            assert!(ends_row_group(id, 100, 100));
+            assert!(!ends_row_group(id, 49, 100));
         }
-        let mut w = ShardWriter::create(id, 4, "i".into(), &one_by_one, &opts).unwrap();
-        for s in &rows {
-            w.push(&s.as_sample_ref()).unwrap();
-        }
-        let a = w.finish().unwrap();
-
-        let mut w = ShardWriter::create(id, 4, "i".into(), &by_scene, &opts).unwrap();
-        let refs: Vec<_> = rows.iter().map(QaSample::as_sample_ref).collect();
-        // The first two rows one by one, then each scene's rest whole, an empty scene between.
-        w.push(&refs[0]).unwrap();
-        w.push(&refs[1]).unwrap();
-        let mut at = 2;
-        while at < refs.len() {
-            let scene = refs[at].scene_id;
-            let end = at
-                + refs[at..]
-                    .iter()
-                    .take_while(|r| r.scene_id == scene)
-                    .count();
-            let part: Vec<_> = refs[at..end].iter().collect();
-            w.push_rows(SceneRows::of(scene, &part).unwrap()).unwrap();
-            w.push_rows(SceneRows::of("empty", &[]).unwrap()).unwrap();
-            at = end;
-        }
-        let b = w.finish().unwrap();
-        assert_eq!(a.rows, b.rows);
-        assert_eq!(a.scenes, b.scenes);
-        assert_eq!(a.frames, b.frames);
-        assert_eq!(a.sha256, b.sha256);
-        assert_eq!(
-            std::fs::read(one_by_one.join(&a.path)).unwrap(),
-            std::fs::read(by_scene.join(&b.path)).unwrap()
-        );
     }
 }

@@ -595,3 +595,58 @@ fn a_row_group_is_not_copied_into_one_being_written() {
     assert!(w.append_row_group(&source, 0).is_err());
     assert!(w.append_row_group(&source, 1).is_err(), "no such group");
 }
+
+/// Row groups of a file of some size (incompressible text, about 1 MB a group) read from
+/// several threads at once, each in its own order, are those read in turn: a reader whose
+/// threads shared one file offset would read each other's bytes here.
+#[test]
+fn row_groups_read_at_once_from_many_threads_are_those_read_in_turn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("scenes.parquet");
+    let opts = WriteOptions {
+        row_group_rows: 64,
+        ..WriteOptions::default()
+    };
+    // A xorshift stream of letters: zstd cannot shrink it.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut letters = |n: usize| -> String {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b'a' + (x % 26) as u8)
+            })
+            .collect()
+    };
+    let rows: Vec<Scene> = (0..16 * 64)
+        .map(|i| Scene {
+            scene_id: format!("messytable/{i}-{}", letters(16_000)),
+            source: SourceKind::MessyTable,
+            source_split: letters(8),
+        })
+        .collect();
+    let mut w = RecordWriter::<Scene>::create(&path, &opts).expect("create");
+    w.write(&rows).expect("write");
+    w.finish().expect("finish");
+    let reader = RecordReader::<Scene>::open(&path).expect("open");
+    let groups = reader.num_row_groups();
+    assert_eq!(groups, 16);
+    let in_turn: Vec<_> = (0..groups)
+        .map(|g| reader.row_group(g).expect("group"))
+        .collect();
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            let (reader, in_turn) = (&reader, &in_turn);
+            scope.spawn(move || {
+                for round in 0..4 {
+                    for k in 0..groups {
+                        let g = (k * (2 * t + 1) + round * 5) % groups;
+                        let group = reader.row_group(g).expect("group read at once");
+                        assert!(group == in_turn[g], "thread {t}: group {g} differs");
+                    }
+                }
+            });
+        }
+    });
+}

@@ -37,6 +37,22 @@ fn config(shards: u32) -> BuildConfig {
     }
 }
 
+/// A temporary folder holding a fresh world (`seed`, scenes per source) and a config that
+/// builds it into `shards` shards per split: (folder, world, config, output folder).
+fn temp_world(
+    seed: u64,
+    scenes: [usize; 4],
+    shards: u32,
+) -> (tempfile::TempDir, PathBuf, BuildConfig, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = dir.path().join("world");
+    write_world(&world, seed, scenes);
+    let mut cfg = config(shards);
+    cfg.sources = vec![SourceEntry::Path(world.clone())];
+    let out = dir.path().join("out");
+    (dir, world, cfg, out)
+}
+
 fn run_build(config: BuildConfig, out: &Path, workers: usize) -> Manifest {
     crate::support::build_quietly(config, out, workers).manifest
 }
@@ -457,12 +473,7 @@ fn a_build_killed_at_any_moment_and_rerun_gives_the_same_output() {
 /// changed setting makes it build again, to the same bytes when the content is the same.
 #[test]
 fn a_rerun_over_unchanged_inputs_does_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let world = dir.path().join("world");
-    write_world(&world, 4, [2, 1, 1, 1]);
-    let out = dir.path().join("out");
-    let mut cfg = config(2);
-    cfg.sources = vec![SourceEntry::Path(world.clone())];
+    let (_dir, world, mut cfg, out) = temp_world(4, [2, 1, 1, 1], 2);
     let args = |cfg: &BuildConfig| BuildArgs {
         config: cfg.clone(),
         base: PathBuf::from("."),
@@ -637,12 +648,7 @@ fn move_first_box(labels: &Path) {
 /// only when its bytes change.
 #[test]
 fn an_incremental_rebuild_equals_a_from_scratch_build() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let world = dir.path().join("world");
-    write_world(&world, 9, [6, 3, 1, 1]);
-    let mut cfg = config(8);
-    cfg.sources = vec![SourceEntry::Path(world.clone())];
-    let out = dir.path().join("out");
+    let (dir, world, cfg, out) = temp_world(9, [6, 3, 1, 1], 8);
     let first = run_build(cfg.clone(), &out, 2);
     let stamp = |p: &Path| {
         std::fs::metadata(p)
@@ -740,15 +746,10 @@ fn an_incremental_rebuild_equals_a_from_scratch_build() {
 /// damaged, every scene is made again, to the same bytes.
 #[test]
 fn a_remade_shard_takes_its_unchanged_scenes_rows_from_the_published_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let world = dir.path().join("world");
-    write_world(&world, 31, [6, 1, 1, 1]);
     // One shard per split: the edited scene shares its shard with the others; row groups
     // aiming at one writer batch, so the shard has several.
-    let mut cfg = config(1);
-    cfg.sources = vec![SourceEntry::Path(world.clone())];
+    let (dir, world, mut cfg, out) = temp_world(31, [6, 1, 1, 1], 1);
     cfg.output.row_group_rows = crossview::build::SHARD_BATCH_ROWS;
-    let out = dir.path().join("out");
     run_build(cfg.clone(), &out, 2);
     let labels = world.join("messytable/labels/train.json");
     let original = std::fs::read(&labels).expect("labels");
@@ -821,12 +822,7 @@ fn a_remade_shard_takes_its_unchanged_scenes_rows_from_the_published_file() {
 /// output is still that of a from-scratch build.
 #[test]
 fn unread_scenes_are_read_from_their_trees_when_their_records_are_gone() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let world = dir.path().join("world");
-    write_world(&world, 13, [8, 2, 1, 1]);
-    let mut cfg = config(2);
-    cfg.sources = vec![SourceEntry::Path(world.clone())];
-    let out = dir.path().join("out");
+    let (dir, world, cfg, out) = temp_world(13, [8, 2, 1, 1], 2);
     run_build(cfg.clone(), &out, 2);
     move_first_box(&world.join("messytable/labels/train.json"));
     std::fs::remove_dir_all(out.join(".cache/scenes")).expect("records cache");

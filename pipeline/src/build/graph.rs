@@ -991,19 +991,11 @@ fn write_owned_shards(
                     for (m, item) in rows_of_scenes.into_iter().zip(chunk) {
                         let (rows, st, problems) = m?;
                         let written = rows.batch.num_rows();
-                        // A scene whose frames could not all be stored is made again.
                         let scene_inputs = match item {
-                            _ if !problems.is_empty() => String::new(),
-                            ShardItem::Published(_, record) => record.inputs.clone(),
-                            ShardItem::Make(_, scene) => scene.clone(),
+                            ShardItem::Published(_, record) => &record.inputs,
+                            ShardItem::Make(_, scene) => scene,
                         };
-                        records.push(SceneOfShard {
-                            scene_id: rows.scene_id.clone(),
-                            inputs: scene_inputs,
-                            rows: written as u64,
-                            second_pass: st.clone(),
-                            frames: rows.frames.iter().cloned().collect(),
-                        });
+                        records.push(SceneOfShard::of(&rows, scene_inputs, &st, &problems));
                         writer.push_rows(rows)?;
                         second_pass.merge(&st);
                         report.frame_problems.extend(problems);
@@ -1024,12 +1016,7 @@ fn write_owned_shards(
             };
         }
         let start = Instant::now();
-        let mut info = writer.finish()?;
-        info.second_pass = second_pass;
-        // A shard whose scenes are not recorded is only made whole next time.
-        let _ = shard_scenes::store(&job.shard_scenes_dir, &info.inputs, &records);
-        report.stats.merge(&info.second_pass);
-        report.shards.push(info);
+        publish_shard(job, writer, second_pass, &records, report)?;
         report.times.shards_s += start.elapsed().as_secs_f64();
         Counters::bump(&job.progress.shards_written, 1);
     }
@@ -1142,15 +1129,16 @@ fn remake_shard(
         let mut wanted = std::collections::HashSet::new();
         for (range, _) in copied.iter().filter(|(_, copy)| copy.is_none()) {
             for p in planned[range.clone()].iter().filter(|p| p.published) {
-                wanted.insert((p.scene_id.to_string(), p.inputs.to_string()));
+                wanted.insert((p.scene_id, p.inputs));
             }
         }
-        drop(planned);
         published = prev.and_then(|prev| {
-            PublishedRows::decode(&job.out_dir, prev, records.clone(), |s| {
-                wanted.contains(&(s.scene_id.clone(), s.inputs.clone()))
+            PublishedRows::decode(&job.out_dir, prev, &records, |s| {
+                wanted.contains(&(s.scene_id.as_str(), s.inputs.as_str()))
             })
         });
+        drop(wanted);
+        drop(planned);
         report.times.read_s += start.elapsed().as_secs_f64();
         if published.is_some() || attempt == 1 {
             break;
@@ -1173,16 +1161,6 @@ fn remake_shard(
             *copy = None;
         }
     }
-    // Each scene's rows to write (none for scenes wholly in copied groups).
-    let mut rows_of: Vec<Option<SceneRows>> = Vec::with_capacity(items.len());
-    for (item, m) in items.iter().zip(&made) {
-        rows_of.push(match (item, m) {
-            (ShardItem::Published(_, record), _) => {
-                (published.as_mut()).and_then(|p| p.take(&record.scene_id, &record.inputs))
-            }
-            (ShardItem::Make(..), m) => m.as_ref().map(|(rows, _, _)| rows.clone()),
-        });
-    }
     report.published_scenes += (items.iter())
         .filter(|i| matches!(i, ShardItem::Published(..)))
         .count() as u64;
@@ -1190,31 +1168,26 @@ fn remake_shard(
     let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, write)?;
     let mut second_pass = CorpusStats::default();
     let mut records_out: Vec<SceneOfShard> = Vec::with_capacity(items.len());
-    for (item, m) in items.iter().zip(&made) {
-        let (record, problems): (SceneOfShard, &[String]) = match (item, m) {
-            (ShardItem::Published(_, record), _) => ((**record).clone(), &[]),
-            (ShardItem::Make(_, scene), Some((rows, st, problems))) => (
-                SceneOfShard {
-                    scene_id: rows.scene_id.clone(),
-                    // A scene whose frames could not all be stored is made again.
-                    inputs: if problems.is_empty() {
-                        scene.clone()
-                    } else {
-                        String::new()
-                    },
-                    rows: rows.batch.num_rows() as u64,
-                    second_pass: st.clone(),
-                    frames: rows.frames.iter().cloned().collect(),
-                },
-                problems,
+    // Each scene's rows to write (none for scenes wholly in copied groups).
+    let mut rows_of: Vec<Option<SceneRows>> = Vec::with_capacity(items.len());
+    for (item, m) in items.iter().zip(made) {
+        let (record, rows) = match (item, m) {
+            (ShardItem::Published(_, record), _) => (
+                (**record).clone(),
+                (published.as_mut()).and_then(|p| p.take(&record.scene_id, &record.inputs)),
             ),
+            (ShardItem::Make(_, scene), Some((rows, st, problems))) => {
+                let record = SceneOfShard::of(&rows, scene, &st, &problems);
+                report.frame_problems.extend(problems);
+                (record, Some(rows))
+            }
             (ShardItem::Make(..), None) => anyhow::bail!("a scene of shard {id:?} was not made"),
         };
         second_pass.merge(&record.second_pass);
-        report.frame_problems.extend(problems.iter().cloned());
         Counters::bump(&job.progress.scenes_emitted, 1);
         Counters::bump(&job.progress.samples, record.rows);
         records_out.push(record);
+        rows_of.push(rows);
     }
     for (range, copy) in copied {
         if let Some(g) = copy {
@@ -1240,13 +1213,25 @@ fn remake_shard(
             }
         }
     }
+    publish_shard(job, writer, second_pass, &records_out, report)?;
+    report.times.shards_s += start.elapsed().as_secs_f64();
+    Ok(())
+}
+
+/// Closes a made shard, records its scenes (a shard whose scenes are not recorded is only
+/// made whole next time) and reports it.
+fn publish_shard(
+    job: &Job,
+    writer: ShardWriter,
+    second_pass: CorpusStats,
+    scenes: &[SceneOfShard],
+    report: &mut WorkerReport,
+) -> anyhow::Result<()> {
     let mut info = writer.finish()?;
     info.second_pass = second_pass;
-    // A shard whose scenes are not recorded is only made whole next time.
-    let _ = shard_scenes::store(&job.shard_scenes_dir, &info.inputs, &records_out);
+    let _ = shard_scenes::store(&job.shard_scenes_dir, &info.inputs, scenes);
     report.stats.merge(&info.second_pass);
     report.shards.push(info);
-    report.times.shards_s += start.elapsed().as_secs_f64();
     Ok(())
 }
 

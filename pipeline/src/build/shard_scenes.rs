@@ -31,6 +31,30 @@ pub struct SceneOfShard {
     pub frames: Vec<String>,
 }
 
+impl SceneOfShard {
+    /// The record of a scene whose rows `rows` were made from `inputs`, with its counts and
+    /// the frames that could not be stored: a scene with such problems is recorded as made
+    /// from nothing, so it is made again next time.
+    pub fn of(
+        rows: &SceneRows,
+        inputs: &str,
+        second_pass: &CorpusStats,
+        problems: &[String],
+    ) -> Self {
+        SceneOfShard {
+            scene_id: rows.scene_id.clone(),
+            inputs: if problems.is_empty() {
+                inputs.to_string()
+            } else {
+                String::new()
+            },
+            rows: rows.batch.num_rows() as u64,
+            second_pass: second_pass.clone(),
+            frames: rows.frames.iter().cloned().collect(),
+        }
+    }
+}
+
 /// The cache folder of an output folder.
 pub fn dir(out: &Path) -> PathBuf {
     out.join(".cache").join("shard-scenes")
@@ -70,21 +94,16 @@ pub fn copied_groups(
     target: u64,
 ) -> Vec<(std::ops::Range<usize>, Option<usize>)> {
     // A group is known by its scenes with rows: (id, inputs) in order.
-    let key = |ids: &mut dyn Iterator<Item = (&str, &str, u64)>| -> Vec<(String, String)> {
-        ids.filter(|&(_, _, rows)| rows > 0)
-            .map(|(id, inputs, _)| (id.to_string(), inputs.to_string()))
-            .collect()
-    };
-    let old_groups: HashMap<Vec<(String, String)>, usize> =
+    let old_groups: HashMap<Vec<(&str, &str)>, usize> =
         row_group_layout(old.iter().map(|s| (s.scene_id.as_str(), s.rows)), target)
             .into_iter()
             .enumerate()
             .map(|(g, range)| {
-                let scenes = &old[range];
-                let k = key(&mut scenes
-                    .iter()
-                    .map(|s| (s.scene_id.as_str(), s.inputs.as_str(), s.rows)));
-                (k, g)
+                let key = (old[range].iter())
+                    .filter(|s| s.rows > 0)
+                    .map(|s| (s.scene_id.as_str(), s.inputs.as_str()))
+                    .collect();
+                (key, g)
             })
             .collect();
     row_group_layout(new.iter().map(|s| (s.scene_id, s.rows)), target)
@@ -92,8 +111,11 @@ pub fn copied_groups(
         .map(|range| {
             let scenes = &new[range.clone()];
             let copied = if scenes.iter().all(|s| s.published || s.rows == 0) {
-                let k = key(&mut scenes.iter().map(|s| (s.scene_id, s.inputs, s.rows)));
-                old_groups.get(&k).copied()
+                let key: Vec<(&str, &str)> = (scenes.iter())
+                    .filter(|s| s.rows > 0)
+                    .map(|s| (s.scene_id, s.inputs))
+                    .collect();
+                old_groups.get(&key).copied()
             } else {
                 None
             };
@@ -117,7 +139,7 @@ impl PublishedRows {
     pub fn decode(
         out: &Path,
         prev: &ShardInfo,
-        scenes: Vec<SceneOfShard>,
+        scenes: &[SceneOfShard],
         wanted: impl Fn(&SceneOfShard) -> bool,
     ) -> Option<PublishedRows> {
         let path = out.join(&prev.path);
@@ -135,8 +157,8 @@ impl PublishedRows {
         let mut at = 0;
         for scene in scenes {
             let end = at + scene.rows;
-            if wanted(&scene) {
-                ranges.push((at, end, scene));
+            if wanted(scene) {
+                ranges.push((at, end, scene.clone()));
             }
             at = end;
         }

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crossview::build::{BuildArgs, BuildConfig, Manifest, OutputConfig, SourceEntry, build};
+use crossview::build::{
+    BuildArgs, BuildConfig, LiveBuild, Manifest, OutputConfig, SourceEntry, build,
+};
 use crossview::qa_cmd::{build_corpus, source_trees};
 use crossview::schemas::{QaSample, RecordReader, Split};
 use crossview::stages::sources::SourceOptions;
@@ -643,30 +645,10 @@ fn move_first_box(labels: &Path) {
     .expect("edit");
 }
 
-/// Edits, adds and removes scenes, then rebuilds over the published output: the result is
-/// byte-identical to a from-scratch build of the new inputs, and a shard's file is rewritten
-/// only when its bytes change.
-#[test]
-fn an_incremental_rebuild_equals_a_from_scratch_build() {
-    let (dir, world, cfg, out) = temp_world(9, [6, 3, 1, 1], 8);
-    let first = run_build(cfg.clone(), &out, 2);
-    let stamp = |p: &Path| {
-        std::fs::metadata(p)
-            .and_then(|m| m.modified())
-            .expect("mtime")
-    };
-    let before: BTreeMap<String, (std::time::SystemTime, Vec<u8>)> = first
-        .shards
-        .iter()
-        .map(|s| {
-            let p = out.join(&s.path);
-            (
-                s.path.clone(),
-                (stamp(&p), std::fs::read(&p).expect("reads")),
-            )
-        })
-        .collect();
-
+/// Edits a world as a user might: one MessyTable scene's box moved (a text edit: the other
+/// scenes' bytes stay), one MMPTrack scene removed and another added (a copy under a new
+/// name). Returns (the added scene's name, the removed one's).
+fn edit_world(world: &Path) -> (String, String) {
     // A changed box in one MessyTable scene (a text edit: the other scenes' bytes stay).
     move_first_box(&world.join("messytable/labels/train.json"));
     // One MMPTrack scene removed, another added (a copy under a new name).
@@ -696,6 +678,34 @@ fn an_incremental_rebuild_equals_a_from_scratch_build() {
             copy_tree(&d.join(&source), &d.join(&added));
         }
     }
+    (added, removed)
+}
+
+/// Edits, adds and removes scenes, then rebuilds over the published output: the result is
+/// byte-identical to a from-scratch build of the new inputs, and a shard's file is rewritten
+/// only when its bytes change.
+#[test]
+fn an_incremental_rebuild_equals_a_from_scratch_build() {
+    let (dir, world, cfg, out) = temp_world(9, [6, 3, 1, 1], 8);
+    let first = run_build(cfg.clone(), &out, 2);
+    let stamp = |p: &Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .expect("mtime")
+    };
+    let before: BTreeMap<String, (std::time::SystemTime, Vec<u8>)> = first
+        .shards
+        .iter()
+        .map(|s| {
+            let p = out.join(&s.path);
+            (
+                s.path.clone(),
+                (stamp(&p), std::fs::read(&p).expect("reads")),
+            )
+        })
+        .collect();
+
+    let (added, removed) = edit_world(&world);
 
     let second_summary = crate::support::build_quietly(cfg.clone(), &out, 2);
     // Only the edited and the added scene are ranked again; the rest come from the cache.
@@ -923,4 +933,77 @@ fn watch_republishes_after_an_input_changes() {
             "{name}: the watcher's output differs from scratch"
         );
     }
+}
+
+/// A live build (the graph kept alive between builds, as `--watch` keeps it) fed one change
+/// after another: each epoch ranks only the changed scenes and publishes, byte for byte, a
+/// from-scratch build of the inputs as they are then; an epoch without change ranks and
+/// rewrites nothing; a removed tree's scenes leave the graph while the other trees move to
+/// other workers.
+#[test]
+fn a_live_build_fed_changes_publishes_what_scratch_builds_do() {
+    let (dir, world, cfg, out) = temp_world(9, [6, 3, 1, 1], 8);
+    let args = BuildArgs {
+        config: cfg.clone(),
+        base: PathBuf::from("."),
+        out: out.clone(),
+        workers: 2,
+        strict: false,
+        quiet: true,
+        cluster: None,
+    };
+    let mut live = LiveBuild::start(&args).expect("starts");
+    // A from-scratch build's files, and its corpus counts (the live graph's come from
+    // adding and retracting scenes' counts).
+    let scratch_of = |name: &str| {
+        let scratch = dir.path().join(name);
+        let summary = crate::support::build_quietly(cfg.clone(), &scratch, 1);
+        (published_files(&scratch), summary.stats)
+    };
+    let first = live.build().expect("epoch 0");
+    assert_eq!(first.epoch, 0);
+    assert_eq!(first.ranked_scenes, first.manifest.scenes.len() as u64);
+    assert_eq!(
+        (published_files(&out), first.stats),
+        scratch_of("scratch-0")
+    );
+
+    let (added, removed) = edit_world(&world);
+    let second = live.build().expect("epoch 1");
+    assert_eq!(second.epoch, 1);
+    // The edited and the added scene are ranked; the removed scene and the edited one's
+    // old version are retracted with their cached ranks.
+    assert_eq!(second.ranked_scenes, 2);
+    // Not read: the five unedited MessyTable scenes (their split file was read again) and
+    // the EgoHumans and Ego-Exo4D trees, which the graph holds.
+    assert_eq!(second.unread_scenes, 5 + 1 + 1);
+    let ids: Vec<&str> = (second.manifest.scenes.iter())
+        .map(|s| s.scene_id.as_str())
+        .collect();
+    assert!(ids.iter().any(|s| s.contains(&added)), "{ids:?}");
+    assert!(!ids.iter().any(|s| s.ends_with(&removed)), "{ids:?}");
+    let after_edit = scratch_of("scratch-1");
+    assert_eq!((published_files(&out), second.stats), after_edit);
+
+    let unchanged = live.build().expect("epoch 2");
+    assert_eq!((unchanged.epoch, unchanged.ranked_scenes), (2, 0));
+    assert_eq!(
+        unchanged.unread_scenes,
+        unchanged.manifest.scenes.len() as u64
+    );
+    assert_eq!(unchanged.published_scenes, 0, "no shard is made again");
+    assert_eq!((published_files(&out), unchanged.stats), after_edit);
+
+    std::fs::remove_dir_all(world.join("egoexo4d")).expect("rm");
+    let fewer = live.build().expect("epoch 3");
+    assert_eq!((fewer.epoch, fewer.ranked_scenes), (3, 0));
+    assert!(
+        (fewer.manifest.scenes.iter())
+            .all(|s| s.source != crossview::schemas::SourceKind::EgoExo4d),
+        "the removed tree's scenes are gone"
+    );
+    assert_eq!(
+        (published_files(&out), fewer.stats),
+        scratch_of("scratch-3")
+    );
 }

@@ -377,6 +377,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 _ => None,
             };
+            if watch && cluster.is_some() {
+                return Err(UsageError(
+                    "--watch keeps a live graph in one process: use -w N threads, not --processes"
+                        .into(),
+                )
+                .into());
+            }
             let args = crossview::build::BuildArgs {
                 config,
                 base,

@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -23,6 +23,7 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::core::Exchange as _;
 use timely::dataflow::operators::generic::operator::Operator;
+use timely::dataflow::operators::probe::{Handle as ProbeHandle, Probe as _};
 use timely::dataflow::operators::vec::Map as _;
 use timely::worker::Worker;
 
@@ -40,6 +41,7 @@ use crossview_stages::sources::{self, SceneData, SourceOptions};
 
 use super::cache::{self, FirstPass, SceneMasks};
 use super::eligible::EligibleStore;
+use super::epoch::{Epoch, EpochFeed};
 use super::frames::SceneFrames;
 use super::progress::Counters;
 use super::shard_scenes::{self, PlannedScene, PublishedRows, SceneOfShard, copied_groups};
@@ -223,11 +225,9 @@ pub fn scene_hash(scene_id: &str) -> u64 {
     hash_name(scene_id)
 }
 
-/// What a build worker is given.
+/// What a build worker is given, besides its epochs.
 #[derive(Clone, Debug)]
 pub struct Job {
-    /// Native trees and their kinds; tree `i` is read by worker `i % workers`.
-    pub trees: Vec<(PathBuf, SourceKind)>,
     /// Corpus settings.
     pub corpus: CorpusConfig,
     /// Reading options.
@@ -240,13 +240,12 @@ pub struct Job {
     pub cache_dir: PathBuf,
     /// The read cache folder (created).
     pub trees_dir: PathBuf,
-    /// Each tree's signature (its files' stamps), as `trees`.
-    pub tree_signatures: Vec<String>,
     /// Where scenes' records are stored, and found again for stubs.
     pub stub_records: StubRecords,
     /// What besides a scene keys its cache entry and a shard's inputs: settings and program.
     pub cache_settings: String,
-    /// The published build's shards by path (empty without one), kept where unchanged.
+    /// The published build's shards by path (empty without one), kept where unchanged: the
+    /// current epoch's.
     pub previous: Arc<BTreeMap<String, ShardInfo>>,
     /// `OUT/frames`, when frames are stored.
     pub frames_dir: Option<PathBuf>,
@@ -320,7 +319,10 @@ pub struct WorkerReport {
     pub cache_keys: Vec<String>,
     /// Read cache entries of the trees this worker read.
     pub tree_keys: Vec<String>,
-    /// Scenes taken from the read cache without reading them.
+    /// The epoch this report is of.
+    pub epoch: u32,
+    /// Scenes taken without reading them: from the read cache, or held by the graph from an
+    /// earlier epoch (their tree unchanged).
     pub unread_scenes: u64,
     /// Of those, scenes read after all (a shard holding them was rewritten).
     pub reloaded_scenes: u64,
@@ -349,12 +351,16 @@ pub struct WorkerReport {
     pub gathered: Option<Vec<WorkerReport>>,
 }
 
-/// A worker's mask stage: its completer, what it did, and the first failure.
+/// A worker's mask stage: its completer, what completion did for each scene in the graph,
+/// what it did this epoch while shards were made, and the epoch's first failure.
 #[derive(Default)]
 struct Masking {
     completer: Option<MaskCompleter>,
+    /// Per first-pass cache key: the scene's multiplicity in the graph and what completion
+    /// did for it (a retracted scene leaves, with its errors and segmenter cache entries).
+    by_scene: BTreeMap<String, (i64, SceneMasks)>,
+    /// Completion done this epoch for shards being made (calls and cache entries).
     stats: MaskStats,
-    errors: Vec<InputError>,
     cache_keys: Vec<String>,
     failure: Option<String>,
 }
@@ -389,26 +395,76 @@ impl Masking {
         }
     }
 
-    /// Counts a scene's mask completion into this worker's report.
-    fn record(&mut self, masks: &SceneMasks) {
-        self.stats.merge(&masks.stats);
-        self.errors.extend(masks.errors.iter().cloned());
-        self.cache_keys.extend(masks.cache_keys.iter().cloned());
+    /// Counts a scene's mask completion in (`diff` 1) or out (-1) of the graph.
+    fn record(&mut self, key: String, masks: SceneMasks, diff: isize) {
+        use std::collections::btree_map::Entry;
+        match self.by_scene.entry(key) {
+            Entry::Occupied(mut held) => {
+                held.get_mut().0 += diff as i64;
+                if held.get().0 == 0 {
+                    held.remove();
+                }
+            }
+            Entry::Vacant(new) => {
+                new.insert((diff as i64, masks));
+            }
+        }
+    }
+
+    /// What completion did for the scenes in the graph and for this epoch's shards, into
+    /// `report`; the epoch's counts start again.
+    fn report_into(&mut self, report: &mut WorkerReport) {
+        let mut stats = std::mem::take(&mut self.stats);
+        let mut keys = std::mem::take(&mut self.cache_keys);
+        for (_, masks) in self.by_scene.values().filter(|(n, _)| *n > 0) {
+            stats.merge(&masks.stats);
+            report.errors.extend(masks.errors.iter().cloned());
+            keys.extend(masks.cache_keys.iter().cloned());
+        }
+        report.masks = stats;
+        report.mask_cache_keys = keys;
+        if report.failure.is_none() {
+            report.failure = self.failure.take();
+        }
+        self.failure = None;
     }
 }
+
+/// First-pass entries between the mask stage and the first pass, by cache key: each with
+/// whether it came from the cache (else the scene is ranked).
+type WaitingEntries = BTreeMap<String, Vec<(FirstPass, bool)>>;
 
 /// Scenes read between steps of the dataflow, so work starts while reading goes on.
 const READ_BATCH: usize = 16;
 
-/// Runs one worker of the build: reads its trees into the graph, runs it to completion, and
-/// makes and stages the shards it owns.
-pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport> {
+/// A native tree as this worker fed it to the graph.
+struct HeldTree {
+    /// Its signature when read (empty when its read failed: it is read again).
+    signature: String,
+    /// Its scenes in the graph, by id and fingerprint (a list, should a tree give the same
+    /// scene twice), with their hashes.
+    scenes: BTreeMap<(String, String), Vec<(u64, SceneBlob)>>,
+    /// Its input errors: its scenes' and the tree's own.
+    errors: Vec<InputError>,
+}
+
+/// The graph's input: scenes keyed by scene hash.
+type SceneInput = differential_dataflow::input::InputSession<u32, (u64, SceneBlob), isize>;
+
+/// Runs one worker of the build graph for each epoch the feed gives: feeds what changed in
+/// its trees since the last epoch, runs the graph to the epoch's end, makes and stages the
+/// shards it owns whose inputs changed, and gathers the reports on worker 0 (returned after
+/// the last epoch; handed to the feed after the others).
+pub fn run_worker(
+    worker: &mut Worker,
+    base: &Job,
+    feed: &EpochFeed,
+) -> anyhow::Result<WorkerReport> {
     let index = worker.index();
-    let peers = worker.peers();
+    let job = base;
     let stats = Rc::new(RefCell::new(CorpusStats::default()));
     let times = Rc::new(RefCell::new(StageTimes::default()));
     let pending: Rc<RefCell<PendingShards>> = Rc::new(RefCell::new(BTreeMap::new()));
-    let cache_used: Rc<RefCell<Vec<String>>> = Rc::new(RefCell::new(Vec::new()));
     let ranked: Rc<RefCell<u64>> = Rc::new(RefCell::new(0));
     // Each worker has its own segmenter (ONNX sessions are not shared between threads).
     let masking = Rc::new(RefCell::new(Masking::default()));
@@ -416,8 +472,9 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         Ok(c) => masking.borrow_mut().completer = Some(c),
         Err(e) => masking.borrow_mut().failure = Some(format!("mask completion: {e}")),
     }
+    let probe = ProbeHandle::new();
 
-    let mut input = worker.dataflow::<u32, _, _>(|scope| {
+    let input = worker.dataflow::<u32, _, _>(|scope| {
         let (input, scenes) = scope.new_collection::<(u64, SceneBlob), isize>();
 
         // Mask completion, spread over the workers by scene hash: observations without a
@@ -429,7 +486,9 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         let cache_dir = job.cache_dir.clone();
         let cache_settings = job.cache_settings.clone();
         let stub_records = job.stub_records.clone();
-        let found: Rc<RefCell<BTreeMap<String, (FirstPass, bool)>>> = Rc::default();
+        // Per key a list: one epoch may move a scene between trees or workers, retracting
+        // and inserting the same scene, each with its own entry.
+        let found: Rc<RefCell<WaitingEntries>> = Rc::default();
         let found1 = found.clone();
         let scenes = scenes
             .inner
@@ -459,11 +518,16 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                             let mut masking = masking1.borrow_mut();
                             let blob = match loaded {
                                 Some(entry) => {
-                                    masking.record(&SceneMasks {
+                                    let masks = SceneMasks {
                                         stats: entry.masks.stats.replayed(),
                                         ..entry.masks.clone()
-                                    });
-                                    found1.borrow_mut().insert(key, (entry, true));
+                                    };
+                                    masking.record(key.clone(), masks, r);
+                                    found1
+                                        .borrow_mut()
+                                        .entry(key)
+                                        .or_default()
+                                        .push((entry, true));
                                     blob
                                 }
                                 None => {
@@ -482,12 +546,16 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                                         blob
                                     };
                                     let (blob, masks) = masking.complete(blob);
-                                    masking.record(&masks);
+                                    masking.record(key.clone(), masks.clone(), r);
                                     let entry = FirstPass {
                                         masks,
                                         ..FirstPass::default()
                                     };
-                                    found1.borrow_mut().insert(key, (entry, false));
+                                    found1
+                                        .borrow_mut()
+                                        .entry(key)
+                                        .or_default()
+                                        .push((entry, false));
                                     blob
                                 }
                             };
@@ -506,7 +574,6 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         let stats1 = stats.clone();
         let times1 = times.clone();
         let progress1 = job.progress.clone();
-        let used1 = cache_used.clone();
         let ranked1 = ranked.clone();
         let cache_dir = job.cache_dir.clone();
         let cache_settings = job.cache_settings.clone();
@@ -519,7 +586,16 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                 let start = Instant::now();
                 let (scene_id, fingerprint) = blob.key();
                 let key = cache::entry_key(scene_id, fingerprint, &cache_settings);
-                let entry = match found.borrow_mut().remove(&key) {
+                let waiting = {
+                    let mut found = found.borrow_mut();
+                    let entries = found.get_mut(&key);
+                    let entry = entries.and_then(Vec::pop);
+                    if found.get(&key).is_some_and(Vec::is_empty) {
+                        found.remove(&key);
+                    }
+                    entry
+                };
+                let entry = match waiting {
                     Some((entry, true)) => entry,
                     pending => {
                         *ranked1.borrow_mut() += 1;
@@ -551,7 +627,6 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                         entry
                     }
                 };
-                used1.borrow_mut().push(key);
                 times1.borrow_mut().candidates_s += start.elapsed().as_secs_f64();
                 Counters::bump(&progress1.scenes_counted, 1);
                 stats1.borrow_mut().merge_scaled(&entry.stats, r as i64);
@@ -614,6 +689,7 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                 let id = blob.data.scene.as_ref().map_or("", |s| s.scene_id.as_str());
                 ShardId::of(split_cfg.split_of(id), *h, shards).route()
             })
+            .probe_with(&probe)
             .sink(Pipeline, "Shards", move |(input, _frontier)| {
                 input.for_each(|_time, data| {
                     let mut pending = pending2.borrow_mut();
@@ -633,29 +709,153 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         input
     });
 
-    let mut tree_stores = Vec::new();
-    let mut report = WorkerReport {
+    let mut input = Some(input);
+    let mut held: BTreeMap<PathBuf, HeldTree> = BTreeMap::new();
+    let mut done = None;
+    while let Some(epoch) = feed.next(done) {
+        done = Some(epoch.number);
+        let job = Job {
+            previous: epoch.previous.clone(),
+            ..base.clone()
+        };
+        let mut report = WorkerReport {
+            worker: index,
+            epoch: epoch.number,
+            ..WorkerReport::default()
+        };
+        let Some(session) = input.as_mut() else {
+            anyhow::bail!("worker {index}: an epoch after the last");
+        };
+        let tree_stores = feed_trees(worker, &job, &epoch, session, &mut held, &mut report);
+        // This worker's trees are read (the display knows the total once every worker is).
+        job.progress
+            .readers_done
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let owned = if epoch.last {
+            // Closing the input completes the dataflow, which frees its state before the
+            // shards are made; `step_or_park` reports false once every operator (the sink
+            // included) is done, and parks the thread while others still work (spinning
+            // would take a core from them).
+            drop(input.take());
+            while worker.step_or_park(None) {}
+            std::mem::take(&mut *pending.borrow_mut())
+        } else {
+            let end = epoch.number + 1;
+            session.advance_to(end);
+            session.flush();
+            while probe.less_than(&end) {
+                worker.step_or_park(None);
+            }
+            let mut pending = pending.borrow_mut();
+            for scenes in pending.values_mut() {
+                scenes.retain(|_, (_, n)| *n != 0);
+            }
+            pending.clone()
+        };
+        report.stats = stats.borrow().clone();
+        report.ranked_scenes = std::mem::take(&mut *ranked.borrow_mut());
+        let read_s = report.times.read_s;
+        report.times = std::mem::take(&mut *times.borrow_mut());
+        report.times.read_s = read_s;
+        let mut masking = masking.borrow_mut();
+        if report.failure.is_none() {
+            report.failure = masking.failure.take();
+        }
+        if report.failure.is_none()
+            && let Err(e) = write_owned_shards(
+                &job,
+                index,
+                worker.peers(),
+                owned,
+                &mut masking,
+                &mut report,
+            )
+        {
+            report.failure = Some(format!("{e:#}"));
+        }
+        masking.report_into(&mut report);
+        drop(masking);
+        for store in tree_stores {
+            let _ = store.join();
+        }
+        let mut report = gather(worker, report)?;
+        if epoch.last {
+            return Ok(report);
+        }
+        if let Some(all) = report.gathered.take() {
+            feed.deliver(all);
+        }
+    }
+    // Stopped: the graph closes and completes.
+    drop(input);
+    while worker.step_or_park(None) {}
+    Ok(WorkerReport {
         worker: index,
         ..WorkerReport::default()
-    };
-    // A failure is recorded, not returned: every worker must go on taking part in the
-    // dataflows, or the others would wait for it forever.
-    for (i, (root, kind)) in job.trees.iter().enumerate() {
+    })
+}
+
+/// Feeds the graph what changed in this worker's trees since the last epoch: a tree whose
+/// signature is the one it was read with is not looked at; another is read (scenes the read
+/// cache knows come as stubs) and its scenes are compared with those the graph holds, by id
+/// and fingerprint: new ones inserted, gone or changed ones retracted. Trees no longer this
+/// worker's leave the graph. Returns the read cache stores running on the side.
+fn feed_trees(
+    worker: &mut Worker,
+    job: &Job,
+    epoch: &Epoch,
+    input: &mut SceneInput,
+    held: &mut BTreeMap<PathBuf, HeldTree>,
+    report: &mut WorkerReport,
+) -> Vec<std::thread::JoinHandle<std::io::Result<()>>> {
+    let (index, peers) = (worker.index(), worker.peers());
+    let owned: BTreeSet<&PathBuf> = (epoch.trees.iter().enumerate())
+        .filter(|(i, _)| i % peers == index)
+        .map(|(_, (root, _))| root)
+        .collect();
+    let gone: Vec<PathBuf> = held
+        .keys()
+        .filter(|r| !owned.contains(r))
+        .cloned()
+        .collect();
+    for root in gone {
+        for (h, blob) in held
+            .remove(&root)
+            .into_iter()
+            .flat_map(|t| t.scenes.into_values().flatten())
+        {
+            input.remove((h, blob));
+        }
+    }
+    let mut tree_stores = Vec::new();
+    for (i, (root, kind)) in epoch.trees.iter().enumerate() {
         if i % peers != index || report.failure.is_some() {
             continue;
         }
         let tree_key = tree_cache::entry_key(root, *kind, &job.cache_settings);
         report.tree_keys.push(tree_key.clone());
+        let signature = &epoch.tree_signatures[i];
+        if let Some(tree) = held.get(root)
+            && &tree.signature == signature
+        {
+            report.unread_scenes += tree.scenes.values().map(|v| v.len() as u64).sum::<u64>();
+            continue;
+        }
+        let mut old = held.remove(root).map(|t| t.scenes).unwrap_or_default();
+        let mut tree = HeldTree {
+            signature: signature.clone(),
+            scenes: BTreeMap::new(),
+            errors: Vec::new(),
+        };
         let previous = tree_cache::load(&job.trees_dir, &tree_key);
         let known = KnownScenes::new(previous.as_ref(), &job.cache_dir, &job.cache_settings);
-        let root = Arc::new(root.clone());
+        let root_arc = Arc::new(root.clone());
         let mut batch = 0usize;
         let mut stepping = 0.0;
         let start = Instant::now();
-        let (errors, scenes) = (&mut report.errors, &mut report.scenes);
         let unread = &mut report.unread_scenes;
         let mut hand_over = |scene: SceneData| {
-            errors.extend(scene.errors.iter().cloned());
+            tree.errors.extend(scene.errors.iter().cloned());
             let Some(meta) = &scene.scene else {
                 return;
             };
@@ -665,24 +865,27 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                 // A record that cannot be stored only costs reading its tree again later.
                 let _ = tree_cache::store_records(&job.stub_records.scenes_dir, &key, &scene);
             }
-            scenes.push(SceneEntry {
-                scene_id: meta.scene_id.clone(),
-                source: meta.source,
-                split: job.corpus.split.split_of(&meta.scene_id),
-                fingerprint: scene.fingerprint.clone(),
-            });
+            let key = (meta.scene_id.clone(), scene.fingerprint.clone());
             let h = scene_hash(&meta.scene_id);
-            input.insert((
-                h,
-                SceneBlob {
-                    data: Arc::new(scene),
-                    root: root.clone(),
-                    masked: false,
-                },
-            ));
-            batch += 1;
+            // A scene the graph holds with this fingerprint stays as it is.
+            let held_blob = old.get_mut(&key).and_then(Vec::pop);
+            let blob = match held_blob {
+                Some((_, blob)) => blob,
+                None => {
+                    let blob = SceneBlob {
+                        data: Arc::new(scene),
+                        root: root_arc.clone(),
+                        masked: false,
+                    };
+                    input.insert((h, blob.clone()));
+                    batch += 1;
+                    blob
+                }
+            };
+            tree.scenes.entry(key).or_default().push((h, blob));
             Counters::bump(&job.progress.scenes_read, 1);
-            if batch.is_multiple_of(READ_BATCH) {
+            if batch >= READ_BATCH {
+                batch = 0;
                 input.flush();
                 let step = Instant::now();
                 worker.step();
@@ -691,16 +894,16 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
         };
         let unchanged = previous
             .as_ref()
-            .filter(|e| e.signature == job.tree_signatures[i] && known.all_cached(e));
-        if let Some(entry) = unchanged {
+            .filter(|e| &e.signature == signature && known.all_cached(e));
+        let read = if let Some(entry) = unchanged {
             // Nothing in the tree changed since it was read: its scenes are its stubs.
             for stub in &entry.scenes {
                 hand_over(stub.clone());
             }
-            errors.extend(entry.problems.iter().cloned());
+            Ok(entry.problems.clone())
         } else {
             let mut entry = TreeEntry {
-                signature: job.tree_signatures[i].clone(),
+                signature: signature.clone(),
                 ..TreeEntry::default()
             };
             let read =
@@ -711,56 +914,65 @@ pub fn run_worker(worker: &mut Worker, job: &Job) -> anyhow::Result<WorkerReport
                         Ok(())
                     })
                 });
-            match read {
-                Ok(tree_errors) => {
-                    errors.extend(tree_errors.iter().cloned());
-                    entry.problems = tree_errors;
-                    if previous.as_ref() != Some(&entry) {
-                        // Stored on the side while the graph runs (tens of MB for a large
-                        // tree); a cache that cannot be written only costs time next build.
-                        let dir = job.trees_dir.clone();
-                        tree_stores.push(std::thread::spawn(move || {
-                            tree_cache::store(&dir, &tree_key, &entry)
-                        }));
-                    }
+            if let Ok(problems) = &read {
+                entry.problems = problems.clone();
+                if previous.as_ref() != Some(&entry) {
+                    // Stored on the side while the graph runs (tens of MB for a large
+                    // tree); a cache that cannot be written only costs time next build.
+                    let dir = job.trees_dir.clone();
+                    let tree_key = tree_key.clone();
+                    tree_stores.push(std::thread::spawn(move || {
+                        tree_cache::store(&dir, &tree_key, &entry)
+                    }));
                 }
-                Err(e) => report.failure = Some(format!("{}: {e}", root.display())),
+            }
+            read
+        };
+        match read {
+            Ok(problems) => {
+                tree.errors.extend(problems);
+                // The scenes the tree no longer has, or has changed, leave the graph.
+                for (h, blob) in old.into_values().flatten() {
+                    input.remove((h, blob));
+                }
+            }
+            Err(e) => {
+                report.failure = Some(format!("{}: {e}", root.display()));
+                // What was not read again stays in the graph; the tree is read next epoch.
+                for (key, blobs) in old {
+                    tree.scenes.entry(key).or_default().extend(blobs);
+                }
+                tree.signature.clear();
             }
         }
+        held.insert(root.clone(), tree);
         report.times.read_s += start.elapsed().as_secs_f64() - stepping;
     }
-    // This worker's trees are read (the display knows the total once every worker is).
-    job.progress
-        .readers_done
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    // Closing the input completes the dataflow; `step_or_park` reports false once every
-    // operator (the sink included) is done, and parks the thread while others still work
-    // (spinning would take a core from them).
-    input.close();
-    while worker.step_or_park(None) {}
-    report.stats = std::mem::take(&mut *stats.borrow_mut());
-    report.cache_keys = std::mem::take(&mut *cache_used.borrow_mut());
-    report.ranked_scenes = *ranked.borrow();
-    let read_s = report.times.read_s;
-    report.times = *times.borrow();
-    report.times.read_s = read_s;
-    let mut masking = masking.take();
-    if report.failure.is_none() {
-        report.failure = masking.failure.take();
-    }
-    if report.failure.is_none() {
-        let pending = std::mem::take(&mut *pending.borrow_mut());
-        if let Err(e) = write_owned_shards(job, index, peers, pending, &mut masking, &mut report) {
-            report.failure = Some(format!("{e:#}"));
+    // What the graph holds of this worker's trees: its scenes, their cache entries, errors.
+    for tree in held.values() {
+        report.errors.extend(tree.errors.iter().cloned());
+        for ((scene_id, fingerprint), blobs) in &tree.scenes {
+            for (_, blob) in blobs {
+                let source = blob
+                    .data
+                    .scene
+                    .as_ref()
+                    .map_or(SourceKind::MessyTable, |s| s.source);
+                report.scenes.push(SceneEntry {
+                    scene_id: scene_id.clone(),
+                    source,
+                    split: job.corpus.split.split_of(scene_id),
+                    fingerprint: fingerprint.clone(),
+                });
+                report.cache_keys.push(cache::entry_key(
+                    scene_id,
+                    fingerprint,
+                    &job.cache_settings,
+                ));
+            }
         }
     }
-    report.masks = masking.stats;
-    report.errors.append(&mut masking.errors);
-    report.mask_cache_keys = masking.cache_keys;
-    for store in tree_stores {
-        let _ = store.join();
-    }
-    gather(worker, report)
+    tree_stores
 }
 
 /// Per shard, the scenes sent to it: (scene id, fingerprint, kept candidates) -> (scene, net
@@ -1241,22 +1453,25 @@ fn gather(worker: &mut Worker, report: WorkerReport) -> anyhow::Result<WorkerRep
     let bytes = bincode::serialize(&report).context("encoding a worker report")?;
     let received: Rc<RefCell<Vec<Vec<u8>>>> = Rc::new(RefCell::new(Vec::new()));
     let sink = received.clone();
+    let probe = ProbeHandle::new();
     let mut input = worker.dataflow::<u32, _, _>(|scope| {
         let (input, reports) = scope.new_collection::<Vec<u8>, isize>();
-        reports.inner.exchange(|_: &(Vec<u8>, u32, isize)| 0).sink(
-            Pipeline,
-            "Gather",
-            move |(input, _frontier)| {
+        let gathered = reports.inner.exchange(|_: &(Vec<u8>, u32, isize)| 0);
+        gathered
+            .probe_with(&probe)
+            .sink(Pipeline, "Gather", move |(input, _frontier)| {
                 input.for_each(|_time, data| {
                     sink.borrow_mut().extend(data.drain(..).map(|(b, _, _)| b));
                 });
-            },
-        );
+            });
         input
     });
     input.insert(bytes);
     input.close();
-    while worker.step_or_park(None) {}
+    // The build's graph may stay alive (a live build), so wait for this dataflow alone.
+    while !probe.done() {
+        worker.step_or_park(None);
+    }
     let mut report = report;
     if worker.index() == 0 {
         let mut all = received

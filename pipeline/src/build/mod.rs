@@ -4,6 +4,7 @@
 mod cache;
 mod config;
 mod eligible;
+mod epoch;
 mod frames;
 mod graph;
 mod manifest;
@@ -28,6 +29,7 @@ use crossview_stages::corpus::{CorpusStats, report_json, report_table};
 use crossview_stages::masks::{MaskCache, MaskStats};
 
 pub use config::{BuildConfig, DEFAULT_SHARDS_PER_SPLIT, OutputConfig, SourceEntry};
+use epoch::{Epoch, EpochFeed};
 pub use frames::SceneFrames;
 pub use graph::{SceneEntry, StageTimes, scene_hash};
 pub use manifest::{MANIFEST, Manifest};
@@ -138,6 +140,8 @@ pub struct BuildSummary {
     pub copied_row_groups: u64,
     /// What mask completion did.
     pub masks: MaskStats,
+    /// The graph's epoch this build was (0 but in a live build's later builds).
+    pub epoch: u32,
 }
 
 /// The native trees a build reads.
@@ -180,108 +184,32 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     let cfg = &args.config;
     cfg.validate()?;
     let trees = resolve_trees(args)?;
-    let out = &args.out;
     let settings = settings(cfg)?;
     let tree_signatures = tree_signatures(&trees);
     let signature = build_signature(&tree_signatures, &settings);
-    if let Some(done) = published_up_to_date(out, &signature, args.strict)? {
+    if let Some(done) = published_up_to_date(&args.out, &signature, args.strict)? {
         return Ok(done);
     }
-    std::fs::create_dir_all(out.join("data"))
-        .with_context(|| format!("creating {}", out.join("data").display()))?;
-    let staging = out.join(".staging");
-    // The published shards, kept where a shard's scenes and ranks have not changed.
-    let previous: BTreeMap<String, ShardInfo> = Manifest::read(out)
-        .ok()
-        .filter(|m| m.config_hash == cfg.output_hash())
-        .map(|m| m.shards.into_iter().map(|s| (s.path.clone(), s)).collect())
-        .unwrap_or_default();
+    let prepared = Prepared::new(args, settings)?;
     let cluster = args.cluster.as_ref();
-    // One process clears what a killed build left; in cluster mode that is process 0, and
-    // the others only add to the folders (their files have their own names).
-    if cluster.is_none_or(|c| c.process == 0) && staging.exists() {
-        std::fs::remove_dir_all(&staging)
-            .with_context(|| format!("clearing {}", staging.display()))?;
-    }
-    std::fs::create_dir_all(staging.join("data"))
-        .with_context(|| format!("creating {}", staging.display()))?;
-    let frames_dir = if cfg.output.frames {
-        Some(frames::frames_dir(out)?)
-    } else {
-        None
-    };
-    let threads = args.workers.max(1);
-    let progress = Arc::new(progress::Counters {
-        workers: threads as u64,
-        ..progress::Counters::default()
-    });
     let display = (!args.quiet).then(|| {
         let owned_shards = 2 * u64::from(cfg.output.shards_per_split)
             / cluster.map_or(1, |c| c.addresses.len() as u64);
-        progress::ProgressDisplay::start(progress.clone(), owned_shards)
+        progress::ProgressDisplay::start(prepared.job.progress.clone(), owned_shards)
     });
-    let cache_dir = cache::cache_dir(out);
-    std::fs::create_dir_all(&cache_dir)
-        .with_context(|| format!("creating {}", cache_dir.display()))?;
-    let mask_cache_dir = out.join(".cache").join("masks");
-    let trees_dir = tree_cache::trees_dir(out);
-    std::fs::create_dir_all(&trees_dir)
-        .with_context(|| format!("creating {}", trees_dir.display()))?;
-    let scenes_dir = tree_cache::scenes_dir(out);
-    std::fs::create_dir_all(&scenes_dir)
-        .with_context(|| format!("creating {}", scenes_dir.display()))?;
-    let shard_scenes_dir = shard_scenes::dir(out);
-    std::fs::create_dir_all(&shard_scenes_dir)
-        .with_context(|| format!("creating {}", shard_scenes_dir.display()))?;
-    let job = graph::Job {
-        stub_records: stubs::StubRecords {
-            options: cfg.source_options(),
-            scenes_dir: scenes_dir.clone(),
-            settings: settings.clone(),
-        },
+    let feed = Arc::new(EpochFeed::once(Epoch {
+        number: 0,
         trees,
         tree_signatures,
-        trees_dir: trees_dir.clone(),
-        corpus: cfg.corpus(),
-        options: cfg.source_options(),
-        mask_cache_dir: mask_cache_dir.clone(),
-        out_dir: out.clone(),
-        cache_dir: cache_dir.clone(),
-        cache_settings: settings.clone(),
-        previous: Arc::new(previous),
-        frames_dir,
-        shards: cfg.output.shards_per_split,
-        staging_dir: staging.clone(),
-        shard_scenes_dir: shard_scenes_dir.clone(),
-        write: WriteOptions {
-            row_group_rows: cfg.output.row_group_rows,
-            zstd_level: cfg.output.zstd_level,
-            config_hash: cfg.output_hash(),
-            // Set per worker by how many shards it makes (`write_owned_shards`).
-            parallel_columns: false,
-        },
-        progress: progress.clone(),
-        eligible: Arc::new(eligible::EligibleStore::default()),
-    };
-
+        previous: Arc::new(prepared.published_shards(args)),
+        last: true,
+    }));
     let start = Instant::now();
-    let communication = match cluster {
-        Some(c) => timely::CommunicationConfig::Cluster {
-            threads,
-            process: c.process,
-            addresses: c.addresses.clone(),
-            report: false,
-            zerocopy: false,
-        },
-        None if threads == 1 => timely::CommunicationConfig::Thread,
-        None => timely::CommunicationConfig::Process(threads),
-    };
-    let timely_config = timely::Config {
-        communication,
-        worker: timely::WorkerConfig::default(),
-    };
-    let guards = timely::execute(timely_config, move |w| graph::run_worker(w, &job))
-        .map_err(|e| anyhow::anyhow!("starting the dataflow: {e}"))?;
+    let job = prepared.job.clone();
+    let guards = timely::execute(timely_config(args), move |w| {
+        graph::run_worker(w, &job, &feed)
+    })
+    .map_err(|e| anyhow::anyhow!("starting the dataflow: {e}"))?;
     let mut gathered = None;
     for r in guards.join() {
         let r = r.map_err(|e| anyhow::anyhow!("a worker panicked: {e}"))??;
@@ -294,158 +222,380 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         // Not the publishing process: its workers' shards are staged and reported.
         return Ok(BuildSummary::default());
     };
-    let workers = reports.len();
-    let mut stats = CorpusStats::default();
-    let mut errors = Vec::new();
-    let mut scenes = Vec::new();
-    let mut frame_problems = Vec::new();
-    let mut times = graph::StageTimes::default();
-    let mut shards = Vec::new();
-    let mut shown = BTreeSet::new();
-    let mut failures = Vec::new();
-    let mut cache_used = BTreeSet::new();
-    let mut mask_cache_used = BTreeSet::new();
-    let mut masks = MaskStats::default();
-    let mut ranked_scenes = 0u64;
-    let (mut unread_scenes, mut reloaded_scenes, mut published_scenes) = (0u64, 0u64, 0u64);
-    let mut copied_row_groups = 0u64;
-    let mut tree_keys = BTreeSet::new();
-    for r in reports {
-        if let Some(f) = r.failure {
-            failures.push(format!("worker {}: {f}", r.worker));
+    prepared.publish(args, reports, start.elapsed().as_secs_f64(), signature)
+}
+
+/// Timely's configuration for `args`: one thread, threads of one process, or cluster mode.
+fn timely_config(args: &BuildArgs) -> timely::Config {
+    let threads = args.workers.max(1);
+    let communication = match args.cluster.as_ref() {
+        Some(c) => timely::CommunicationConfig::Cluster {
+            threads,
+            process: c.process,
+            addresses: c.addresses.clone(),
+            report: false,
+            zerocopy: false,
+        },
+        None if threads == 1 => timely::CommunicationConfig::Thread,
+        None => timely::CommunicationConfig::Process(threads),
+    };
+    timely::Config {
+        communication,
+        worker: timely::WorkerConfig::default(),
+    }
+}
+
+/// A build graph that stays alive between builds (`--watch`): each [`LiveBuild::build`] is
+/// an epoch that feeds the graph only what changed in the inputs since the last, as
+/// insertions and retractions of scenes, and publishes the output once the epoch is
+/// complete. Runs in one process.
+pub struct LiveBuild {
+    args: BuildArgs,
+    prepared: Prepared,
+    feed: Arc<EpochFeed>,
+    reports: std::sync::mpsc::Receiver<Result<Vec<graph::WorkerReport>, String>>,
+    guards: Option<timely::communication::WorkerGuards<anyhow::Result<graph::WorkerReport>>>,
+    next_epoch: u32,
+}
+
+impl LiveBuild {
+    /// Prepares the output folder and starts the graph's workers, waiting for the first epoch.
+    pub fn start(args: &BuildArgs) -> anyhow::Result<Self> {
+        if args.cluster.is_some() {
+            anyhow::bail!(
+                "a live build (--watch) runs in one process; use -w N threads instead of --processes"
+            );
         }
-        stats.merge(&r.stats);
-        errors.extend(r.errors);
-        scenes.extend(r.scenes);
-        frame_problems.extend(r.frame_problems);
-        times.add(&r.times);
-        cache_used.extend(r.cache_keys);
-        mask_cache_used.extend(r.mask_cache_keys);
-        masks.merge(&r.masks);
-        ranked_scenes += r.ranked_scenes;
-        unread_scenes += r.unread_scenes;
-        reloaded_scenes += r.reloaded_scenes;
-        published_scenes += r.published_scenes;
-        copied_row_groups += r.copied_row_groups;
-        tree_keys.extend(r.tree_keys);
-        for shard in &r.shards {
-            shown.extend(shard.frames.iter().cloned());
-        }
-        shards.extend(r.shards);
-    }
-    let graph_s = start.elapsed().as_secs_f64();
-    if !failures.is_empty() {
-        let _ = std::fs::remove_dir_all(&staging);
-        anyhow::bail!("the build failed:\n  {}", failures.join("\n  "));
-    }
-    errors.sort();
-    errors.dedup();
-    scenes.sort();
-    // Train then bench, each in bucket order, whichever worker wrote them.
-    shards.sort_by(|a, b| {
-        (a.split != Split::Train, &a.path).cmp(&(b.split != Split::Train, &b.path))
-    });
-    let real_errors: Vec<InputError> = errors
-        .iter()
-        .filter(|e| e.class.is_error())
-        .cloned()
-        .collect();
-    if args.strict && !real_errors.is_empty() {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(StrictInputErrors(real_errors).into());
-    }
-    for p in frame_problems.iter().take(5) {
-        eprintln!("warning: frame not stored: {p}");
+        args.config.validate()?;
+        let prepared = Prepared::new(args, settings(&args.config)?)?;
+        let (feed, reports) = EpochFeed::live();
+        let feed = Arc::new(feed);
+        let job = prepared.job.clone();
+        let worker_feed = feed.clone();
+        let guards = timely::execute(timely_config(args), move |w| {
+            let done = graph::run_worker(w, &job, &worker_feed);
+            if let Err(e) = &done {
+                // Whoever waits for the epoch's reports learns it will not come.
+                worker_feed.fail(format!("worker {}: {e:#}", w.index()));
+            }
+            done
+        })
+        .map_err(|e| anyhow::anyhow!("starting the dataflow: {e}"))?;
+        Ok(LiveBuild {
+            args: args.clone(),
+            prepared,
+            feed,
+            reports,
+            guards: Some(guards),
+            next_epoch: 0,
+        })
     }
 
-    // Publish. The manifest stops describing the folder once a shard is replaced: take it
-    // down first, so a manifest always means a complete output.
-    let start = Instant::now();
-    match std::fs::remove_file(out.join(MANIFEST)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(e).with_context(|| format!("removing {}", out.join(MANIFEST).display()));
+    /// Builds the inputs as they are now: one epoch of the graph, published when complete.
+    /// A failed epoch publishes nothing; the graph holds its inputs all the same, so the next
+    /// epoch feeds only what changes after it.
+    pub fn build(&mut self) -> anyhow::Result<BuildSummary> {
+        let trees = resolve_trees(&self.args)?;
+        let tree_signatures = tree_signatures(&trees);
+        let signature = build_signature(&tree_signatures, &self.prepared.settings);
+        self.prepared.stage()?;
+        let start = Instant::now();
+        self.feed.start(Epoch {
+            number: self.next_epoch,
+            trees,
+            tree_signatures,
+            previous: Arc::new(self.prepared.published_shards(&self.args)),
+            last: false,
+        });
+        self.next_epoch += 1;
+        let reports = match self.reports.recv() {
+            Ok(Ok(reports)) => reports,
+            Ok(Err(failure)) => anyhow::bail!("the live build stopped: {failure}"),
+            Err(_) => anyhow::bail!("the live build's workers are gone"),
+        };
+        self.prepared.publish(
+            &self.args,
+            reports,
+            start.elapsed().as_secs_f64(),
+            signature,
+        )
+    }
+}
+
+impl Drop for LiveBuild {
+    fn drop(&mut self) {
+        self.feed.stop();
+        if let Some(guards) = self.guards.take() {
+            // A worker that failed has said so through the feed already.
+            let _ = guards.join();
         }
-        _ => {}
     }
-    // Shards this build made are staged; the others kept their published files.
-    for s in shards.iter().filter(|s| staging.join(&s.path).exists()) {
-        publish_shard(out, &staging, s)?;
+}
+
+/// A build's output folder made ready, its settings, and the graph's job.
+struct Prepared {
+    settings: String,
+    staging: PathBuf,
+    job: graph::Job,
+}
+
+impl Prepared {
+    /// Creates the output folder's parts and the job; clears what a killed build left.
+    fn new(args: &BuildArgs, settings: String) -> anyhow::Result<Self> {
+        let cfg = &args.config;
+        let out = &args.out;
+        std::fs::create_dir_all(out.join("data"))
+            .with_context(|| format!("creating {}", out.join("data").display()))?;
+        let staging = out.join(".staging");
+        // One process clears what a killed build left; in cluster mode that is process 0, and
+        // the others only add to the folders (their files have their own names).
+        if args.cluster.as_ref().is_none_or(|c| c.process == 0) && staging.exists() {
+            std::fs::remove_dir_all(&staging)
+                .with_context(|| format!("clearing {}", staging.display()))?;
+        }
+        let frames_dir = if cfg.output.frames {
+            Some(frames::frames_dir(out)?)
+        } else {
+            None
+        };
+        let threads = args.workers.max(1);
+        let progress = Arc::new(progress::Counters {
+            workers: threads as u64,
+            ..progress::Counters::default()
+        });
+        let cache_dir = cache::cache_dir(out);
+        let trees_dir = tree_cache::trees_dir(out);
+        let scenes_dir = tree_cache::scenes_dir(out);
+        let shard_scenes_dir = shard_scenes::dir(out);
+        for dir in [&cache_dir, &trees_dir, &scenes_dir, &shard_scenes_dir] {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let job = graph::Job {
+            stub_records: stubs::StubRecords {
+                options: cfg.source_options(),
+                scenes_dir,
+                settings: settings.clone(),
+            },
+            trees_dir,
+            corpus: cfg.corpus(),
+            options: cfg.source_options(),
+            mask_cache_dir: out.join(".cache").join("masks"),
+            out_dir: out.clone(),
+            cache_dir,
+            cache_settings: settings.clone(),
+            previous: Arc::default(),
+            frames_dir,
+            shards: cfg.output.shards_per_split,
+            staging_dir: staging.clone(),
+            shard_scenes_dir,
+            write: WriteOptions {
+                row_group_rows: cfg.output.row_group_rows,
+                zstd_level: cfg.output.zstd_level,
+                config_hash: cfg.output_hash(),
+                // Set per worker by how many shards it makes (`write_owned_shards`).
+                parallel_columns: false,
+            },
+            progress,
+            eligible: Arc::new(eligible::EligibleStore::default()),
+        };
+        let prepared = Prepared {
+            settings,
+            staging,
+            job,
+        };
+        prepared.stage()?;
+        Ok(prepared)
     }
-    let mut w =
-        RecordWriter::<InputError>::create(out.join("errors.parquet"), &WriteOptions::default())?;
-    w.write(&errors)?;
-    w.finish()?;
-    let frames = shown.len() as u64;
-    let mut report = report_json(&stats);
-    report["build"] = serde_json::json!({
-        "workers": workers,
-        "processes": cluster.map_or(1, |c| c.addresses.len()),
-        "scenes": scenes.len(),
-        "graph_s": graph_s,
-        "worker_seconds": times,
-        "scenes_ranked": ranked_scenes,
-        "scenes_from_cache": scenes.len() as u64 - ranked_scenes.min(scenes.len() as u64),
-        "scenes_unread": unread_scenes,
-        "scenes_read_for_shards": reloaded_scenes,
-        "scenes_rows_from_published": published_scenes,
-        "row_groups_copied": copied_row_groups,
-        "rows": shards.iter().map(|s| s.rows).sum::<u64>(),
-        "frames": frames,
-        "input_errors": real_errors.len(),
-        "input_warnings": errors.len() - real_errors.len(),
-        "errors_by_class": errors_by_class(&errors),
-        "frames_not_stored": frame_problems.len(),
-        "masks": &masks,
-        "peak_rss_mib": peak_rss_mib(),
-    });
-    crossview_schemas::write_atomic(
-        out.join("report.json"),
-        serde_json::to_string_pretty(&report)?.as_bytes(),
-    )?;
-    if let Err(e) = crate::report_chart::write_report_png(&stats, &out.join("report.png")) {
-        eprintln!("warning: report.png not written: {e:#}");
+
+    /// Creates the folder the workers stage their shards in (publishing removes it).
+    fn stage(&self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(self.staging.join("data"))
+            .with_context(|| format!("creating {}", self.staging.display()))
     }
-    let manifest = Manifest {
-        schema_version: crossview_schemas::SCHEMA_VERSION,
-        created_by: concat!("crossview ", env!("CARGO_PKG_VERSION")).to_string(),
-        config_hash: cfg.output_hash(),
-        input_signature: signature,
-        generator: cfg.corpus().generator(),
-        shards_per_split: cfg.output.shards_per_split,
-        shards,
-        scenes,
-        frames,
-    };
-    manifest.write(out)?;
-    remove_stale_shards(out, &manifest)?;
-    remove_unshown_frames(out, &shown)?;
-    remove_leftover_temporaries(out)?;
-    cache::prune(&cache_dir, &cache_used);
-    cache::prune(&trees_dir, &tree_keys);
-    cache::prune(&scenes_dir, &cache_used);
-    let shard_inputs = manifest.shards.iter().map(|s| s.inputs.clone()).collect();
-    cache::prune(&shard_scenes_dir, &shard_inputs);
-    if mask_cache_dir.is_dir() {
-        MaskCache::open(&mask_cache_dir)?.prune(&mask_cache_used);
+
+    /// The published build's shards by path, kept where a shard's scenes and ranks have not
+    /// changed (none when its config differs).
+    fn published_shards(&self, args: &BuildArgs) -> BTreeMap<String, ShardInfo> {
+        Manifest::read(&args.out)
+            .ok()
+            .filter(|m| m.config_hash == args.config.output_hash())
+            .map(|m| m.shards.into_iter().map(|s| (s.path.clone(), s)).collect())
+            .unwrap_or_default()
     }
-    let _ = std::fs::remove_dir_all(&staging);
-    let publish_s = start.elapsed().as_secs_f64();
-    Ok(BuildSummary {
-        manifest,
-        stats,
-        errors,
-        graph_s,
-        publish_s,
-        times,
-        up_to_date: false,
-        published: true,
-        ranked_scenes,
-        unread_scenes,
-        reloaded_scenes,
-        published_scenes,
-        copied_row_groups,
-        masks,
-    })
+
+    /// Publishes an epoch from its workers' gathered `reports`: staged shards moved into
+    /// place, errors, report and chart, the manifest last; then the caches pruned to what the
+    /// output uses.
+    #[allow(clippy::too_many_lines)]
+    fn publish(
+        &self,
+        args: &BuildArgs,
+        reports: Vec<graph::WorkerReport>,
+        graph_s: f64,
+        signature: String,
+    ) -> anyhow::Result<BuildSummary> {
+        let cfg = &args.config;
+        let out = &args.out;
+        let staging = &self.staging;
+        let cluster = args.cluster.as_ref();
+        let workers = reports.len();
+        let epoch = reports.first().map_or(0, |r| r.epoch);
+        let mut stats = CorpusStats::default();
+        let mut errors = Vec::new();
+        let mut scenes = Vec::new();
+        let mut frame_problems = Vec::new();
+        let mut times = graph::StageTimes::default();
+        let mut shards = Vec::new();
+        let mut shown = BTreeSet::new();
+        let mut failures = Vec::new();
+        let mut cache_used = BTreeSet::new();
+        let mut mask_cache_used = BTreeSet::new();
+        let mut masks = MaskStats::default();
+        let mut ranked_scenes = 0u64;
+        let (mut unread_scenes, mut reloaded_scenes, mut published_scenes) = (0u64, 0u64, 0u64);
+        let mut copied_row_groups = 0u64;
+        let mut tree_keys = BTreeSet::new();
+        for r in reports {
+            if let Some(f) = r.failure {
+                failures.push(format!("worker {}: {f}", r.worker));
+            }
+            stats.merge(&r.stats);
+            errors.extend(r.errors);
+            scenes.extend(r.scenes);
+            frame_problems.extend(r.frame_problems);
+            times.add(&r.times);
+            cache_used.extend(r.cache_keys);
+            mask_cache_used.extend(r.mask_cache_keys);
+            masks.merge(&r.masks);
+            ranked_scenes += r.ranked_scenes;
+            unread_scenes += r.unread_scenes;
+            reloaded_scenes += r.reloaded_scenes;
+            published_scenes += r.published_scenes;
+            copied_row_groups += r.copied_row_groups;
+            tree_keys.extend(r.tree_keys);
+            for shard in &r.shards {
+                shown.extend(shard.frames.iter().cloned());
+            }
+            shards.extend(r.shards);
+        }
+        if !failures.is_empty() {
+            let _ = std::fs::remove_dir_all(staging);
+            anyhow::bail!("the build failed:\n  {}", failures.join("\n  "));
+        }
+        errors.sort();
+        errors.dedup();
+        scenes.sort();
+        // Train then bench, each in bucket order, whichever worker wrote them.
+        shards.sort_by(|a, b| {
+            (a.split != Split::Train, &a.path).cmp(&(b.split != Split::Train, &b.path))
+        });
+        let real_errors: Vec<InputError> = errors
+            .iter()
+            .filter(|e| e.class.is_error())
+            .cloned()
+            .collect();
+        if args.strict && !real_errors.is_empty() {
+            let _ = std::fs::remove_dir_all(staging);
+            return Err(StrictInputErrors(real_errors).into());
+        }
+        for p in frame_problems.iter().take(5) {
+            eprintln!("warning: frame not stored: {p}");
+        }
+
+        // Publish. The manifest stops describing the folder once a shard is replaced: take it
+        // down first, so a manifest always means a complete output.
+        let start = Instant::now();
+        match std::fs::remove_file(out.join(MANIFEST)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e)
+                    .with_context(|| format!("removing {}", out.join(MANIFEST).display()));
+            }
+            _ => {}
+        }
+        // Shards this build made are staged; the others kept their published files.
+        for s in shards.iter().filter(|s| staging.join(&s.path).exists()) {
+            publish_shard(out, staging, s)?;
+        }
+        let mut w = RecordWriter::<InputError>::create(
+            out.join("errors.parquet"),
+            &WriteOptions::default(),
+        )?;
+        w.write(&errors)?;
+        w.finish()?;
+        let frames = shown.len() as u64;
+        let mut report = report_json(&stats);
+        report["build"] = serde_json::json!({
+            "workers": workers,
+            "epoch": epoch,
+            "processes": cluster.map_or(1, |c| c.addresses.len()),
+            "scenes": scenes.len(),
+            "graph_s": graph_s,
+            "worker_seconds": times,
+            "scenes_ranked": ranked_scenes,
+            "scenes_from_cache": scenes.len() as u64 - ranked_scenes.min(scenes.len() as u64),
+            "scenes_unread": unread_scenes,
+            "scenes_read_for_shards": reloaded_scenes,
+            "scenes_rows_from_published": published_scenes,
+            "row_groups_copied": copied_row_groups,
+            "rows": shards.iter().map(|s| s.rows).sum::<u64>(),
+            "frames": frames,
+            "input_errors": real_errors.len(),
+            "input_warnings": errors.len() - real_errors.len(),
+            "errors_by_class": errors_by_class(&errors),
+            "frames_not_stored": frame_problems.len(),
+            "masks": &masks,
+            "peak_rss_mib": peak_rss_mib(),
+        });
+        crossview_schemas::write_atomic(
+            out.join("report.json"),
+            serde_json::to_string_pretty(&report)?.as_bytes(),
+        )?;
+        if let Err(e) = crate::report_chart::write_report_png(&stats, &out.join("report.png")) {
+            eprintln!("warning: report.png not written: {e:#}");
+        }
+        let manifest = Manifest {
+            schema_version: crossview_schemas::SCHEMA_VERSION,
+            created_by: concat!("crossview ", env!("CARGO_PKG_VERSION")).to_string(),
+            config_hash: cfg.output_hash(),
+            input_signature: signature,
+            generator: cfg.corpus().generator(),
+            shards_per_split: cfg.output.shards_per_split,
+            shards,
+            scenes,
+            frames,
+        };
+        manifest.write(out)?;
+        remove_stale_shards(out, &manifest)?;
+        remove_unshown_frames(out, &shown)?;
+        remove_leftover_temporaries(out)?;
+        cache::prune(&self.job.cache_dir, &cache_used);
+        cache::prune(&self.job.trees_dir, &tree_keys);
+        cache::prune(&self.job.stub_records.scenes_dir, &cache_used);
+        let shard_inputs = manifest.shards.iter().map(|s| s.inputs.clone()).collect();
+        cache::prune(&self.job.shard_scenes_dir, &shard_inputs);
+        if self.job.mask_cache_dir.is_dir() {
+            MaskCache::open(&self.job.mask_cache_dir)?.prune(&mask_cache_used);
+        }
+        let _ = std::fs::remove_dir_all(staging);
+        let publish_s = start.elapsed().as_secs_f64();
+        Ok(BuildSummary {
+            manifest,
+            stats,
+            errors,
+            graph_s,
+            publish_s,
+            times,
+            up_to_date: false,
+            published: true,
+            ranked_scenes,
+            unread_scenes,
+            reloaded_scenes,
+            published_scenes,
+            copied_row_groups,
+            masks,
+            epoch,
+        })
+    }
 }
 
 /// Moves a staged shard into `data/`, unless the published file already has its bytes (an
@@ -585,11 +735,17 @@ fn remove_stale_shards(out: &Path, manifest: &Manifest) -> anyhow::Result<()> {
 /// Runs the command: builds, then prints the report table and where things are.
 pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let s = build(args)?;
+    print_summary(args, &s);
+    Ok(())
+}
+
+/// Prints what a build did (nothing with `--quiet`).
+fn print_summary(args: &BuildArgs, s: &BuildSummary) {
     if !s.published {
         if !args.quiet {
             println!("process done; the process hosting worker 0 publishes the output");
         }
-        return Ok(());
+        return;
     }
     if s.up_to_date {
         if !args.quiet {
@@ -598,7 +754,7 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
                 args.out.display()
             );
         }
-        return Ok(());
+        return;
     }
     if !args.quiet {
         print!("{}", report_table(&s.stats));
@@ -641,7 +797,6 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
         );
         print!("{}", errors_summary(&s.errors));
     }
-    Ok(())
 }
 
 /// Input errors by class, each with its count and first files (all of them are in

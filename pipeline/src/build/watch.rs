@@ -1,16 +1,16 @@
-//! `--watch`: the loop that looks at the inputs' signature and builds again when it changed,
-//! and its unit tests (an edit made during a build is never missed).
+//! `--watch`: a live build driven by the loop that looks at the inputs' signature and runs
+//! an epoch when it changed, and the loop's unit tests (an edit made during a build is never missed).
 
-use super::{BuildArgs, input_signature, resolve_trees, run, settings};
+use super::{BuildArgs, LiveBuild, input_signature, print_summary, resolve_trees, settings};
 
-/// `--watch`: builds, then looks at the inputs every `interval`; once their signature has
-/// changed and then held still for one more look (a file being written does not start a
-/// build), builds again, incrementally: unchanged scenes come from the cache and unchanged
-/// shards keep their files. A failed build is reported and the previous output stays
-/// published. Runs until the process is stopped.
-///
-/// Each change runs the graph again over the caches rather than feeding a live dataflow.
+/// `--watch`: starts a live build graph and builds; then looks at the inputs every
+/// `interval`, and once their signature has changed and then held still for one more look
+/// (a file being written does not start a build), runs the next epoch: the graph, still
+/// alive, is fed the scenes that changed (new, changed, removed) as differential updates,
+/// and unchanged shards keep their files. A failed epoch is reported and the previous output
+/// stays published. Runs until the process is stopped.
 pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<()> {
+    let mut live = LiveBuild::start(args)?;
     // An input that cannot be listed gives a signature of its own: the build that follows
     // reports the problem.
     let signature = || match resolve_trees(args) {
@@ -20,10 +20,9 @@ pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<
         },
         Err(e) => format!("unreadable inputs: {e:#}"),
     };
-    let build = || {
-        if let Err(e) = run(args) {
-            eprintln!("error: {e:#}");
-        }
+    let build = || match live.build() {
+        Ok(summary) => print_summary(args, &summary),
+        Err(e) => eprintln!("error: {e:#}"),
     };
     let announce = || {
         if !args.quiet {

@@ -1,7 +1,8 @@
 //! The build's dataflow on timely + differential: scenes keyed by scene hash -> first pass
 //! (candidates, per-scene filters, ranks) -> per-task selection -> kept cutoffs per scene ->
-//! shard owners, which make (second pass) and write their shards. Each stage wraps a plain
-//! `stages` function.
+//! shard owners, which make (second pass) and write their shards at each epoch's end. Each
+//! stage wraps a plain `stages` function. An epoch feeds the scenes that changed since the
+//! last (a one-off build has one; a live build keeps the graph between them).
 //!
 //! The selection is a `reduce` per task over every surviving candidate's rank, and a shard's
 //! rows depend only on its scenes and what they keep: a shard whose scenes and cutoffs

@@ -982,8 +982,9 @@ fn a_live_build_fed_changes_publishes_what_scratch_builds_do() {
         .collect();
     assert!(ids.iter().any(|s| s.contains(&added)), "{ids:?}");
     assert!(!ids.iter().any(|s| s.ends_with(&removed)), "{ids:?}");
-    let after_edit = scratch_of("scratch-1");
-    assert_eq!((published_files(&out), second.stats), after_edit);
+    let (after_edit, edited_stats) = scratch_of("scratch-1");
+    assert_same_files(&published_files(&out), &after_edit);
+    assert_eq!(second.stats, edited_stats);
 
     let unchanged = live.build().expect("epoch 2");
     assert_eq!((unchanged.epoch, unchanged.ranked_scenes), (2, 0));
@@ -992,7 +993,8 @@ fn a_live_build_fed_changes_publishes_what_scratch_builds_do() {
         unchanged.manifest.scenes.len() as u64
     );
     assert_eq!(unchanged.published_scenes, 0, "no shard is made again");
-    assert_eq!((published_files(&out), unchanged.stats), after_edit);
+    assert_same_files(&published_files(&out), &after_edit);
+    assert_eq!(unchanged.stats, edited_stats);
 
     std::fs::remove_dir_all(world.join("egoexo4d")).expect("rm");
     let fewer = live.build().expect("epoch 3");
@@ -1006,4 +1008,86 @@ fn a_live_build_fed_changes_publishes_what_scratch_builds_do() {
         (published_files(&out), fewer.stats),
         scratch_of("scratch-3")
     );
+}
+
+/// A live epoch that fails (`--strict` and a damaged input) publishes nothing and leaves the
+/// previous output as it was; the graph holds the damaged inputs all the same, and the epoch
+/// after the repair publishes what a from-scratch build of the repaired inputs does.
+#[test]
+fn a_failed_live_epoch_keeps_the_output_and_the_next_one_recovers() {
+    let (dir, world, cfg, out) = temp_world(5, [4, 1, 1, 1], 4);
+    let args = BuildArgs {
+        config: cfg.clone(),
+        base: PathBuf::from("."),
+        out: out.clone(),
+        workers: 2,
+        strict: true,
+        quiet: true,
+        cluster: None,
+    };
+    let mut live = LiveBuild::start(&args).expect("starts");
+    let first = live.build().expect("epoch 0");
+    assert!(
+        first.errors.iter().all(|e| !e.class.is_error()),
+        "a clean world"
+    );
+    let published = published_files(&out);
+
+    // Cut the MessyTable split file mid-way: its later scenes are gone, an input error.
+    let labels = world.join("messytable/labels/train.json");
+    let original = std::fs::read(&labels).expect("labels");
+    std::fs::write(&labels, &original[..original.len() * 2 / 3]).expect("cut");
+    let failed = live.build().expect_err("strict fails on the cut file");
+    assert!(format!("{failed:#}").contains("--strict"), "{failed:#}");
+    assert_same_files(&published_files(&out), &published);
+
+    std::fs::write(&labels, &original).expect("repair");
+    let repaired = live.build().expect("epoch 2");
+    assert_eq!(repaired.epoch, 2);
+    let scratch = dir.path().join("scratch");
+    run_build(cfg, &scratch, 1);
+    assert_same_files(&published_files(&out), &published_files(&scratch));
+    // The same shards and errors as before the cut (the manifest differs: it records the
+    // inputs' stamps).
+    let mut now = published_files(&out);
+    let mut before = published;
+    now.remove("manifest.json");
+    before.remove("manifest.json");
+    assert_same_files(&now, &before);
+}
+
+/// Asserts two outputs (file name -> bytes) are the same, naming the files that differ.
+fn assert_same_files(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) {
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    let differing: Vec<&String> = a
+        .iter()
+        .filter(|(k, v)| b[*k] != **v)
+        .map(|(k, _)| k)
+        .collect();
+    assert!(differing.is_empty(), "files differ: {differing:?}");
+}
+
+/// `--watch` keeps its graph in one process: with `--processes` it is a usage error.
+#[test]
+fn watch_with_processes_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), "");
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1:0\n127.0.0.1:0\n").expect("hostfile");
+    let r = crossview(&[
+        "build".as_ref(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+        "--out".as_ref(),
+        dir.path().join("out").as_os_str(),
+        "--watch".as_ref(),
+        "--processes".as_ref(),
+        "2".as_ref(),
+        "--process".as_ref(),
+        "0".as_ref(),
+        "--hostfile".as_ref(),
+        hosts.as_os_str(),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("--watch"));
 }

@@ -760,11 +760,16 @@ fn print_summary(args: &BuildArgs, s: &BuildSummary) {
         print!("{}", report_table(&s.stats));
         let rows: u64 = s.manifest.shards.iter().map(|x| x.rows).sum();
         println!(
-            "\n{rows} rows in {} shards, {} frames, {} input errors -> {} (graph {:.1} s, publish {:.1} s)",
+            "\n{rows} rows in {} shards, {} frames, {} input errors -> {} ({}graph {:.1} s, publish {:.1} s)",
             s.manifest.shards.len(),
             s.manifest.frames,
             s.errors.iter().filter(|e| e.class.is_error()).count(),
             args.out.display(),
+            if s.epoch > 0 {
+                format!("live epoch {}, ", s.epoch)
+            } else {
+                String::new()
+            },
             s.graph_s,
             s.publish_s
         );

@@ -634,8 +634,18 @@ fn shipped_build_configs_parse() {
 /// Moves the first box of a MessyTable split file by 3 pixels: a text edit, so only its
 /// scene's bytes change.
 fn move_first_box(labels: &Path) {
+    move_nth_box(labels, 0);
+}
+
+/// Moves the `n`-th box of a MessyTable split file (counting from 0, wrapping around) by 3
+/// pixels: a text edit, so no other scene's bytes change.
+fn move_nth_box(labels: &Path, n: usize) {
     let text = std::fs::read_to_string(labels).expect("labels");
-    let at = text.find("\"pos\":[").expect("a box") + "\"pos\":[".len();
+    let boxes: Vec<usize> = text
+        .match_indices("\"pos\":[")
+        .map(|(i, _)| i + 7)
+        .collect();
+    let at = boxes[n % boxes.len()];
     let end = at + text[at..].find(',').expect("x1");
     let x1: f64 = text[at..end].trim().parse().expect("number");
     std::fs::write(
@@ -645,13 +655,8 @@ fn move_first_box(labels: &Path) {
     .expect("edit");
 }
 
-/// Edits a world as a user might: one MessyTable scene's box moved (a text edit: the other
-/// scenes' bytes stay), one MMPTrack scene removed and another added (a copy under a new
-/// name). Returns (the added scene's name, the removed one's).
-fn edit_world(world: &Path) -> (String, String) {
-    // A changed box in one MessyTable scene (a text edit: the other scenes' bytes stay).
-    move_first_box(&world.join("messytable/labels/train.json"));
-    // One MMPTrack scene removed, another added (a copy under a new name).
+/// The MMPTrack train split of a world, its first session, and that session's scenes, sorted.
+fn mmptrack_scenes(world: &Path) -> (PathBuf, std::ffi::OsString, Vec<String>) {
     let split = world.join("mmptrack/train");
     let session = std::fs::read_dir(split.join("labels"))
         .expect("sessions")
@@ -664,20 +669,38 @@ fn edit_world(world: &Path) -> (String, String) {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     scenes.sort();
+    (split, session, scenes)
+}
+
+/// Removes an MMPTrack scene of the first session; with `copy_to`, first copies it under
+/// that name instead (a new scene with the same content).
+fn mmptrack_scene_edit(world: &Path, scene: &str, copy_to: Option<&str>) {
+    let (split, session, _) = mmptrack_scenes(world);
+    for kind in ["labels", "topdown_labels", "images"] {
+        let d = split.join(kind).join(&session);
+        if !d.join(scene).exists() {
+            continue;
+        }
+        match copy_to {
+            Some(to) => copy_tree(&d.join(scene), &d.join(to)),
+            None => std::fs::remove_dir_all(d.join(scene)).expect("rm"),
+        }
+    }
+}
+
+/// Edits a world as a user might: one MessyTable scene's box moved (a text edit: the other
+/// scenes' bytes stay), one MMPTrack scene removed and another added (a copy under a new
+/// name). Returns (the added scene's name, the removed one's).
+fn edit_world(world: &Path) -> (String, String) {
+    move_first_box(&world.join("messytable/labels/train.json"));
+    let (_, _, scenes) = mmptrack_scenes(world);
     assert!(scenes.len() >= 2, "{scenes:?}");
     let removed = scenes.last().expect("scene").clone();
     let source = scenes[0].clone();
     let env = &source[..source.rfind('_').expect("env_n")];
     let added = format!("{env}_9");
-    for kind in ["labels", "topdown_labels", "images"] {
-        let d = split.join(kind).join(&session);
-        if d.join(&removed).exists() {
-            std::fs::remove_dir_all(d.join(&removed)).expect("rm");
-        }
-        if d.join(&source).exists() {
-            copy_tree(&d.join(&source), &d.join(&added));
-        }
-    }
+    mmptrack_scene_edit(world, &removed, None);
+    mmptrack_scene_edit(world, &source, Some(&added));
     (added, removed)
 }
 
@@ -1090,4 +1113,71 @@ fn watch_with_processes_is_a_usage_error() {
     ]);
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("--watch"));
+}
+
+/// A live build fed random changes, epoch after epoch (boxes moved in MessyTable scenes,
+/// MMPTrack scenes removed and added, whole trees removed and put back), publishes after
+/// each epoch what a from-scratch build of the inputs as they are then does, files and
+/// corpus counts.
+#[test]
+fn a_live_build_fed_random_changes_publishes_what_scratch_builds_do() {
+    use rand::{Rng, SeedableRng};
+    let (dir, world, cfg, out) = temp_world(13, [5, 4, 1, 1], 4);
+    let pristine = dir.path().join("pristine");
+    copy_tree(&world, &pristine);
+    let args = BuildArgs {
+        config: cfg.clone(),
+        base: PathBuf::from("."),
+        out: out.clone(),
+        workers: 2,
+        strict: false,
+        quiet: true,
+        cluster: None,
+    };
+    let mut live = LiveBuild::start(&args).expect("starts");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut added = 0;
+    for epoch in 0..8u32 {
+        let mut done = Vec::new();
+        for _ in 0..rng.random_range(1..=2) * u32::from(epoch > 0) {
+            let (_, _, scenes) = mmptrack_scenes(&world);
+            match rng.random_range(0..4) {
+                0 => {
+                    let n = rng.random_range(0..1000);
+                    move_nth_box(&world.join("messytable/labels/train.json"), n);
+                    done.push(format!("moved box {n}"));
+                }
+                1 if scenes.len() > 1 => {
+                    let scene = &scenes[rng.random_range(0..scenes.len())];
+                    mmptrack_scene_edit(&world, scene, None);
+                    done.push(format!("removed {scene}"));
+                }
+                2 => {
+                    let scene = &scenes[rng.random_range(0..scenes.len())];
+                    let env = &scene[..scene.rfind('_').expect("env_n")];
+                    added += 1;
+                    let new = format!("{env}_{}", 90 + added);
+                    mmptrack_scene_edit(&world, scene, Some(&new));
+                    done.push(format!("copied {scene} to {new}"));
+                }
+                _ => {
+                    let tree = ["egohumans", "egoexo4d"][rng.random_range(0..2)];
+                    if world.join(tree).exists() {
+                        std::fs::remove_dir_all(world.join(tree)).expect("rm");
+                        done.push(format!("removed {tree}"));
+                    } else {
+                        copy_tree(&pristine.join(tree), &world.join(tree));
+                        done.push(format!("put back {tree}"));
+                    }
+                }
+            }
+        }
+        let summary = live.build().expect("an epoch");
+        assert_eq!(summary.epoch, epoch);
+        let scratch = dir.path().join(format!("scratch-{epoch}"));
+        let expected = crate::support::build_quietly(cfg.clone(), &scratch, 1);
+        eprintln!("epoch {epoch}: {done:?}, {} ranked", summary.ranked_scenes);
+        assert_same_files(&published_files(&out), &published_files(&scratch));
+        assert_eq!(summary.stats, expected.stats, "epoch {epoch}: {done:?}");
+    }
 }

@@ -256,6 +256,8 @@ pub struct LiveBuild {
     reports: std::sync::mpsc::Receiver<Result<Vec<graph::WorkerReport>, String>>,
     guards: Option<timely::communication::WorkerGuards<anyhow::Result<graph::WorkerReport>>>,
     next_epoch: u32,
+    /// Why the graph stopped, once a worker failed: the others cannot go on without it.
+    broken: Option<String>,
 }
 
 impl LiveBuild {
@@ -288,6 +290,7 @@ impl LiveBuild {
             reports,
             guards: Some(guards),
             next_epoch: 0,
+            broken: None,
         })
     }
 
@@ -295,6 +298,9 @@ impl LiveBuild {
     /// A failed epoch publishes nothing; the graph holds its inputs all the same, so the next
     /// epoch feeds only what changes after it.
     pub fn build(&mut self) -> anyhow::Result<BuildSummary> {
+        if let Some(failure) = &self.broken {
+            anyhow::bail!("the live build stopped: {failure}");
+        }
         let trees = resolve_trees(&self.args)?;
         let tree_signatures = tree_signatures(&trees);
         let signature = build_signature(&tree_signatures, &self.prepared.settings);
@@ -310,8 +316,14 @@ impl LiveBuild {
         self.next_epoch += 1;
         let reports = match self.reports.recv() {
             Ok(Ok(reports)) => reports,
-            Ok(Err(failure)) => anyhow::bail!("the live build stopped: {failure}"),
-            Err(_) => anyhow::bail!("the live build's workers are gone"),
+            Ok(Err(failure)) => {
+                let failure = self.broken.insert(failure);
+                anyhow::bail!("the live build stopped: {failure}");
+            }
+            Err(_) => {
+                let failure = self.broken.insert("its workers are gone".into());
+                anyhow::bail!("the live build stopped: {failure}");
+            }
         };
         self.prepared.publish(
             &self.args,
@@ -322,12 +334,23 @@ impl LiveBuild {
     }
 }
 
+impl LiveBuild {
+    /// Whether a worker failed: the graph cannot run another epoch (start a new one).
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+}
+
 impl Drop for LiveBuild {
     fn drop(&mut self) {
         self.feed.stop();
         if let Some(guards) = self.guards.take() {
-            // A worker that failed has said so through the feed already.
-            let _ = guards.join();
+            if self.broken.is_some() {
+                // The other workers may wait for the failed one forever: leave them.
+                std::mem::forget(guards);
+            } else {
+                let _ = guards.join();
+            }
         }
     }
 }

@@ -20,9 +20,19 @@ pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<
         },
         Err(e) => format!("unreadable inputs: {e:#}"),
     };
-    let build = || match live.build() {
-        Ok(summary) => print_summary(args, &summary),
-        Err(e) => eprintln!("error: {e:#}"),
+    let build = || {
+        match live.build() {
+            Ok(summary) => print_summary(args, &summary),
+            Err(e) => eprintln!("error: {e:#}"),
+        }
+        // A graph a worker failed in cannot go on: the next change starts a new one, which
+        // takes what it can from the caches.
+        if live.is_broken() {
+            match LiveBuild::start(args) {
+                Ok(fresh) => live = fresh,
+                Err(e) => eprintln!("error: restarting the live build: {e:#}"),
+            }
+        }
     };
     let announce = || {
         if !args.quiet {

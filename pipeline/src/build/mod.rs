@@ -305,6 +305,12 @@ impl LiveBuild {
         let tree_signatures = tree_signatures(&trees);
         let signature = build_signature(&tree_signatures, &self.prepared.settings);
         self.prepared.stage()?;
+        // Bars for the first epoch, which feeds the whole corpus (and may take as long as a
+        // cold build); a later one feeds only changes, and its summary follows at once.
+        let display = (!self.args.quiet && self.next_epoch == 0).then(|| {
+            let shards = 2 * u64::from(self.args.config.output.shards_per_split);
+            progress::ProgressDisplay::start(self.prepared.job.progress.clone(), shards)
+        });
         let start = Instant::now();
         self.feed.start(Epoch {
             number: self.next_epoch,
@@ -325,6 +331,7 @@ impl LiveBuild {
                 anyhow::bail!("the live build stopped: {failure}");
             }
         };
+        drop(display);
         self.prepared.publish(
             &self.args,
             reports,

@@ -253,7 +253,7 @@ pub struct LiveBuild {
     args: BuildArgs,
     prepared: Prepared,
     feed: Arc<EpochFeed>,
-    reports: std::sync::mpsc::Receiver<Result<Vec<graph::WorkerReport>, String>>,
+    reports: std::sync::mpsc::Receiver<epoch::EpochReports>,
     guards: Option<timely::communication::WorkerGuards<anyhow::Result<graph::WorkerReport>>>,
     next_epoch: u32,
     /// Why the graph stopped, once a worker failed: the others cannot go on without it.

@@ -243,10 +243,15 @@ fn verify_catches_tampering() {
 }
 
 fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    write_config_for(dir, world(), extra)
+}
+
+/// `dir/build.toml`: builds `world` into 2 shards per split, without frames, plus `extra`.
+fn write_config_for(dir: &Path, world: &Path, extra: &str) -> PathBuf {
     let path = dir.join("build.toml");
     let text = format!(
         "sources = [{:?}]\n{extra}\n[output]\nshards_per_split = 2\nframes = false\n",
-        world().display().to_string()
+        world.display().to_string()
     );
     std::fs::write(&path, text).expect("config");
     path
@@ -557,29 +562,11 @@ fn two_processes_on_loopback_give_the_same_shards() {
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
 
-    // Two free ports, released just before the processes bind them.
-    let ports: Vec<u16> = (0..2)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
-        .collect::<Vec<_>>()
-        .iter()
-        .map(|l| l.local_addr().expect("addr").port())
-        .collect();
-    let hostfile = dir.path().join("hosts");
-    std::fs::write(
-        &hostfile,
-        format!("127.0.0.1:{}\n127.0.0.1:{}\n", ports[0], ports[1]),
-    )
-    .expect("hostfile");
+    let hostfile = loopback_hostfile(dir.path());
     let cluster = dir.path().join("cluster");
     let children: Vec<std::process::Child> = (0..2)
         .map(|i| {
-            Command::new(env!("CARGO_BIN_EXE_crossview"))
-                .arg("build")
-                .arg("--quiet")
-                .arg("--config")
-                .arg(&cfg)
-                .arg("--out")
-                .arg(&cluster)
+            build_command(&cfg, &cluster)
                 .args(["-w", "1", "--processes", "2", "--process", &i.to_string()])
                 .arg("--hostfile")
                 .arg(&hostfile)
@@ -877,46 +864,40 @@ fn unread_scenes_are_read_from_their_trees_when_their_records_are_gone() {
 
 /// A child process stopped when the test ends, also when it fails: a watcher left running
 /// would outlive its temporary tree.
-struct StopOnDrop(std::process::Child);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// `crossview build --quiet --config CFG --out OUT`, to add to and run.
+fn build_command(cfg: &Path, out: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crossview"));
+    c.arg("build")
+        .arg("--quiet")
+        .arg("--config")
+        .arg(cfg)
+        .arg("--out")
+        .arg(out);
+    c
 }
 
-/// `--watch` rebuilds when an input changes: after an edit the published output is that of
-/// a from-scratch build of the edited inputs.
-#[test]
-fn watch_republishes_after_an_input_changes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let world = dir.path().join("world");
-    write_world(&world, 5, [2, 1, 1, 1]);
-    let cfg = dir.path().join("build.toml");
+/// A hostfile of two free loopback ports (released just before the processes bind them).
+fn loopback_hostfile(dir: &Path) -> PathBuf {
+    let ports: Vec<u16> = (0..2)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect::<Vec<_>>()
+        .iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect();
+    let hostfile = dir.join("hosts");
     std::fs::write(
-        &cfg,
-        format!(
-            "sources = [{:?}]\nrequire_images = false\n[output]\nshards_per_split = 2\nframes = false\n",
-            world.display().to_string()
-        ),
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", ports[0], ports[1]),
     )
-    .expect("config");
-    let out = dir.path().join("out");
-    let watcher = StopOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_crossview"))
-            .arg("build")
-            .arg("--quiet")
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&out)
-            .args(["--watch", "--interval-ms", "100"])
-            .spawn()
-            .expect("spawns"),
-    );
+    .expect("hostfile");
+    hostfile
+}
+
+/// Waits for watchers (`--watch` processes, stopped when `watchers` drops) to publish `out`,
+/// makes `edit`, and waits for them to publish it (the manifest's input signature changes).
+fn republished_after<W>(out: &Path, watchers: W, edit: impl FnOnce()) {
     let signature = || {
-        Manifest::read(&out)
+        Manifest::read(out)
             .ok()
             .map(|m| m.input_signature)
             .filter(|s| !s.is_empty())
@@ -933,12 +914,15 @@ fn watch_republishes_after_an_input_changes() {
     };
     wait_for(&|| signature().is_some());
     let first = signature().expect("published");
-
-    move_first_box(&world.join("messytable/labels/train.json"));
+    edit();
     wait_for(&|| signature().is_some_and(|s| s != first));
-    drop(watcher);
+    drop(watchers);
+}
 
-    let scratch = dir.path().join("scratch");
+/// The published files of a from-scratch `crossview build` with the config file `cfg`, into
+/// `dir/scratch`.
+fn scratch_build(cfg: &Path, dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let scratch = dir.join("scratch");
     let r = crossview(&[
         "build".as_ref(),
         "--quiet".as_ref(),
@@ -948,14 +932,37 @@ fn watch_republishes_after_an_input_changes() {
         scratch.as_os_str(),
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let (a, b) = (published_files(&out), published_files(&scratch));
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
-    for (name, bytes) in &a {
-        assert!(
-            bytes == &b[name],
-            "{name}: the watcher's output differs from scratch"
-        );
+    published_files(&scratch)
+}
+
+struct StopOnDrop(std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
+}
+
+/// `--watch` rebuilds when an input changes: after an edit the published output is that of
+/// a from-scratch build of the edited inputs.
+#[test]
+fn watch_republishes_after_an_input_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = dir.path().join("world");
+    write_world(&world, 5, [2, 1, 1, 1]);
+    let cfg = write_config_for(dir.path(), &world, "require_images = false");
+    let out = dir.path().join("out");
+    let watcher = StopOnDrop(
+        build_command(&cfg, &out)
+            .args(["--watch", "--interval-ms", "100"])
+            .spawn()
+            .expect("spawns"),
+    );
+    republished_after(&out, watcher, || {
+        move_first_box(&world.join("messytable/labels/train.json"));
+    });
+    assert_same_files(&published_files(&out), &scratch_build(&cfg, dir.path()));
 }
 
 /// A live build (the graph kept alive between builds, as `--watch` keeps it) fed one change
@@ -1090,29 +1097,41 @@ fn assert_same_files(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>
     assert!(differing.is_empty(), "files differ: {differing:?}");
 }
 
-/// `--watch` keeps its graph in one process: with `--processes` it is a usage error.
+/// `--watch` in cluster mode: process 0 starts each epoch and publishes, process 1 takes
+/// part in it; after an edit the output is that of a from-scratch build of the edited inputs.
 #[test]
-fn watch_with_processes_is_a_usage_error() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(dir.path(), "");
-    let hosts = dir.path().join("hosts");
-    std::fs::write(&hosts, "127.0.0.1:0\n127.0.0.1:0\n").expect("hostfile");
-    let r = crossview(&[
-        "build".as_ref(),
-        "--config".as_ref(),
-        cfg.as_os_str(),
-        "--out".as_ref(),
-        dir.path().join("out").as_os_str(),
-        "--watch".as_ref(),
-        "--processes".as_ref(),
-        "2".as_ref(),
-        "--process".as_ref(),
-        "0".as_ref(),
-        "--hostfile".as_ref(),
-        hosts.as_os_str(),
-    ]);
-    assert_eq!(r.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&r.stderr).contains("--watch"));
+fn a_live_build_in_two_processes_republishes_what_scratch_builds_do() {
+    let (dir, world, _, out) = temp_world(9, [6, 3, 1, 1], 2);
+    let cfg = write_config_for(dir.path(), &world, "require_images = false");
+    let hostfile = loopback_hostfile(dir.path());
+    let processes: Vec<StopOnDrop> = (0..2)
+        .map(|i| {
+            StopOnDrop(
+                build_command(&cfg, &out)
+                    .args(["-w", "1", "--processes", "2", "--process", &i.to_string()])
+                    .arg("--hostfile")
+                    .arg(&hostfile)
+                    .args(["--watch", "--interval-ms", "100"])
+                    .stdout(std::process::Stdio::null())
+                    // Killed at the end, process 1 would report process 0's socket closing.
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("spawns"),
+            )
+        })
+        .collect();
+    republished_after(&out, processes, || {
+        edit_world(&world);
+    });
+    assert_same_files(&published_files(&out), &scratch_build(&cfg, dir.path()));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
+            .expect("json");
+    assert_eq!(report["build"]["processes"], 2);
+    assert!(
+        report["build"]["epoch"].as_u64() >= Some(1),
+        "a later epoch"
+    );
 }
 
 /// A live build fed random changes, epoch after epoch (boxes moved in MessyTable scenes,

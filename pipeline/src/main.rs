@@ -151,8 +151,9 @@ enum Command {
         /// No progress or summary output.
         #[arg(long)]
         quiet: bool,
-        /// Keep running: rebuild (incrementally) whenever the inputs change.
-        #[arg(long, conflicts_with = "processes")]
+        /// Keep running: the graph stays alive, and each change of the inputs is fed to it
+        /// (an epoch) and republished. In cluster mode process 0 watches and publishes.
+        #[arg(long)]
         watch: bool,
         /// With --watch, how often to look at the inputs, in milliseconds.
         #[arg(long, default_value_t = 2000, requires = "watch")]
@@ -377,13 +378,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 _ => None,
             };
-            if watch && cluster.is_some() {
-                return Err(UsageError(
-                    "--watch keeps a live graph in one process: use -w N threads, not --processes"
-                        .into(),
-                )
-                .into());
-            }
             let args = crossview::build::BuildArgs {
                 config,
                 base,

@@ -7,6 +7,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 
 use crossview_schemas::SourceKind;
+use serde::{Deserialize, Serialize};
 
 use super::graph::WorkerReport;
 use super::shards::ShardInfo;
@@ -14,7 +15,7 @@ use super::shards::ShardInfo;
 /// One timestamp of the graph: the native trees and their signatures as they are now, and
 /// the shards as last published (kept where unchanged). The graph holds what earlier epochs
 /// fed it; an epoch feeds only what changed since.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Epoch {
     /// The epoch's timestamp, from 0.
     pub number: u32,
@@ -29,7 +30,8 @@ pub struct Epoch {
     pub last: bool,
 }
 
-/// Hands epochs to the workers of this process, and worker 0's gathered reports back.
+/// Hands epochs to worker 0 (which announces them to every worker), and its gathered
+/// reports back.
 pub struct EpochFeed {
     state: Mutex<FeedState>,
     changed: Condvar,
@@ -73,7 +75,7 @@ impl EpochFeed {
         (feed, rx)
     }
 
-    /// Starts `epoch` on every worker (each waits in [`EpochFeed::next`]).
+    /// Starts `epoch` (worker 0, waiting in [`EpochFeed::next`], announces it to the others).
     pub fn start(&self, epoch: Epoch) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.epoch = Some(Arc::new(epoch));

@@ -25,7 +25,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::core::Exchange as _;
 use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::probe::{Handle as ProbeHandle, Probe as _};
-use timely::dataflow::operators::vec::Map as _;
+use timely::dataflow::operators::vec::{Broadcast as _, Map as _};
 use timely::worker::Worker;
 
 use anyhow::Context as _;
@@ -711,9 +711,16 @@ pub fn run_worker(
     });
 
     let mut input = Some(input);
+    let mut announcements = Announcements::new(worker);
     let mut held: BTreeMap<PathBuf, HeldTree> = BTreeMap::new();
     let mut done = None;
-    while let Some(epoch) = feed.next(done) {
+    loop {
+        if index == 0 {
+            announcements.announce(feed.next(done).as_deref())?;
+        }
+        let Some(epoch) = announcements.next(worker)? else {
+            break;
+        };
         done = Some(epoch.number);
         let job = Job {
             previous: epoch.previous.clone(),
@@ -738,6 +745,7 @@ pub fn run_worker(
             // included) is done, and parks the thread while others still work (spinning
             // would take a core from them).
             drop(input.take());
+            announcements.close();
             while worker.step_or_park(None) {}
             std::mem::take(&mut *pending.borrow_mut())
         } else {
@@ -787,13 +795,75 @@ pub fn run_worker(
             feed.deliver(all);
         }
     }
-    // Stopped: the graph closes and completes.
+    // Stopped: the graphs close and complete.
     drop(input);
+    drop(announcements);
     while worker.step_or_park(None) {}
     Ok(WorkerReport {
         worker: index,
         ..WorkerReport::default()
     })
+}
+
+/// The epochs as every worker, in every process, learns them: worker 0 takes each from its
+/// process's feed and broadcasts it (`None`: stop), so all workers run the same epochs on
+/// the same inputs, whichever process started them.
+struct Announcements {
+    /// `None` once closed (after the last epoch).
+    input: Option<differential_dataflow::input::InputSession<u32, Vec<u8>, isize>>,
+    received: Rc<RefCell<std::collections::VecDeque<Vec<u8>>>>,
+}
+
+impl Announcements {
+    fn new(worker: &mut Worker) -> Self {
+        let received: Rc<RefCell<std::collections::VecDeque<Vec<u8>>>> = Rc::default();
+        let sink = received.clone();
+        let input = worker.dataflow::<u32, _, _>(|scope| {
+            let (input, announced) = scope.new_collection::<Vec<u8>, isize>();
+            announced
+                .inner
+                .broadcast()
+                .sink(Pipeline, "Epochs", move |(input, _)| {
+                    input.for_each(|_time, data| {
+                        sink.borrow_mut()
+                            .extend(data.drain(..).map(|(bytes, _, _)| bytes));
+                    });
+                });
+            input
+        });
+        Announcements {
+            input: Some(input),
+            received,
+        }
+    }
+
+    /// Worker 0: broadcasts the next epoch (`None`: stop). Its time stays 0: an announcement
+    /// is taken as it arrives, not at a frontier.
+    fn announce(&mut self, epoch: Option<&Epoch>) -> anyhow::Result<()> {
+        let bytes = bincode::serialize(&epoch).context("encoding an epoch")?;
+        let input = (self.input.as_mut()).context("an epoch announced after the last")?;
+        input.insert(bytes);
+        input.flush();
+        Ok(())
+    }
+
+    /// Closes this worker's side (after the last epoch), so the dataflow can complete.
+    fn close(&mut self) {
+        self.input = None;
+    }
+
+    /// The next epoch announced (`None`: stop), stepping the worker until it arrives (parked
+    /// while nothing comes).
+    fn next(&mut self, worker: &mut Worker) -> anyhow::Result<Option<Arc<Epoch>>> {
+        loop {
+            if let Some(bytes) = self.received.borrow_mut().pop_front() {
+                let epoch: Option<Epoch> =
+                    bincode::deserialize(&bytes).context("decoding an epoch")?;
+                return Ok(epoch.map(Arc::new));
+            }
+            worker.step_or_park(None);
+        }
+    }
 }
 
 /// Feeds the graph what changed in this worker's trees since the last epoch: a tree whose

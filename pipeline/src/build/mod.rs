@@ -248,7 +248,8 @@ fn timely_config(args: &BuildArgs) -> timely::Config {
 /// A build graph that stays alive between builds (`--watch`): each [`LiveBuild::build`] is
 /// an epoch that feeds the graph only what changed in the inputs since the last, as
 /// insertions and retractions of scenes, and publishes the output once the epoch is
-/// complete. Runs in one process.
+/// complete. In cluster mode process 0 starts the epochs and publishes; the other processes
+/// [`follow`](LiveBuild::follow).
 pub struct LiveBuild {
     args: BuildArgs,
     prepared: Prepared,
@@ -263,11 +264,6 @@ pub struct LiveBuild {
 impl LiveBuild {
     /// Prepares the output folder and starts the graph's workers, waiting for the first epoch.
     pub fn start(args: &BuildArgs) -> anyhow::Result<Self> {
-        if args.cluster.is_some() {
-            anyhow::bail!(
-                "a live build (--watch) runs in one process; use -w N threads instead of --processes"
-            );
-        }
         args.config.validate()?;
         let prepared = Prepared::new(args, settings(&args.config)?)?;
         let (feed, reports) = EpochFeed::live();
@@ -345,6 +341,17 @@ impl LiveBuild {
     /// Whether a worker failed: the graph cannot run another epoch (start a new one).
     pub fn is_broken(&self) -> bool {
         self.broken.is_some()
+    }
+
+    /// On a cluster process other than 0: takes part in the epochs process 0 starts, until
+    /// it stops them (or a worker fails).
+    pub fn follow(mut self) -> anyhow::Result<()> {
+        if let Some(guards) = self.guards.take() {
+            for r in guards.join() {
+                r.map_err(|e| anyhow::anyhow!("a worker panicked: {e}"))??;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,5 +1,5 @@
 //! `--watch`: a live build driven by the loop that looks at the inputs' signature and runs
-//! an epoch when it changed, and the loop's unit tests (an edit made during a build is never missed).
+//! an epoch when it changed (on process 0 of a cluster), and the loop's unit tests.
 
 use super::{BuildArgs, LiveBuild, input_signature, print_summary, resolve_trees, settings};
 
@@ -11,6 +11,15 @@ use super::{BuildArgs, LiveBuild, input_signature, print_summary, resolve_trees,
 /// stays published. Runs until the process is stopped.
 pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<()> {
     let mut live = LiveBuild::start(args)?;
+    if let Some(cluster) = args.cluster.as_ref().filter(|c| c.process != 0) {
+        if !args.quiet {
+            eprintln!(
+                "process {}: taking part in the epochs process 0 starts",
+                cluster.process
+            );
+        }
+        return live.follow();
+    }
     // An input that cannot be listed gives a signature of its own: the build that follows
     // reports the problem.
     let signature = || match resolve_trees(args) {

@@ -1,6 +1,6 @@
 //! [`Spill`]: bytes set aside now and read back by place later (a large file's pieces while
-//! it streams by, a build's first-pass candidates): a temporary file removed when dropped, or
-//! memory when no temporary file can be made.
+//! it streams by, a build's first-pass candidates): an unlinked temporary file, or memory
+//! when no temporary file can be made.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -31,6 +31,9 @@ impl Spill {
             .create_new(true)
             .open(&path)
         {
+            // Unlinked at once (the open handle keeps the bytes): a process killed with
+            // SIGKILL leaves nothing behind. The path stays, to name the file in errors.
+            let _ = std::fs::remove_file(&path);
             self.file = Some((BufWriter::with_capacity(1 << 20, f), path));
         }
     }
@@ -88,14 +91,6 @@ impl Spill {
     }
 }
 
-impl Drop for Spill {
-    fn drop(&mut self) {
-        if let Some((_, path)) = self.file.take() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,13 +109,15 @@ mod tests {
         assert_eq!(s.read(a).unwrap(), b"first");
         assert_eq!(s.read(b).unwrap(), b"");
         assert!(s.read((18, 5)).is_err());
+        // The file has no name left while it is used: nothing stays if the process dies.
         let path = s.path().unwrap().to_path_buf();
-        assert!(path.exists());
-        drop(s);
-        assert!(!path.exists(), "the temporary file is removed");
+        assert!(!path.exists());
+        assert_eq!(s.read(c).unwrap(), b"third one");
         // In memory.
-        let mut m = Spill::default();
-        m.tried = true;
+        let mut m = Spill {
+            tried: true,
+            ..Spill::default()
+        };
         let x = m.append(b"abc").unwrap();
         assert_eq!(m.read(x).unwrap(), b"abc");
         assert!(m.read((2, 5)).is_err());

@@ -973,15 +973,7 @@ fn watch_republishes_after_an_input_changes() {
 #[test]
 fn a_live_build_fed_changes_publishes_what_scratch_builds_do() {
     let (dir, world, cfg, out) = temp_world(9, [6, 3, 1, 1], 8);
-    let args = BuildArgs {
-        config: cfg.clone(),
-        base: PathBuf::from("."),
-        out: out.clone(),
-        workers: 2,
-        strict: false,
-        quiet: true,
-        cluster: None,
-    };
+    let args = crate::support::build_args(cfg.clone(), &out, 2);
     let mut live = LiveBuild::start(&args).expect("starts");
     // A from-scratch build's files, and its corpus counts (the live graph's come from
     // adding and retracting scenes' counts).
@@ -1047,13 +1039,8 @@ fn a_live_build_fed_changes_publishes_what_scratch_builds_do() {
 fn a_failed_live_epoch_keeps_the_output_and_the_next_one_recovers() {
     let (dir, world, cfg, out) = temp_world(5, [4, 1, 1, 1], 4);
     let args = BuildArgs {
-        config: cfg.clone(),
-        base: PathBuf::from("."),
-        out: out.clone(),
-        workers: 2,
         strict: true,
-        quiet: true,
-        cluster: None,
+        ..crate::support::build_args(cfg.clone(), &out, 2)
     };
     let mut live = LiveBuild::start(&args).expect("starts");
     let first = live.build().expect("epoch 0");
@@ -1144,15 +1131,7 @@ fn a_live_build_fed_random_changes_publishes_what_scratch_builds_do() {
     let (dir, world, cfg, out) = temp_world(13, [5, 4, 1, 1], 4);
     let pristine = dir.path().join("pristine");
     copy_tree(&world, &pristine);
-    let args = BuildArgs {
-        config: cfg.clone(),
-        base: PathBuf::from("."),
-        out: out.clone(),
-        workers: 2,
-        strict: false,
-        quiet: true,
-        cluster: None,
-    };
+    let args = crate::support::build_args(cfg.clone(), &out, 2);
     let mut live = LiveBuild::start(&args).expect("starts");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
     let mut added = 0;

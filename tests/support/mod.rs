@@ -156,7 +156,16 @@ pub fn build_quietly(
     out: &Path,
     workers: usize,
 ) -> crossview::build::BuildSummary {
-    crossview::build::build(&crossview::build::BuildArgs {
+    crossview::build::build(&build_args(config, out, workers)).expect("build")
+}
+
+/// Quiet, lenient, single-process build arguments for `config` into `out` with `workers`.
+pub fn build_args(
+    config: crossview::build::BuildConfig,
+    out: &Path,
+    workers: usize,
+) -> crossview::build::BuildArgs {
+    crossview::build::BuildArgs {
         config,
         base: std::path::PathBuf::from("."),
         out: out.to_path_buf(),
@@ -164,6 +173,5 @@ pub fn build_quietly(
         strict: false,
         quiet: true,
         cluster: None,
-    })
-    .expect("build")
+    }
 }

@@ -424,10 +424,11 @@ impl Masking {
         }
         report.masks = stats;
         report.mask_cache_keys = keys;
+        // The epoch's failure goes into its report (the first one, if there are two).
+        let failure = self.failure.take();
         if report.failure.is_none() {
-            report.failure = self.failure.take();
+            report.failure = failure;
         }
-        self.failure = None;
     }
 }
 

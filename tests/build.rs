@@ -1090,23 +1090,8 @@ fn assert_same_files(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>
 fn a_live_build_in_two_processes_republishes_what_scratch_builds_do() {
     let (dir, world, _, out) = temp_world(9, [6, 3, 1, 1], 2);
     let cfg = write_config_for(dir.path(), &world, "require_images = false");
-    let hostfile = loopback_hostfile(dir.path());
-    let processes: Vec<StopOnDrop> = (0..2)
-        .map(|i| {
-            StopOnDrop(
-                build_command(&cfg, &out)
-                    .args(["-w", "1", "--processes", "2", "--process", &i.to_string()])
-                    .arg("--hostfile")
-                    .arg(&hostfile)
-                    .args(["--watch", "--interval-ms", "100"])
-                    .stdout(std::process::Stdio::null())
-                    // Killed at the end, process 1 would report process 0's socket closing.
-                    .stderr(std::process::Stdio::null())
-                    .spawn()
-                    .expect("spawns"),
-            )
-        })
-        .collect();
+    // Killed at the end, process 1 would report process 0's socket closing: no stderr.
+    let processes = cluster_watchers(&cfg, &out, dir.path(), std::process::Stdio::null);
     republished_after(&out, processes, || {
         edit_world(&world);
     });
@@ -1119,6 +1104,76 @@ fn a_live_build_in_two_processes_republishes_what_scratch_builds_do() {
         report["build"]["epoch"].as_u64() >= Some(1),
         "a later epoch"
     );
+}
+
+/// Two `--watch` processes of one cluster on loopback, one worker each, their stderr
+/// going to `stderr()`.
+fn cluster_watchers(
+    cfg: &Path,
+    out: &Path,
+    dir: &Path,
+    stderr: impl Fn() -> std::process::Stdio,
+) -> Vec<StopOnDrop> {
+    let hostfile = loopback_hostfile(dir);
+    (0..2)
+        .map(|i| {
+            StopOnDrop(
+                build_command(cfg, out)
+                    .args(["-w", "1", "--processes", "2", "--process", &i.to_string()])
+                    .arg("--hostfile")
+                    .arg(&hostfile)
+                    .args(["--watch", "--interval-ms", "100"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(stderr())
+                    .spawn()
+                    .expect("spawns"),
+            )
+        })
+        .collect()
+}
+
+/// When a process of a live cluster dies, the other one stops with an error that says so,
+/// whichever died (it used to wait for it for ever), and the published output stays.
+#[test]
+fn a_live_cluster_stops_with_an_error_when_a_process_dies() {
+    let (dir, world, _, _) = temp_world(9, [3, 2, 1, 1], 2);
+    let cfg = write_config_for(dir.path(), &world, "require_images = false");
+    for dies in [1, 0] {
+        let out = dir.path().join(format!("out-{dies}"));
+        let mut processes = cluster_watchers(&cfg, &out, dir.path(), std::process::Stdio::piped);
+        let start = std::time::Instant::now();
+        while Manifest::read(&out).is_err() {
+            assert!(
+                start.elapsed().as_secs() < 120,
+                "the cluster did not publish"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let published = published_files(&out);
+        processes[dies].0.kill().expect("kills");
+        let survivor = &mut processes[1 - dies].0;
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = survivor.try_wait().expect("waits") {
+                break status;
+            }
+            assert!(
+                start.elapsed().as_secs() < 60,
+                "process {} went on without process {dies}",
+                1 - dies
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut survivor.stderr.take().expect("piped"), &mut stderr)
+            .expect("reads");
+        assert!(!status.success(), "{stderr}");
+        assert!(
+            stderr.contains("the connection to another process of the cluster was lost"),
+            "{stderr}"
+        );
+        assert_same_files(&published_files(&out), &published);
+    }
 }
 
 /// A live build fed random changes, epoch after epoch (boxes moved in MessyTable scenes,

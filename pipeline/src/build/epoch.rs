@@ -45,7 +45,15 @@ pub type EpochReports = Result<Vec<WorkerReport>, String>;
 struct FeedState {
     epoch: Option<Arc<Epoch>>,
     stopped: bool,
+    /// The first worker failure, once one happened.
+    failure: Option<String>,
+    /// This process's workers that returned from their epochs without failing.
+    finished: usize,
 }
+
+/// How long worker 0 waits for an epoch between steps of its worker: a step is what finds
+/// a cluster process gone (its queues poisoned), which stops the build.
+const IDLE_STEP: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl EpochFeed {
     /// A feed of one epoch, the last: a one-off build.
@@ -56,7 +64,7 @@ impl EpochFeed {
                     last: true,
                     ..epoch
                 })),
-                stopped: false,
+                ..FeedState::default()
             }),
             changed: Condvar::new(),
             reports: Mutex::new(None),
@@ -90,19 +98,27 @@ impl EpochFeed {
     }
 
     /// The epoch after the one numbered `done` (the first when `None`), once started;
-    /// `None` once stopped.
-    pub fn next(&self, done: Option<u32>) -> Option<Arc<Epoch>> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+    /// `None` once stopped. While waiting, calls `idle` every [`IDLE_STEP`] (the lock
+    /// released).
+    pub fn next(&self, done: Option<u32>, mut idle: impl FnMut()) -> Option<Arc<Epoch>> {
+        let ready = |s: &FeedState| {
+            (s.epoch.as_ref())
+                .filter(|e| done.is_none_or(|d| e.number > d))
+                .cloned()
+        };
         loop {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let (state, _) = (self.changed)
+                .wait_timeout_while(state, IDLE_STEP, |s| !s.stopped && ready(s).is_none())
+                .unwrap_or_else(|e| e.into_inner());
             if state.stopped {
                 return None;
             }
-            if let Some(epoch) = &state.epoch
-                && done.is_none_or(|d| epoch.number > d)
-            {
-                return Some(epoch.clone());
+            if let Some(epoch) = ready(&state) {
+                return Some(epoch);
             }
-            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+            drop(state);
+            idle();
         }
     }
 
@@ -112,9 +128,36 @@ impl EpochFeed {
         self.send(Ok(reports));
     }
 
-    /// Says that a worker failed, so the epoch's reports will not come.
+    /// Says that a worker failed, so the epoch's reports will not come (and the other
+    /// workers may wait for the failed one for ever).
     pub fn fail(&self, why: String) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.failure.get_or_insert_with(|| why.clone());
+        self.changed.notify_all();
+        drop(state);
         self.send(Err(why));
+    }
+
+    /// Says that one of this process's workers returned from its epochs without failing.
+    pub fn finish(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.finished += 1;
+        self.changed.notify_all();
+    }
+
+    /// The first worker failure, if one happened.
+    pub fn failure(&self) -> Option<String> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.failure.clone()
+    }
+
+    /// Waits until this process's `workers` all finished, or one failed (its failure).
+    pub fn wait_workers(&self, workers: usize) -> Result<(), String> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = (self.changed)
+            .wait_while(state, |s| s.failure.is_none() && s.finished < workers)
+            .unwrap_or_else(|e| e.into_inner());
+        state.failure.clone().map_or(Ok(()), Err)
     }
 
     fn send(&self, reports: EpochReports) {
@@ -143,7 +186,7 @@ mod tests {
     #[test]
     fn a_one_off_feed_gives_one_last_epoch() {
         let feed = EpochFeed::once(epoch(0));
-        let first = feed.next(None).expect("an epoch");
+        let first = feed.next(None, || {}).expect("an epoch");
         assert!(first.last);
     }
 
@@ -156,7 +199,7 @@ mod tests {
             std::thread::spawn(move || {
                 let mut seen = Vec::new();
                 let mut done = None;
-                while let Some(e) = feed.next(done) {
+                while let Some(e) = feed.next(done, || {}) {
                     seen.push(e.number);
                     done = Some(e.number);
                     feed.deliver(Vec::new());
@@ -171,5 +214,50 @@ mod tests {
         }
         feed.stop();
         assert_eq!(worker.join().expect("joins"), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_worker_waiting_for_an_epoch_steps_while_it_waits() {
+        let (feed, _reports) = EpochFeed::live();
+        let feed = Arc::new(feed);
+        let starter = {
+            let feed = feed.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(IDLE_STEP * 3);
+                feed.start(epoch(0));
+            })
+        };
+        let mut steps = 0;
+        let first = feed.next(None, || steps += 1).expect("an epoch");
+        starter.join().expect("joins");
+        assert_eq!(first.number, 0);
+        assert!((1..=4).contains(&steps), "{steps} steps");
+    }
+
+    #[test]
+    fn waiting_for_workers_ends_when_all_finish_or_at_the_first_failure() {
+        let feed = EpochFeed::once(epoch(0));
+        feed.finish();
+        feed.finish();
+        assert_eq!(feed.wait_workers(2), Ok(()));
+
+        let (feed, reports) = EpochFeed::live();
+        let feed = Arc::new(feed);
+        let failing = {
+            let feed = feed.clone();
+            std::thread::spawn(move || {
+                feed.finish();
+                feed.fail("worker 1: gone".into());
+                feed.fail("worker 0: gone too".into());
+            })
+        };
+        assert_eq!(feed.wait_workers(2), Err("worker 1: gone".into()));
+        failing.join().expect("joins");
+        assert_eq!(feed.failure().as_deref(), Some("worker 1: gone"));
+        // Whoever waits for the epoch's reports hears it too.
+        assert_eq!(
+            reports.recv().expect("sent").err().as_deref(),
+            Some("worker 1: gone")
+        );
     }
 }

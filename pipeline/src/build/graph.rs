@@ -717,7 +717,12 @@ pub fn run_worker(
     let mut done = None;
     loop {
         if index == 0 {
-            announcements.announce(feed.next(done).as_deref())?;
+            // Stepping while it waits is how worker 0 learns that a cluster process went
+            // away (the others step all along).
+            let next = feed.next(done, || {
+                worker.step();
+            });
+            announcements.announce(next.as_deref())?;
         }
         let Some(epoch) = announcements.next(worker)? else {
             break;

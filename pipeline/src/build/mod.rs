@@ -206,13 +206,13 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
     }));
     let start = Instant::now();
     let job = prepared.job.clone();
+    let worker_feed = feed.clone();
     let guards = timely::execute(timely_config(args), move |w| {
-        graph::run_worker(w, &job, &feed)
+        run_and_report(w, &job, &worker_feed)
     })
     .map_err(|e| anyhow::anyhow!("starting the dataflow: {e}"))?;
     let mut gathered = None;
-    for r in guards.join() {
-        let r = r.map_err(|e| anyhow::anyhow!("a worker panicked: {e}"))??;
+    for r in join_workers(guards, &feed, args)? {
         if let Some(all) = r.gathered {
             gathered = Some(all);
         }
@@ -223,6 +223,78 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<BuildSummary> {
         return Ok(BuildSummary::default());
     };
     prepared.publish(args, reports, start.elapsed().as_secs_f64(), signature)
+}
+
+/// Runs a worker's epochs and tells the feed how it ended. A failure (an error, or a panic,
+/// which goes on unwinding) stops whoever waits for the workers or for an epoch's reports:
+/// the other workers may wait for the failed one for ever. In a cluster, a process that
+/// goes away poisons the others' queues, and their next step panics.
+fn run_and_report(
+    w: &mut timely::worker::Worker,
+    job: &graph::Job,
+    feed: &EpochFeed,
+) -> anyhow::Result<graph::WorkerReport> {
+    let index = w.index();
+    let run = std::panic::AssertUnwindSafe(|| graph::run_worker(w, job, feed));
+    match std::panic::catch_unwind(run) {
+        Ok(Ok(report)) => {
+            feed.finish();
+            Ok(report)
+        }
+        Ok(Err(e)) => {
+            feed.fail(format!("worker {index}: {e:#}"));
+            Err(e)
+        }
+        Err(panic) => {
+            feed.fail(format!("worker {index} panicked: {}", panic_text(&*panic)));
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+/// A panic's message.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    (panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+/// Waits for this process's workers: their reports once all finished, or the first failure
+/// (the others are then left running: they may wait for the failed one for ever).
+fn join_workers(
+    guards: timely::communication::WorkerGuards<anyhow::Result<graph::WorkerReport>>,
+    feed: &EpochFeed,
+    args: &BuildArgs,
+) -> anyhow::Result<Vec<graph::WorkerReport>> {
+    if let Err(why) = feed.wait_workers(args.workers.max(1)) {
+        std::mem::forget(guards);
+        return Err(worker_failure(why, args));
+    }
+    // Timely's network threads panic when another process goes away (even after the workers
+    // finished), and joining them then panics here.
+    let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| guards.join()))
+        .map_err(|panic| worker_failure(panic_text(&*panic), args))?;
+    (joined.into_iter())
+        .map(|r| r.map_err(|e| anyhow::anyhow!("a worker panicked: {e}"))?)
+        .collect()
+}
+
+/// A worker failure as the user reads it: in a cluster, timely's poisoned queues and failed
+/// network threads mean that another process went away.
+fn worker_failure(why: String, args: &BuildArgs) -> anyhow::Error {
+    let lost = [
+        "MergeQueue poisoned",
+        "Send thread panic",
+        "Recv thread panic",
+    ];
+    if args.cluster.is_some() && lost.iter().any(|l| why.contains(l)) {
+        anyhow::anyhow!(
+            "the connection to another process of the cluster was lost ({why}); restart \
+             every process: they rebuild from the caches"
+        )
+    } else {
+        anyhow::anyhow!(why)
+    }
 }
 
 /// Timely's configuration for `args`: one thread, threads of one process, or cluster mode.
@@ -271,12 +343,7 @@ impl LiveBuild {
         let job = prepared.job.clone();
         let worker_feed = feed.clone();
         let guards = timely::execute(timely_config(args), move |w| {
-            let done = graph::run_worker(w, &job, &worker_feed);
-            if let Err(e) = &done {
-                // Whoever waits for the epoch's reports learns it will not come.
-                worker_feed.fail(format!("worker {}: {e:#}", w.index()));
-            }
-            done
+            run_and_report(w, &job, &worker_feed)
         })
         .map_err(|e| anyhow::anyhow!("starting the dataflow: {e}"))?;
         Ok(LiveBuild {
@@ -294,8 +361,8 @@ impl LiveBuild {
     /// A failed epoch publishes nothing; the graph holds its inputs all the same, so the next
     /// epoch feeds only what changes after it.
     pub fn build(&mut self) -> anyhow::Result<BuildSummary> {
-        if let Some(failure) = &self.broken {
-            anyhow::bail!("the live build stopped: {failure}");
+        if self.check_workers() {
+            return Err(self.stopped());
         }
         let trees = resolve_trees(&self.args)?;
         let tree_signatures = tree_signatures(&trees);
@@ -319,12 +386,12 @@ impl LiveBuild {
         let reports = match self.reports.recv() {
             Ok(Ok(reports)) => reports,
             Ok(Err(failure)) => {
-                let failure = self.broken.insert(failure);
-                anyhow::bail!("the live build stopped: {failure}");
+                self.broken = Some(failure);
+                return Err(self.stopped());
             }
             Err(_) => {
-                let failure = self.broken.insert("its workers are gone".into());
-                anyhow::bail!("the live build stopped: {failure}");
+                self.broken = Some("its workers are gone".into());
+                return Err(self.stopped());
             }
         };
         drop(display);
@@ -338,20 +405,28 @@ impl LiveBuild {
 }
 
 impl LiveBuild {
-    /// Whether a worker failed: the graph cannot run another epoch (start a new one).
-    pub fn is_broken(&self) -> bool {
+    /// Whether a worker failed, between epochs too (in a cluster, when another process
+    /// goes away): the graph cannot run another epoch (start a new one).
+    pub fn check_workers(&mut self) -> bool {
+        if self.broken.is_none() {
+            self.broken = self.feed.failure();
+        }
         self.broken.is_some()
     }
 
+    /// Why the graph stopped, as an error.
+    fn stopped(&self) -> anyhow::Error {
+        let why = self.broken.clone().unwrap_or_default();
+        worker_failure(why, &self.args).context("the live build stopped")
+    }
+
     /// On a cluster process other than 0: takes part in the epochs process 0 starts, until
-    /// it stops them (or a worker fails).
+    /// it stops them, or a worker fails (as when process 0 goes away).
     pub fn follow(mut self) -> anyhow::Result<()> {
-        if let Some(guards) = self.guards.take() {
-            for r in guards.join() {
-                r.map_err(|e| anyhow::anyhow!("a worker panicked: {e}"))??;
-            }
+        match self.guards.take() {
+            Some(guards) => join_workers(guards, &self.feed, &self.args).map(|_| ()),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -359,12 +434,7 @@ impl Drop for LiveBuild {
     fn drop(&mut self) {
         self.feed.stop();
         if let Some(guards) = self.guards.take() {
-            if self.broken.is_some() {
-                // The other workers may wait for the failed one forever: leave them.
-                std::mem::forget(guards);
-            } else {
-                let _ = guards.join();
-            }
+            let _ = join_workers(guards, &self.feed, &self.args);
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `--watch`: a live build driven by the loop that looks at the inputs' signature and runs
 //! an epoch when it changed (on process 0 of a cluster), and the loop's unit tests.
 
+use std::cell::RefCell;
+
 use super::{BuildArgs, LiveBuild, input_signature, print_summary, resolve_trees, settings};
 
 /// `--watch`: starts a live build graph and builds; then looks at the inputs every
@@ -10,7 +12,7 @@ use super::{BuildArgs, LiveBuild, input_signature, print_summary, resolve_trees,
 /// and unchanged shards keep their files. A failed epoch is reported and the previous output
 /// stays published. Runs until the process is stopped.
 pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<()> {
-    let mut live = LiveBuild::start(args)?;
+    let live = LiveBuild::start(args)?;
     if let Some(cluster) = args.cluster.as_ref().filter(|c| c.process != 0) {
         if !args.quiet {
             eprintln!(
@@ -20,6 +22,27 @@ pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<
         }
         return live.follow();
     }
+    let live = RefCell::new(live);
+    // Why the watch stops: a cluster whose graph failed cannot start a new one alone.
+    let stopped: RefCell<Option<anyhow::Error>> = RefCell::new(None);
+    // A graph a worker failed in cannot go on. Alone, the next change starts a new one,
+    // which takes what it can from the caches; a cluster stops (its processes restart
+    // together). Says whether to go on.
+    let recover = || {
+        let mut live = live.borrow_mut();
+        if !live.check_workers() {
+            return true;
+        }
+        if args.cluster.is_some() {
+            *stopped.borrow_mut() = Some(live.stopped());
+            return false;
+        }
+        match LiveBuild::start(args) {
+            Ok(fresh) => *live = fresh,
+            Err(e) => eprintln!("error: restarting the live build: {e:#}"),
+        }
+        true
+    };
     // An input that cannot be listed gives a signature of its own: the build that follows
     // reports the problem.
     let signature = || match resolve_trees(args) {
@@ -30,17 +53,10 @@ pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<
         Err(e) => format!("unreadable inputs: {e:#}"),
     };
     let build = || {
-        match live.build() {
+        let built = live.borrow_mut().build();
+        match built {
             Ok(summary) => print_summary(args, &summary),
             Err(e) => eprintln!("error: {e:#}"),
-        }
-        // A graph a worker failed in cannot go on: the next change starts a new one, which
-        // takes what it can from the caches.
-        if live.is_broken() {
-            match LiveBuild::start(args) {
-                Ok(fresh) => live = fresh,
-                Err(e) => eprintln!("error: restarting the live build: {e:#}"),
-            }
         }
     };
     let announce = || {
@@ -50,9 +66,12 @@ pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<
     };
     watch_loop(signature, build, announce, || {
         std::thread::sleep(interval);
-        true
+        recover()
     });
-    Ok(())
+    match stopped.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// The watch loop over its effects: `signature` looks at the inputs, `build` builds,

@@ -371,10 +371,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         )
                         .into());
                     }
-                    Some(
-                        crossview::build::Cluster::from_hostfile(&hostfile, n, i)
-                            .map_err(|e| UsageError(format!("{e:#}")))?,
-                    )
+                    let cluster = crossview::build::Cluster::from_hostfile(&hostfile, n, i)
+                        .map_err(|e| UsageError(format!("{e:#}")))?;
+                    crossview::build::exit_when_a_process_is_lost();
+                    Some(cluster)
                 }
                 _ => None,
             };

@@ -288,13 +288,36 @@ fn worker_failure(why: String, args: &BuildArgs) -> anyhow::Error {
         "Recv thread panic",
     ];
     if args.cluster.is_some() && lost.iter().any(|l| why.contains(l)) {
-        anyhow::anyhow!(
-            "the connection to another process of the cluster was lost ({why}); restart \
-             every process: they rebuild from the caches"
-        )
+        anyhow::anyhow!(lost_connection(&why))
     } else {
         anyhow::anyhow!(why)
     }
+}
+
+/// What a cluster process says when it lost another.
+fn lost_connection(why: &str) -> String {
+    format!(
+        "the connection to another process of the cluster was lost ({why}); restart every \
+         process: they rebuild from the caches"
+    )
+}
+
+/// For a cluster process (the CLI's): exits with status 1 and the lost connection's error
+/// as soon as timely's network threads find another process gone. Its workers' queues are
+/// poisoned then, and unwinding them in the middle of an epoch panics again in their
+/// destructors, which aborts the process; a build is crash-safe, so nothing is lost by
+/// stopping at once.
+pub fn exit_when_a_process_is_lost() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        let why = panic_text(info.payload());
+        // Timely words its network threads' panics so that they can be told apart.
+        if why.starts_with("timely communication error") {
+            eprintln!("error: {}", lost_connection(&why));
+            std::process::exit(1);
+        }
+    }));
 }
 
 /// Timely's configuration for `args`: one thread, threads of one process, or cluster mode.

@@ -38,6 +38,16 @@ impl Spill {
         }
     }
 
+    /// How many bytes were set aside.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was set aside.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// The temporary file's path, if one was made.
     pub fn path(&self) -> Option<&std::path::Path> {
         self.file.as_ref().map(|(_, p)| p.as_path())

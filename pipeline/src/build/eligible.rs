@@ -1,5 +1,5 @@
-//! First-pass survivors set aside for the second pass: each scene's eligible candidates in
-//! their byte form, in one temporary spill per process, found by scene id and fingerprint.
+//! First-pass survivors set aside for the second pass of the same epoch: each scene's
+//! eligible candidates in byte form, in one temporary spill per process, by scene id and fingerprint.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,6 +20,17 @@ pub struct EligibleStore {
 struct Inner {
     spill: Spill,
     places: HashMap<(String, String), (u64, u32)>,
+    /// The epoch the held candidates were set aside in.
+    epoch: u32,
+}
+
+impl Inner {
+    /// Drops what is held; the spill's file goes with it (it has no name, so its space is
+    /// freed). A live build would otherwise hold every epoch's survivors for its whole life.
+    fn clear(&mut self) {
+        self.places.clear();
+        self.spill = Spill::default();
+    }
 }
 
 impl std::fmt::Debug for EligibleStore {
@@ -32,12 +43,17 @@ impl std::fmt::Debug for EligibleStore {
 }
 
 impl EligibleStore {
-    /// Sets aside a scene's encoded candidates (an empty list is kept too: nothing to
-    /// generate). A spill that cannot be written only costs the regeneration.
-    pub fn put(&self, scene_id: &str, fingerprint: &str, encoded: &[u8]) {
+    /// Sets aside a scene's encoded candidates, first-passed in `epoch` (an empty list is
+    /// kept too: nothing to generate). The first put of a later epoch drops what earlier
+    /// ones left. A spill that cannot be written only costs the regeneration.
+    pub fn put(&self, epoch: u32, scene_id: &str, fingerprint: &str, encoded: &[u8]) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
+        if epoch > inner.epoch {
+            inner.clear();
+            inner.epoch = epoch;
+        }
         let key = (scene_id.to_string(), fingerprint.to_string());
         match inner.spill.append(encoded) {
             Ok(place) => {
@@ -63,6 +79,22 @@ impl EligibleStore {
         }
         bytes.chunks(ENCODED_LEN).map(Candidate::decode).collect()
     }
+
+    /// Once every worker of the process made its shards of `epoch`: drops what is held
+    /// unless a later epoch already set something aside.
+    pub fn finish_epoch(&self, epoch: u32) {
+        if let Ok(mut inner) = self.inner.lock()
+            && inner.epoch <= epoch
+        {
+            inner.clear();
+        }
+    }
+
+    /// The bytes set aside and held.
+    #[cfg(test)]
+    pub fn spilled_bytes(&self) -> u64 {
+        self.inner.lock().map_or(0, |i| i.spill.len())
+    }
 }
 
 #[cfg(test)]
@@ -72,7 +104,7 @@ mod tests {
     #[test]
     fn scenes_come_back_once_by_id_and_fingerprint() {
         let store = EligibleStore::default();
-        store.put("s1", "f1", &[]);
+        store.put(0, "s1", "f1", &[]);
         assert_eq!(
             store.take("s1", "f2"),
             None,
@@ -81,7 +113,33 @@ mod tests {
         assert_eq!(store.take("s1", "f1"), Some(Vec::new()));
         assert_eq!(store.take("s1", "f1"), None, "taken once");
         // Bytes that are not whole candidates are not handed out.
-        store.put("s2", "f", &[1, 2, 3]);
+        store.put(0, "s2", "f", &[1, 2, 3]);
         assert_eq!(store.take("s2", "f"), None);
+    }
+
+    #[test]
+    fn what_an_epoch_set_aside_is_dropped_once_it_is_done_or_a_later_one_puts() {
+        // One candidate's bytes: task Q1, a yes/no question, the rest zeros.
+        let mut one = vec![0u8; ENCODED_LEN];
+        one[0] = 1;
+        one[9 + crossview_stages::qa::MAX_REGIONS * 9 + 1] = 3;
+        assert!(Candidate::decode(&one).is_some());
+        let store = EligibleStore::default();
+        store.put(0, "s1", "f", &one);
+        store.put(0, "s2", "f", &one);
+        assert_eq!(store.spilled_bytes(), 2 * ENCODED_LEN as u64);
+        store.finish_epoch(0);
+        assert_eq!(store.spilled_bytes(), 0, "the spill is let go");
+        assert_eq!(store.take("s1", "f"), None);
+
+        // Left over from epoch 1 (never taken), then dropped by epoch 2's first put.
+        store.put(1, "s1", "f", &one);
+        store.put(2, "s2", "f", &one);
+        assert_eq!(store.take("s1", "f"), None);
+        assert_eq!(store.spilled_bytes(), ENCODED_LEN as u64);
+        // Finishing an earlier epoch leaves a later one's candidates alone.
+        store.finish_epoch(1);
+        assert_eq!(store.spilled_bytes(), ENCODED_LEN as u64);
+        assert!(store.take("s2", "f").is_some());
     }
 }

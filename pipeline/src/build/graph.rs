@@ -606,7 +606,7 @@ pub fn run_worker(
                         let mut encoded = Vec::new();
                         let (tally, st) =
                             count_scene_keeping(&blob.data, &cfg, &mut |c| c.encode(&mut encoded));
-                        eligible_store.put(scene_id, fingerprint, &encoded);
+                        eligible_store.put(t, scene_id, fingerprint, &encoded);
                         let source = blob
                             .data
                             .scene
@@ -794,6 +794,9 @@ pub fn run_worker(
             let _ = store.join();
         }
         let mut report = gather(worker, report)?;
+        // Gathered: every worker made its shards, and the survivors set aside for them are
+        // of no more use.
+        job.eligible.finish_epoch(epoch.number);
         if epoch.last {
             return Ok(report);
         }

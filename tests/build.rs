@@ -944,13 +944,12 @@ impl Drop for StopOnDrop {
     }
 }
 
-/// `--watch` rebuilds when an input changes: after an edit the published output is that of
-/// a from-scratch build of the edited inputs.
-#[test]
-fn watch_republishes_after_an_input_changes() {
+/// A small world of seed `seed` (no images), its config and output folder, and a `--watch`
+/// process building it.
+fn watched_world(seed: u64) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf, StopOnDrop) {
     let dir = tempfile::tempdir().expect("tempdir");
     let world = dir.path().join("world");
-    write_world(&world, 5, [2, 1, 1, 1]);
+    write_world(&world, seed, [2, 1, 1, 1]);
     let cfg = write_config_for(dir.path(), &world, "require_images = false");
     let out = dir.path().join("out");
     let watcher = StopOnDrop(
@@ -959,9 +958,44 @@ fn watch_republishes_after_an_input_changes() {
             .spawn()
             .expect("spawns"),
     );
+    (dir, world, cfg, out, watcher)
+}
+
+/// `--watch` rebuilds when an input changes: after an edit the published output is that of
+/// a from-scratch build of the edited inputs.
+#[test]
+fn watch_republishes_after_an_input_changes() {
+    let (dir, world, cfg, out, watcher) = watched_world(5);
     republished_after(&out, watcher, || {
         move_first_box(&world.join("messytable/labels/train.json"));
     });
+    assert_same_files(&published_files(&out), &scratch_build(&cfg, dir.path()));
+}
+
+/// `--watch` publishes the output again when it is removed, though no input changed.
+#[test]
+fn watch_publishes_a_removed_output_again() {
+    let (dir, _, cfg, out, watcher) = watched_world(7);
+    let published = || Manifest::read(&out).is_ok();
+    let wait_for = |what: &str| {
+        let start = std::time::Instant::now();
+        while !published() {
+            assert!(start.elapsed().as_secs() < 120, "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait_for("the watcher did not publish");
+    // Tried again while the watcher may still be pruning its caches after publishing.
+    let removed = (0..40).any(|_| {
+        let done = std::fs::remove_dir_all(&out).is_ok();
+        if !done {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        done
+    });
+    assert!(removed, "the output could not be removed");
+    wait_for("the watcher did not publish the removed output again");
+    drop(watcher);
     assert_same_files(&published_files(&out), &scratch_build(&cfg, dir.path()));
 }
 
@@ -1071,6 +1105,22 @@ fn a_failed_live_epoch_keeps_the_output_and_the_next_one_recovers() {
     now.remove("manifest.json");
     before.remove("manifest.json");
     assert_same_files(&now, &before);
+}
+
+/// A live build whose output folder was removed (caches and all) publishes it whole at its
+/// next epoch, though no input changed (every epoch after used to fail at publishing).
+#[test]
+fn a_live_build_whose_output_was_removed_publishes_it_whole_at_the_next_epoch() {
+    let (dir, _, cfg, out) = temp_world(6, [3, 2, 1, 1], 2);
+    let mut live =
+        LiveBuild::start(&crate::support::build_args(cfg.clone(), &out, 2)).expect("starts");
+    live.build().expect("epoch 0");
+    std::fs::remove_dir_all(&out).expect("removes the output");
+    let again = live.build().expect("epoch 1");
+    assert_eq!(again.epoch, 1);
+    let scratch = dir.path().join("scratch");
+    run_build(cfg, &scratch, 1);
+    assert_same_files(&published_files(&out), &published_files(&scratch));
 }
 
 /// Asserts two outputs (file name -> bytes) are the same, naming the files that differ.

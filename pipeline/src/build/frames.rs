@@ -72,11 +72,9 @@ impl FrameImages for SceneFrames<'_> {
     }
 }
 
-/// `OUT/frames`, created.
-pub fn frames_dir(out: &Path) -> anyhow::Result<PathBuf> {
-    let dir = out.join("frames");
-    std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-    Ok(dir)
+/// `OUT/frames` (a build creates it before each epoch).
+pub fn frames_dir(out: &Path) -> PathBuf {
+    out.join("frames")
 }
 
 #[cfg(test)]

@@ -474,8 +474,6 @@ impl Prepared {
     fn new(args: &BuildArgs, settings: String) -> anyhow::Result<Self> {
         let cfg = &args.config;
         let out = &args.out;
-        std::fs::create_dir_all(out.join("data"))
-            .with_context(|| format!("creating {}", out.join("data").display()))?;
         let staging = out.join(".staging");
         // One process clears what a killed build left; in cluster mode that is process 0, and
         // the others only add to the folders (their files have their own names).
@@ -483,11 +481,7 @@ impl Prepared {
             std::fs::remove_dir_all(&staging)
                 .with_context(|| format!("clearing {}", staging.display()))?;
         }
-        let frames_dir = if cfg.output.frames {
-            Some(frames::frames_dir(out)?)
-        } else {
-            None
-        };
+        let frames_dir = cfg.output.frames.then(|| frames::frames_dir(out));
         let threads = args.workers.max(1);
         let progress = Arc::new(progress::Counters {
             workers: threads as u64,
@@ -497,9 +491,6 @@ impl Prepared {
         let trees_dir = tree_cache::trees_dir(out);
         let scenes_dir = tree_cache::scenes_dir(out);
         let shard_scenes_dir = shard_scenes::dir(out);
-        for dir in [&cache_dir, &trees_dir, &scenes_dir, &shard_scenes_dir] {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
         let job = graph::Job {
             stub_records: stubs::StubRecords {
                 options: cfg.source_options(),
@@ -537,10 +528,24 @@ impl Prepared {
         Ok(prepared)
     }
 
-    /// Creates the folder the workers stage their shards in (publishing removes it).
+    /// Creates the output folder's parts: the folder the workers stage their shards in
+    /// (publishing removes it), the published folders and the caches. Before each epoch: a
+    /// live build whose output folder was removed publishes it whole again.
     fn stage(&self) -> anyhow::Result<()> {
-        std::fs::create_dir_all(self.staging.join("data"))
-            .with_context(|| format!("creating {}", self.staging.display()))
+        let job = &self.job;
+        let dirs = [
+            Some(&job.out_dir.join("data")),
+            Some(&self.staging.join("data")),
+            job.frames_dir.as_ref(),
+            Some(&job.cache_dir),
+            Some(&job.trees_dir),
+            Some(&job.stub_records.scenes_dir),
+            Some(&job.shard_scenes_dir),
+        ];
+        for dir in dirs.into_iter().flatten() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        Ok(())
     }
 
     /// The published build's shards by path, kept where a shard's scenes and ranks have not

@@ -1,16 +1,19 @@
 //! `--watch`: a live build driven by the loop that looks at the inputs' signature and runs
 //! an epoch when it changed (on process 0 of a cluster), and the loop's unit tests.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
-use super::{BuildArgs, LiveBuild, input_signature, print_summary, resolve_trees, settings};
+use super::{
+    BuildArgs, LiveBuild, MANIFEST, input_signature, print_summary, resolve_trees, settings,
+};
 
 /// `--watch`: starts a live build graph and builds; then looks at the inputs every
 /// `interval`, and once their signature has changed and then held still for one more look
 /// (a file being written does not start a build), runs the next epoch: the graph, still
 /// alive, is fed the scenes that changed (new, changed, removed) as differential updates,
 /// and unchanged shards keep their files. A failed epoch is reported and the previous output
-/// stays published. Runs until the process is stopped.
+/// stays published; an output folder removed is published again. Runs until the process is
+/// stopped.
 pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<()> {
     let live = LiveBuild::start(args)?;
     if let Some(cluster) = args.cluster.as_ref().filter(|c| c.process != 0) {
@@ -52,8 +55,11 @@ pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<
         },
         Err(e) => format!("unreadable inputs: {e:#}"),
     };
+    // Whether the last epoch published (a failed one leaves the output as it was).
+    let published = Cell::new(false);
     let build = || {
         let built = live.borrow_mut().build();
+        published.set(built.is_ok());
         match built {
             Ok(summary) => print_summary(args, &summary),
             Err(e) => eprintln!("error: {e:#}"),
@@ -64,9 +70,20 @@ pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<
             eprintln!("inputs changed: building {}", args.out.display());
         }
     };
-    watch_loop(signature, build, announce, || {
+    watch_loop(signature, &build, announce, || {
         std::thread::sleep(interval);
-        recover()
+        if !recover() {
+            return false;
+        }
+        // The output removed while watching: the graph, which holds the corpus, publishes
+        // it whole again (its shards' files gone, every shard is made).
+        if published.get() && !args.out.join(MANIFEST).exists() {
+            if !args.quiet {
+                eprintln!("output removed: publishing {} again", args.out.display());
+            }
+            build();
+        }
+        true
     });
     match stopped.into_inner() {
         Some(e) => Err(e),

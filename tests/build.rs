@@ -999,6 +999,30 @@ fn watch_publishes_a_removed_output_again() {
     assert_same_files(&published_files(&out), &scratch_build(&cfg, dir.path()));
 }
 
+/// `--watch` takes an edit of its config file: a new graph with the new settings publishes
+/// what a from-scratch build with them does (the edit used to be ignored).
+#[test]
+fn watch_rebuilds_with_an_edited_config() {
+    let (dir, _, cfg, out, watcher) = watched_world(8);
+    let shards = || Manifest::read(&out).map_or(0, |m| m.shards.len());
+    let wait_for_shards = |n: usize| {
+        let start = std::time::Instant::now();
+        while shards() != n {
+            assert!(start.elapsed().as_secs() < 120, "no output of {n} shards");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait_for_shards(4);
+    let edited = std::fs::read_to_string(&cfg)
+        .expect("config")
+        .replace("shards_per_split = 2", "shards_per_split = 3");
+    assert_ne!(edited, std::fs::read_to_string(&cfg).expect("config"));
+    std::fs::write(&cfg, edited).expect("edits the config");
+    wait_for_shards(6);
+    drop(watcher);
+    assert_same_files(&published_files(&out), &scratch_build(&cfg, dir.path()));
+}
+
 /// A live build (the graph kept alive between builds, as `--watch` keeps it) fed one change
 /// after another: each epoch ranks only the changed scenes and publishes, byte for byte, a
 /// from-scratch build of the inputs as they are then; an epoch without change ranks and

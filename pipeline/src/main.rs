@@ -344,9 +344,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             watch,
             interval_ms,
         } => {
-            let (config, base) = match config {
+            let config_file = config;
+            let (config, base) = match &config_file {
                 None => (crossview::build::BuildConfig::default(), PathBuf::from(".")),
-                Some(path) => crossview::build::BuildConfig::load(&path)
+                Some(path) => crossview::build::BuildConfig::load(path)
                     .map_err(|e| UsageError(format!("{e:#}")))?,
             };
             let workers = workers.unwrap_or_else(|| {
@@ -388,7 +389,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 cluster,
             };
             if watch {
-                crossview::build::watch(&args, std::time::Duration::from_millis(interval_ms))
+                crossview::build::watch(
+                    &args,
+                    std::time::Duration::from_millis(interval_ms),
+                    config_file.as_deref(),
+                )
             } else {
                 crossview::build::run(&args)
             }

@@ -2,9 +2,11 @@
 //! an epoch when it changed (on process 0 of a cluster), and the loop's unit tests.
 
 use std::cell::{Cell, RefCell};
+use std::path::Path;
 
 use super::{
-    BuildArgs, LiveBuild, MANIFEST, input_signature, print_summary, resolve_trees, settings,
+    BuildArgs, BuildConfig, LiveBuild, MANIFEST, input_signature, print_summary, resolve_trees,
+    settings,
 };
 
 /// `--watch`: starts a live build graph and builds; then looks at the inputs every
@@ -12,9 +14,13 @@ use super::{
 /// (a file being written does not start a build), runs the next epoch: the graph, still
 /// alive, is fed the scenes that changed (new, changed, removed) as differential updates,
 /// and unchanged shards keep their files. A failed epoch is reported and the previous output
-/// stays published; an output folder removed is published again. Runs until the process is
-/// stopped.
-pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<()> {
+/// stays published; an output folder removed is published again. An edit of `config_file`
+/// starts a new graph with its settings. Runs until the process is stopped.
+pub fn watch(
+    args: &BuildArgs,
+    interval: std::time::Duration,
+    config_file: Option<&Path>,
+) -> anyhow::Result<()> {
     let live = LiveBuild::start(args)?;
     if let Some(cluster) = args.cluster.as_ref().filter(|c| c.process != 0) {
         if !args.quiet {
@@ -26,6 +32,8 @@ pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<
         return live.follow();
     }
     let live = RefCell::new(live);
+    // The arguments the graph runs with (its config changes with the config file).
+    let current = RefCell::new(args.clone());
     // Why the watch stops: a cluster whose graph failed cannot start a new one alone.
     let stopped: RefCell<Option<anyhow::Error>> = RefCell::new(None);
     // A graph a worker failed in cannot go on. Alone, the next change starts a new one,
@@ -40,34 +48,85 @@ pub fn watch(args: &BuildArgs, interval: std::time::Duration) -> anyhow::Result<
             *stopped.borrow_mut() = Some(live.stopped());
             return false;
         }
-        match LiveBuild::start(args) {
+        match LiveBuild::start(&current.borrow()) {
             Ok(fresh) => *live = fresh,
             Err(e) => eprintln!("error: restarting the live build: {e:#}"),
         }
         true
     };
+    let config_bytes = |path: &Path| std::fs::read(path).unwrap_or_default();
+    let config_seen = RefCell::new(config_file.map(config_bytes));
+    // The config file edited: its settings hold for the whole graph, so a new graph starts
+    // with them (taking what it can from the caches). A cluster's processes each hold their
+    // own config: they keep theirs until restarted together.
+    let reload_config = || {
+        let Some(path) = config_file else {
+            return;
+        };
+        let now = config_bytes(path);
+        if config_seen.borrow().as_ref() == Some(&now) {
+            return;
+        }
+        *config_seen.borrow_mut() = Some(now);
+        if args.cluster.is_some() {
+            eprintln!(
+                "warning: {} changed; a cluster keeps the settings it started with (restart \
+                 every process to use the new ones)",
+                path.display()
+            );
+            return;
+        }
+        let fresh = BuildConfig::load(path).and_then(|(config, base)| {
+            let fresh_args = BuildArgs {
+                config,
+                base,
+                ..current.borrow().clone()
+            };
+            LiveBuild::start(&fresh_args).map(|graph| (graph, fresh_args))
+        });
+        match fresh {
+            Ok((graph, fresh_args)) => {
+                *live.borrow_mut() = graph;
+                *current.borrow_mut() = fresh_args;
+                if !args.quiet {
+                    eprintln!("{} changed: a new graph with its settings", path.display());
+                }
+            }
+            Err(e) => eprintln!("error: {e:#} (the watch goes on with the settings it has)"),
+        }
+    };
     // An input that cannot be listed gives a signature of its own: the build that follows
-    // reports the problem.
-    let signature = || match resolve_trees(args) {
-        Ok(trees) => match settings(&args.config) {
-            Ok(s) => input_signature(&trees, &s),
-            Err(e) => format!("unreadable settings: {e:#}"),
-        },
-        Err(e) => format!("unreadable inputs: {e:#}"),
+    // reports the problem. The config file's bytes stand for the settings: an edit is seen
+    // as it is made, and the signature is the same before the graph takes it and after.
+    let signature = || {
+        let args = current.borrow();
+        let settings = match config_file {
+            Some(path) => Ok(crossview_schemas::sha256_hex(&config_bytes(path))),
+            None => settings(&args.config),
+        };
+        match (resolve_trees(&args), settings) {
+            (Ok(trees), Ok(s)) => input_signature(&trees, &s),
+            (Err(e), _) => format!("unreadable inputs: {e:#}"),
+            (_, Err(e)) => format!("unreadable settings: {e:#}"),
+        }
     };
     // Whether the last epoch published (a failed one leaves the output as it was).
     let published = Cell::new(false);
     let build = || {
+        reload_config();
         let built = live.borrow_mut().build();
         published.set(built.is_ok());
         match built {
-            Ok(summary) => print_summary(args, &summary),
+            Ok(summary) => print_summary(&current.borrow(), &summary),
             Err(e) => eprintln!("error: {e:#}"),
         }
     };
     let announce = || {
         if !args.quiet {
-            eprintln!("inputs changed: building {}", args.out.display());
+            eprintln!(
+                "inputs or settings changed: building {}",
+                args.out.display()
+            );
         }
     };
     watch_loop(signature, &build, announce, || {

@@ -88,11 +88,16 @@ pub fn summarize(args: &InspectArgs) -> anyhow::Result<Summary> {
         s.frames += scene.frames.len();
         s.observations += scene.observations.len();
         s.absences += scene.absences.len();
+        // Distinct within the scene first: one insert per instance, not per observation.
+        let in_scene: BTreeSet<(&str, &str)> = scene
+            .observations
+            .iter()
+            .map(|o| (o.scene_id.as_str(), o.instance_id.as_str()))
+            .collect();
         instances.extend(
-            scene
-                .observations
-                .iter()
-                .map(|o| (o.scene_id.clone(), o.instance_id.clone())),
+            in_scene
+                .into_iter()
+                .map(|(scene, instance)| (scene.to_string(), instance.to_string())),
         );
         s.errors.extend(scene.errors.iter().cloned());
         if let Some(t) = tables.as_mut() {

@@ -25,32 +25,56 @@ const URI_VALUE: [u8; 128] = {
 
 /// The bits of an encoded stream, read as the reference decoder does: six per character,
 /// highest first, and zeros past the end (where the JS `charAt` gives nothing).
+/// Characters are loaded a word at a time, bit-reversed, so a read takes its bits at once
+/// (reading them one by one was most of a mask's decode).
 struct Bits<'a> {
     values: &'a [u8],
-    /// Index of the character after the current one (the reference's `data.index`).
-    next: usize,
-    current: u8,
-    mask: u8,
+    /// Bits loaded and not yet read, the next one lowest.
+    pending: u64,
+    pending_len: u32,
+    /// Characters loaded into `pending`.
+    loaded: usize,
+    /// Bits read so far.
+    read_len: usize,
 }
 
-impl Bits<'_> {
-    fn value_at(values: &[u8], i: usize) -> u8 {
-        values.get(i).copied().unwrap_or(0)
+/// Each 6-bit value with its bits in reverse order.
+const REVERSED6: [u8; 64] = {
+    let mut table = [0u8; 64];
+    let mut v = 0;
+    while v < 64 {
+        table[v] = ((v as u8).reverse_bits()) >> 2;
+        v += 1;
     }
-    /// `n` bits, the first read as the lowest.
-    fn read(&mut self, n: u32) -> u32 {
-        let mut out = 0;
-        for bit in 0..n {
-            if self.current & self.mask != 0 {
-                out |= 1 << bit;
-            }
-            self.mask >>= 1;
-            if self.mask == 0 {
-                self.mask = 1 << 5;
-                self.current = Self::value_at(self.values, self.next);
-                self.next += 1;
-            }
+    table
+};
+
+impl<'a> Bits<'a> {
+    fn new(values: &'a [u8]) -> Self {
+        Bits {
+            values,
+            pending: 0,
+            pending_len: 0,
+            loaded: 0,
+            read_len: 0,
         }
+    }
+    /// Index of the character after the current one (the reference's `data.index`).
+    fn next(&self) -> usize {
+        1 + self.read_len / 6
+    }
+    /// `n` (at most 32) bits, the first read as the lowest.
+    fn read(&mut self, n: u32) -> u32 {
+        while self.pending_len < n {
+            let value = self.values.get(self.loaded).copied().unwrap_or(0);
+            self.pending |= u64::from(REVERSED6[usize::from(value & 63)]) << self.pending_len;
+            self.pending_len += 6;
+            self.loaded += 1;
+        }
+        let out = (self.pending & ((1u64 << n) - 1)) as u32;
+        self.pending >>= n;
+        self.pending_len -= n;
+        self.read_len += n as usize;
         out
     }
 }
@@ -77,40 +101,51 @@ pub fn decompress_from_encoded_uri(encoded: &str) -> Result<String> {
             reason: "empty stream".into(),
         });
     }
+    // The alphabet is ASCII: a byte outside it (or any byte of a wider character) is an
+    // error, named by character on that rare path.
     let mut values = Vec::with_capacity(encoded.len());
-    for (at, ch) in encoded.chars().enumerate() {
-        let value = if ch.is_ascii() {
-            URI_VALUE[ch as usize]
-        } else {
-            NOT_IN_ALPHABET
-        };
+    for &b in encoded.as_bytes() {
+        let value = URI_VALUE
+            .get(usize::from(b))
+            .copied()
+            .unwrap_or(NOT_IN_ALPHABET);
         if value == NOT_IN_ALPHABET {
-            return Err(Error::LzString {
-                reason: format!("character {ch:?} at position {at} is not in the URI alphabet"),
-            });
+            return Err(not_in_alphabet(encoded));
         }
         values.push(value);
     }
     let out = decode_units(&values).ok_or_else(|| Error::LzString {
         reason: "truncated or inconsistent dictionary codes".into(),
     })?;
+    // COCO counts are ASCII: those units are the string's bytes as they are.
+    if out.iter().all(|&u| u < 0x80) {
+        let bytes: Vec<u8> = out.iter().map(|&u| u as u8).collect();
+        return String::from_utf8(bytes).map_err(|_| Error::Internal("ASCII is UTF-8".into()));
+    }
     String::from_utf16(&out).map_err(|_| Error::LzString {
         reason: "decoded data is not valid UTF-16".into(),
     })
 }
 
-/// The UTF-16 units a stream of 6-bit values decodes to; `None` when it is cut short or
-/// names a dictionary entry that does not exist yet.
+/// The error for the first character of `encoded` outside the URI alphabet.
+fn not_in_alphabet(encoded: &str) -> Error {
+    let (at, ch) = encoded
+        .chars()
+        .enumerate()
+        .find(|&(_, ch)| !ch.is_ascii() || URI_VALUE[ch as usize] == NOT_IN_ALPHABET)
+        .unwrap_or((0, '?'));
+    Error::LzString {
+        reason: format!("character {ch:?} at position {at} is not in the URI alphabet"),
+    }
+}
+
+/// The units an LZ-string bit stream decodes to; `None` if it is truncated or inconsistent.
 fn decode_units(values: &[u8]) -> Option<Vec<u16>> {
-    let mut bits = Bits {
-        values,
-        next: 1,
-        current: Bits::value_at(values, 0),
-        mask: 1 << 5,
-    };
+    let mut bits = Bits::new(values);
     let mut out: Vec<u16> = Vec::with_capacity(values.len() * 4);
     // Dictionary entries as (start, len) in `out`; codes 0, 1 and 2 are not entries.
-    let mut dict: Vec<(usize, usize)> = vec![(0, 0); 3];
+    let mut dict: Vec<(usize, usize)> = Vec::with_capacity(2 * values.len() + 8);
+    dict.extend([(0, 0); 3]);
     let first = match bits.read(2) {
         0 => bits.read(8),
         1 => bits.read(16),
@@ -126,7 +161,7 @@ fn decode_units(values: &[u8]) -> Option<Vec<u16>> {
     loop {
         // The reference returns "" here: the stream ended without its end code.
         // A code wider than 31 bits would need gigabytes of input; refuse rather than wrap.
-        if bits.next > values.len() || width > 31 {
+        if bits.next() > values.len() || width > 31 {
             return None;
         }
         let code = bits.read(width) as usize;
@@ -197,6 +232,27 @@ mod tests {
             decompress_from_encoded_uri(&with_plus.replace('+', " ")).unwrap(),
             "~~~~~~~~~~~~~~~~"
         );
+    }
+
+    #[test]
+    fn bits_are_read_as_the_reference_reads_them_one_by_one() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..200 {
+            let values: Vec<u8> = (0..rng.random_range(0..40))
+                .map(|_| rng.random_range(0..64))
+                .collect();
+            // Bit k is bit 5 - k % 6 of character k / 6, and zero past the end.
+            let bit = |k: usize| values.get(k / 6).map_or(0, |v| (v >> (5 - k % 6)) & 1);
+            let mut bits = Bits::new(&values);
+            let mut k = 0;
+            while k < values.len() * 6 + 40 {
+                let n = rng.random_range(1..=31);
+                let want = (0..n).fold(0u32, |acc, i| acc | u32::from(bit(k + i as usize)) << i);
+                assert_eq!(bits.read(n), want, "{n} bits at {k} of {values:?}");
+                k += n as usize;
+                assert_eq!(bits.next(), 1 + k / 6);
+            }
+        }
     }
 
     #[test]

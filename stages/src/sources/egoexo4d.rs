@@ -19,9 +19,10 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
+use super::csv_text::CsvText;
 use super::files::{file_stamp, sorted_entries, stamp_into};
 use super::json_stream::{PieceError, StreamEnd, stream_entries};
-use super::loose_json::{Entries, Loose, Naturals};
+use super::loose_json::{Entries, Loose, LooseStr, Naturals, Unsigned};
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
 
@@ -48,6 +49,14 @@ struct PoseEntryJson<'a> {
     camera_extrinsics: Option<&'a RawValue>,
 }
 
+/// A camera's entry of a camera-first `camera_pose` file whose extrinsics are all 3x4
+/// matrices of numbers, by frame key.
+#[derive(Deserialize)]
+struct CameraFirstPosesJson<'a> {
+    #[serde(borrow)]
+    camera_extrinsics: Entries<'a, [[f64; 4]; 3]>,
+}
+
 /// One object's masks, by camera key.
 type ObjectMasksJson<'a> = Loose<Entries<'a, Loose<CameraMasksJson<'a>>>>;
 
@@ -59,13 +68,20 @@ struct CameraMasksJson<'a> {
     annotated_frames: Option<Naturals>,
 }
 
-/// One stored mask; the encoded mask is kept raw so a non-string is its own record's error.
+/// One stored mask; a field of another type is its own record's error.
 #[derive(Default, Deserialize)]
 struct MaskJson<'a> {
-    width: Option<Value>,
-    height: Option<Value>,
+    width: Option<Unsigned>,
+    height: Option<Unsigned>,
     #[serde(rename = "encodedMask", borrow)]
-    encoded_mask: Option<&'a RawValue>,
+    encoded_mask: Option<LooseStr<'a>>,
+}
+
+/// What every take of one relations file shares.
+struct RelationsFile {
+    split: String,
+    path: PathBuf,
+    takes_hash: String,
 }
 
 /// Reads an Ego-Exo4D tree.
@@ -183,6 +199,7 @@ impl EgoExo4dReader {
         take: &Take,
         p: &mut Problems,
         fp: &mut ContentHasher,
+        csv: &mut CsvText,
     ) -> Vec<(String, CameraModel, WorldToCamera)> {
         let file = self
             .root
@@ -202,19 +219,31 @@ impl EgoExo4dReader {
         };
         *fp = fp.clone().long_bytes(&text);
         let mut out = Vec::new();
-        let mut rdr = csv::Reader::from_reader(text.as_slice());
-        let headers = match rdr.headers() {
-            Ok(h) => h.clone(),
-            Err(e) => {
+        let mut records = csv.records(text);
+        let headers = match records.next() {
+            Some(Ok(h)) => h,
+            Some(Err(e)) => {
                 p.push(&file, "line 1", ErrorClass::Malformed, e.to_string());
                 return out;
             }
+            None => csv::StringRecord::new(),
         };
         let col = |name: &str| headers.iter().position(|h| h == name);
-        for (i, rec) in rdr.records().enumerate() {
+        for (i, rec) in records.enumerate() {
             let at = format!("line {}", i + 2);
             let rec = match rec {
-                Ok(r) => r,
+                Ok(r) if r.len() == headers.len() => r,
+                // The parser is shared across files, so it is flexible: field counts are
+                // checked here, as a strict reader would.
+                Ok(r) => {
+                    p.push(
+                        &file,
+                        at,
+                        ErrorClass::Malformed,
+                        format!("{} fields where the header has {}", r.len(), headers.len()),
+                    );
+                    continue;
+                }
                 Err(e) => {
                     p.push(&file, at, ErrorClass::Malformed, e.to_string());
                     continue;
@@ -433,14 +462,21 @@ impl EgoExo4dReader {
                 return out;
             }
         };
+        let bad_frame = |p: &mut Problems, f: &str| {
+            p.push(
+                &file,
+                format!("{aria}.camera_extrinsics.{f}"),
+                ErrorClass::InvalidValue,
+                "not a frame number with a 3x4 rotation|translation",
+            );
+        };
         fn extrinsics(raw: &RawValue) -> Option<&RawValue> {
             serde_json::from_str::<Loose<PoseEntryJson>>(raw.get())
                 .ok()?
                 .good()?
                 .camera_extrinsics
         }
-        let mat34 = |m: &RawValue| -> Option<WorldToCamera> {
-            let rows: [[f64; 4]; 3] = serde_json::from_str(m.get()).ok()?;
+        let pose_of = |rows: [[f64; 4]; 3]| -> Option<WorldToCamera> {
             if !rows.iter().flatten().all(|x| x.is_finite()) {
                 return None;
             }
@@ -448,7 +484,24 @@ impl EgoExo4dReader {
             let t = rows.map(|row| row[3]);
             WorldToCamera::new(Rotation::from_rows(r).ok()?, DVec3::from_array(t)).ok()
         };
+        let mat34 = |m: &RawValue| pose_of(serde_json::from_str(m.get()).ok()?);
         // Camera-first layout (what the baselines read), else the documented frame-first one.
+        // A camera-first entry whose every frame is a 3x4 matrix is read in one typed pass;
+        // any other entry takes the raw path, which judges each frame on its own.
+        let typed = top
+            .get(aria)
+            .and_then(|a| serde_json::from_str::<CameraFirstPosesJson>(a.get()).ok());
+        if let Some(per_frame) = typed {
+            for (f, rows) in per_frame.camera_extrinsics {
+                match (f.parse::<u32>(), pose_of(rows)) {
+                    (Ok(frame), Some(pose)) => {
+                        out.insert(frame, pose);
+                    }
+                    _ => bad_frame(p, &f),
+                }
+            }
+            return out;
+        }
         let camera_first = top
             .get(aria)
             .and_then(|a| extrinsics(a))
@@ -468,12 +521,7 @@ impl EgoExo4dReader {
                 (Ok(frame), Some(pose)) => {
                     out.insert(frame, pose);
                 }
-                _ => p.push(
-                    &file,
-                    format!("{aria}.camera_extrinsics.{f}"),
-                    ErrorClass::InvalidValue,
-                    "not a frame number with a 3x4 rotation|translation",
-                ),
+                _ => bad_frame(p, &f),
             }
         }
         out
@@ -483,12 +531,16 @@ impl EgoExo4dReader {
     fn take(
         &self,
         take: &Take,
-        split: &str,
-        rel_file: &Path,
+        relations_file: &RelationsFile,
         raw: &str,
         relations: std::result::Result<Loose<TakeJson<'_>>, serde_json::Error>,
-        takes_hash: &str,
+        csv: &mut CsvText,
     ) -> SceneData {
+        let RelationsFile {
+            split,
+            path: rel_file,
+            takes_hash,
+        } = relations_file;
         let scene_id = Scene::make_id(SourceKind::EgoExo4d, &take.name);
         let mut p = Problems::new(SourceKind::EgoExo4d, &self.root, Some(scene_id.clone()));
         let rel_file = rel_file
@@ -560,10 +612,7 @@ impl EgoExo4dReader {
                     };
                     stored.insert(frame);
                     let ann = ann.good().unwrap_or_default();
-                    let dims = (
-                        ann.height.as_ref().and_then(Value::as_u64),
-                        ann.width.as_ref().and_then(Value::as_u64),
-                    );
+                    let dims = (ann.height.and_then(|n| n.0), ann.width.and_then(|n| n.0));
                     let (Some(h), Some(w)) = dims else {
                         p.push(
                             &file,
@@ -582,10 +631,7 @@ impl EgoExo4dReader {
                         );
                         continue;
                     };
-                    let encoded = ann
-                        .encoded_mask
-                        .and_then(|raw| serde_json::from_str::<Cow<str>>(raw.get()).ok());
-                    let Some(enc) = encoded else {
+                    let Some(enc) = ann.encoded_mask.and_then(|s| s.0) else {
                         p.push(
                             &file,
                             at(),
@@ -634,13 +680,7 @@ impl EgoExo4dReader {
                 }
             }
         }
-        data.observations.sort_by(|a, b| {
-            (&a.camera_id, a.frame_index, &a.instance_id).cmp(&(
-                &b.camera_id,
-                b.frame_index,
-                &b.instance_id,
-            ))
-        });
+        data.sort_observations();
         data.absences.sort();
         check_ego_boxes(object_names.as_ref(), take, &data, &file, &here, &mut p);
 
@@ -648,7 +688,7 @@ impl EgoExo4dReader {
         let mut known = BTreeSet::new();
         let mut reported = BTreeSet::new();
         let errors_before = p.len();
-        let gopros = self.gopros(take, &mut p, &mut fp);
+        let gopros = self.gopros(take, &mut p, &mut fp, csv);
         if gopros.is_empty() && p.len() > errors_before {
             reported.extend(frames_of.keys().filter(|c| !take.ego.contains(*c)).cloned());
         }
@@ -932,13 +972,18 @@ impl SourceReader for EgoExo4dReader {
                 "no relations_<split>.json",
             );
         }
+        let mut csv = CsvText::new();
         for file in files {
-            let split = file
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .and_then(|s| s.strip_prefix("relations_"))
-                .unwrap_or_default()
-                .to_string();
+            let relations_file = RelationsFile {
+                split: file
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .and_then(|s| s.strip_prefix("relations_"))
+                    .unwrap_or_default()
+                    .to_string(),
+                path: file.clone(),
+                takes_hash: takes_hash.clone(),
+            };
             let f = match File::open(&file) {
                 Ok(f) => f,
                 Err(e) => {
@@ -954,10 +999,10 @@ impl SourceReader for EgoExo4dReader {
                     // Not JSON: the stream stops at it and reports where.
                     Err(PieceError::Broken) => Ok(()),
                     Ok(parsed) => {
-                        visit(self.take(take, &split, &file, piece.text(), Ok(parsed), &takes_hash))
+                        visit(self.take(take, &relations_file, piece.text(), Ok(parsed), &mut csv))
                     }
                     Err(PieceError::Data(e)) => {
-                        visit(self.take(take, &split, &file, piece.text(), Err(e), &takes_hash))
+                        visit(self.take(take, &relations_file, piece.text(), Err(e), &mut csv))
                     }
                 },
                 None => {
@@ -1024,6 +1069,58 @@ mod tests {
             ..SceneData::default()
         };
         (take, data)
+    }
+
+    #[test]
+    fn calibration_rows_are_checked_one_by_one_with_a_parser_shared_across_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = "cam_uid,tx_world_cam,ty_world_cam,tz_world_cam,qx_world_cam,qy_world_cam,\
+                      qz_world_cam,qw_world_cam,image_width,image_height,intrinsics_type,\
+                      intrinsics_0,intrinsics_1,intrinsics_2,intrinsics_3,intrinsics_4,\
+                      intrinsics_5,intrinsics_6,intrinsics_7";
+        let row =
+            |id: &str| format!("{id},1,2,3,0,0,0,1,320,180,KANNALABRANDTK3,150,150,160,90,0,0,0,0");
+        let takes: Vec<Take> = ["a", "b"]
+            .iter()
+            .map(|name| Take {
+                uid: name.to_string(),
+                name: name.to_string(),
+                root_dir: format!("takes/{name}"),
+                videos: BTreeMap::new(),
+                ego: BTreeSet::new(),
+            })
+            .collect();
+        // Take a: one row short of a field between two good rows; take b: one good row, its
+        // header read afresh by the same parser.
+        let texts = [
+            format!("{header}\n{}\ncam02,1,2\n{}\n", row("cam01"), row("cam03")),
+            format!("{header}\n{}\n", row("gp01")),
+        ];
+        for (take, text) in takes.iter().zip(&texts) {
+            let traj = dir.path().join(&take.root_dir).join("trajectory");
+            std::fs::create_dir_all(&traj).unwrap();
+            std::fs::write(traj.join("gopro_calibs.csv"), text).unwrap();
+        }
+        let reader = EgoExo4dReader::new(dir.path(), SourceOptions::default());
+        let mut csv = CsvText::new();
+        let mut got = Vec::new();
+        let mut p = Problems::new(SourceKind::EgoExo4d, dir.path(), None);
+        for take in &takes {
+            let mut fp = ContentHasher::new("test");
+            let cams = reader.gopros(take, &mut p, &mut fp, &mut csv);
+            got.push(cams.into_iter().map(|(id, _, _)| id).collect::<Vec<_>>());
+        }
+        assert_eq!(got, [vec!["cam01", "cam03"], vec!["gp01"]]);
+        let errors = p.into_vec();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].class, ErrorClass::Malformed);
+        assert_eq!(errors[0].location, "line 3");
+        assert!(
+            errors[0]
+                .reason
+                .contains("3 fields where the header has 19"),
+            "{errors:?}"
+        );
     }
 
     /// The (class, reason) of each problem the ego boxes `annotation` give.

@@ -838,13 +838,7 @@ impl EgoHumansReader {
                 world_extent: None,
             });
         }
-        data.observations.sort_by(|a, b| {
-            (&a.camera_id, a.frame_index, &a.instance_id).cmp(&(
-                &b.camera_id,
-                b.frame_index,
-                &b.instance_id,
-            ))
-        });
+        data.sort_observations();
         data.fingerprint = fp.finish_hex(16);
         data.errors = p.into_vec();
         data

@@ -1,5 +1,6 @@
 //! Lenient typed JSON for loaders: [`Loose`] reads an object as a type or notes it as not an
-//! object, [`Entries`] keeps a JSON object's members in key order.
+//! object, [`Entries`] keeps a JSON object's members in key order, and [`Naturals`],
+//! [`Unsigned`] and [`LooseStr`] keep the lists, integers and strings they expect.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -87,14 +88,100 @@ impl<'de> Deserialize<'de> for Naturals {
 
 struct NaturalsVisitor;
 
-/// One list member: `Some` for an integer that fits a `u32`. Read as a JSON value, which for
-/// a number (the usual member) builds nothing on the heap.
+/// One list member: `Some` for an integer that fits a `u32`.
 struct Natural(Option<u32>);
 
 impl<'de> Deserialize<'de> for Natural {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let v = serde_json::Value::deserialize(d)?;
-        Ok(Natural(v.as_u64().and_then(|n| u32::try_from(n).ok())))
+        let Unsigned(n) = Unsigned::deserialize(d)?;
+        Ok(Natural(n.and_then(|n| u32::try_from(n).ok())))
+    }
+}
+
+/// Any JSON value, kept when it is a non-negative integer (what `Value::as_u64` keeps).
+/// Visited in place: reading a `Value` per number was a tenth of an Ego-Exo4D take's parse.
+#[derive(Default)]
+pub(super) struct Unsigned(pub(super) Option<u64>);
+
+impl<'de> Deserialize<'de> for Unsigned {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor(|s| match s {
+            Scalar::Unsigned(n) => Some(n),
+            Scalar::Str(_) => None,
+        }))
+        .map(Unsigned)
+    }
+}
+
+/// Any JSON value, kept when it is a string (borrowed from the text when it has no escapes).
+#[derive(Default)]
+pub(super) struct LooseStr<'a>(pub(super) Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LooseStr<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor(|s| match s {
+            Scalar::Str(s) => Some(s),
+            Scalar::Unsigned(_) => None,
+        }))
+        .map(LooseStr)
+    }
+}
+
+/// The scalars the lenient readers keep.
+enum Scalar<'a> {
+    Unsigned(u64),
+    Str(Cow<'a, str>),
+}
+
+/// Visits any JSON value: `keep` decides on a non-negative integer or a string; anything
+/// else (other numbers, null, booleans, arrays and objects, consumed whole) is `None`.
+struct ScalarVisitor<F>(F);
+
+impl<'de, T, F: FnOnce(Scalar<'de>) -> Option<T>> serde::de::Visitor<'de> for ScalarVisitor<F> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Unsigned(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
+        Ok(u64::try_from(v)
+            .ok()
+            .and_then(|v| (self.0)(Scalar::Unsigned(v))))
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Str(Cow::Borrowed(v))))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Str(Cow::Owned(v.to_string()))))
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(None)
     }
 }
 
@@ -172,6 +259,35 @@ mod tests {
             let got: Naturals = serde_json::from_str(text).unwrap();
             assert_eq!(got.0, by_value(text), "{text}");
         }
+    }
+
+    #[test]
+    fn integers_and_strings_keep_what_a_value_reader_kept() {
+        let members = [
+            "0",
+            "320",
+            "-1",
+            "30.0",
+            "1e3",
+            "18446744073709551615",
+            "18446744073709551616",
+            "\"60\"",
+            "\"a\\\"b\"",
+            "null",
+            "true",
+            "[1, [2]]",
+            "{\"a\": {\"b\": 1}}",
+        ];
+        let text = format!("[{}]", members.join(", "));
+        let values: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        let unsigned: Vec<Unsigned> = serde_json::from_str(&text).unwrap();
+        let strings: Vec<LooseStr> = serde_json::from_str(&text).unwrap();
+        for ((v, u), s) in values.iter().zip(&unsigned).zip(&strings) {
+            assert_eq!(u.0, v.as_u64(), "{v}");
+            assert_eq!(s.0.as_deref(), v.as_str(), "{v}");
+        }
+        // Strings without escapes are borrowed from the text.
+        assert!(matches!(strings[7].0, Some(Cow::Borrowed("60"))));
     }
 
     #[test]

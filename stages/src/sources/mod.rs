@@ -99,6 +99,27 @@ impl SceneData {
         }
     }
 
+    /// Puts the observations in (camera, frame, instance) order, keeping the read order of
+    /// equals. Indices are sorted, not the records: moving the large records about was most
+    /// of a sort's cost.
+    pub fn sort_observations(&mut self) {
+        let obs = &self.observations;
+        let mut order: Vec<usize> = (0..obs.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&obs[a], &obs[b]);
+            (&a.camera_id, a.frame_index, &a.instance_id).cmp(&(
+                &b.camera_id,
+                b.frame_index,
+                &b.instance_id,
+            ))
+        });
+        let mut slots: Vec<Option<Observation>> = std::mem::take(&mut self.observations)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.observations = order.iter().filter_map(|&i| slots[i].take()).collect();
+    }
+
     /// The scene id ("" for a scene whose id could not be read).
     pub fn scene_id(&self) -> &str {
         self.scene.as_ref().map_or("", |s| s.scene_id.as_str())
@@ -239,4 +260,45 @@ pub fn read_all(reader: &dyn SourceReader) -> Result<(Vec<SceneData>, Vec<InputE
         Ok(())
     })?;
     Ok((scenes, errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn observations_sort_as_a_stable_sort_of_the_records_does() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        // Few distinct keys, so equal keys are common; the category tells equals apart.
+        let obs: Vec<Observation> = (0..500)
+            .map(|i| Observation {
+                scene_id: "s".into(),
+                camera_id: format!("cam{}", rng.random_range(0..3)),
+                frame_index: rng.random_range(0..4),
+                instance_id: format!("obj{}", rng.random_range(0..3)),
+                category: i.to_string(),
+                subcategory: None,
+                bbox: None,
+                mask: None,
+                keypoints: Vec::new(),
+                world_position: None,
+                world_extent: None,
+            })
+            .collect();
+        let mut want = obs.clone();
+        want.sort_by(|a, b| {
+            (&a.camera_id, a.frame_index, &a.instance_id).cmp(&(
+                &b.camera_id,
+                b.frame_index,
+                &b.instance_id,
+            ))
+        });
+        let mut data = SceneData {
+            observations: obs,
+            ..SceneData::default()
+        };
+        data.sort_observations();
+        assert_eq!(data.observations, want);
+    }
 }

@@ -814,7 +814,7 @@ fn check_ego_boxes(
             return;
         }
     };
-    let objects: BTreeSet<&str> = data
+    let objects: std::collections::HashSet<&str> = data
         .observations
         .iter()
         .map(|o| o.instance_id.as_str())

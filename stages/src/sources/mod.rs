@@ -274,9 +274,9 @@ mod tests {
         let obs: Vec<Observation> = (0..500)
             .map(|i| Observation {
                 scene_id: "s".into(),
-                camera_id: format!("cam{}", rng.random_range(0..3)),
+                camera_id: ["cam2", "cam10", "aria01", "Cam1"][rng.random_range(0..4)].into(),
                 frame_index: rng.random_range(0..4),
-                instance_id: format!("obj{}", rng.random_range(0..3)),
+                instance_id: ["cup_10", "cup_9", "bowl"][rng.random_range(0..3)].into(),
                 category: i.to_string(),
                 subcategory: None,
                 bbox: None,

@@ -114,15 +114,18 @@ pub fn decompress_from_encoded_uri(encoded: &str) -> Result<String> {
         }
         values.push(value);
     }
-    let out = decode_units(&values).ok_or_else(|| Error::LzString {
+    let corrupt = || Error::LzString {
         reason: "truncated or inconsistent dictionary codes".into(),
-    })?;
-    // COCO counts are ASCII: those units are the string's bytes as they are.
-    if out.iter().all(|&u| u < 0x80) {
-        let bytes: Vec<u8> = out.iter().map(|&u| u as u8).collect();
-        return String::from_utf8(bytes).map_err(|_| Error::Internal("ASCII is UTF-8".into()));
-    }
-    String::from_utf16(&out).map_err(|_| Error::LzString {
+    };
+    // COCO counts are ASCII: decoded as bytes, unless a literal is wider.
+    let wide = match decode_units::<u8>(&values) {
+        Ok(bytes) => {
+            return String::from_utf8(bytes).map_err(|_| Error::Internal("ASCII is UTF-8".into()));
+        }
+        Err(Stop::Corrupt) => return Err(corrupt()),
+        Err(Stop::Wide) => decode_units::<u16>(&values).map_err(|_| corrupt())?,
+    };
+    String::from_utf16(&wide).map_err(|_| Error::LzString {
         reason: "decoded data is not valid UTF-16".into(),
     })
 }
@@ -139,20 +142,46 @@ fn not_in_alphabet(encoded: &str) -> Error {
     }
 }
 
-/// The units an LZ-string bit stream decodes to; `None` if it is truncated or inconsistent.
-fn decode_units(values: &[u8]) -> Option<Vec<u16>> {
+/// Why a decode stopped short.
+enum Stop {
+    /// The stream is truncated or inconsistent.
+    Corrupt,
+    /// A literal does not fit the unit type.
+    Wide,
+}
+
+/// What a stream decodes into: UTF-16 units, or bytes while every literal is ASCII.
+trait Unit: Copy {
+    /// The unit of a literal's value, if it fits.
+    fn literal(value: u32) -> Option<Self>;
+}
+
+impl Unit for u16 {
+    fn literal(value: u32) -> Option<Self> {
+        u16::try_from(value).ok()
+    }
+}
+
+impl Unit for u8 {
+    fn literal(value: u32) -> Option<Self> {
+        u8::try_from(value).ok().filter(u8::is_ascii)
+    }
+}
+
+/// The units an LZ-string bit stream decodes to.
+fn decode_units<U: Unit>(values: &[u8]) -> std::result::Result<Vec<U>, Stop> {
     let mut bits = Bits::new(values);
-    let mut out: Vec<u16> = Vec::with_capacity(values.len() * 4);
+    let mut out: Vec<U> = Vec::with_capacity(values.len() * 4);
     // Dictionary entries as (start, len) in `out`; codes 0, 1 and 2 are not entries.
     let mut dict: Vec<(usize, usize)> = Vec::with_capacity(2 * values.len() + 8);
     dict.extend([(0, 0); 3]);
     let first = match bits.read(2) {
         0 => bits.read(8),
         1 => bits.read(16),
-        2 => return Some(out), // the end code: an empty string
-        _ => return None,
+        2 => return Ok(out), // the end code: an empty string
+        _ => return Err(Stop::Corrupt),
     };
-    out.push(first as u16);
+    out.push(U::literal(first).ok_or(Stop::Wide)?);
     dict.push((0, 1));
     // The previous entry, as (start, len) in `out`.
     let mut w = (0usize, 1usize);
@@ -162,13 +191,14 @@ fn decode_units(values: &[u8]) -> Option<Vec<u16>> {
         // The reference returns "" here: the stream ended without its end code.
         // A code wider than 31 bits would need gigabytes of input; refuse rather than wrap.
         if bits.next() > values.len() || width > 31 {
-            return None;
+            return Err(Stop::Corrupt);
         }
         let code = bits.read(width) as usize;
         let entry_len = match code {
             0 | 1 => {
                 // A literal unit: a new one-unit entry, which is also this step's output.
-                let unit = bits.read(if code == 0 { 8 } else { 16 }) as u16;
+                let unit =
+                    U::literal(bits.read(if code == 0 { 8 } else { 16 })).ok_or(Stop::Wide)?;
                 dict.push((out.len(), 1));
                 out.push(unit);
                 enlarge_in -= 1;
@@ -178,7 +208,7 @@ fn decode_units(values: &[u8]) -> Option<Vec<u16>> {
                 }
                 1
             }
-            2 => return Some(out),
+            2 => return Ok(out),
             _ => match dict.get(code) {
                 Some(&(start, len)) => {
                     out.extend_from_within(start..start + len);
@@ -190,7 +220,7 @@ fn decode_units(values: &[u8]) -> Option<Vec<u16>> {
                     out.push(out[w.0]);
                     w.1 + 1
                 }
-                None => return None,
+                None => return Err(Stop::Corrupt),
             },
         };
         // w + entry[0] lies contiguously in `out`: the entry was written right after w.
@@ -288,8 +318,9 @@ mod tests {
             // Long runs of few symbols grow long dictionary entries; wide units take 16-bit literals.
             let s: String = (0..len)
                 .map(|_| match rng.random_range(0..10) {
-                    0 => char::from_u32(rng.random_range(0x100..0xD7FF)).unwrap(),
-                    1..=3 => '0',
+                    0 => char::from_u32(rng.random_range(0x80..0xD7FF)).unwrap(),
+                    1 => char::from_u32(rng.random_range(0x80..0x100)).unwrap(),
+                    2..=3 => '0',
                     _ => rng.random_range(48u8..112) as char,
                 })
                 .collect();

@@ -5,7 +5,6 @@
 //! synthesized on first use (about 40 s). Prints one line per figure.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -17,15 +16,8 @@ use crossview::build::{BuildArgs, BuildConfig, LiveBuild, Manifest, SHARD_BATCH_
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crossview::schemas::{QaSample, RecordReader, RecordWriter, WriteOptions};
 
-const BIN: &str = env!("CARGO_BIN_EXE_crossview");
-
-fn run(args: &[&str]) {
-    let status = Command::new(BIN)
-        .args(args)
-        .status()
-        .expect("crossview runs");
-    assert!(status.success(), "crossview {args:?} failed");
-}
+mod world;
+use world::crossview as run;
 
 /// Builds `world` into `out` with `workers`; wall seconds and the report's peak RSS.
 fn build(world: &Path, out: &Path, workers: usize) -> (f64, f64, serde_json::Value) {
@@ -121,25 +113,13 @@ fn live_epochs(out: &Path, labels_files: &[PathBuf]) -> (f64, f64, Vec<(String, 
 }
 
 fn main() {
-    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
+    let target = world::target_dir();
     let world = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with('-'))
         .map(PathBuf::from)
         .unwrap_or_else(|| target.join("bench-world-paper"));
-    if !world.join("messytable").exists() {
-        eprintln!("synthesizing the paper-scale world at {}", world.display());
-        run(&[
-            "synth",
-            "--profile",
-            "all",
-            "--scale",
-            "paper",
-            "--no-images",
-            "--out",
-            &world.display().to_string(),
-        ]);
-    }
+    world::ensure_paper_world(&world);
     let out2 = target.join("bench-build-w2");
     let out1 = target.join("bench-build-w1");
     let (w2, rss2, report) = build(&world, &out2, 2);

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use super::files::{DirStamps, image_size, sorted_entries, stamp_into};
 use super::json_stream::{Piece, PieceError, StreamEnd, stream_arrays};
+use super::open_dir::OpenDir;
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
 use crate::spill::Spill;
@@ -379,10 +380,14 @@ impl EgoHumansReader {
         };
         let mut fp = ContentHasher::new("crossview.egohumans.sequence").str(native);
         let rel = |p: &Path| p.strip_prefix(&self.root).unwrap_or(p).to_path_buf();
+        // A file read: its relative path and text go into the fingerprint and the file list.
+        let note = |rel_path: PathBuf, text: &str, fp: &mut ContentHasher, data: &mut SceneData| {
+            *fp = fp.clone().str(&rel_path.to_string_lossy()).long_str(text);
+            data.files.push(rel_path);
+        };
         let read = |path: &Path, fp: &mut ContentHasher, data: &mut SceneData| -> Option<String> {
             let text = std::fs::read_to_string(path).ok()?;
-            *fp = fp.clone().str(&rel(path).to_string_lossy()).long_str(&text);
-            data.files.push(rel(path));
+            note(rel(path), &text, fp, data);
             Some(text)
         };
         let ws = dir.join("colmap/workplace");
@@ -585,7 +590,9 @@ impl EgoHumansReader {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let calib_files: Vec<PathBuf> = sorted_entries(&aria_dir.join("calib"))
+            let calib_dir = OpenDir::new(&aria_dir.join("calib"));
+            let calib_rel = rel(calib_dir.path());
+            let calib_files: Vec<PathBuf> = sorted_entries(calib_dir.path())
                 .into_iter()
                 .filter(|f| f.extension().is_some_and(|e| e == "txt"))
                 .collect();
@@ -621,7 +628,14 @@ impl EgoHumansReader {
                     );
                     continue;
                 };
-                let Some(text) = read(f, &mut fp, &mut data) else {
+                // One file of thousands: read by name in its held folder.
+                let text = match f.file_name().and_then(|n| n.to_str()) {
+                    Some(name) => calib_dir.read_to_string(name).ok().inspect(|text| {
+                        note(calib_rel.join(name), text, &mut fp, &mut data);
+                    }),
+                    None => read(f, &mut fp, &mut data),
+                };
+                let Some(text) = text else {
                     p.push(f, "", ErrorClass::MissingFile, "unreadable");
                     continue;
                 };

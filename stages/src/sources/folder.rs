@@ -14,13 +14,14 @@ use std::path::{Component, Path, PathBuf};
 use zip::ZipArchive;
 
 use super::files::{DirStamps, FileStamp};
+use super::open_dir::OpenDir;
 
 /// A folder on disk, or the zip archive that stands for it.
 pub enum Folder {
     /// Files in a directory.
     Disk {
-        /// The directory.
-        dir: PathBuf,
+        /// The directory, read by name.
+        dir: OpenDir,
         /// Its entries' stamps, listed on the first [`Folder::stamp`] (a scene stamps
         /// every frame of a folder).
         stamps: std::sync::OnceLock<DirStamps>,
@@ -42,7 +43,7 @@ impl Folder {
     pub fn open(dir: &Path) -> Result<Option<Folder>, String> {
         if dir.is_dir() {
             return Ok(Some(Folder::Disk {
-                dir: dir.to_path_buf(),
+                dir: OpenDir::new(dir),
                 stamps: std::sync::OnceLock::new(),
             }));
         }
@@ -86,7 +87,7 @@ impl Folder {
     pub fn files(&self) -> Vec<String> {
         match self {
             Folder::Disk { dir, .. } => {
-                let mut v: Vec<String> = std::fs::read_dir(dir)
+                let mut v: Vec<String> = std::fs::read_dir(dir.path())
                     .map(|rd| {
                         rd.flatten()
                             .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
@@ -103,9 +104,14 @@ impl Folder {
 
     /// Where a file of the folder is: `dir/name`, or `dir.zip/name` in an archive.
     pub fn path_of(&self, name: &str) -> PathBuf {
+        self.base().join(name)
+    }
+
+    /// What [`Folder::path_of`] names files below: the directory, or the archive.
+    pub fn base(&self) -> &Path {
         match self {
-            Folder::Disk { dir, .. } => dir.join(name),
-            Folder::Zip { path, .. } => path.join(name),
+            Folder::Disk { dir, .. } => dir.path(),
+            Folder::Zip { path, .. } => path,
         }
     }
 
@@ -113,9 +119,10 @@ impl Folder {
     /// entry's size and CRC-32, which change with its content.
     pub fn stamp(&self, name: &str) -> Option<FileStamp> {
         match self {
-            Folder::Disk { dir, stamps } => {
-                stamps.get_or_init(|| DirStamps::of(dir)).get(name).cloned()
-            }
+            Folder::Disk { dir, stamps } => stamps
+                .get_or_init(|| DirStamps::of(dir.path()))
+                .get(name)
+                .cloned(),
             Folder::Zip { files, .. } => files.get(name).map(|&(_, len, crc)| FileStamp {
                 len,
                 modified_ns: u128::from(crc),
@@ -126,7 +133,7 @@ impl Folder {
     /// A file's bytes.
     pub fn read(&mut self, name: &str) -> std::io::Result<Vec<u8>> {
         match self {
-            Folder::Disk { dir, .. } => std::fs::read(dir.join(name)),
+            Folder::Disk { dir, .. } => dir.read(name),
             Folder::Zip { archive, files, .. } => {
                 let &(i, len, _) = files.get(name).ok_or_else(|| {
                     std::io::Error::new(std::io::ErrorKind::NotFound, "not in the archive")
@@ -142,7 +149,7 @@ impl Folder {
     /// Width and height from an image file's header.
     pub fn image_size(&mut self, name: &str) -> Option<(u32, u32)> {
         let s = match self {
-            Folder::Disk { dir, .. } => imagesize::size(dir.join(name)).ok()?,
+            Folder::Disk { dir, .. } => imagesize::size(dir.path().join(name)).ok()?,
             Folder::Zip { .. } => imagesize::blob_size(&self.read(name).ok()?).ok()?,
         };
         Some((u32::try_from(s.width).ok()?, u32::try_from(s.height).ok()?))

@@ -1,6 +1,6 @@
 //! Lenient typed JSON for loaders: [`Loose`] reads an object as a type or notes it as not an
 //! object, [`Entries`] keeps a JSON object's members in key order, and [`Naturals`],
-//! [`Unsigned`] and [`LooseStr`] keep the lists, integers and strings they expect.
+//! [`Unsigned`], [`FiniteNumbers`] and [`LooseStr`] keep the values of the kind they expect.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -107,7 +107,7 @@ impl<'de> Deserialize<'de> for Unsigned {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         d.deserialize_any(ScalarVisitor(|s| match s {
             Scalar::Unsigned(n) => Some(n),
-            Scalar::Str(_) => None,
+            _ => None,
         }))
         .map(Unsigned)
     }
@@ -121,20 +121,100 @@ impl<'de: 'a, 'a> Deserialize<'de> for LooseStr<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         d.deserialize_any(ScalarVisitor(|s| match s {
             Scalar::Str(s) => Some(s),
-            Scalar::Unsigned(_) => None,
+            _ => None,
         }))
         .map(LooseStr)
+    }
+}
+
+/// Any JSON value, kept when it is a finite number (what `Value::as_f64` keeps, finite).
+struct FiniteNumber(Option<f64>);
+
+impl<'de> Deserialize<'de> for FiniteNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor(|s| match s {
+            Scalar::Unsigned(n) => Some(n as f64),
+            Scalar::Negative(n) => Some(n as f64),
+            Scalar::Float(x) => Some(x),
+            Scalar::Str(_) => None,
+        }))
+        .map(|x| FiniteNumber(x.filter(|x| x.is_finite())))
+    }
+}
+
+/// Any JSON value, kept when it is a list of exactly `N` finite numbers.
+pub(super) struct FiniteNumbers<const N: usize>(pub(super) Option<[f64; N]>);
+
+impl<'de, const N: usize> Deserialize<'de> for FiniteNumbers<N> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(FiniteNumbersVisitor::<N>)
+            .map(FiniteNumbers)
+    }
+}
+
+struct FiniteNumbersVisitor<const N: usize>;
+
+impl<'de, const N: usize> serde::de::Visitor<'de> for FiniteNumbersVisitor<N> {
+    type Value = Option<[f64; N]>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut out = [0.0; N];
+        let (mut len, mut all_finite) = (0usize, true);
+        while let Some(FiniteNumber(x)) = seq.next_element()? {
+            match (out.get_mut(len), x) {
+                (Some(o), Some(x)) => *o = x,
+                _ => all_finite = false,
+            }
+            len += 1;
+        }
+        Ok((len == N && all_finite).then_some(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(None)
     }
 }
 
 /// The scalars the lenient readers keep.
 enum Scalar<'a> {
     Unsigned(u64),
+    Negative(i64),
+    Float(f64),
     Str(Cow<'a, str>),
 }
 
-/// Visits any JSON value: `keep` decides on a non-negative integer or a string; anything
-/// else (other numbers, null, booleans, arrays and objects, consumed whole) is `None`.
+/// Visits any JSON value: `keep` decides on a number or a string; anything else (null,
+/// booleans, arrays and objects, consumed whole) is `None`.
 struct ScalarVisitor<F>(F);
 
 impl<'de, T, F: FnOnce(Scalar<'de>) -> Option<T>> serde::de::Visitor<'de> for ScalarVisitor<F> {
@@ -147,12 +227,13 @@ impl<'de, T, F: FnOnce(Scalar<'de>) -> Option<T>> serde::de::Visitor<'de> for Sc
         Ok((self.0)(Scalar::Unsigned(v)))
     }
     fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
-        Ok(u64::try_from(v)
-            .ok()
-            .and_then(|v| (self.0)(Scalar::Unsigned(v))))
+        Ok((self.0)(match u64::try_from(v) {
+            Ok(n) => Scalar::Unsigned(n),
+            Err(_) => Scalar::Negative(v),
+        }))
     }
-    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
-        Ok(None)
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Float(v)))
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
         Ok((self.0)(Scalar::Str(Cow::Borrowed(v))))
@@ -288,6 +369,42 @@ mod tests {
         }
         // Strings without escapes are borrowed from the text.
         assert!(matches!(strings[7].0, Some(Cow::Borrowed("60"))));
+    }
+
+    #[test]
+    fn number_pairs_keep_what_a_value_reader_kept() {
+        let members = [
+            "[1, 2]",
+            "[1.5, -2]",
+            "[-0.0, 18446744073709551615]",
+            "[-9223372036854775808, 1e308]",
+            "[1, 2, 3]",
+            "[1]",
+            "[]",
+            "[1, \"2\"]",
+            "[null, 1]",
+            "[[1], 2]",
+            "{\"a\": [1, 2]}",
+            "\"1, 2\"",
+            "12",
+            "null",
+        ];
+        let text = format!("[{}]", members.join(", "));
+        let values: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        let pairs: Vec<FiniteNumbers<2>> = serde_json::from_str(&text).unwrap();
+        // What the MMPTrack loader did with a value: exactly 2 numbers, each finite.
+        let by_value = |v: &serde_json::Value| -> Option<[f64; 2]> {
+            let a = v.as_array().filter(|a| a.len() == 2)?;
+            Some([a[0].as_f64()?, a[1].as_f64()?]).filter(|p| p.iter().all(|x| x.is_finite()))
+        };
+        for (v, got) in values.iter().zip(&pairs) {
+            let (got, want) = (got.0, by_value(v));
+            assert_eq!(
+                got.map(|p| p.map(f64::to_bits)),
+                want.map(|p| p.map(f64::to_bits)),
+                "{v}"
+            );
+        }
     }
 
     #[test]

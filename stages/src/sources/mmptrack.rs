@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::csv_text::CsvText;
 use super::files::{sorted_entries, stamp_into};
 use super::folder::{Folder, zip_of};
+use super::loose_json::{Entries, FiniteNumbers, Loose};
 use super::{MmpExtrinsics, Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
 
@@ -326,6 +327,12 @@ impl MmpTrackReader {
                 read_topdown(&mut csv, text, frame, &f, calib.space, &mut ground, &mut p);
             }
         }
+        // Relative paths are made from each folder's, once: taking the root off every file's
+        // path was a tenth of a scene's read.
+        let label_rel_dir = label_folder.as_ref().map(|f| rel(f.base()));
+        data.frames.reserve(labels.len());
+        data.files.reserve(labels.len());
+        let image_rel_dir = image_folder.as_ref().map(|f| rel(f.base()));
         for ((frame, cam), label_name) in &labels {
             let Some(lf) = label_folder.as_mut() else {
                 break;
@@ -333,7 +340,10 @@ impl MmpTrackReader {
             let path = &lf.path_of(label_name);
             let image = image_name(*frame, cam);
             let (image_rel, stamp) = match image_folder.as_ref() {
-                Some(f) => (rel(&f.path_of(&image)), f.stamp(&image)),
+                Some(f) => (
+                    image_rel_dir.as_deref().unwrap_or(f.base()).join(&image),
+                    f.stamp(&image),
+                ),
                 None => (
                     PathBuf::from(split)
                         .join("images")
@@ -380,16 +390,22 @@ impl MmpTrackReader {
                     continue;
                 }
             };
-            fp = fp.str(&rel(path).to_string_lossy()).long_bytes(&text);
-            data.files.push(rel(path));
-            let v: Value = match serde_json::from_slice(&text) {
-                Ok(v) => v,
+            let label_rel = label_rel_dir
+                .as_deref()
+                .unwrap_or(lf.base())
+                .join(label_name);
+            fp = fp.str(&label_rel.to_string_lossy()).long_bytes(&text);
+            data.files.push(label_rel);
+            // Typed in one pass, as leniently as a JSON value would be read.
+            let boxes = match serde_json::from_slice::<Loose<Entries<'_, FiniteNumbers<4>>>>(&text)
+            {
+                Ok(boxes) => boxes,
                 Err(e) => {
                     p.json(path, &e);
                     continue;
                 }
             };
-            let Some(boxes) = v.as_object() else {
+            let Some(boxes) = boxes.good() else {
                 p.push(
                     path,
                     "",
@@ -402,16 +418,16 @@ impl MmpTrackReader {
                 let Ok(pid_n) = pid.trim().parse::<i64>() else {
                     p.push(
                         path,
-                        pid.clone(),
+                        pid.to_string(),
                         ErrorClass::InvalidValue,
                         "person id is not an integer",
                     );
                     continue;
                 };
-                let Some(b) = numbers::<4>(Some(bv)) else {
+                let Some(b) = bv.0 else {
                     p.push(
                         path,
-                        pid.clone(),
+                        pid.to_string(),
                         ErrorClass::InvalidValue,
                         "expected 4 finite numbers [x1, y1, x2, y2]",
                     );
@@ -424,14 +440,19 @@ impl MmpTrackReader {
                         Ok(_) => {
                             p.push(
                                 path,
-                                pid.clone(),
+                                pid.to_string(),
                                 ErrorClass::InvalidValue,
                                 format!("box {b:?} lies outside the {}x{} image", size.0, size.1),
                             );
                             continue;
                         }
                         Err(e) => {
-                            p.push(path, pid.clone(), ErrorClass::InvalidValue, e.to_string());
+                            p.push(
+                                path,
+                                pid.to_string(),
+                                ErrorClass::InvalidValue,
+                                e.to_string(),
+                            );
                             continue;
                         }
                     };

@@ -13,6 +13,7 @@ pub mod json_stream;
 mod loose_json;
 pub mod messytable;
 pub mod mmptrack;
+mod open_dir;
 mod problems;
 
 use std::path::{Path, PathBuf};

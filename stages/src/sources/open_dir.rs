@@ -49,18 +49,11 @@ impl OpenDir {
             return std::fs::read(self.dir.join(name));
         };
         let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-        let mut file = File::from(fd);
-        // Read to the end without asking the size first (`fs::read` stats the file).
-        let mut bytes = Vec::new();
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            match file.read(&mut chunk) {
-                Ok(0) => return Ok(bytes),
-                Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        // Read through `take`: `File`'s own `read_to_end` stats the file for a size first.
+        // The first read goes straight into the reserved room (no zeroed buffer).
+        let mut bytes = Vec::with_capacity(8 * 1024);
+        File::from(fd).take(u64::MAX).read_to_end(&mut bytes)?;
+        Ok(bytes)
     }
 
     /// The text of the file `name`, as [`std::fs::read_to_string`] gives it.

@@ -1031,16 +1031,26 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A take named and uid'd `name` under `takes/<name>`, without videos, whose ego camera
+    /// is `aria01` when `ego`.
+    fn test_take(name: &str, ego: bool) -> Take {
+        Take {
+            uid: name.into(),
+            name: name.into(),
+            root_dir: format!("takes/{name}"),
+            videos: BTreeMap::new(),
+            ego: if ego {
+                BTreeSet::from(["aria01".to_string()])
+            } else {
+                BTreeSet::new()
+            },
+        }
+    }
+
     /// A take whose ego camera `aria01` sees `cup_0` at frame 0 as the 40x40 square at
     /// (20, 20) of a 100x100 image, and has it marked not visible at frame 30.
     fn take_and_data() -> (Take, SceneData) {
-        let take = Take {
-            uid: "t".into(),
-            name: "t".into(),
-            root_dir: "takes/t".into(),
-            videos: BTreeMap::new(),
-            ego: BTreeSet::from(["aria01".to_string()]),
-        };
+        let take = test_take("t", true);
         let square = BoxXyxy::try_new(20.0, 20.0, 60.0, 60.0).unwrap();
         let rle = Rle::from_box(&square, 100, 100).unwrap();
         let data = SceneData {
@@ -1072,6 +1082,51 @@ mod tests {
     }
 
     #[test]
+    fn poses_read_alike_in_either_layout_and_a_bad_frame_costs_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let take = test_take("u", true);
+        let matrix = |x: f64| json!([[1, 0, 0, x], [0, 1, 0, 2.5], [0, 0, 1, -1]]);
+        let poses_dir = dir.path().join("annotations/ego_pose/train/camera_pose");
+        std::fs::create_dir_all(&poses_dir).unwrap();
+        let reader = EgoExo4dReader::new(dir.path(), SourceOptions::default());
+        let read = |doc: Value| {
+            std::fs::write(poses_dir.join("u.json"), doc.to_string()).unwrap();
+            let mut p = Problems::new(SourceKind::EgoExo4d, dir.path(), None);
+            let mut fp = ContentHasher::new("test");
+            let poses = reader.ego_poses(&take, "train", "aria01", &mut p, &mut fp);
+            let errors: Vec<String> = p.into_vec().into_iter().map(|e| e.location).collect();
+            (poses, errors)
+        };
+        // Camera-first (the typed pass), with an exo camera holding one matrix.
+        let (typed, errors) = read(json!({
+            "aria01": {"camera_extrinsics": {"0": matrix(0.5), "30": matrix(1.5)}},
+            "cam01": {"camera_extrinsics": matrix(9.0)},
+            "metadata": {"take_uid": "u"},
+        }));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(typed.keys().copied().collect::<Vec<_>>(), [0, 30]);
+        assert_eq!(typed[&30].translation, DVec3::new(1.5, 2.5, -1.0));
+        // The documented frame-first layout gives the same poses.
+        let (frame_first, errors) = read(json!({
+            "0": {"aria01": {"camera_extrinsics": matrix(0.5)}, "metadata": {}},
+            "30": {"aria01": {"camera_extrinsics": matrix(1.5)}},
+        }));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(frame_first, typed);
+        // A bad frame in camera-first: the others load, the bad one is its own error.
+        let (partial, errors) = read(json!({
+            "aria01": {"camera_extrinsics": {
+                "0": matrix(0.5), "15": [[1, 0, 0]], "30": matrix(1.5), "x": matrix(2.0),
+            }},
+        }));
+        assert_eq!(partial, typed);
+        assert_eq!(
+            errors,
+            ["aria01.camera_extrinsics.15", "aria01.camera_extrinsics.x"]
+        );
+    }
+
+    #[test]
     fn calibration_rows_are_checked_one_by_one_with_a_parser_shared_across_takes() {
         let dir = tempfile::tempdir().unwrap();
         let header = "cam_uid,tx_world_cam,ty_world_cam,tz_world_cam,qx_world_cam,qy_world_cam,\
@@ -1080,16 +1135,7 @@ mod tests {
                       intrinsics_5,intrinsics_6,intrinsics_7";
         let row =
             |id: &str| format!("{id},1,2,3,0,0,0,1,320,180,KANNALABRANDTK3,150,150,160,90,0,0,0,0");
-        let takes: Vec<Take> = ["a", "b"]
-            .iter()
-            .map(|name| Take {
-                uid: name.to_string(),
-                name: name.to_string(),
-                root_dir: format!("takes/{name}"),
-                videos: BTreeMap::new(),
-                ego: BTreeSet::new(),
-            })
-            .collect();
+        let takes = [test_take("a", false), test_take("b", false)];
         // Take a: one row short of a field between two good rows; take b: one good row, its
         // header read afresh by the same parser.
         let texts = [

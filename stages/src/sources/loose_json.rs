@@ -82,11 +82,12 @@ pub(super) struct Naturals(pub(super) Vec<u32>);
 
 impl<'de> Deserialize<'de> for Naturals {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        d.deserialize_any(NaturalsVisitor)
+        let visitor = ListVisitor::new(Vec::new(), |out: &mut Vec<u32>, Natural(n)| {
+            out.extend(n);
+        });
+        Ok(Naturals(d.deserialize_any(visitor)?.unwrap_or_default()))
     }
 }
-
-struct NaturalsVisitor;
 
 /// One list member: `Some` for an integer that fits a `u32`.
 struct Natural(Option<u32>);
@@ -147,38 +148,63 @@ pub(super) struct FiniteNumbers<const N: usize>(pub(super) Option<[f64; N]>);
 
 impl<'de, const N: usize> Deserialize<'de> for FiniteNumbers<N> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        d.deserialize_any(FiniteNumbersVisitor::<N>)
-            .map(FiniteNumbers)
+        // (numbers so far, how many members, whether all were finite numbers)
+        let visitor = ListVisitor::new(
+            ([0.0; N], 0usize, true),
+            |(out, len, all_finite): &mut ([f64; N], usize, bool), FiniteNumber(x)| {
+                match (out.get_mut(*len), x) {
+                    (Some(o), Some(x)) => *o = x,
+                    _ => *all_finite = false,
+                }
+                *len += 1;
+            },
+        );
+        let list = d.deserialize_any(visitor)?;
+        Ok(FiniteNumbers(list.and_then(|(out, len, all_finite)| {
+            (len == N && all_finite).then_some(out)
+        })))
     }
 }
 
-struct FiniteNumbersVisitor<const N: usize>;
+/// Visits any JSON value: a list's members, each read as `M`, are folded into `acc` by
+/// `add`; anything else (consumed whole) is `None`.
+struct ListVisitor<M, A, F> {
+    acc: A,
+    add: F,
+    member: std::marker::PhantomData<M>,
+}
 
-impl<'de, const N: usize> serde::de::Visitor<'de> for FiniteNumbersVisitor<N> {
-    type Value = Option<[f64; N]>;
+impl<M, A, F: FnMut(&mut A, M)> ListVisitor<M, A, F> {
+    fn new(acc: A, add: F) -> Self {
+        ListVisitor {
+            acc,
+            add,
+            member: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'de, M: Deserialize<'de>, A, F: FnMut(&mut A, M)> serde::de::Visitor<'de>
+    for ListVisitor<M, A, F>
+{
+    type Value = Option<A>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(
-        self,
-        mut seq: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
-        let mut out = [0.0; N];
-        let (mut len, mut all_finite) = (0usize, true);
-        while let Some(FiniteNumber(x)) = seq.next_element()? {
-            match (out.get_mut(len), x) {
-                (Some(o), Some(x)) => *o = x,
-                _ => all_finite = false,
-            }
-            len += 1;
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(
+        mut self,
+        mut seq: S,
+    ) -> std::result::Result<Self::Value, S::Error> {
+        while let Some(member) = seq.next_element()? {
+            (self.add)(&mut self.acc, member);
         }
-        Ok((len == N && all_finite).then_some(out))
+        Ok(Some(self.acc))
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(
+    fn visit_map<S: serde::de::MapAccess<'de>>(
         self,
-        mut map: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
+        mut map: S,
+    ) -> std::result::Result<Self::Value, S::Error> {
         while map
             .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
             .is_some()
@@ -263,52 +289,6 @@ impl<'de, T, F: FnOnce(Scalar<'de>) -> Option<T>> serde::de::Visitor<'de> for Sc
             .is_some()
         {}
         Ok(None)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for NaturalsVisitor {
-    type Value = Naturals;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(
-        self,
-        mut seq: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(Natural(n)) = seq.next_element()? {
-            out.extend(n);
-        }
-        Ok(Naturals(out))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(
-        self,
-        mut map: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
-        while map
-            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-            .is_some()
-        {}
-        Ok(Naturals::default())
-    }
-    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
-        Ok(Naturals::default())
-    }
-    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
-        Ok(Naturals::default())
-    }
-    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
-        Ok(Naturals::default())
-    }
-    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
-        Ok(Naturals::default())
-    }
-    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
-        Ok(Naturals::default())
-    }
-    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
-        Ok(Naturals::default())
     }
 }
 

@@ -329,10 +329,17 @@ impl MmpTrackReader {
         }
         // Relative paths are made from each folder's, once: taking the root off every file's
         // path was a tenth of a scene's read.
-        let label_rel_dir = label_folder.as_ref().map(|f| rel(f.base()));
+        // (Empty without the folder: the loop then stops before its first file.)
+        let label_rel_dir = label_folder
+            .as_ref()
+            .map(|f| rel(f.base()))
+            .unwrap_or_default();
         data.frames.reserve(labels.len());
         data.files.reserve(labels.len());
-        let image_rel_dir = image_folder.as_ref().map(|f| rel(f.base()));
+        let image_rel_dir = image_folder
+            .as_ref()
+            .map(|f| rel(f.base()))
+            .unwrap_or_default();
         for ((frame, cam), label_name) in &labels {
             let Some(lf) = label_folder.as_mut() else {
                 break;
@@ -340,10 +347,7 @@ impl MmpTrackReader {
             let path = &lf.path_of(label_name);
             let image = image_name(*frame, cam);
             let (image_rel, stamp) = match image_folder.as_ref() {
-                Some(f) => (
-                    image_rel_dir.as_deref().unwrap_or(f.base()).join(&image),
-                    f.stamp(&image),
-                ),
+                Some(f) => (image_rel_dir.join(&image), f.stamp(&image)),
                 None => (
                     PathBuf::from(split)
                         .join("images")
@@ -390,10 +394,7 @@ impl MmpTrackReader {
                     continue;
                 }
             };
-            let label_rel = label_rel_dir
-                .as_deref()
-                .unwrap_or(lf.base())
-                .join(label_name);
+            let label_rel = label_rel_dir.join(label_name);
             fp = fp.str(&label_rel.to_string_lossy()).long_bytes(&text);
             data.files.push(label_rel);
             // Typed in one pass, as leniently as a JSON value would be read.

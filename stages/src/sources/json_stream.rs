@@ -105,6 +105,22 @@ impl<'a> Piece<'a> {
         }
     }
 
+    /// Parses the piece as `T`, first with `subset`: a reader of a subset of JSON that gives
+    /// what serde_json would parse the text as, or `None` where the text leaves its subset
+    /// (see `json_subset`). There the piece is parsed as [`Piece::parse`] parses it.
+    pub fn parse_with_subset<T: serde::Deserialize<'a>>(
+        &self,
+        subset: impl FnOnce(&'a str) -> Option<T>,
+    ) -> std::result::Result<T, PieceError> {
+        match subset(self.text) {
+            Some(v) => {
+                *self.state.borrow_mut() = Checked::Valid;
+                Ok(v)
+            }
+            None => self.parse(),
+        }
+    }
+
     /// Whether the piece is JSON, for a handler that keeps pieces to parse later: one
     /// that is not must be left alone (the stream stops at it).
     pub fn is_json(&self) -> bool {

@@ -10,6 +10,7 @@ pub mod egohumans;
 pub mod files;
 pub mod folder;
 pub mod json_stream;
+mod json_subset;
 mod loose_json;
 pub mod messytable;
 pub mod mmptrack;

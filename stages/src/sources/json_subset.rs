@@ -1,0 +1,620 @@
+//! A reader of a strict subset of JSON for the hottest typed parses (EgoHumans' COCO
+//! annotations): [`Cursor`] reads plain strings, numbers and objects, and skips other values.
+//!
+//! Written by hand because serde_json's typed parse was most of a loader's time: about 200
+//! instructions per keypoint number, a third of them its generic visitor plumbing. The subset
+//! is chosen so that whatever the cursor accepts, serde_json parses to the same value: every
+//! step returns `None` where a text leaves the subset (an escape in a string, a number that is
+//! not a short integer and that serde_json itself then does not read, a value nested too deep,
+//! anything not JSON), and the caller then parses the text with serde_json, which also gives
+//! the error message. The tests hold the two parsers side by side.
+
+/// How deep [`Cursor::skip`] follows nested values before it gives up (serde_json's limit
+/// is 128).
+const MAX_DEPTH: usize = 64;
+
+/// Integers of at most this many digits are exact in `u64` arithmetic and read directly.
+const SHORT_DIGITS: usize = 18;
+
+/// A position in a JSON text.
+pub(crate) struct Cursor<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the start of `text`.
+    pub(crate) fn new(text: &'a str) -> Self {
+        Cursor { text, at: 0 }
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.at).copied()
+    }
+
+    /// Skips JSON whitespace (the four bytes serde_json skips).
+    #[inline(always)]
+    fn whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    /// Whitespace, then `byte`.
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        self.whitespace();
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// The end of the text: nothing but whitespace is left.
+    pub(crate) fn end(mut self) -> Option<()> {
+        self.whitespace();
+        (self.at == self.text.len()).then_some(())
+    }
+
+    /// A string without escapes or control characters (serde_json refuses the latter).
+    pub(crate) fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let rest = &self.bytes()[start..];
+        let len = first_string_special(rest)?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        self.at = start + len + 1;
+        // A quote is one byte of UTF-8, so both ends lie on character boundaries.
+        self.text.get(start..start + len)
+    }
+
+    /// Scans the number at the cursor by JSON's grammar and moves past it: where it starts,
+    /// and its value when it is an integer of at most [`SHORT_DIGITS`] digits (whether it is
+    /// negative, and its magnitude).
+    #[inline(always)]
+    fn number(&mut self) -> Option<(usize, Option<(bool, u64)>)> {
+        self.whitespace();
+        let b = self.bytes();
+        let start = self.at;
+        let negative = b.get(start) == Some(&b'-');
+        let first = start + usize::from(negative);
+        let mut i = first;
+        // Wraps only past SHORT_DIGITS digits, where the magnitude is not used.
+        let mut magnitude = 0u64;
+        while let Some(&d) = b.get(i) {
+            let digit = d.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            magnitude = magnitude.wrapping_mul(10).wrapping_add(u64::from(digit));
+            i += 1;
+        }
+        let digits = i - first;
+        // No digit, or a leading zero followed by a digit: not JSON.
+        if digits == 0 || (digits > 1 && b[first] == b'0') {
+            return None;
+        }
+        let mut integer = true;
+        if b.get(i) == Some(&b'.') {
+            integer = false;
+            i = Self::digits_after(b, i + 1)?;
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            integer = false;
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            i = Self::digits_after(b, i)?;
+        }
+        self.at = i;
+        let short = (integer && digits <= SHORT_DIGITS).then_some((negative, magnitude));
+        Some((start, short))
+    }
+
+    /// The end of the digits from `i`, of which there must be one at least.
+    fn digits_after(b: &[u8], i: usize) -> Option<usize> {
+        let n = b
+            .get(i..)?
+            .iter()
+            .take_while(|d| d.is_ascii_digit())
+            .count();
+        (n > 0).then_some(i + n)
+    }
+
+    /// A number as `f64`, as serde_json reads one into an `f64`. Inlined into loops over
+    /// numbers: a short integer followed by a delimiter (most numbers) is read in one pass.
+    #[inline(always)]
+    pub(crate) fn f64(&mut self) -> Option<f64> {
+        self.whitespace();
+        let b = self.bytes();
+        let negative = b.get(self.at) == Some(&b'-');
+        let first = self.at + usize::from(negative);
+        let mut i = first;
+        let mut magnitude = 0u64;
+        while let Some(&d) = b.get(i) {
+            let digit = d.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            magnitude = magnitude.wrapping_mul(10).wrapping_add(u64::from(digit));
+            i += 1;
+        }
+        let digits = i - first;
+        let delimited = matches!(
+            b.get(i),
+            None | Some(b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t')
+        );
+        if delimited && (1..=SHORT_DIGITS).contains(&digits) && (digits == 1 || b[first] != b'0') {
+            self.at = i;
+            // Exact in u64, and rounded once to f64 either way: serde_json negates the
+            // integer first (`-0` gives -0.0 in both). Under 10^18, so through i64: one
+            // instruction where u64 takes several, the same value.
+            let x = magnitude as i64 as f64;
+            return Some(if negative { -x } else { x });
+        }
+        self.f64_in_full()
+    }
+
+    /// A number that is not a short integer, or not JSON.
+    #[cold]
+    #[inline(never)]
+    fn f64_in_full(&mut self) -> Option<f64> {
+        match self.number()? {
+            (_, Some((negative, magnitude))) => {
+                let x = magnitude as f64;
+                Some(if negative { -x } else { x })
+            }
+            // Decimals, exponents and long integers: serde_json's own number parser, so
+            // its rounding, not another's.
+            (start, None) => serde_json::from_str::<f64>(self.text.get(start..self.at)?).ok(),
+        }
+    }
+
+    /// An integer that fits `i64`. serde_json refuses a decimal or an exponent there, and
+    /// `-0`, which it reads as the float -0.0.
+    pub(crate) fn i64(&mut self) -> Option<i64> {
+        let (_, Some((negative, magnitude))) = self.number()? else {
+            return None;
+        };
+        let magnitude = i64::try_from(magnitude).ok()?;
+        match (negative, magnitude) {
+            (true, 0) => None,
+            (true, m) => Some(-m),
+            (false, m) => Some(m),
+        }
+    }
+
+    /// A non-negative integer (serde_json refuses any sign there, `-0` included).
+    pub(crate) fn u64(&mut self) -> Option<u64> {
+        let (_, Some((false, magnitude))) = self.number()? else {
+            return None;
+        };
+        Some(magnitude)
+    }
+
+    /// `null` as `Some(None)`, else what `value` reads (an `Option` field of serde's).
+    pub(crate) fn nullable<T>(
+        &mut self,
+        value: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<Option<T>> {
+        self.whitespace();
+        if self.peek()? == b'n' {
+            return self.literal("null").map(|()| None);
+        }
+        value(self).map(Some)
+    }
+
+    /// An array of numbers, each handed to `each` as an `f64`.
+    pub(crate) fn f64_array(&mut self, mut each: impl FnMut(f64)) -> Option<()> {
+        self.eat(b'[')?;
+        self.whitespace();
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            each(self.f64()?);
+            self.whitespace();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An object: `member` reads the value of each key (a plain string) in turn.
+    pub(crate) fn object(
+        &mut self,
+        mut member: impl FnMut(&'a str, &mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        self.whitespace();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            self.eat(b':')?;
+            member(key, self)?;
+            self.whitespace();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Skips one value of any kind, checking its syntax as serde_json does when it ignores a
+    /// value (numbers by grammar, not range).
+    pub(crate) fn skip(&mut self) -> Option<()> {
+        self.skip_nested(0)
+    }
+
+    fn skip_nested(&mut self, depth: usize) -> Option<()> {
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        self.whitespace();
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' => self.object(|_, c| c.skip_nested(depth + 1)),
+            b'[' => {
+                self.at += 1;
+                self.whitespace();
+                if self.peek()? == b']' {
+                    self.at += 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip_nested(depth + 1)?;
+                    self.whitespace();
+                    match self.peek()? {
+                        b',' => self.at += 1,
+                        b']' => {
+                            self.at += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => self.literal("true"),
+            b'f' => self.literal("false"),
+            b'n' => self.literal("null"),
+            _ => self.number().map(drop),
+        }
+    }
+
+    fn literal(&mut self, word: &str) -> Option<()> {
+        let end = self.at + word.len();
+        (self.bytes().get(self.at..end)? == word.as_bytes()).then(|| self.at = end)
+    }
+}
+
+/// Where the first quote, backslash or control character of `b` is. Bytes are taken eight at
+/// a time: the lowest marked byte of a word is exact (a borrow runs only upwards from a
+/// marked byte).
+fn first_string_special(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut from = 0;
+    while let Some(word) = b.get(from..).and_then(|r| r.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*word);
+        let marked = zero_bytes(w ^ (ONES * u64::from(b'"')))
+            | zero_bytes(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        if marked != 0 {
+            return Some(from + (marked.trailing_zeros() / 8) as usize);
+        }
+        from += 8;
+    }
+    let tail = b.get(from..)?;
+    tail.iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|at| from + at)
+}
+
+/// Sets a field read from an object once: a second occurrence leaves the subset (serde_json
+/// refuses a duplicate field).
+pub(crate) fn set_once<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value?);
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// A value read by the cursor and by serde_json: numbers as `f64` bits, the rest as
+    /// serde_json's `Value`.
+    fn read_as_cursor(text: &str) -> Option<Value> {
+        let mut c = Cursor::new(text);
+        let v = read_value(&mut c, 0)?;
+        c.end()?;
+        Some(v)
+    }
+
+    fn read_value(c: &mut Cursor<'_>, depth: usize) -> Option<Value> {
+        c.whitespace();
+        Some(match c.peek()? {
+            b'"' => Value::String(c.string()?.to_string()),
+            b'{' => {
+                let mut map = serde_json::Map::new();
+                c.object(|k, c| {
+                    let v = read_value(c, depth + 1)?;
+                    map.insert(k.to_string(), v);
+                    Some(())
+                })?;
+                map.into()
+            }
+            b'[' => {
+                // Arrays of numbers through f64_array; others are skipped whole.
+                let start = c.at;
+                let mut numbers = Vec::new();
+                if c.f64_array(|x| numbers.push(x)).is_some() {
+                    Value::Array(numbers.into_iter().map(f64_value).collect())
+                } else {
+                    c.at = start;
+                    c.skip_nested(depth)?;
+                    serde_json::from_str::<Value>(&c.text[start..c.at]).ok()?
+                }
+            }
+            b't' | b'f' | b'n' => {
+                let start = c.at;
+                c.skip_nested(depth)?;
+                serde_json::from_str::<Value>(&c.text[start..c.at]).ok()?
+            }
+            _ => f64_value(c.f64()?),
+        })
+    }
+
+    fn f64_value(x: f64) -> Value {
+        Value::String(format!("f64:{:016x}", x.to_bits()))
+    }
+
+    /// serde_json's reading, numbers as `f64` bits like [`read_as_cursor`]: each number
+    /// through serde_json's own `f64` parse, as a typed parse into `f64` reads it.
+    fn read_as_serde(text: &str) -> Option<Value> {
+        fn walk(v: Value) -> Option<Value> {
+            Some(match v {
+                Value::Number(n) => f64_value(serde_json::from_str::<f64>(&n.to_string()).ok()?),
+                Value::Array(a) => Value::Array(a.into_iter().map(walk).collect::<Option<_>>()?),
+                Value::Object(m) => Value::Object(
+                    m.into_iter()
+                        .map(|(k, x)| Some((k, walk(x)?)))
+                        .collect::<Option<_>>()?,
+                ),
+                other => other,
+            })
+        }
+        walk(serde_json::from_str(text).ok()?)
+    }
+
+    #[test]
+    fn numbers_read_as_serde_json_reads_them_into_f64() {
+        let cases = [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "123456789012345678",
+            "-123456789012345678",
+            "1234567890123456789",
+            "99999999999999999999",
+            "0.1",
+            "-0.0",
+            "1e3",
+            "1E-3",
+            "2.5e+2",
+            "17976931348623157e292",
+            "1e999",
+            "01",
+            "-",
+            "1.",
+            ".5",
+            "1e",
+            "+1",
+            "-01",
+            "0x10",
+            "1.5e",
+            "4.35",
+            "9007199254740993",
+            "18446744073709551616",
+        ];
+        for text in cases {
+            let mut c = Cursor::new(text);
+            let ours = c.f64().and_then(|x| c.end().map(|()| x));
+            let theirs = serde_json::from_str::<f64>(text).ok();
+            if let Some(x) = ours {
+                assert_eq!(
+                    Some(x.to_bits()),
+                    theirs.map(f64::to_bits),
+                    "{text}: cursor read {x}, serde_json {theirs:?}"
+                );
+            } else {
+                // Outside the subset is fine only where serde_json refuses too, or for
+                // nothing here (every JSON number is in the subset).
+                assert!(
+                    theirs.is_none(),
+                    "{text}: serde_json reads {theirs:?}, the cursor nothing"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn integers_read_as_serde_json_reads_them() {
+        for text in [
+            "0",
+            "-0",
+            "42",
+            "-42",
+            "9223372036854775807",
+            "-9223372036854775807",
+            "9223372036854775808",
+            "1.0",
+            "1e2",
+            "-1",
+            "18446744073709551615",
+        ] {
+            let ours = {
+                let mut c = Cursor::new(text);
+                c.i64().and_then(|x| c.end().map(|()| x))
+            };
+            // Long integers leave the subset: serde_json may still read them.
+            if let Some(x) = ours {
+                assert_eq!(
+                    Some(x),
+                    serde_json::from_str::<i64>(text).ok(),
+                    "{text} as i64"
+                );
+            }
+            let ours = {
+                let mut c = Cursor::new(text);
+                c.u64().and_then(|x| c.end().map(|()| x))
+            };
+            if let Some(x) = ours {
+                assert_eq!(
+                    Some(x),
+                    serde_json::from_str::<u64>(text).ok(),
+                    "{text} as u64"
+                );
+            }
+        }
+        // Short ones stay in the subset.
+        assert_eq!(Cursor::new("-42").i64(), Some(-42));
+        assert_eq!(Cursor::new("-0").u64(), None);
+        assert_eq!(Cursor::new("-0").i64(), None);
+        assert_eq!(Cursor::new("-1").u64(), None);
+        assert_eq!(Cursor::new("1.0").i64(), None);
+    }
+
+    #[test]
+    fn what_the_cursor_reads_serde_json_reads_alike() {
+        let texts = [
+            r#"{"a": [1, 2.5, -3e2], "b": "x", "c": {"d": [true, false, null, []]}}"#,
+            r#" { "a" : [ ] , "b" : "" } "#,
+            r#"{"a": [1, 2,]}"#,
+            r#"{"a": 1,}"#,
+            r#"{"a" 1}"#,
+            r#"{"a": "tab	here"}"#,
+            r#"{"a": "esc\"aped"}"#,
+            r#"{"a": tru}"#,
+            r#"{"a": [1 2]}"#,
+            r#"{"a": 1} x"#,
+            r#"{"a": [[[[]]]], "b": {"c": {}}}"#,
+            r#"{"a": "naïve ✓"}"#,
+            "[1, 2, 3]",
+            r#"{"a": 01}"#,
+            r#"{"a": -}"#,
+            r#"{"a": 1e400}"#,
+            r#"{"a": [1e400]}"#,
+            r#"{"a": {"b": 1e400}}"#,
+            "",
+            "{",
+            r#"{"a": [1, 2"#,
+        ];
+        for text in texts {
+            let ours = read_as_cursor(text);
+            if let Some(v) = &ours {
+                assert_eq!(Some(v.clone()), read_as_serde(text), "{text}");
+            }
+        }
+        // The subset covers the plain cases.
+        assert!(read_as_cursor(texts[0]).is_some());
+        assert!(read_as_cursor(texts[1]).is_some());
+        assert!(read_as_cursor(texts[11]).is_some());
+        // And leaves what is not JSON, or needs unescaping, to serde_json.
+        for i in [2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 18, 19, 20] {
+            assert!(read_as_cursor(texts[i]).is_none(), "{}", texts[i]);
+        }
+    }
+
+    #[test]
+    fn skipping_checks_syntax_as_serde_json_ignoring_does() {
+        let texts = [
+            "[1, {\"a\": [null, true]}, \"s\", -0.5e-3]",
+            "[1, {\"a\": [nul, true]}]",
+            "[1, {\"a\" [null]}]",
+            "[1e999]",
+            "[\"\u{1}\"]",
+            "[1,]",
+            "{\"a\": 1 \"b\": 2}",
+            "[01]",
+            "[-]",
+            "[1.]",
+        ];
+        for text in texts {
+            let mut c = Cursor::new(text);
+            let ours = c.skip().and_then(|()| c.end());
+            let theirs = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+            assert_eq!(ours.is_some(), theirs, "{text}");
+        }
+        // Too deep leaves the subset, however valid.
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(Cursor::new(&deep).skip().is_none());
+    }
+
+    #[test]
+    fn string_specials_are_found_where_a_byte_scan_finds_them() {
+        let by_bytes = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        // Every special byte at every place, after every other kind of byte (a borrow from
+        // one byte must not mark another), in texts longer and shorter than a word.
+        let fillers = [
+            b'a', 0x7f, 0x80, 0xff, 0x21, 0x1f, b'"', b'\\', 0x00, 0x20, 0x5c, 0xdc,
+        ];
+        for len in 0..20 {
+            for at in 0..=len {
+                for &filler in &fillers {
+                    for &special in &[b'"', b'\\', 0x00, 0x1f, 0x0a, b'a'] {
+                        let mut text = vec![b'x'; len];
+                        for (i, c) in text.iter_mut().enumerate() {
+                            if i < at {
+                                *c = if filler == b'"' || filler == b'\\' || filler < 0x20 {
+                                    b'y'
+                                } else {
+                                    filler
+                                };
+                            }
+                        }
+                        if at < len {
+                            text[at] = special;
+                            if at + 1 < len {
+                                text[at + 1] = filler;
+                            }
+                        }
+                        assert_eq!(first_string_special(&text), by_bytes(&text), "{text:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn set_once_refuses_a_second_value() {
+        let mut slot = None;
+        assert_eq!(set_once(&mut slot, Some(1)), Some(()));
+        assert_eq!(set_once(&mut slot, Some(2)), None);
+        assert_eq!(slot, Some(1));
+        let mut empty: Option<i32> = None;
+        assert_eq!(set_once(&mut empty, None), None);
+    }
+}

@@ -22,6 +22,7 @@ use std::borrow::Cow;
 use super::csv_text::CsvText;
 use super::files::{file_stamp, sorted_entries, stamp_into};
 use super::json_stream::{PieceError, StreamEnd, stream_entries};
+use super::json_subset::{Cursor, set_once};
 use super::loose_json::{Entries, Loose, LooseStr, Naturals, Unsigned};
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
@@ -455,12 +456,18 @@ impl EgoExo4dReader {
             return out;
         };
         *fp = fp.clone().long_str(&text);
-        let top: Entries<'_, &RawValue> = match serde_json::from_str(&text) {
-            Ok(v) => v,
-            Err(e) => {
-                p.json(&file, &e);
-                return out;
-            }
+        // The common case, camera-first with every frame a 3x4 matrix, in one pass of the
+        // subset cursor; anything else through serde_json below.
+        let subset = camera_first_poses_subset(&text, aria);
+        let top: Entries<'_, &RawValue> = match subset {
+            Some(_) => Entries::new(),
+            None => match serde_json::from_str(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    p.json(&file, &e);
+                    return out;
+                }
+            },
         };
         let bad_frame = |p: &mut Problems, f: &str| {
             p.push(
@@ -488,11 +495,13 @@ impl EgoExo4dReader {
         // Camera-first layout (what the baselines read), else the documented frame-first one.
         // A camera-first entry whose every frame is a 3x4 matrix is read in one typed pass;
         // any other entry takes the raw path, which judges each frame on its own.
-        let typed = top
-            .get(aria)
-            .and_then(|a| serde_json::from_str::<CameraFirstPosesJson>(a.get()).ok());
+        let typed = subset.or_else(|| {
+            top.get(aria)
+                .and_then(|a| serde_json::from_str::<CameraFirstPosesJson>(a.get()).ok())
+                .map(|poses| poses.camera_extrinsics)
+        });
         if let Some(per_frame) = typed {
-            for (f, rows) in per_frame.camera_extrinsics {
+            for (f, rows) in per_frame {
                 match (f.parse::<u32>(), pose_of(rows)) {
                     (Ok(frame), Some(pose)) => {
                         out.insert(frame, pose);
@@ -783,6 +792,36 @@ impl EgoExo4dReader {
         data.errors = p.into_vec();
         data
     }
+}
+
+/// The frames of `aria`'s entry in a camera-first pose file whose every frame is a 3x4
+/// matrix, read in [`Cursor`]'s subset of JSON as serde_json reads the file whole and the
+/// entry as a [`CameraFirstPosesJson`]; `None` leaves the file to that path. A file naming
+/// `aria` twice is left to it too (serde_json keeps the last).
+fn camera_first_poses_subset<'a>(text: &'a str, aria: &str) -> Option<Entries<'a, [[f64; 4]; 3]>> {
+    let mut c = Cursor::new(text);
+    let mut frames = None;
+    c.object(|camera, c| {
+        if camera != aria {
+            return c.skip();
+        }
+        let mut extrinsics = None;
+        c.object(|key, c| match key {
+            "camera_extrinsics" => {
+                let mut per_frame = Entries::new();
+                c.object(|frame, c| {
+                    // A repeated frame keeps its last matrix, as a map built by serde does.
+                    per_frame.insert(Cow::Borrowed(frame), c.f64_rows::<3, 4>()?);
+                    Some(())
+                })?;
+                set_once(&mut extrinsics, Some(per_frame))
+            }
+            _ => c.skip(),
+        })?;
+        set_once(&mut frames, extrinsics)
+    })?;
+    c.end()?;
+    frames
 }
 
 /// Checks the one ego box per object track (`object_names`: xywh in the ego video's
@@ -1274,6 +1313,115 @@ mod tests {
         assert_eq!(
             problems(json!({"x": 1})),
             [(ErrorClass::InvalidValue, "not a list of boxes".to_string())]
+        );
+    }
+}
+
+#[cfg(test)]
+mod subset_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What the serde path reads of a camera-first file's `aria01` frames, when they are
+    /// all 3x4 matrices.
+    fn by_serde(text: &str) -> Option<Entries<'_, [[f64; 4]; 3]>> {
+        let top: Entries<'_, &RawValue> = serde_json::from_str(text).ok()?;
+        let entry = top.get("aria01")?;
+        Some(
+            serde_json::from_str::<CameraFirstPosesJson>(entry.get())
+                .ok()?
+                .camera_extrinsics,
+        )
+    }
+
+    fn number() -> impl Strategy<Value = String> {
+        // Mostly numbers that read, so that many matrices are whole.
+        prop_oneof![
+            60 => (-1.0f64..1.0).prop_map(|x| format!("{x:.10}")),
+            20 => (-5i64..5).prop_map(|n| n.to_string()),
+            2 => Just("1e-3".to_string()),
+            2 => Just("-0".to_string()),
+            1 => Just("1e999".to_string()),
+            1 => Just("null".to_string()),
+        ]
+    }
+
+    /// A frame: mostly a 3x4 matrix, sometimes a 3x3 one or not a matrix.
+    fn frame() -> impl Strategy<Value = String> {
+        let row = |n: usize| {
+            prop::collection::vec(number(), n).prop_map(|r| format!("[{}]", r.join(",")))
+        };
+        prop_oneof![
+            8 => prop::collection::vec(row(4), 3).prop_map(|m| format!("[{}]", m.join(", "))),
+            1 => prop::collection::vec(row(3), 3).prop_map(|m| format!("[{}]", m.join(","))),
+            1 => Just("{}".to_string()),
+        ]
+    }
+
+    /// A camera's entry: frames keyed by number (some repeated, one escaped), and another
+    /// member.
+    fn camera() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            (0u32..4).prop_map(|f| f.to_string()),
+            Just("\\u0031".to_string())
+        ];
+        prop::collection::vec((key, frame()), 0..5).prop_map(|fs| {
+            let members: Vec<String> = fs.iter().map(|(k, m)| format!("\"{k}\": {m}")).collect();
+            format!(
+                "{{\"camera_extrinsics\": {{{}}}, \"other\": [1, \"x\"]}}",
+                members.join(", ")
+            )
+        })
+    }
+
+    /// A whole file: `aria01` (maybe twice, maybe not at all) and another camera.
+    fn file() -> impl Strategy<Value = String> {
+        (camera(), camera(), 0usize..4).prop_map(|(a, b, shape)| match shape {
+            0 => format!("{{\"aria01\": {a}, \"cam01\": {b}}}"),
+            1 => format!("{{\"cam01\": {b}, \"aria01\": {a}}}"),
+            2 => format!("{{\"aria01\": {a}, \"aria01\": {b}}}"),
+            _ => format!("{{\"cam01\": {b}}}"),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        #[test]
+        fn the_pose_subset_reads_what_serde_json_reads(text in file()) {
+            if let Some(ours) = camera_first_poses_subset(&text, "aria01") {
+                let theirs = by_serde(&text);
+                prop_assert!(theirs.is_some(), "{}", text);
+                // Debug shows every bit that matters (-0.0 apart from 0.0).
+                prop_assert_eq!(format!("{ours:?}"), format!("{:?}", theirs.unwrap()), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn a_plain_camera_first_file_is_read_by_the_subset() {
+        let text = r#"{"aria01": {"camera_extrinsics": {"1": [[1, 0, 0, 0.5], [0, 1, 0, -2e-1],
+            [0, 0, 1, 3]], "0": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]],
+            "1": [[1, 0, 0, 7], [0, 1, 0, 0], [0, 0, 1, 0]]}},
+            "cam01": {"camera_extrinsics": {"0": "anything"}}}"#;
+        let ours = camera_first_poses_subset(text, "aria01").expect("in the subset");
+        assert_eq!(
+            format!("{ours:?}"),
+            format!("{:?}", by_serde(text).unwrap())
+        );
+        // Key order, and a repeated frame's last matrix.
+        assert_eq!(
+            ours.keys().map(|k| k.as_ref()).collect::<Vec<_>>(),
+            ["0", "1"]
+        );
+        assert_eq!(ours["1"][0][3], 7.0);
+        // Frame-first, or a frame that is not a matrix: the serde path's to read.
+        assert!(camera_first_poses_subset(r#"{"0": {"aria01": {}}}"#, "aria01").is_none());
+        assert!(
+            camera_first_poses_subset(
+                r#"{"aria01": {"camera_extrinsics": {"0": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}}}"#,
+                "aria01"
+            )
+            .is_none()
         );
     }
 }

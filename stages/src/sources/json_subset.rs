@@ -16,6 +16,14 @@ const MAX_DEPTH: usize = 64;
 /// Integers of at most this many digits are exact in `u64` arithmetic and read directly.
 const SHORT_DIGITS: usize = 18;
 
+/// Decimals of at most this many digits are exact as `f64` integers (10^15 < 2^53).
+const EXACT_DIGITS: usize = 15;
+
+/// The powers of ten a decimal of at most [`EXACT_DIGITS`] digits is divided by, each exact.
+const POW10: [f64; EXACT_DIGITS + 1] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
 /// A position in a JSON text.
 pub(crate) struct Cursor<'a> {
     text: &'a str,
@@ -126,7 +134,8 @@ impl<'a> Cursor<'a> {
     }
 
     /// A number as `f64`, as serde_json reads one into an `f64`. Inlined into loops over
-    /// numbers: a short integer followed by a delimiter (most numbers) is read in one pass.
+    /// numbers: a short integer or decimal followed by a delimiter (most numbers) is read in
+    /// one pass.
     #[inline(always)]
     pub(crate) fn f64(&mut self) -> Option<f64> {
         self.whitespace();
@@ -134,27 +143,34 @@ impl<'a> Cursor<'a> {
         let negative = b.get(self.at) == Some(&b'-');
         let first = self.at + usize::from(negative);
         let mut i = first;
-        let mut magnitude = 0u64;
-        while let Some(&d) = b.get(i) {
-            let digit = d.wrapping_sub(b'0');
-            if digit > 9 {
-                break;
+        // The digits before and after the point as one integer.
+        let (magnitude, digits) = digits_onto(b, &mut i, 0);
+        let delimited = |at: usize| {
+            matches!(
+                b.get(at),
+                None | Some(b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t')
+            )
+        };
+        let leading_zero_ok = digits == 1 || b.get(first) != Some(&b'0');
+        if (1..=SHORT_DIGITS).contains(&digits) && leading_zero_ok {
+            if delimited(i) {
+                self.at = i;
+                // Under 10^18, so exact in i64 and converted in one instruction. serde_json
+                // negates the integer, core the float: the same for both signs of zero.
+                let x = magnitude as i64 as f64;
+                return Some(if negative { -x } else { x });
             }
-            magnitude = magnitude.wrapping_mul(10).wrapping_add(u64::from(digit));
-            i += 1;
-        }
-        let digits = i - first;
-        let delimited = matches!(
-            b.get(i),
-            None | Some(b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t')
-        );
-        if delimited && (1..=SHORT_DIGITS).contains(&digits) && (digits == 1 || b[first] != b'0') {
-            self.at = i;
-            // Exact in u64, and rounded once to f64 either way: serde_json negates the
-            // integer first (`-0` gives -0.0 in both). Under 10^18, so through i64: one
-            // instruction where u64 takes several, the same value.
-            let x = magnitude as i64 as f64;
-            return Some(if negative { -x } else { x });
+            if b.get(i) == Some(&b'.') {
+                i += 1;
+                let (magnitude, decimals) = digits_onto(b, &mut i, magnitude);
+                if decimals >= 1 && digits + decimals <= EXACT_DIGITS && delimited(i) {
+                    self.at = i;
+                    // Exact over exact, rounded once by the division: correctly rounded, as
+                    // serde_json (float_roundtrip) and core round (Clinger's fast path).
+                    let x = magnitude as i64 as f64 / POW10[decimals];
+                    return Some(if negative { -x } else { x });
+                }
+            }
         }
         self.f64_in_full()
     }
@@ -168,9 +184,13 @@ impl<'a> Cursor<'a> {
                 let x = magnitude as f64;
                 Some(if negative { -x } else { x })
             }
-            // Decimals, exponents and long integers: serde_json's own number parser, so
-            // its rounding, not another's.
-            (start, None) => serde_json::from_str::<f64>(self.text.get(start..self.at)?).ok(),
+            // Decimals, exponents and long integers, correctly rounded by core's parser:
+            // so does serde_json with `float_roundtrip`, which the workspace asks for. Past
+            // f64's range serde_json refuses the number; so does the subset.
+            (start, None) => {
+                let x = self.text.get(start..self.at)?.parse::<f64>().ok()?;
+                x.is_finite().then_some(x)
+            }
         }
     }
 
@@ -208,8 +228,9 @@ impl<'a> Cursor<'a> {
         value(self).map(Some)
     }
 
-    /// An array of numbers, each handed to `each` as an `f64`.
-    pub(crate) fn f64_array(&mut self, mut each: impl FnMut(f64)) -> Option<()> {
+    /// An array: `element` reads each element in turn.
+    #[inline(always)]
+    pub(crate) fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.eat(b'[')?;
         self.whitespace();
         if self.peek()? == b']' {
@@ -217,7 +238,7 @@ impl<'a> Cursor<'a> {
             return Some(());
         }
         loop {
-            each(self.f64()?);
+            element(self)?;
             self.whitespace();
             match self.peek()? {
                 b',' => self.at += 1,
@@ -228,6 +249,33 @@ impl<'a> Cursor<'a> {
                 _ => return None,
             }
         }
+    }
+
+    /// An array of numbers, each handed to `each` as an `f64`.
+    pub(crate) fn f64_array(&mut self, mut each: impl FnMut(f64)) -> Option<()> {
+        self.array(|c| c.f64().map(&mut each))
+    }
+
+    /// An array of exactly `N` numbers (serde's `[f64; N]`).
+    pub(crate) fn f64s<const N: usize>(&mut self) -> Option<[f64; N]> {
+        let (mut out, mut n) = ([0.0; N], 0);
+        self.array(|c| {
+            *out.get_mut(n)? = c.f64()?;
+            n += 1;
+            Some(())
+        })?;
+        (n == N).then_some(out)
+    }
+
+    /// An array of exactly `R` arrays of exactly `C` numbers (serde's `[[f64; C]; R]`).
+    pub(crate) fn f64_rows<const R: usize, const C: usize>(&mut self) -> Option<[[f64; C]; R]> {
+        let (mut out, mut n) = ([[0.0; C]; R], 0);
+        self.array(|c| {
+            *out.get_mut(n)? = c.f64s::<C>()?;
+            n += 1;
+            Some(())
+        })?;
+        (n == R).then_some(out)
     }
 
     /// An object: `member` reads the value of each key (a plain string) in turn.
@@ -271,26 +319,7 @@ impl<'a> Cursor<'a> {
         match self.peek()? {
             b'"' => self.string().map(drop),
             b'{' => self.object(|_, c| c.skip_nested(depth + 1)),
-            b'[' => {
-                self.at += 1;
-                self.whitespace();
-                if self.peek()? == b']' {
-                    self.at += 1;
-                    return Some(());
-                }
-                loop {
-                    self.skip_nested(depth + 1)?;
-                    self.whitespace();
-                    match self.peek()? {
-                        b',' => self.at += 1,
-                        b']' => {
-                            self.at += 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
-            }
+            b'[' => self.array(|c| c.skip_nested(depth + 1)),
             b't' => self.literal("true"),
             b'f' => self.literal("false"),
             b'n' => self.literal("null"),
@@ -302,6 +331,22 @@ impl<'a> Cursor<'a> {
         let end = self.at + word.len();
         (self.bytes().get(self.at..end)? == word.as_bytes()).then(|| self.at = end)
     }
+}
+
+/// The digits of `b` from `i` on appended to `magnitude` (wrapping past 19 digits, where
+/// the caller does not use it), `i` moved past them, and how many there were.
+#[inline(always)]
+fn digits_onto(b: &[u8], i: &mut usize, mut magnitude: u64) -> (u64, usize) {
+    let from = *i;
+    while let Some(&d) = b.get(*i) {
+        let digit = d.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        magnitude = magnitude.wrapping_mul(10).wrapping_add(u64::from(digit));
+        *i += 1;
+    }
+    (magnitude, *i - from)
 }
 
 /// Where the first quote, backslash or control character of `b` is. Bytes are taken eight at
@@ -457,6 +502,21 @@ mod tests {
                     "{text}: serde_json reads {theirs:?}, the cursor nothing"
                 );
             }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
+        /// Every JSON number, long or short, near the ends of f64's range or not, reads to
+        /// the same f64 as serde_json reads it, or to nothing where serde_json refuses it.
+        #[test]
+        fn any_number_reads_as_serde_json_reads_it(
+            text in "-?(0|[1-9][0-9]{0,24})(\\.[0-9]{1,24})?([eE][+-]?[0-9]{1,3})?"
+        ) {
+            let mut c = Cursor::new(&text);
+            let ours = c.f64().and_then(|x| c.end().map(|()| x.to_bits()));
+            let theirs = serde_json::from_str::<f64>(&text).ok().map(f64::to_bits);
+            proptest::prop_assert_eq!(ours, theirs, "{}", text);
         }
     }
 

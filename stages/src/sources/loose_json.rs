@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 /// An object read as `T`, or noted as not an object: one bad value costs only its own
 /// record, and the scene is read in one pass into types (no JSON tree of the whole scene).
+#[derive(Debug)]
 pub(super) enum Loose<T> {
     Good(T),
     Bad,
@@ -77,7 +78,7 @@ pub(super) type Entries<'a, T> = BTreeMap<Cow<'a, str>, T>;
 /// The members of a JSON list that are integers fitting a `u32` (frame numbers); other
 /// members, or a value that is not a list, are skipped, as a lenient reader of a
 /// `serde_json::Value` would, without building one.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(super) struct Naturals(pub(super) Vec<u32>);
 
 impl<'de> Deserialize<'de> for Naturals {
@@ -101,7 +102,7 @@ impl<'de> Deserialize<'de> for Natural {
 
 /// Any JSON value, kept when it is a non-negative integer (what `Value::as_u64` keeps).
 /// Visited in place: reading a `Value` per number was a tenth of an Ego-Exo4D take's parse.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(super) struct Unsigned(pub(super) Option<u64>);
 
 impl<'de> Deserialize<'de> for Unsigned {
@@ -115,7 +116,7 @@ impl<'de> Deserialize<'de> for Unsigned {
 }
 
 /// Any JSON value, kept when it is a string (borrowed from the text when it has no escapes).
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(super) struct LooseStr<'a>(pub(super) Option<Cow<'a, str>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for LooseStr<'a> {

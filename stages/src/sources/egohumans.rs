@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::files::{DirStamps, image_size, sorted_entries, stamp_into};
 use super::json_stream::{Piece, PieceError, StreamEnd, stream_arrays};
-use super::json_subset::{Cursor, set_once};
+use super::json_subset::{Cursor, parse_f64, set_once};
 use super::open_dir::OpenDir;
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
@@ -305,9 +305,18 @@ fn mat4_rows(v: &Value) -> Option<DMat4> {
     Some(DMat4::from_cols_array_2d(&m).transpose())
 }
 
+/// The whitespace-separated numbers of a line, all finite, or `None`.
 fn floats(line: &str) -> Option<Vec<f64>> {
-    line.split_whitespace()
-        .map(|t| t.parse::<f64>().ok().filter(|x| x.is_finite()))
+    let number = |t: &str| parse_f64(t).filter(|x| x.is_finite());
+    if !line.is_ascii() {
+        return line.split_whitespace().map(number).collect();
+    }
+    // The same tokens as `split_whitespace` (whose ASCII whitespace includes the vertical
+    // tab), split by byte: splitting by char was most of a calibration file's parse.
+    line.as_bytes()
+        .split(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .filter(|t| !t.is_empty())
+        .map(|t| std::str::from_utf8(t).ok().and_then(number))
         .collect()
 }
 
@@ -1138,6 +1147,24 @@ mod subset_tests {
                 let theirs = theirs.map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
                 prop_assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{}", text);
             }
+        }
+    }
+
+    proptest! {
+        /// A line's numbers split by byte are those `split_whitespace` gives.
+        #[test]
+        fn a_line_splits_as_split_whitespace_splits_it(
+            line in "[0-9. \t\n\r\u{b}\u{c}\u{a0}\u{3000}e-]{0,40}"
+        ) {
+            let by_chars: Option<Vec<f64>> = line
+                .split_whitespace()
+                .map(|t| t.parse::<f64>().ok().filter(|x| x.is_finite()))
+                .collect();
+            prop_assert_eq!(
+                floats(&line).map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()),
+                by_chars.map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()),
+                "{:?}", line
+            );
         }
     }
 

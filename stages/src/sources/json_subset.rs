@@ -165,10 +165,7 @@ impl<'a> Cursor<'a> {
                 let (magnitude, decimals) = digits_onto(b, &mut i, magnitude);
                 if decimals >= 1 && digits + decimals <= EXACT_DIGITS && delimited(i) {
                     self.at = i;
-                    // Exact over exact, rounded once by the division: correctly rounded, as
-                    // serde_json (float_roundtrip) and core round (Clinger's fast path).
-                    let x = magnitude as i64 as f64 / POW10[decimals];
-                    return Some(if negative { -x } else { x });
+                    return Some(exact_decimal(negative, magnitude, decimals));
                 }
             }
         }
@@ -439,6 +436,34 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The decimal `±magnitude / 10^decimals` of at most [`EXACT_DIGITS`] digits. Exact over
+/// exact, rounded once by the division: correctly rounded, as serde_json (float_roundtrip)
+/// and core round (Clinger's fast path). The sign last: the same for both signs of zero.
+#[inline(always)]
+fn exact_decimal(negative: bool, magnitude: u64, decimals: usize) -> f64 {
+    let x = magnitude as i64 as f64 / POW10[decimals];
+    if negative { -x } else { x }
+}
+
+/// A number token read as core's `str::parse::<f64>` reads it; the plain form
+/// `-?digits(.digits)?` of at most [`EXACT_DIGITS`] digits without the general parser.
+pub(crate) fn parse_f64(token: &str) -> Option<f64> {
+    let b = token.as_bytes();
+    let negative = b.first() == Some(&b'-');
+    let mut i = usize::from(negative);
+    let (mut magnitude, digits) = digits_onto(b, &mut i, 0);
+    let mut decimals = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        (magnitude, decimals) = digits_onto(b, &mut i, magnitude);
+    }
+    let plain = i == b.len() && digits >= 1 && b.get(i - 1) != Some(&b'.');
+    if plain && digits + decimals <= EXACT_DIGITS {
+        return Some(exact_decimal(negative, magnitude, decimals));
+    }
+    token.parse().ok()
+}
+
 /// The digits of `b` from `i` on appended to `magnitude` (wrapping past 19 digits, where
 /// the caller does not use it), `i` moved past them, and how many there were.
 #[inline(always)]
@@ -678,6 +703,19 @@ mod tests {
             let ours = c.skip().and_then(|()| c.end()).is_some();
             let theirs = serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
             proptest::prop_assert_eq!(ours, theirs, "{}", text);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
+        /// Number tokens of text files read as core's parser reads them, bit for bit.
+        #[test]
+        fn a_token_reads_as_core_reads_it(
+            text in "[+-]?[0-9]{0,17}(\\.[0-9]{0,17})?([eE][+-]?[0-9]{1,3})?"
+        ) {
+            let ours = parse_f64(&text).map(f64::to_bits);
+            let core = text.parse::<f64>().ok().map(f64::to_bits);
+            proptest::prop_assert_eq!(ours, core, "{}", text);
         }
     }
 

@@ -58,7 +58,43 @@ struct ParsedAnn {
     /// `ContentHasher::long_digest`).
     raw_len: u64,
     raw_digest: [u64; 2],
-    fields: std::result::Result<CocoAnnFields, String>,
+    fields: std::result::Result<AnnFields, String>,
+}
+
+/// The fields of an annotation as set aside: its keypoints already in their final form,
+/// a third of the 51 numbers' size in the spill.
+#[derive(Debug, Serialize, Deserialize)]
+struct AnnFields {
+    image_id: i64,
+    camera_name: String,
+    time_stamp: u64,
+    human_name: String,
+    bbox: [f64; 4],
+    /// `None` unless the annotation has 17 x (x, y, v) finite numbers.
+    keypoints: Option<Vec<Keypoint>>,
+}
+
+impl From<CocoAnnFields> for AnnFields {
+    fn from(a: CocoAnnFields) -> Self {
+        let complete = a.keypoints.len() == 51 && a.keypoints.iter().all(|k| k.is_finite());
+        AnnFields {
+            image_id: a.image_id,
+            camera_name: a.camera_name,
+            time_stamp: a.time_stamp,
+            human_name: a.human_name,
+            bbox: a.bbox,
+            keypoints: complete.then(|| {
+                a.keypoints
+                    .chunks_exact(3)
+                    .map(|k| Keypoint {
+                        x: k[0] as f32,
+                        y: k[1] as f32,
+                        visibility: k[2].clamp(0.0, 2.0) as u8,
+                    })
+                    .collect()
+            }),
+        }
+    }
 }
 
 impl ParsedAnn {
@@ -70,7 +106,7 @@ impl ParsedAnn {
         let (fields, id) = match piece.parse_with_subset(CocoAnnFields::read_subset) {
             Ok(a) => {
                 let id = a.image_id;
-                (Ok(a), Some(id))
+                (Ok(AnnFields::from(a)), Some(id))
             }
             Err(PieceError::Broken) => return None,
             Err(PieceError::Data(e)) => (
@@ -202,8 +238,8 @@ impl CocoImage {
     }
 }
 
-/// The fields of an annotation the loader uses.
-#[derive(Debug, Serialize, Deserialize)]
+/// The fields of an annotation the loader uses, as parsed.
+#[derive(Debug, Deserialize)]
 struct CocoAnnFields {
     image_id: i64,
     camera_name: String,
@@ -897,7 +933,7 @@ impl EgoHumansReader {
                     continue;
                 }
             };
-            if v.keypoints.len() != 51 || v.keypoints.iter().any(|k| !k.is_finite()) {
+            let Some(keypoints) = &v.keypoints else {
                 p.push(
                     &a.file,
                     format!("{}.keypoints", a.location()),
@@ -905,7 +941,7 @@ impl EgoHumansReader {
                     "expected 17 x (x, y, v) finite numbers",
                 );
                 continue;
-            }
+            };
             data.observations.push(Observation {
                 scene_id: scene_id.clone(),
                 camera_id: v.camera_name.clone(),
@@ -915,15 +951,7 @@ impl EgoHumansReader {
                 subcategory: None,
                 bbox: Some(bbox),
                 mask: None,
-                keypoints: v
-                    .keypoints
-                    .chunks_exact(3)
-                    .map(|k| Keypoint {
-                        x: k[0] as f32,
-                        y: k[1] as f32,
-                        visibility: k[2].clamp(0.0, 2.0) as u8,
-                    })
-                    .collect(),
+                keypoints: keypoints.clone(),
                 world_position: None,
                 world_extent: None,
             });
@@ -1013,15 +1041,33 @@ mod tests {
                 f.human_name.as_str(),
                 f.time_stamp,
                 f.bbox,
-                f.keypoints
             ),
-            (
-                "cam01",
-                "aria02",
-                4,
-                [1.0, 2.0, 30.0, 40.0],
-                vec![5.0, 6.0, 2.0]
-            )
+            ("cam01", "aria02", 4, [1.0, 2.0, 30.0, 40.0])
+        );
+        // Three numbers are not COCO's 17 keypoints.
+        assert_eq!(f.keypoints, None);
+        let seventeen: Vec<String> = (0..17).map(|i| format!("{i}.5, -{i}, {}", i % 4)).collect();
+        let full = GOOD.replace("[5, 6, 2]", &format!("[{}]", seventeen.join(", ")));
+        let (parsed, _) = ParsedAnn::of(&Piece::new(&full)).unwrap();
+        let back: ParsedAnn = bincode::deserialize(&bincode::serialize(&parsed).unwrap()).unwrap();
+        let keypoints = back.fields.unwrap().keypoints.unwrap();
+        assert_eq!(keypoints.len(), 17);
+        // Visibility clamped to COCO's 0..=2; coordinates as f32.
+        assert_eq!(
+            keypoints[3],
+            Keypoint {
+                x: 3.5,
+                y: -3.0,
+                visibility: 2
+            }
+        );
+        assert_eq!(
+            keypoints[16],
+            Keypoint {
+                x: 16.5,
+                y: -16.0,
+                visibility: 0
+            }
         );
     }
 

@@ -585,6 +585,16 @@ impl EgoExo4dReader {
         let (object_masks, object_names) = relations
             .map(|t| (t.object_masks.and_then(Loose::good), t.object_names))
             .unwrap_or_default();
+        // Room for every stored mask: growing the records one push at a time copied them
+        // over and over.
+        let stored_masks: usize = object_masks
+            .iter()
+            .flatten()
+            .filter_map(|(_, per_cam)| per_cam.as_good())
+            .flatten()
+            .filter_map(|(_, c)| c.as_good()?.annotation.as_ref()?.as_good().map(|a| a.len()))
+            .sum();
+        data.observations.reserve(stored_masks);
         // Masks first: they tell the ego image size when the calibration does not.
         let mut frames_of: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
         let mut ego_size = None;

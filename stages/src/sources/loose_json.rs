@@ -69,6 +69,13 @@ impl<T> Loose<T> {
             Loose::Bad => None,
         }
     }
+
+    pub(super) fn as_good(&self) -> Option<&T> {
+        match self {
+            Loose::Good(t) => Some(t),
+            Loose::Bad => None,
+        }
+    }
 }
 
 /// Keyed entries in key order (as the JSON object model orders them); a repeated key keeps

@@ -446,9 +446,13 @@ impl EgoHumansReader {
                     );
                     continue;
                 };
-                // file_name is relative to data/: <big>/<seq>/{exo,ego}/...
-                let parts: Vec<&str> = name.splitn(3, '/').collect();
-                if parts.len() < 3 {
+                // file_name is relative to data/: <big>/<seq>/{exo,ego}/...; the sequence
+                // is what comes before the second slash.
+                let sequence = name
+                    .match_indices('/')
+                    .nth(1)
+                    .map(|(second_slash, _)| &name[..second_slash]);
+                let Some(sequence) = sequence else {
                     p.push(
                         &file,
                         format!("annotations[{index}]"),
@@ -456,17 +460,22 @@ impl EgoHumansReader {
                         format!("file_name {name:?} is not <big>/<seq>/..."),
                     );
                     continue;
+                };
+                let annotation = AnnRef {
+                    file: file.clone(),
+                    index,
+                    at,
+                    image_size: *size,
+                };
+                // A sequence's key is made once, at its first annotation.
+                match bench.by_sequence.get_mut(sequence) {
+                    Some(refs) => refs.push(annotation),
+                    None => {
+                        bench
+                            .by_sequence
+                            .insert(sequence.to_string(), vec![annotation]);
+                    }
                 }
-                bench
-                    .by_sequence
-                    .entry(format!("{}/{}", parts[0], parts[1]))
-                    .or_default()
-                    .push(AnnRef {
-                        file: file.clone(),
-                        index,
-                        at,
-                        image_size: *size,
-                    });
             }
         }
         Ok(bench)
@@ -1068,6 +1077,49 @@ mod tests {
                 y: -16.0,
                 visibility: 0
             }
+        );
+    }
+
+    #[test]
+    fn annotations_are_indexed_by_the_sequence_their_image_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let coco = dir.path().join("benchmark/01_a/all/coco");
+        std::fs::create_dir_all(&coco).unwrap();
+        let ann = |id: u32, image: u32| {
+            GOOD.replace("\"image_id\": 7", &format!("\"image_id\": {image}"))
+                .replace("\"id\": 3", &format!("\"id\": {id}"))
+        };
+        let file = format!(
+            r#"{{"images": [{{"id": 1, "file_name": "01_a/002_a/exo/cam01/images/00001.jpg"}},
+                {{"id": 2, "file_name": "01_a/only_one_slash.jpg"}},
+                {{"id": 3, "file_name": "01_a/001_a/exo/cam01/images/00001.jpg"}}],
+              "annotations": [{}, {}, {}, {}]}}"#,
+            ann(10, 1),
+            ann(11, 2),
+            ann(12, 3),
+            ann(13, 1)
+        );
+        std::fs::write(coco.join("person_keypoints_exo.json"), file).unwrap();
+        let reader = EgoHumansReader::new(dir.path(), SourceOptions::default());
+        let mut p = Problems::new(SourceKind::EgoHumans, dir.path(), None);
+        let bench = reader.benchmark(&mut p).unwrap();
+        let indexed: Vec<(&str, Vec<usize>)> = bench
+            .by_sequence
+            .iter()
+            .map(|(k, refs)| (k.as_str(), refs.iter().map(|r| r.index).collect()))
+            .collect();
+        assert_eq!(
+            indexed,
+            [("01_a/001_a", vec![2]), ("01_a/002_a", vec![0, 3])]
+        );
+        let errors = p.into_vec();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].location, "annotations[1]");
+        assert_eq!(errors[0].class, ErrorClass::InvalidValue);
+        assert!(
+            errors[0].reason.contains("is not <big>/<seq>/..."),
+            "{}",
+            errors[0].reason
         );
     }
 

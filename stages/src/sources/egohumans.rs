@@ -125,12 +125,6 @@ impl ParsedAnn {
     }
 }
 
-impl CocoAnn {
-    fn location(&self) -> String {
-        format!("annotations[{}]", self.index)
-    }
-}
-
 /// Where a benchmark annotation is: its file and index there, and its JSON in the spill.
 #[derive(Debug)]
 struct AnnRef {
@@ -482,7 +476,7 @@ impl EgoHumansReader {
     }
 
     #[allow(clippy::too_many_lines)]
-    fn sequence(&self, dir: &Path, native: &str, anns: &[CocoAnn]) -> SceneData {
+    fn sequence(&self, dir: &Path, native: &str, anns: Vec<CocoAnn>) -> SceneData {
         let scene_id = Scene::make_id(SourceKind::EgoHumans, native);
         let mut p = Problems::new(SourceKind::EgoHumans, &self.root, Some(scene_id.clone()));
         let big = native.split('/').next().unwrap_or_default();
@@ -881,15 +875,23 @@ impl EgoHumansReader {
             }
         }
         // Observations: the benchmark annotations of this sequence.
+        // Taken whole: their names and keypoints move into the observations.
         for a in anns {
-            let [lo, hi] = a.parsed.raw_digest;
-            fp = fp.long_digest(a.parsed.raw_len, u128::from(lo) | (u128::from(hi) << 64));
-            let v = match &a.parsed.fields {
+            let CocoAnn {
+                file,
+                index,
+                parsed,
+                image_size,
+            } = a;
+            let location = || format!("annotations[{index}]");
+            let [lo, hi] = parsed.raw_digest;
+            fp = fp.long_digest(parsed.raw_len, u128::from(lo) | (u128::from(hi) << 64));
+            let v = match parsed.fields {
                 Ok(v) => v,
                 Err(e) => {
                     p.push(
-                        &a.file,
-                        a.location(),
+                        &file,
+                        location(),
                         ErrorClass::InvalidValue,
                         format!("not a benchmark annotation: {e}"),
                     );
@@ -898,8 +900,8 @@ impl EgoHumansReader {
             };
             if v.time_stamp < 1 {
                 p.push(
-                    &a.file,
-                    a.location(),
+                    &file,
+                    location(),
                     ErrorClass::InvalidValue,
                     "time stamps are 1-based",
                 );
@@ -908,8 +910,8 @@ impl EgoHumansReader {
             let Some((_, _, camera_size)) = cameras.iter().find(|(c, ..)| *c == v.camera_name)
             else {
                 p.push(
-                    &a.file,
-                    a.location(),
+                    &file,
+                    location(),
                     ErrorClass::Inconsistent,
                     format!("camera {} is not calibrated in {native}", v.camera_name),
                 );
@@ -917,13 +919,13 @@ impl EgoHumansReader {
             };
             let [x, y, w, h] = v.bbox;
             // Re-projected poses: boxes may exceed the image, but not miss it entirely.
-            let size = a.image_size.unwrap_or(*camera_size);
+            let size = image_size.unwrap_or(*camera_size);
             let bbox = match BoxXyxy::from_xywh(x, y, w, h) {
                 Ok(b) if b.clip(size.0, size.1).is_some() => b,
                 Ok(_) => {
                     p.push(
-                        &a.file,
-                        format!("{}.bbox", a.location()),
+                        &file,
+                        format!("{}.bbox", location()),
                         ErrorClass::InvalidValue,
                         format!(
                             "box {:?} lies outside the {}x{} image",
@@ -934,18 +936,18 @@ impl EgoHumansReader {
                 }
                 Err(e) => {
                     p.push(
-                        &a.file,
-                        format!("{}.bbox", a.location()),
+                        &file,
+                        format!("{}.bbox", location()),
                         ErrorClass::InvalidValue,
                         e.to_string(),
                     );
                     continue;
                 }
             };
-            let Some(keypoints) = &v.keypoints else {
+            let Some(keypoints) = v.keypoints else {
                 p.push(
-                    &a.file,
-                    format!("{}.keypoints", a.location()),
+                    &file,
+                    format!("{}.keypoints", location()),
                     ErrorClass::InvalidValue,
                     "expected 17 x (x, y, v) finite numbers",
                 );
@@ -953,14 +955,14 @@ impl EgoHumansReader {
             };
             data.observations.push(Observation {
                 scene_id: scene_id.clone(),
-                camera_id: v.camera_name.clone(),
+                camera_id: v.camera_name,
                 frame_index: (v.time_stamp - 1) as u32,
-                instance_id: v.human_name.clone(),
+                instance_id: v.human_name,
                 category: "person".into(),
                 subcategory: None,
                 bbox: Some(bbox),
                 mask: None,
-                keypoints: keypoints.clone(),
+                keypoints,
                 world_position: None,
                 world_extent: None,
             });
@@ -1007,7 +1009,7 @@ impl SourceReader for EgoHumansReader {
                         .unwrap_or_default()
                 );
                 let mine = bench.take(&native)?;
-                visit(self.sequence(&seq, &native, &mine))?;
+                visit(self.sequence(&seq, &native, mine))?;
             }
         }
         for (native, list) in bench.by_sequence {

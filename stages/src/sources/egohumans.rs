@@ -342,12 +342,25 @@ fn floats(line: &str) -> Option<Vec<f64>> {
         return line.split_whitespace().map(number).collect();
     }
     // The same tokens as `split_whitespace` (whose ASCII whitespace includes the vertical
-    // tab), split by byte: splitting by char was most of a calibration file's parse.
-    line.as_bytes()
-        .split(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
-        .filter(|t| !t.is_empty())
-        .map(|t| std::str::from_utf8(t).ok().and_then(number))
-        .collect()
+    // tab), found byte by byte: splitting by char was most of a calibration file's parse.
+    let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let b = line.as_bytes();
+    let mut out = Vec::with_capacity(16);
+    let mut i = 0;
+    loop {
+        while b.get(i).is_some_and(|&c| space(c)) {
+            i += 1;
+        }
+        if i == b.len() {
+            return Some(out);
+        }
+        let start = i;
+        while b.get(i).is_some_and(|&c| !space(c)) {
+            i += 1;
+        }
+        // ASCII: every byte is a character boundary.
+        out.push(number(line.get(start..i)?)?);
+    }
 }
 
 impl EgoHumansReader {

@@ -90,18 +90,35 @@ pub fn image_size(path: &Path) -> Option<(u32, u32)> {
     Some((u32::try_from(s.width).ok()?, u32::try_from(s.height).ok()?))
 }
 
-/// Sorted entries of a directory (an unreadable directory is empty).
+/// Sorted entries of a directory (an unreadable directory is empty). Sorted by name: in one
+/// folder the order of the paths, without comparing them component by component.
 pub fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+    let mut v: Vec<(std::ffi::OsString, PathBuf)> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| (e.file_name(), e.path())).collect())
         .unwrap_or_default();
-    v.sort();
-    v
+    // Names in a folder are distinct.
+    v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    v.into_iter().map(|(_, path)| path).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_sort_as_their_paths_do() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b", "a.txt", "a", "B", "10", "9", "a b", "é", "z.", "_x"] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        let mut by_path: Vec<PathBuf> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        by_path.sort();
+        assert_eq!(sorted_entries(dir.path()), by_path);
+        assert!(sorted_entries(&dir.path().join("missing")).is_empty());
+    }
 
     #[test]
     fn a_listing_stamps_what_a_stat_of_each_path_does() {

@@ -71,7 +71,79 @@ struct AnnFields {
     human_name: String,
     bbox: [f64; 4],
     /// `None` unless the annotation has 17 x (x, y, v) finite numbers.
+    #[serde(with = "keypoint_bytes")]
     keypoints: Option<Vec<Keypoint>>,
+}
+
+/// Keypoints in the spill as one run of bytes (x and y as little-endian f32, then v), not a
+/// struct per point: bincode's per-field calls were most of an annotation's read-back.
+mod keypoint_bytes {
+    use crossview_schemas::Keypoint;
+    use serde::{Deserializer, Serializer};
+
+    const POINT_BYTES: usize = 9;
+
+    pub(super) fn serialize<S: Serializer>(
+        keypoints: &Option<Vec<Keypoint>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let bytes = keypoints.as_ref().map(|points| {
+            let mut b = Vec::with_capacity(points.len() * POINT_BYTES);
+            for p in points {
+                b.extend_from_slice(&p.x.to_le_bytes());
+                b.extend_from_slice(&p.y.to_le_bytes());
+                b.push(p.visibility);
+            }
+            Bytes(b)
+        });
+        serde::Serialize::serialize(&bytes, s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<Keypoint>>, D::Error> {
+        let points: Option<Points> = serde::Deserialize::deserialize(d)?;
+        Ok(points.map(|Points(p)| p))
+    }
+
+    /// Bytes serialized as bytes (a `Vec<u8>` would be a sequence of numbers).
+    struct Bytes(Vec<u8>);
+
+    impl serde::Serialize for Bytes {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(&self.0)
+        }
+    }
+
+    /// Keypoints read back from their bytes.
+    struct Points(Vec<Keypoint>);
+
+    impl<'de> serde::Deserialize<'de> for Points {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visitor;
+            impl serde::de::Visitor<'_> for Visitor {
+                type Value = Points;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("keypoints as 9 bytes each")
+                }
+                fn visit_bytes<E: serde::de::Error>(self, b: &[u8]) -> Result<Points, E> {
+                    if b.len() % POINT_BYTES != 0 {
+                        return Err(E::invalid_length(b.len(), &self));
+                    }
+                    Ok(Points(
+                        b.chunks_exact(POINT_BYTES)
+                            .map(|p| Keypoint {
+                                x: f32::from_le_bytes([p[0], p[1], p[2], p[3]]),
+                                y: f32::from_le_bytes([p[4], p[5], p[6], p[7]]),
+                                visibility: p[8],
+                            })
+                            .collect(),
+                    ))
+                }
+            }
+            d.deserialize_bytes(Visitor)
+        }
+    }
 }
 
 impl From<CocoAnnFields> for AnnFields {

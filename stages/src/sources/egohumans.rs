@@ -127,7 +127,7 @@ mod keypoint_bytes {
                     f.write_str("keypoints as 9 bytes each")
                 }
                 fn visit_bytes<E: serde::de::Error>(self, b: &[u8]) -> Result<Points, E> {
-                    if b.len() % POINT_BYTES != 0 {
+                    if !b.len().is_multiple_of(POINT_BYTES) {
                         return Err(E::invalid_length(b.len(), &self));
                     }
                     Ok(Points(

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::files::{DirStamps, image_size, sorted_entries, stamp_into};
-use super::json_stream::{Piece, PieceError, StreamEnd, stream_arrays};
+use super::json_stream::{Element, Piece, PieceError, StreamEnd, stream_array_elements};
 use super::json_subset::{Cursor, parse_f64, set_once};
 use super::open_dir::OpenDir;
 use super::{Problems, SceneData, SourceOptions, SourceReader};
@@ -174,7 +174,6 @@ impl ParsedAnn {
     /// `None` when the piece is not JSON (the stream stops there).
     fn of(piece: &Piece<'_>) -> Option<(Self, Option<i64>)> {
         let raw = piece.text();
-        let digest = xxhash_rust::xxh3::xxh3_128(raw.as_bytes());
         let (fields, id) = match piece.parse_with_subset(CocoAnnFields::read_subset) {
             Ok(a) => {
                 let id = a.image_id;
@@ -188,12 +187,17 @@ impl ParsedAnn {
                     .ok(),
             ),
         };
-        let parsed = ParsedAnn {
+        Some((ParsedAnn::new(raw.as_bytes(), fields), id))
+    }
+
+    /// An annotation of JSON text `raw` whose fields were read (or failed to).
+    fn new(raw: &[u8], fields: std::result::Result<AnnFields, String>) -> Self {
+        let digest = xxhash_rust::xxh3::xxh3_128(raw);
+        ParsedAnn {
             raw_len: raw.len() as u64,
             raw_digest: [digest as u64, (digest >> 64) as u64],
             fields,
-        };
-        Some((parsed, id))
+        }
     }
 }
 
@@ -285,6 +289,13 @@ impl CocoImage {
     /// [`CocoAnnFields::read_subset`]).
     fn read_subset(text: &str) -> Option<Self> {
         let mut c = Cursor::new(text);
+        let image = Self::read_from(&mut c)?;
+        c.end()?;
+        Some(image)
+    }
+
+    /// The image entry at the cursor (the object alone).
+    fn read_from(c: &mut Cursor<'_>) -> Option<Self> {
         let (mut id, mut file_name, mut width, mut height) = (None, None, None, None);
         let size = |c: &mut Cursor<'_>| c.nullable(|c| u32::try_from(c.u64()?).ok());
         c.object(|key, c| match key {
@@ -294,7 +305,6 @@ impl CocoImage {
             "height" => set_once(&mut height, size(c)),
             _ => c.skip(),
         })?;
-        c.end()?;
         Some(CocoImage {
             id: id?,
             file_name: file_name?.to_string(),
@@ -322,6 +332,13 @@ impl CocoAnnFields {
     /// went to serde_json's parse of annotations.
     fn read_subset(text: &str) -> Option<Self> {
         let mut c = Cursor::new(text);
+        let fields = Self::read_from(&mut c)?;
+        c.end()?;
+        Some(fields)
+    }
+
+    /// The annotation at the cursor (the object alone).
+    fn read_from(c: &mut Cursor<'_>) -> Option<Self> {
         let (mut image_id, mut camera_name, mut time_stamp) = (None, None, None);
         let (mut human_name, mut bbox, mut keypoints) = (None, None, None);
         c.object(|key, c| match key {
@@ -346,7 +363,6 @@ impl CocoAnnFields {
             }
             _ => c.skip(),
         })?;
-        c.end()?;
         Some(CocoAnnFields {
             image_id: image_id?,
             camera_name: camera_name?.to_string(),
@@ -478,15 +494,49 @@ impl EgoHumansReader {
                 }
             };
             // An error out of the handler is the spill's (this machine's), not the file's.
-            let end = stream_arrays(
+            // Elements are read from where they start when the subset reader takes them whole
+            // (sparing the stream its scan for their end), else as pieces.
+            let end = stream_array_elements(
                 reader,
                 &["images", "annotations"],
-                &mut |key, index, piece| {
-                    if key == "images" {
-                        if let Ok(im) = piece.parse_with_subset(CocoImage::read_subset) {
-                            images.insert(im.id, (im.file_name, im.width.zip(im.height)));
+                &mut |key, index, element| {
+                    let (image, annotation, taken) = match element {
+                        Element::Start(rest) => {
+                            let mut c = Cursor::over_bytes(rest);
+                            // Read whole and UTF-8, or left to the stream to find and report.
+                            let whole = |c: &Cursor<'_>| {
+                                let raw = &rest[..c.position()];
+                                std::str::from_utf8(raw).is_ok().then_some(raw)
+                            };
+                            let (image, annotation) = if key == "images" {
+                                match CocoImage::read_from(&mut c).filter(|_| whole(&c).is_some()) {
+                                    Some(im) => (Some(im), None),
+                                    None => return Ok(None),
+                                }
+                            } else {
+                                let read = CocoAnnFields::read_from(&mut c);
+                                let (Some(fields), Some(raw)) = (read, whole(&c)) else {
+                                    return Ok(None);
+                                };
+                                let id = fields.image_id;
+                                (
+                                    None,
+                                    Some((ParsedAnn::new(raw, Ok(fields.into())), Some(id))),
+                                )
+                            };
+                            (image, annotation, Some(c.position()))
                         }
-                    } else if let Some((parsed, id)) = ParsedAnn::of(piece) {
+                        Element::Piece(piece) if key == "images" => (
+                            piece.parse_with_subset(CocoImage::read_subset).ok(),
+                            None,
+                            None,
+                        ),
+                        Element::Piece(piece) => (None, ParsedAnn::of(piece), None),
+                    };
+                    if let Some(im) = image {
+                        images.insert(im.id, (im.file_name, im.width.zip(im.height)));
+                    }
+                    if let Some((parsed, id)) = annotation {
                         let bytes = bincode::serialize(&parsed)
                             .map_err(|e| spill_failure(&bench.spill, std::io::Error::other(e)))?;
                         let at = bench
@@ -495,7 +545,7 @@ impl EgoHumansReader {
                             .map_err(|e| spill_failure(&bench.spill, e))?;
                         pending.push((index, id, at));
                     }
-                    Ok(())
+                    Ok(taken)
                 },
             )?;
             match end {

@@ -347,6 +347,21 @@ impl<R: Read> Chunked<R> {
         out
     }
 
+    /// Offers the next value to `read` from where it starts ([`Element::Start`]); what `read`
+    /// takes whole is consumed, anything else goes the way of [`Chunked::value`].
+    fn element(&mut self, read: &mut dyn FnMut(Element<'_>) -> Walk<Option<usize>>) -> Walk<()> {
+        if self.peek()?.is_none() {
+            return Err(self.broken(self.pos, "EOF while parsing a value"));
+        }
+        let rest = &self.buf[self.pos..self.filled];
+        if let Some(taken) = read(Element::Start(rest))? {
+            // Never past what was offered.
+            self.pos += taken.min(rest.len());
+            return Ok(());
+        }
+        self.value(|piece| read(Element::Piece(piece)).map(drop))
+    }
+
     /// Where the piece at `pos` (ending before `end`) stops being JSON, in the whole file:
     /// serde_json reads on from the piece's start, so it reports what it would have in
     /// the whole document.
@@ -642,11 +657,40 @@ pub fn stream_arrays(
     keys: &[&str],
     handle: ElementHandler<'_>,
 ) -> Result<StreamEnd> {
+    stream_array_elements(reader, keys, &mut |key, index, element| match element {
+        Element::Start(_) => Ok(None),
+        Element::Piece(piece) => handle(key, index, piece).map(|()| None),
+    })
+}
+
+/// An array element as [`stream_array_elements`] offers it.
+pub enum Element<'a> {
+    /// The bytes from the element's start to the end of what is read: they may end before the
+    /// element does, run on past it, and are not yet known to be UTF-8.
+    Start(&'a [u8]),
+    /// The element found whole, as [`stream_arrays`] hands it over.
+    Piece(&'a Piece<'a>),
+}
+
+/// Handles one array element: its array's key, its index, and the element, first as
+/// [`Element::Start`]. A handler that reads a whole element from there (parsing it through,
+/// so that it knows it valid JSON and UTF-8) handles it and says how many bytes it took;
+/// `None` (nothing of the element handled) has the stream find the element's end and offer it
+/// again as [`Element::Piece`], whose answer is ignored.
+pub type ElementReader<'a> = &'a mut dyn FnMut(&str, usize, Element<'_>) -> Result<Option<usize>>;
+
+/// [`stream_arrays`] with elements offered first from where they start, so that a handler
+/// that parses them anyway spares the stream its scan for their end.
+pub fn stream_array_elements(
+    reader: impl Read,
+    keys: &[&str],
+    read: ElementReader<'_>,
+) -> Result<StreamEnd> {
     let mut input = Chunked::new(reader);
     let walked = input
         .members(|input, key| match keys.iter().find(|k| **k == key) {
             Some(k) => input.elements(|input, index| {
-                input.value(|piece| handle(k, index, piece).map_err(Halt::Handler))
+                input.element(&mut |element| read(k, index, element).map_err(Halt::Handler))
             }),
             None => input.skip(),
         })
@@ -927,6 +971,78 @@ mod tests {
                 (Ok(_), StreamEnd::Complete) => {}
                 (Err(line), StreamEnd::Malformed(b)) => proptest::prop_assert_eq!(*line, b.line, "{:?} in {}", b, String::from_utf8_lossy(&text)),
                 _ => proptest::prop_assert!(false, "{:?} vs {end:?} for {}", reference, String::from_utf8_lossy(&text)),
+            }
+        }
+    }
+
+    /// Reads the "images" elements as a subset-reading handler does: each whole from its
+    /// start when the cursor can (skipping it through, so knowing it JSON), else as a piece.
+    /// What each element's text was, and how the stream ended.
+    fn read_from_starts(text: &[u8], size: usize) -> (Vec<(usize, String)>, StreamEnd) {
+        use super::super::json_subset::Cursor;
+        let mut seen = Vec::new();
+        let end =
+            stream_array_elements(
+                trickle(text, vec![size]),
+                &["images"],
+                &mut |_, i, e| match e {
+                    Element::Start(rest) => {
+                        let mut c = Cursor::over_bytes(rest);
+                        if c.skip().is_none() {
+                            return Ok(None);
+                        }
+                        let Ok(t) = std::str::from_utf8(&rest[..c.position()]) else {
+                            return Ok(None);
+                        };
+                        seen.push((i, t.to_string()));
+                        Ok(Some(c.position()))
+                    }
+                    Element::Piece(p) => {
+                        let _ = p.parse::<serde_json::Value>();
+                        seen.push((i, p.text().to_string()));
+                        Ok(None)
+                    }
+                },
+            )
+            .unwrap();
+        (seen, end)
+    }
+
+    proptest::proptest! {
+        /// Elements read whole from their start (by whatever read size, so often cut short)
+        /// are the elements the stream finds, and a damaged document ends as it does for
+        /// [`stream_arrays`]: at the same line, after the same elements.
+        #[test]
+        fn elements_read_from_their_start_are_the_elements_found(
+            values in proptest::collection::vec(json_value(), 1..8),
+            at in proptest::num::usize::ANY,
+            byte in proptest::sample::select(b"{}[]\",:\\ x1-.e\n".to_vec()),
+            damage in proptest::bool::ANY,
+            size in 1usize..40,
+            pretty in proptest::bool::ANY,
+        ) {
+            let doc = serde_json::json!({"skipped": values.clone(), "images": values});
+            let mut text = if pretty { serde_json::to_string_pretty(&doc) } else { serde_json::to_string(&doc) }
+                .unwrap()
+                .into_bytes();
+            if damage {
+                let first = text.iter().position(|&b| b == b'[').unwrap();
+                let last = text.iter().rposition(|&b| b == b']').unwrap();
+                let at = first + 1 + at % (last - first - 1).max(1);
+                text[at] = byte;
+            }
+            let (ours, our_end) = read_from_starts(&text, size);
+            let mut pieces = Vec::new();
+            let end = stream_arrays(trickle(&text, vec![size]), &["images"], &mut |_, i, p| {
+                let _ = p.parse::<serde_json::Value>();
+                pieces.push((i, p.text().to_string()));
+                Ok(())
+            }).unwrap();
+            proptest::prop_assert_eq!(&ours, &pieces, "{}", String::from_utf8_lossy(&text));
+            match (&our_end, &end) {
+                (StreamEnd::Complete, StreamEnd::Complete) => {}
+                (StreamEnd::Malformed(a), StreamEnd::Malformed(b)) => proptest::prop_assert_eq!(a.line, b.line),
+                _ => proptest::prop_assert!(false, "{our_end:?} vs {end:?} for {}", String::from_utf8_lossy(&text)),
             }
         }
     }

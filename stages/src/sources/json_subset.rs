@@ -24,20 +24,51 @@ const POW10: [f64; EXACT_DIGITS + 1] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 
-/// A position in a JSON text.
+/// A position in a JSON text, or in bytes not yet known to be UTF-8 (a stream's read).
 pub(crate) struct Cursor<'a> {
-    text: &'a str,
+    bytes: &'a [u8],
+    /// The same text, when it is known to be UTF-8.
+    text: Option<&'a str>,
     at: usize,
 }
 
 impl<'a> Cursor<'a> {
     /// A cursor at the start of `text`.
     pub(crate) fn new(text: &'a str) -> Self {
-        Cursor { text, at: 0 }
+        Cursor {
+            bytes: text.as_bytes(),
+            text: Some(text),
+            at: 0,
+        }
     }
 
+    /// A cursor at the start of `bytes`, which may run past the value read or stop short of
+    /// it, and need not be UTF-8 (a string handed out is checked; the caller checks the whole
+    /// value's bytes). A number or literal running to their end is not read: it may go on.
+    pub(crate) fn over_bytes(bytes: &'a [u8]) -> Self {
+        Cursor {
+            bytes,
+            text: None,
+            at: 0,
+        }
+    }
+
+    /// How far the cursor has read.
+    pub(crate) fn position(&self) -> usize {
+        self.at
+    }
+
+    #[inline(always)]
     fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
+        self.bytes
+    }
+
+    /// The text of `range`, which lies on character boundaries of a UTF-8 text.
+    fn slice(&self, range: std::ops::Range<usize>) -> Option<&'a str> {
+        match self.text {
+            Some(text) => text.get(range),
+            None => std::str::from_utf8(self.bytes.get(range)?).ok(),
+        }
     }
 
     #[inline(always)]
@@ -62,7 +93,7 @@ impl<'a> Cursor<'a> {
     /// The end of the text: nothing but whitespace is left.
     pub(crate) fn end(mut self) -> Option<()> {
         self.whitespace();
-        (self.at == self.text.len()).then_some(())
+        (self.at == self.bytes.len()).then_some(())
     }
 
     /// A string without escapes or control characters (serde_json refuses the latter).
@@ -76,7 +107,7 @@ impl<'a> Cursor<'a> {
         }
         self.at = start + len + 1;
         // A quote is one byte of UTF-8, so both ends lie on character boundaries.
-        self.text.get(start..start + len)
+        self.slice(start..start + len)
     }
 
     /// Scans the number at the cursor by JSON's grammar and moves past it: where it starts,
@@ -118,6 +149,7 @@ impl<'a> Cursor<'a> {
             }
             i = Self::digits_after(b, i)?;
         }
+        self.check_not_cut(i)?;
         self.at = i;
         let short = (integer && digits <= SHORT_DIGITS).then_some((negative, magnitude));
         Some((start, short))
@@ -145,11 +177,9 @@ impl<'a> Cursor<'a> {
         let mut i = first;
         // The digits before and after the point as one integer.
         let (magnitude, digits) = digits_onto(b, &mut i, 0);
-        let delimited = |at: usize| {
-            matches!(
-                b.get(at),
-                None | Some(b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t')
-            )
+        let delimited = |at: usize| match b.get(at) {
+            None => self.text.is_some(),
+            Some(c) => matches!(c, b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t'),
         };
         let leading_zero_ok = digits == 1 || b.get(first) != Some(&b'0');
         if (1..=SHORT_DIGITS).contains(&digits) && leading_zero_ok {
@@ -185,7 +215,7 @@ impl<'a> Cursor<'a> {
             // so does serde_json with `float_roundtrip`, which the workspace asks for. Past
             // f64's range serde_json refuses the number; so does the subset.
             (start, None) => {
-                let x = self.text.get(start..self.at)?.parse::<f64>().ok()?;
+                let x = self.slice(start..self.at)?.parse::<f64>().ok()?;
                 x.is_finite().then_some(x)
             }
         }
@@ -227,7 +257,7 @@ impl<'a> Cursor<'a> {
         self.whitespace();
         let start = self.at;
         read(self)?;
-        self.text.get(start..self.at)
+        self.slice(start..self.at)
     }
 
     /// Skips any value as serde_json's `deserialize_any` reads one for a visitor that
@@ -432,7 +462,19 @@ impl<'a> Cursor<'a> {
 
     fn literal(&mut self, word: &str) -> Option<()> {
         let end = self.at + word.len();
+        self.check_not_cut(end)?;
         (self.bytes().get(self.at..end)? == word.as_bytes()).then(|| self.at = end)
+    }
+
+    /// A number or literal ending at `end`. Over bytes that may stop short of the value
+    /// ([`Cursor::over_bytes`]) it must be followed by what ends a scalar (a stream's scan
+    /// takes a scalar to run to one): at their end it may go on past them.
+    fn check_not_cut(&self, end: usize) -> Option<()> {
+        let ended = matches!(
+            self.bytes.get(end),
+            Some(b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')
+        );
+        (self.text.is_some() || ended).then_some(())
     }
 }
 
@@ -550,13 +592,13 @@ mod tests {
                 } else {
                     c.at = start;
                     c.skip()?;
-                    serde_json::from_str::<Value>(&c.text[start..c.at]).ok()?
+                    serde_json::from_str::<Value>(c.slice(start..c.at)?).ok()?
                 }
             }
             b't' | b'f' | b'n' => {
                 let start = c.at;
                 c.skip()?;
-                serde_json::from_str::<Value>(&c.text[start..c.at]).ok()?
+                serde_json::from_str::<Value>(c.slice(start..c.at)?).ok()?
             }
             _ => f64_value(c.f64()?),
         })

@@ -21,7 +21,7 @@ use std::borrow::Cow;
 
 use super::csv_text::CsvText;
 use super::files::{file_stamp, sorted_entries, stamp_into};
-use super::json_stream::{PieceError, StreamEnd, stream_entries};
+use super::json_stream::{Element, PieceError, StreamEnd, stream_entry_values};
 use super::json_subset::{Cursor, set_once};
 use super::loose_json::{Entries, Loose, LooseStr, Naturals, Unsigned};
 use super::{Problems, SceneData, SourceOptions, SourceReader};
@@ -809,6 +809,13 @@ impl<'a> TakeJson<'a> {
     /// a `Loose<TakeJson>`; `None` leaves the text to serde_json.
     fn read_subset(text: &'a str) -> Option<Loose<Self>> {
         let mut c = Cursor::new(text);
+        let take = Self::read_from(&mut c)?;
+        c.end()?;
+        Some(take)
+    }
+
+    /// The take entry at the cursor (the object alone).
+    fn read_from(c: &mut Cursor<'a>) -> Option<Loose<Self>> {
         let (mut object_masks, mut object_names) = (None, None);
         c.object(|key, c| match key {
             "object_masks" => set_once(
@@ -818,7 +825,6 @@ impl<'a> TakeJson<'a> {
             "object_names" => set_once(&mut object_names, c.nullable(value_subset)),
             _ => c.skip(),
         })?;
-        c.end()?;
         Some(Loose::Good(TakeJson {
             object_masks: object_masks.flatten(),
             object_names: object_names.flatten(),
@@ -1150,22 +1156,51 @@ impl SourceReader for EgoExo4dReader {
                 }
             };
             let mut unknown = Vec::new();
-            let end = stream_entries(f, "annotations", &[], &mut |uid, piece, _| match takes
-                .get(&uid)
-            {
-                Some(take) => match piece.parse_with_subset(TakeJson::read_subset) {
-                    // Not JSON: the stream stops at it and reports where.
-                    Err(PieceError::Broken) => Ok(()),
-                    Ok(parsed) => {
-                        visit(self.take(take, &relations_file, piece.text(), Ok(parsed), &mut csv))
+            // A take is read whole from where it starts when the subset reader can (sparing
+            // the stream its scan for the take's end), else as a piece.
+            let end = stream_entry_values(f, "annotations", &[], &mut |uid, value, _| {
+                let Some(take) = takes.get(uid) else {
+                    // Offered as a piece once declined from its start: noted once.
+                    if let Element::Piece(_) = value {
+                        unknown.push(uid.to_string());
                     }
-                    Err(PieceError::Data(e)) => {
-                        visit(self.take(take, &relations_file, piece.text(), Err(e), &mut csv))
+                    return Ok(None);
+                };
+                match value {
+                    Element::Start(rest) => {
+                        let mut c = Cursor::over_bytes(rest);
+                        let Some(parsed) = TakeJson::read_from(&mut c) else {
+                            return Ok(None);
+                        };
+                        // Not UTF-8: the stream's to report, as a piece.
+                        let Ok(text) = std::str::from_utf8(&rest[..c.position()]) else {
+                            return Ok(None);
+                        };
+                        let data = self.take(take, &relations_file, text, Ok(parsed), &mut csv);
+                        visit(data)?;
+                        Ok(Some(c.position()))
                     }
-                },
-                None => {
-                    unknown.push(uid);
-                    Ok(())
+                    Element::Piece(piece) => {
+                        match piece.parse_with_subset(TakeJson::read_subset) {
+                            // Not JSON: the stream stops at it and reports where.
+                            Err(PieceError::Broken) => {}
+                            Ok(parsed) => visit(self.take(
+                                take,
+                                &relations_file,
+                                piece.text(),
+                                Ok(parsed),
+                                &mut csv,
+                            ))?,
+                            Err(PieceError::Data(e)) => visit(self.take(
+                                take,
+                                &relations_file,
+                                piece.text(),
+                                Err(e),
+                                &mut csv,
+                            ))?,
+                        }
+                        Ok(None)
+                    }
                 }
             })?;
             for uid in unknown {

@@ -589,6 +589,30 @@ pub fn stream_entries(
     capture: &[&str],
     handle: EntryHandler<'_>,
 ) -> Result<StreamEnd> {
+    stream_entry_values(
+        reader,
+        entries_key,
+        capture,
+        &mut |name, value, captured| match value {
+            Element::Start(_) => Ok(None),
+            Element::Piece(piece) => handle(name.to_string(), piece, captured).map(|()| None),
+        },
+    )
+}
+
+/// Handles one entry as [`ElementReader`] handles an array element: its key, its value
+/// (first from where it starts), and the captured top-level values.
+pub type EntryReader<'a> = &'a mut dyn FnMut(&str, Element<'_>, &Captured) -> Result<Option<usize>>;
+
+/// [`stream_entries`] with each entry's value offered first from where it starts, as
+/// [`stream_array_elements`] offers elements. An entry kept for captured values that come
+/// after it is offered as a piece alone.
+pub fn stream_entry_values(
+    reader: impl Read,
+    entries_key: &str,
+    capture: &[&str],
+    read: EntryReader<'_>,
+) -> Result<StreamEnd> {
     let mut captured: Captured = BTreeMap::new();
     let mut deferred: Vec<(String, String)> = Vec::new();
     let ready = |c: &Captured| capture.iter().all(|k| c.contains_key(*k));
@@ -597,17 +621,19 @@ pub fn stream_entries(
         .members(|input, key| {
             if key == entries_key {
                 input.members(|input, name| {
-                    input.value(|piece| {
-                        if ready(&captured) {
-                            handle(name, piece, &captured).map_err(Halt::Handler)
-                        } else {
+                    if ready(&captured) {
+                        input.element(&mut |value| {
+                            read(&name, value, &captured).map_err(Halt::Handler)
+                        })
+                    } else {
+                        input.value(|piece| {
                             // Kept only if JSON: a broken one stops the stream here.
                             if piece.is_json() {
                                 deferred.push((name, piece.text().to_owned()));
                             }
                             Ok(())
-                        }
-                    })
+                        })
+                    }
                 })
             } else if capture.contains(&key.as_str()) {
                 let raw = input.value(|piece| {
@@ -631,7 +657,7 @@ pub fn stream_entries(
     if !deferred.is_empty() {
         if ready(&captured) {
             for (key, text) in deferred {
-                handle(key, &Piece::new(&text), &captured)?;
+                read(&key, Element::Piece(&Piece::new(&text)), &captured)?;
             }
         } else {
             let keys = capture
@@ -663,12 +689,13 @@ pub fn stream_arrays(
     })
 }
 
-/// An array element as [`stream_array_elements`] offers it.
+/// An array element, or an entry's value, as [`stream_array_elements`] and
+/// [`stream_entry_values`] offer it.
 pub enum Element<'a> {
-    /// The bytes from the element's start to the end of what is read: they may end before the
-    /// element does, run on past it, and are not yet known to be UTF-8.
+    /// The bytes from the value's start to the end of what is read: they may end before the
+    /// value does, run on past it, and are not yet known to be UTF-8.
     Start(&'a [u8]),
-    /// The element found whole, as [`stream_arrays`] hands it over.
+    /// The value found whole, as [`stream_arrays`] and [`stream_entries`] hand it over.
     Piece(&'a Piece<'a>),
 }
 
@@ -1042,6 +1069,76 @@ mod tests {
             match (&our_end, &end) {
                 (StreamEnd::Complete, StreamEnd::Complete) => {}
                 (StreamEnd::Malformed(a), StreamEnd::Malformed(b)) => proptest::prop_assert_eq!(a.line, b.line),
+                _ => proptest::prop_assert!(false, "{our_end:?} vs {end:?} for {}", String::from_utf8_lossy(&text)),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Entries read whole from their value's start are the entries the stream finds, in
+        /// order, with or without captured values (kept entries come as pieces), and a
+        /// damaged document ends as it does for [`stream_entries`].
+        #[test]
+        fn entries_read_from_their_start_are_the_entries_found(
+            values in proptest::collection::vec(json_value(), 1..8),
+            at in proptest::num::usize::ANY,
+            byte in proptest::sample::select(b"{}[]\",:\\ x1-.e\n".to_vec()),
+            damage in proptest::bool::ANY,
+            size in 1usize..40,
+            capture in proptest::bool::ANY,
+        ) {
+            use super::super::json_subset::Cursor;
+            let items: serde_json::Map<String, serde_json::Value> =
+                values.into_iter().enumerate().map(|(i, v)| (format!("k{i}"), v)).collect();
+            // Undamaged, the entries are the items, each with the captured value.
+            let expected: Vec<(String, String, usize)> = items
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::to_string(v).unwrap(), usize::from(capture)))
+                .collect();
+            let doc = serde_json::json!({"items": items, "meta": [1, 2]});
+            let mut text = serde_json::to_string(&doc).unwrap().into_bytes();
+            if damage {
+                let first = text.iter().position(|&b| b == b'{').unwrap() + 1;
+                let first = first + text[first..].iter().position(|&b| b == b'{').unwrap();
+                let at = first + 1 + at % (text.len() - first - 12).max(1);
+                text[at] = byte;
+            }
+            let captures: &[&str] = if capture { &["meta"] } else { &[] };
+            let mut ours = Vec::new();
+            let our_end = stream_entry_values(trickle(&text, vec![size]), "items", captures, &mut |k, v, cap| {
+                match v {
+                    Element::Start(rest) => {
+                        let mut c = Cursor::over_bytes(rest);
+                        if c.skip().is_none() {
+                            return Ok(None);
+                        }
+                        let Ok(t) = std::str::from_utf8(&rest[..c.position()]) else {
+                            return Ok(None);
+                        };
+                        ours.push((k.to_string(), t.to_string(), cap.len()));
+                        Ok(Some(c.position()))
+                    }
+                    Element::Piece(p) => {
+                        let _ = p.parse::<serde_json::Value>();
+                        ours.push((k.to_string(), p.text().to_string(), cap.len()));
+                        Ok(None)
+                    }
+                }
+            }).unwrap();
+            let mut pieces = Vec::new();
+            let end = stream_entries(trickle(&text, vec![size]), "items", captures, &mut |k, p, cap| {
+                let _ = p.parse::<serde_json::Value>();
+                pieces.push((k, p.text().to_string(), cap.len()));
+                Ok(())
+            }).unwrap();
+            proptest::prop_assert_eq!(&ours, &pieces, "{}", String::from_utf8_lossy(&text));
+            if !damage {
+                proptest::prop_assert_eq!(&ours, &expected);
+            }
+            match (&our_end, &end) {
+                (StreamEnd::Complete, StreamEnd::Complete) => {}
+                (StreamEnd::Malformed(a), StreamEnd::Malformed(b)) => proptest::prop_assert_eq!(a.line, b.line),
+                (StreamEnd::Missing { entries: a, .. }, StreamEnd::Missing { entries: b, .. }) => proptest::prop_assert_eq!(a, b),
                 _ => proptest::prop_assert!(false, "{our_end:?} vs {end:?} for {}", String::from_utf8_lossy(&text)),
             }
         }

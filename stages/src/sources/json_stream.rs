@@ -1,7 +1,7 @@
 //! Streaming a large JSON file piece by piece, so memory holds one piece at a time, not the
-//! file: the entries of one top-level object ([`stream_entries`]: MessyTable's `scenes`,
-//! Ego-Exo4D's `annotations`), or the elements of top-level arrays ([`stream_arrays`]:
-//! EgoHumans' COCO `images` and `annotations`).
+//! file: the entries of one top-level object ([`stream_entries`]: MessyTable's `scenes`;
+//! [`stream_entry_values`]: Ego-Exo4D's `annotations`), or the elements of top-level arrays
+//! ([`stream_array_elements`]: EgoHumans' COCO `images` and `annotations`).
 //!
 //! The file is read in large chunks. A piece's end is found by a structural scan written by
 //! hand (brackets and strings only, no validation: serde_json cannot resume a document
@@ -10,6 +10,8 @@
 //! [`Piece::parse`]; the stream checks any other piece with serde_json, so a broken file
 //! stops at the same place, with serde_json's line and column, as before, unless the handler
 //! takes the check on itself ([`Piece::checked_later`], placing a break with [`break_at`]).
+//! The `_values`/`_elements` forms first offer each value from where it starts, to a handler
+//! that parses it anyway: one it takes whole needs no scan for its end.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -703,7 +705,9 @@ pub enum Element<'a> {
 /// [`Element::Start`]. A handler that reads a whole element from there (parsing it through,
 /// so that it knows it valid JSON and UTF-8) handles it and says how many bytes it took;
 /// `None` (nothing of the element handled) has the stream find the element's end and offer it
-/// again as [`Element::Piece`], whose answer is ignored.
+/// again as [`Element::Piece`], whose answer is ignored. A number or literal is whole only
+/// when followed by what ends a scalar (`,`, `]`, `}`, whitespace): at the end of the bytes
+/// it may go on (`json_subset`'s cursor over bytes keeps to this).
 pub type ElementReader<'a> = &'a mut dyn FnMut(&str, usize, Element<'_>) -> Result<Option<usize>>;
 
 /// [`stream_arrays`] with elements offered first from where they start, so that a handler

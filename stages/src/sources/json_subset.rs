@@ -1,13 +1,14 @@
-//! A reader of a strict subset of JSON for the hottest typed parses (EgoHumans' COCO
-//! annotations): [`Cursor`] reads plain strings, numbers and objects, and skips other values.
+//! A reader of a strict subset of JSON for the hottest typed parses (EgoHumans' COCO entries,
+//! Ego-Exo4D's takes and pose files): [`Cursor`] reads strings, numbers and objects, skips the rest.
 //!
-//! Written by hand because serde_json's typed parse was most of a loader's time: about 200
-//! instructions per keypoint number, a third of them its generic visitor plumbing. The subset
-//! is chosen so that whatever the cursor accepts, serde_json parses to the same value: every
-//! step returns `None` where a text leaves the subset (an escape in a string, a number that is
-//! not a short integer and that serde_json itself then does not read, a value nested too deep,
-//! anything not JSON), and the caller then parses the text with serde_json, which also gives
-//! the error message. The tests hold the two parsers side by side.
+//! Written by hand because serde_json's typed parse was most of those loaders' time: about
+//! 200 instructions per keypoint number, a third of them its generic visitor plumbing. The
+//! subset is chosen so that whatever the cursor accepts, serde_json parses to the same value:
+//! every step returns `None` where a text leaves the subset (an escape in a string, a repeated
+//! field, a number serde_json would refuse, a value nested too deep, anything not JSON), and
+//! the caller then parses the text with serde_json, which also gives the error message.
+//! Numbers are rounded as serde_json rounds them with `float_roundtrip` (correctly). The
+//! tests hold the two parsers side by side.
 
 /// How deep [`Cursor::skip`] follows nested values before it gives up (serde_json's limit
 /// is 128); one bit of a `u64` per level.

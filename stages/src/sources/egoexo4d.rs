@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use super::csv_text::CsvText;
 use super::files::{file_stamp, sorted_entries, stamp_into};
 use super::json_stream::{Element, PieceError, StreamEnd, stream_entry_values};
-use super::json_subset::{Cursor, set_once};
+use super::json_subset::{Cursor, read_from_start, read_whole, set_once};
 use super::loose_json::{Entries, Loose, LooseStr, Naturals, Unsigned};
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
@@ -808,10 +808,7 @@ impl<'a> TakeJson<'a> {
     /// A take's relations entry in [`Cursor`]'s subset of JSON, as serde_json reads it into
     /// a `Loose<TakeJson>`; `None` leaves the text to serde_json.
     fn read_subset(text: &'a str) -> Option<Loose<Self>> {
-        let mut c = Cursor::new(text);
-        let take = Self::read_from(&mut c)?;
-        c.end()?;
-        Some(take)
+        read_whole(text, Self::read_from)
     }
 
     /// The take entry at the cursor (the object alone).
@@ -924,28 +921,28 @@ fn value_subset(c: &mut Cursor<'_>) -> Option<Value> {
 /// entry as a [`CameraFirstPosesJson`]; `None` leaves the file to that path. A file naming
 /// `aria` twice is left to it too (serde_json keeps the last).
 fn camera_first_poses_subset<'a>(text: &'a str, aria: &str) -> Option<Entries<'a, [[f64; 4]; 3]>> {
-    let mut c = Cursor::new(text);
     let mut frames = None;
-    c.object(|camera, c| {
-        if camera != aria {
-            return c.skip();
-        }
-        let mut extrinsics = None;
-        c.object(|key, c| match key {
-            "camera_extrinsics" => {
-                let mut per_frame = Entries::new();
-                c.object(|frame, c| {
-                    // A repeated frame keeps its last matrix, as a map built by serde does.
-                    per_frame.insert(Cow::Borrowed(frame), c.f64_rows::<3, 4>()?);
-                    Some(())
-                })?;
-                set_once(&mut extrinsics, Some(per_frame))
+    read_whole(text, |c| {
+        c.object(|camera, c| {
+            if camera != aria {
+                return c.skip();
             }
-            _ => c.skip(),
-        })?;
-        set_once(&mut frames, extrinsics)
+            let mut extrinsics = None;
+            c.object(|key, c| match key {
+                "camera_extrinsics" => {
+                    let mut per_frame = Entries::new();
+                    c.object(|frame, c| {
+                        // A repeated frame keeps its last matrix, as a map built by serde does.
+                        per_frame.insert(Cow::Borrowed(frame), c.f64_rows::<3, 4>()?);
+                        Some(())
+                    })?;
+                    set_once(&mut extrinsics, Some(per_frame))
+                }
+                _ => c.skip(),
+            })?;
+            set_once(&mut frames, extrinsics)
+        })
     })?;
-    c.end()?;
     frames
 }
 
@@ -1168,17 +1165,14 @@ impl SourceReader for EgoExo4dReader {
                 };
                 match value {
                     Element::Start(rest) => {
-                        let mut c = Cursor::over_bytes(rest);
-                        let Some(parsed) = TakeJson::read_from(&mut c) else {
-                            return Ok(None);
-                        };
-                        // Not UTF-8: the stream's to report, as a piece.
-                        let Ok(text) = std::str::from_utf8(&rest[..c.position()]) else {
+                        // Read whole and UTF-8, or left to the stream to find and report.
+                        let Some((parsed, text)) = read_from_start(rest, TakeJson::read_from)
+                        else {
                             return Ok(None);
                         };
                         let data = self.take(take, &relations_file, text, Ok(parsed), &mut csv);
                         visit(data)?;
-                        Ok(Some(c.position()))
+                        Ok(Some(text.len()))
                     }
                     Element::Piece(piece) => {
                         match piece.parse_with_subset(TakeJson::read_subset) {

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::files::{DirStamps, image_size, sorted_entries, stamp_into};
 use super::json_stream::{Element, Piece, PieceError, StreamEnd, stream_array_elements};
-use super::json_subset::{Cursor, parse_f64, set_once};
+use super::json_subset::{Cursor, parse_f64, read_from_start, read_whole, set_once};
 use super::open_dir::OpenDir;
 use super::{Problems, SceneData, SourceOptions, SourceReader};
 use crate::error::Result;
@@ -288,10 +288,7 @@ impl CocoImage {
     /// An image entry in [`Cursor`]'s subset of JSON, as serde_json would parse it (see
     /// [`CocoAnnFields::read_subset`]).
     fn read_subset(text: &str) -> Option<Self> {
-        let mut c = Cursor::new(text);
-        let image = Self::read_from(&mut c)?;
-        c.end()?;
-        Some(image)
+        read_whole(text, Self::read_from)
     }
 
     /// The image entry at the cursor (the object alone).
@@ -331,10 +328,7 @@ impl CocoAnnFields {
     /// would parse them; `None` leaves the text to serde_json. Most of this loader's time
     /// went to serde_json's parse of annotations.
     fn read_subset(text: &str) -> Option<Self> {
-        let mut c = Cursor::new(text);
-        let fields = Self::read_from(&mut c)?;
-        c.end()?;
-        Some(fields)
+        read_whole(text, Self::read_from)
     }
 
     /// The annotation at the cursor (the object alone).
@@ -501,30 +495,22 @@ impl EgoHumansReader {
                 &["images", "annotations"],
                 &mut |key, index, element| {
                     let (image, annotation, taken) = match element {
+                        // Read whole and UTF-8, or left to the stream to find and report.
+                        Element::Start(rest) if key == "images" => {
+                            match read_from_start(rest, CocoImage::read_from) {
+                                Some((im, raw)) => (Some(im), None, Some(raw.len())),
+                                None => return Ok(None),
+                            }
+                        }
                         Element::Start(rest) => {
-                            let mut c = Cursor::over_bytes(rest);
-                            // Read whole and UTF-8, or left to the stream to find and report.
-                            let whole = |c: &Cursor<'_>| {
-                                let raw = &rest[..c.position()];
-                                std::str::from_utf8(raw).is_ok().then_some(raw)
-                            };
-                            let (image, annotation) = if key == "images" {
-                                match CocoImage::read_from(&mut c).filter(|_| whole(&c).is_some()) {
-                                    Some(im) => (Some(im), None),
-                                    None => return Ok(None),
+                            match read_from_start(rest, CocoAnnFields::read_from) {
+                                Some((fields, raw)) => {
+                                    let id = fields.image_id;
+                                    let parsed = ParsedAnn::new(raw.as_bytes(), Ok(fields.into()));
+                                    (None, Some((parsed, Some(id))), Some(raw.len()))
                                 }
-                            } else {
-                                let read = CocoAnnFields::read_from(&mut c);
-                                let (Some(fields), Some(raw)) = (read, whole(&c)) else {
-                                    return Ok(None);
-                                };
-                                let id = fields.image_id;
-                                (
-                                    None,
-                                    Some((ParsedAnn::new(raw, Ok(fields.into())), Some(id))),
-                                )
-                            };
-                            (image, annotation, Some(c.position()))
+                                None => return Ok(None),
+                            }
                         }
                         Element::Piece(piece) if key == "images" => (
                             piece.parse_with_subset(CocoImage::read_subset).ok(),

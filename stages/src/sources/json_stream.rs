@@ -735,6 +735,7 @@ pub fn stream_array_elements(
 
 #[cfg(test)]
 mod tests {
+    use super::super::json_subset::{Cursor, read_from_start};
     use super::*;
 
     #[test]
@@ -1006,36 +1007,45 @@ mod tests {
         }
     }
 
-    /// Reads the "images" elements as a subset-reading handler does: each whole from its
-    /// start when the cursor can (skipping it through, so knowing it JSON), else as a piece.
-    /// What each element's text was, and how the stream ended.
+    /// What a subset-reading handler makes of an element: its text, and the bytes it took
+    /// when it read the element whole from its start (skipping it through, so knowing it
+    /// JSON); a start it declines has no text yet.
+    fn seen_by_reader(element: Element<'_>) -> (Option<String>, Option<usize>) {
+        match element {
+            Element::Start(rest) => match read_from_start(rest, Cursor::skip) {
+                Some(((), text)) => (Some(text.to_string()), Some(text.len())),
+                None => (None, None),
+            },
+            Element::Piece(p) => {
+                let _ = p.parse::<serde_json::Value>();
+                (Some(p.text().to_string()), None)
+            }
+        }
+    }
+
+    /// Whether two streams ended alike: both whole, broken on the same line, or missing
+    /// captured values for as many entries.
+    fn ended_alike(a: &StreamEnd, b: &StreamEnd) -> bool {
+        match (a, b) {
+            (StreamEnd::Complete, StreamEnd::Complete) => true,
+            (StreamEnd::Malformed(a), StreamEnd::Malformed(b)) => a.line == b.line,
+            (StreamEnd::Missing { entries: a, .. }, StreamEnd::Missing { entries: b, .. }) => {
+                a == b
+            }
+            _ => false,
+        }
+    }
+
+    /// Reads the "images" elements as a subset-reading handler does: what each element's
+    /// text was, and how the stream ended.
     fn read_from_starts(text: &[u8], size: usize) -> (Vec<(usize, String)>, StreamEnd) {
-        use super::super::json_subset::Cursor;
         let mut seen = Vec::new();
-        let end =
-            stream_array_elements(
-                trickle(text, vec![size]),
-                &["images"],
-                &mut |_, i, e| match e {
-                    Element::Start(rest) => {
-                        let mut c = Cursor::over_bytes(rest);
-                        if c.skip().is_none() {
-                            return Ok(None);
-                        }
-                        let Ok(t) = std::str::from_utf8(&rest[..c.position()]) else {
-                            return Ok(None);
-                        };
-                        seen.push((i, t.to_string()));
-                        Ok(Some(c.position()))
-                    }
-                    Element::Piece(p) => {
-                        let _ = p.parse::<serde_json::Value>();
-                        seen.push((i, p.text().to_string()));
-                        Ok(None)
-                    }
-                },
-            )
-            .unwrap();
+        let end = stream_array_elements(trickle(text, vec![size]), &["images"], &mut |_, i, e| {
+            let (text, taken) = seen_by_reader(e);
+            seen.extend(text.map(|t| (i, t)));
+            Ok(taken)
+        })
+        .unwrap();
         (seen, end)
     }
 
@@ -1070,11 +1080,7 @@ mod tests {
                 Ok(())
             }).unwrap();
             proptest::prop_assert_eq!(&ours, &pieces, "{}", String::from_utf8_lossy(&text));
-            match (&our_end, &end) {
-                (StreamEnd::Complete, StreamEnd::Complete) => {}
-                (StreamEnd::Malformed(a), StreamEnd::Malformed(b)) => proptest::prop_assert_eq!(a.line, b.line),
-                _ => proptest::prop_assert!(false, "{our_end:?} vs {end:?} for {}", String::from_utf8_lossy(&text)),
-            }
+            proptest::prop_assert!(ended_alike(&our_end, &end), "{our_end:?} vs {end:?} for {}", String::from_utf8_lossy(&text));
         }
     }
 
@@ -1091,7 +1097,6 @@ mod tests {
             size in 1usize..40,
             capture in proptest::bool::ANY,
         ) {
-            use super::super::json_subset::Cursor;
             let items: serde_json::Map<String, serde_json::Value> =
                 values.into_iter().enumerate().map(|(i, v)| (format!("k{i}"), v)).collect();
             // Undamaged, the entries are the items, each with the captured value.
@@ -1110,24 +1115,9 @@ mod tests {
             let captures: &[&str] = if capture { &["meta"] } else { &[] };
             let mut ours = Vec::new();
             let our_end = stream_entry_values(trickle(&text, vec![size]), "items", captures, &mut |k, v, cap| {
-                match v {
-                    Element::Start(rest) => {
-                        let mut c = Cursor::over_bytes(rest);
-                        if c.skip().is_none() {
-                            return Ok(None);
-                        }
-                        let Ok(t) = std::str::from_utf8(&rest[..c.position()]) else {
-                            return Ok(None);
-                        };
-                        ours.push((k.to_string(), t.to_string(), cap.len()));
-                        Ok(Some(c.position()))
-                    }
-                    Element::Piece(p) => {
-                        let _ = p.parse::<serde_json::Value>();
-                        ours.push((k.to_string(), p.text().to_string(), cap.len()));
-                        Ok(None)
-                    }
-                }
+                let (text, taken) = seen_by_reader(v);
+                ours.extend(text.map(|t| (k.to_string(), t, cap.len())));
+                Ok(taken)
             }).unwrap();
             let mut pieces = Vec::new();
             let end = stream_entries(trickle(&text, vec![size]), "items", captures, &mut |k, p, cap| {
@@ -1139,12 +1129,7 @@ mod tests {
             if !damage {
                 proptest::prop_assert_eq!(&ours, &expected);
             }
-            match (&our_end, &end) {
-                (StreamEnd::Complete, StreamEnd::Complete) => {}
-                (StreamEnd::Malformed(a), StreamEnd::Malformed(b)) => proptest::prop_assert_eq!(a.line, b.line),
-                (StreamEnd::Missing { entries: a, .. }, StreamEnd::Missing { entries: b, .. }) => proptest::prop_assert_eq!(a, b),
-                _ => proptest::prop_assert!(false, "{our_end:?} vs {end:?} for {}", String::from_utf8_lossy(&text)),
-            }
+            proptest::prop_assert!(ended_alike(&our_end, &end), "{our_end:?} vs {end:?} for {}", String::from_utf8_lossy(&text));
         }
     }
 

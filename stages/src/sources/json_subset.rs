@@ -547,6 +547,29 @@ fn first_string_special(b: &[u8]) -> Option<usize> {
         .map(|at| from + at)
 }
 
+/// The value `read` reads when it is the whole of `text` (whitespace around it aside).
+pub(crate) fn read_whole<'a, T>(
+    text: &'a str,
+    read: impl FnOnce(&mut Cursor<'a>) -> Option<T>,
+) -> Option<T> {
+    let mut c = Cursor::new(text);
+    let value = read(&mut c)?;
+    c.end()?;
+    Some(value)
+}
+
+/// The value `read` reads from the start of a stream's bytes ([`Cursor::over_bytes`]), and
+/// its text, when it was read whole and is UTF-8.
+pub(crate) fn read_from_start<'a, T>(
+    bytes: &'a [u8],
+    read: impl FnOnce(&mut Cursor<'a>) -> Option<T>,
+) -> Option<(T, &'a str)> {
+    let mut c = Cursor::over_bytes(bytes);
+    let value = read(&mut c)?;
+    let text = std::str::from_utf8(bytes.get(..c.position())?).ok()?;
+    Some((value, text))
+}
+
 /// Sets a field read from an object once: a second occurrence leaves the subset (serde_json
 /// refuses a duplicate field).
 pub(crate) fn set_once<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
@@ -565,10 +588,7 @@ mod tests {
     /// A value read by the cursor and by serde_json: numbers as `f64` bits, the rest as
     /// serde_json's `Value`.
     fn read_as_cursor(text: &str) -> Option<Value> {
-        let mut c = Cursor::new(text);
-        let v = read_value(&mut c)?;
-        c.end()?;
-        Some(v)
+        read_whole(text, read_value)
     }
 
     fn read_value(c: &mut Cursor<'_>) -> Option<Value> {
@@ -659,8 +679,7 @@ mod tests {
             "18446744073709551616",
         ];
         for text in cases {
-            let mut c = Cursor::new(text);
-            let ours = c.f64().and_then(|x| c.end().map(|()| x));
+            let ours = read_whole(text, Cursor::f64);
             let theirs = serde_json::from_str::<f64>(text).ok();
             if let Some(x) = ours {
                 assert_eq!(
@@ -687,8 +706,7 @@ mod tests {
         fn any_number_reads_as_serde_json_reads_it(
             text in "-?(0|[1-9][0-9]{0,24})(\\.[0-9]{1,24})?([eE][+-]?[0-9]{1,3})?"
         ) {
-            let mut c = Cursor::new(&text);
-            let ours = c.f64().and_then(|x| c.end().map(|()| x.to_bits()));
+            let ours = read_whole(&text, Cursor::f64).map(f64::to_bits);
             let theirs = serde_json::from_str::<f64>(&text).ok().map(f64::to_bits);
             proptest::prop_assert_eq!(ours, theirs, "{}", text);
         }
@@ -742,8 +760,7 @@ mod tests {
         /// text without escapes, nested within the cursor's depth).
         #[test]
         fn skipping_accepts_what_serde_json_ignoring_accepts(text in json_like()) {
-            let mut c = Cursor::new(&text);
-            let ours = c.skip().and_then(|()| c.end()).is_some();
+            let ours = read_whole(&text, Cursor::skip).is_some();
             let theirs = serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
             proptest::prop_assert_eq!(ours, theirs, "{}", text);
         }
@@ -777,10 +794,7 @@ mod tests {
             "-1",
             "18446744073709551615",
         ] {
-            let ours = {
-                let mut c = Cursor::new(text);
-                c.i64().and_then(|x| c.end().map(|()| x))
-            };
+            let ours = read_whole(text, Cursor::i64);
             // Long integers leave the subset: serde_json may still read them.
             if let Some(x) = ours {
                 assert_eq!(
@@ -789,10 +803,7 @@ mod tests {
                     "{text} as i64"
                 );
             }
-            let ours = {
-                let mut c = Cursor::new(text);
-                c.u64().and_then(|x| c.end().map(|()| x))
-            };
+            let ours = read_whole(text, Cursor::u64);
             if let Some(x) = ours {
                 assert_eq!(
                     Some(x),
@@ -865,8 +876,7 @@ mod tests {
             "[1.]",
         ];
         for text in texts {
-            let mut c = Cursor::new(text);
-            let ours = c.skip().and_then(|()| c.end());
+            let ours = read_whole(text, Cursor::skip);
             let theirs = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
             assert_eq!(ours.is_some(), theirs, "{text}");
         }

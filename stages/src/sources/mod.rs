@@ -17,6 +17,7 @@ pub mod mmptrack;
 mod open_dir;
 mod problems;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crossview_schemas::{Absence, Camera, Frame, InputError, Observation, Scene, SourceKind};
@@ -103,23 +104,58 @@ impl SceneData {
 
     /// Puts the observations in (camera, frame, instance) order, keeping the read order of
     /// equals. Indices are sorted, not the records: moving the large records about was most
-    /// of a sort's cost.
+    /// of a sort's cost. Each record is keyed once by its camera's and instance's rank among
+    /// the scene's (few) distinct ids, so the sort compares integers, not strings.
     pub fn sort_observations(&mut self) {
         let obs = &self.observations;
-        let mut order: Vec<usize> = (0..obs.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (a, b) = (&obs[a], &obs[b]);
-            (&a.camera_id, a.frame_index, &a.instance_id).cmp(&(
-                &b.camera_id,
-                b.frame_index,
-                &b.instance_id,
-            ))
-        });
-        let mut slots: Vec<Option<Observation>> = std::mem::take(&mut self.observations)
-            .into_iter()
-            .map(Some)
+        let ranks = |id: fn(&Observation) -> &str| -> Vec<u32> {
+            // Ids by first sight; a record mostly has its predecessor's id.
+            let mut seen: HashMap<&str, u32> = HashMap::new();
+            let mut last: Option<(&str, u32)> = None;
+            let firsts: Vec<u32> = obs
+                .iter()
+                .map(|o| {
+                    let key = id(o);
+                    match last {
+                        Some((k, r)) if k == key => r,
+                        _ => {
+                            let next = seen.len() as u32;
+                            let r = *seen.entry(key).or_insert(next);
+                            last = Some((key, r));
+                            r
+                        }
+                    }
+                })
+                .collect();
+            let mut by_name: Vec<(&str, u32)> = seen.into_iter().collect();
+            by_name.sort_unstable();
+            let mut rank = vec![0u32; by_name.len()];
+            for (r, &(_, first)) in by_name.iter().enumerate() {
+                rank[first as usize] = r as u32;
+            }
+            firsts.into_iter().map(|f| rank[f as usize]).collect()
+        };
+        let cameras = ranks(|o| &o.camera_id);
+        let instances = ranks(|o| &o.instance_id);
+        // The index last makes equal keys keep their read order with an unstable sort.
+        let mut order: Vec<(u32, u32, u32, u32)> = (0..obs.len())
+            .map(|i| (cameras[i], obs[i].frame_index, instances[i], i as u32))
             .collect();
-        self.observations = order.iter().filter_map(|&i| slots[i].take()).collect();
+        if order.is_sorted() {
+            return;
+        }
+        order.sort_unstable();
+        // Applied in place by swaps, as `slice::sort_by_cached_key` does: position `i` takes
+        // the record sorted there, found by following where earlier swaps moved it (noting
+        // where it was found only shortens later searches).
+        for i in 0..order.len() {
+            let mut from = order[i].3 as usize;
+            while from < i {
+                from = order[from].3 as usize;
+            }
+            order[i].3 = from as u32;
+            self.observations.swap(i, from);
+        }
     }
 
     /// The scene id ("" for a scene whose id could not be read).

@@ -10,6 +10,8 @@
 //! Numbers are rounded as serde_json rounds them with `float_roundtrip` (correctly). The
 //! tests hold the two parsers side by side.
 
+use super::json_stream::Rest;
+
 /// How deep [`Cursor::skip`] follows nested values before it gives up (serde_json's limit
 /// is 128); one bit of a `u64` per level.
 const MAX_DEPTH: usize = 64;
@@ -25,11 +27,14 @@ const POW10: [f64; EXACT_DIGITS + 1] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 
-/// A position in a JSON text, or in bytes not yet known to be UTF-8 (a stream's read).
+/// A position in a JSON text, or in a stream's read (which may stop short of the value, and
+/// need not be UTF-8).
 pub(crate) struct Cursor<'a> {
     bytes: &'a [u8],
     /// The same text, when it is known to be UTF-8.
     text: Option<&'a str>,
+    /// Whether the bytes may stop short of the value read (a stream's read).
+    open_ended: bool,
     at: usize,
 }
 
@@ -39,17 +44,20 @@ impl<'a> Cursor<'a> {
         Cursor {
             bytes: text.as_bytes(),
             text: Some(text),
+            open_ended: false,
             at: 0,
         }
     }
 
-    /// A cursor at the start of `bytes`, which may run past the value read or stop short of
-    /// it, and need not be UTF-8 (a string handed out is checked; the caller checks the whole
-    /// value's bytes). A number or literal running to their end is not read: it may go on.
-    pub(crate) fn over_bytes(bytes: &'a [u8]) -> Self {
+    /// A cursor at the start of a stream's read ([`Rest`]), which may run past the value
+    /// read or stop short of it. A number or literal running to its end is not read: it
+    /// may go on. Where the read is not known to be UTF-8, a string handed out is checked,
+    /// and [`read_from_start`] checks the whole value's bytes.
+    pub(crate) fn over_rest(rest: Rest<'a>) -> Self {
         Cursor {
-            bytes,
-            text: None,
+            bytes: rest.bytes,
+            text: rest.text,
+            open_ended: true,
             at: 0,
         }
     }
@@ -179,7 +187,7 @@ impl<'a> Cursor<'a> {
         // The digits before and after the point as one integer.
         let (magnitude, digits) = digits_onto(b, &mut i, 0);
         let delimited = |at: usize| match b.get(at) {
-            None => self.text.is_some(),
+            None => !self.open_ended,
             Some(c) => matches!(c, b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t'),
         };
         let leading_zero_ok = digits == 1 || b.get(first) != Some(&b'0');
@@ -468,14 +476,14 @@ impl<'a> Cursor<'a> {
     }
 
     /// A number or literal ending at `end`. Over bytes that may stop short of the value
-    /// ([`Cursor::over_bytes`]) it must be followed by what ends a scalar (a stream's scan
+    /// ([`Cursor::over_rest`]) it must be followed by what ends a scalar (a stream's scan
     /// takes a scalar to run to one): at their end it may go on past them.
     fn check_not_cut(&self, end: usize) -> Option<()> {
         let ended = matches!(
             self.bytes.get(end),
             Some(b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')
         );
-        (self.text.is_some() || ended).then_some(())
+        (!self.open_ended || ended).then_some(())
     }
 }
 
@@ -558,15 +566,19 @@ pub(crate) fn read_whole<'a, T>(
     Some(value)
 }
 
-/// The value `read` reads from the start of a stream's bytes ([`Cursor::over_bytes`]), and
+/// The value `read` reads from the start of a stream's read ([`Cursor::over_rest`]), and
 /// its text, when it was read whole and is UTF-8.
 pub(crate) fn read_from_start<'a, T>(
-    bytes: &'a [u8],
+    rest: Rest<'a>,
     read: impl FnOnce(&mut Cursor<'a>) -> Option<T>,
 ) -> Option<(T, &'a str)> {
-    let mut c = Cursor::over_bytes(bytes);
+    let mut c = Cursor::over_rest(rest);
     let value = read(&mut c)?;
-    let text = std::str::from_utf8(bytes.get(..c.position())?).ok()?;
+    let end = c.position();
+    let text = match rest.text {
+        Some(text) => text.get(..end)?,
+        None => std::str::from_utf8(rest.bytes.get(..end)?).ok()?,
+    };
     Some((value, text))
 }
 

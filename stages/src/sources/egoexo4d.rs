@@ -40,7 +40,127 @@ const EGO_BOX_MIN_IOU: f64 = 0.5;
 struct TakeJson<'a> {
     #[serde(borrow)]
     object_masks: Option<Loose<Entries<'a, ObjectMasksJson<'a>>>>,
-    object_names: Option<Value>,
+    #[serde(default, deserialize_with = "ego_boxes_from_value")]
+    object_names: EgoBoxes,
+}
+
+/// The ego boxes of a take's `object_names` (its `annotation`: one xywh box per object track).
+#[derive(Debug, Default)]
+enum EgoBoxes {
+    /// Nothing to check: no `object_names`, or no `annotation` in it (or it is no object).
+    #[default]
+    Absent,
+    /// An `annotation` that is not a list.
+    NotAList,
+    List(Vec<EgoBoxJson>),
+}
+
+/// One entry of `object_names.annotation`, each field as a `Value` lookup gives it: absent,
+/// or of another type (any field of an entry that is not an object), is `None`.
+#[derive(Debug, Default)]
+struct EgoBoxJson {
+    track_id: Option<String>,
+    x: Option<f64>,
+    y: Option<f64>,
+    width: Option<f64>,
+    height: Option<f64>,
+    frame_number: Option<u64>,
+    original_width: Option<u64>,
+    original_height: Option<u64>,
+}
+
+impl EgoBoxes {
+    /// The boxes of `object_names` parsed as a `Value` (serde's path).
+    fn from_value(names: &Value) -> Self {
+        let Some(annotation) = names.get("annotation") else {
+            return EgoBoxes::Absent;
+        };
+        let Value::Array(entries) = annotation else {
+            return EgoBoxes::NotAList;
+        };
+        let entry = |e: &Value| {
+            let num = |k: &str| e.get(k).and_then(Value::as_f64);
+            let natural = |k: &str| e.get(k).and_then(Value::as_u64);
+            EgoBoxJson {
+                track_id: e.get("track_id").and_then(Value::as_str).map(str::to_string),
+                x: num("x"),
+                y: num("y"),
+                width: num("width"),
+                height: num("height"),
+                frame_number: natural("frameNumber"),
+                original_width: natural("original_width"),
+                original_height: natural("original_height"),
+            }
+        };
+        EgoBoxes::List(entries.iter().map(entry).collect())
+    }
+
+    /// `object_names` in [`Cursor`]'s subset of JSON, as [`EgoBoxes::from_value`] reads it
+    /// from serde_json's `Value` (which parses every number in it); `None` leaves it to that
+    /// path. Parsing a `Value` per take was a twentieth of reading the takes.
+    fn read_from(c: &mut Cursor<'_>) -> Option<Self> {
+        if c.peek_value()? != b'{' {
+            return c.skip_in_value().map(|()| EgoBoxes::Absent);
+        }
+        let mut boxes = None;
+        c.object(|key, c| match key {
+            "annotation" => set_once(&mut boxes, Self::list_from(c)),
+            _ => c.skip_in_value(),
+        })?;
+        Some(boxes.unwrap_or_default())
+    }
+
+    fn list_from(c: &mut Cursor<'_>) -> Option<Self> {
+        if c.peek_value()? != b'[' {
+            return c.skip_in_value().map(|()| EgoBoxes::NotAList);
+        }
+        let mut list = Vec::new();
+        c.array(|c| {
+            list.push(EgoBoxJson::read_from(c)?);
+            Some(())
+        })?;
+        Some(EgoBoxes::List(list))
+    }
+}
+
+impl EgoBoxJson {
+    /// An entry at the cursor (see [`EgoBoxes::read_from`]).
+    fn read_from(c: &mut Cursor<'_>) -> Option<Self> {
+        if c.peek_value()? != b'{' {
+            return c.skip_in_value().map(|()| EgoBoxJson::default());
+        }
+        let mut track_id = None;
+        let (mut x, mut y, mut width, mut height) = (None, None, None, None);
+        let (mut frame_number, mut original_width, mut original_height) = (None, None, None);
+        c.object(|key, c| match key {
+            "track_id" => set_once(&mut track_id, c.value_str()),
+            "x" => set_once(&mut x, c.value_f64()),
+            "y" => set_once(&mut y, c.value_f64()),
+            "width" => set_once(&mut width, c.value_f64()),
+            "height" => set_once(&mut height, c.value_f64()),
+            "frameNumber" => set_once(&mut frame_number, c.value_u64()),
+            "original_width" => set_once(&mut original_width, c.value_u64()),
+            "original_height" => set_once(&mut original_height, c.value_u64()),
+            _ => c.skip_in_value(),
+        })?;
+        Some(EgoBoxJson {
+            track_id: track_id.flatten().map(str::to_string),
+            x: x.flatten(),
+            y: y.flatten(),
+            width: width.flatten(),
+            height: height.flatten(),
+            frame_number: frame_number.flatten(),
+            original_width: original_width.flatten(),
+            original_height: original_height.flatten(),
+        })
+    }
+}
+
+/// `object_names` as serde reads it: a `Value`, then its boxes (`null` has none).
+fn ego_boxes_from_value<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<EgoBoxes, D::Error> {
+    Value::deserialize(d).map(|v| EgoBoxes::from_value(&v))
 }
 
 /// One camera's entry of an EgoPose `camera_pose` file (a frame's, in the frame-first layout).
@@ -701,7 +821,7 @@ impl EgoExo4dReader {
         }
         data.sort_observations();
         data.absences.sort();
-        check_ego_boxes(object_names.as_ref(), take, &data, &file, &here, &mut p);
+        check_ego_boxes(&object_names, take, &data, &file, &here, &mut p);
 
         // Cameras; `reported` holds those whose calibration failure is already an error.
         let mut known = BTreeSet::new();
@@ -819,12 +939,12 @@ impl<'a> TakeJson<'a> {
                 &mut object_masks,
                 c.nullable(|c| loose(c, |c| entries(c, object_masks_subset))),
             ),
-            "object_names" => set_once(&mut object_names, c.nullable(value_subset)),
+            "object_names" => set_once(&mut object_names, c.nullable(EgoBoxes::read_from)),
             _ => c.skip(),
         })?;
         Some(Loose::Good(TakeJson {
             object_masks: object_masks.flatten(),
-            object_names: object_names.flatten(),
+            object_names: object_names.flatten().unwrap_or_default(),
         }))
     }
 }
@@ -911,11 +1031,6 @@ fn naturals_subset(c: &mut Cursor<'_>) -> Option<Naturals> {
 }
 
 /// Any value, as serde_json reads it into a [`Value`] (the cursor only finds its end).
-fn value_subset(c: &mut Cursor<'_>) -> Option<Value> {
-    let text = c.skipped(Cursor::skip)?;
-    serde_json::from_str(text).ok()
-}
-
 /// The frames of `aria`'s entry in a camera-first pose file whose every frame is a 3x4
 /// matrix, read in [`Cursor`]'s subset of JSON as serde_json reads the file whole and the
 /// entry as a [`CameraFirstPosesJson`]; `None` leaves the file to that path. A file naming
@@ -954,18 +1069,17 @@ fn camera_first_poses_subset<'a>(text: &'a str, aria: &str) -> Option<Entries<'a
 /// that disagrees with the mask at its frame is suspicious (said as such when reading it as xyxy
 /// would fit: formats/README.md trap 3).
 fn check_ego_boxes(
-    names: Option<&Value>,
+    names: &EgoBoxes,
     take: &Take,
     data: &SceneData,
     file: &Path,
     here: &dyn Fn(&str) -> String,
     p: &mut Problems,
 ) {
-    let Some(names) = names else { return };
-    let entries = match names.get("annotation") {
-        Some(Value::Array(a)) => a,
-        None => return,
-        Some(_) => {
+    let entries = match names {
+        EgoBoxes::List(a) => a,
+        EgoBoxes::Absent => return,
+        EgoBoxes::NotAList => {
             p.push(
                 file,
                 here(".object_names.annotation"),
@@ -983,13 +1097,13 @@ fn check_ego_boxes(
         .collect();
     for (i, e) in entries.iter().enumerate() {
         let at = here(&format!(".object_names.annotation.{i}"));
-        let Some(track) = e.get("track_id").and_then(Value::as_str) else {
+        let Some(track) = e.track_id.as_deref() else {
             p.push(file, at, ErrorClass::InvalidValue, "no track_id string");
             continue;
         };
-        let num = |k: &str| e.get(k).and_then(Value::as_f64).filter(|v| v.is_finite());
+        let num = |v: Option<f64>| v.filter(|v| v.is_finite());
         let (Some(x), Some(y), Some(w), Some(h)) =
-            (num("x"), num("y"), num("width"), num("height"))
+            (num(e.x), num(e.y), num(e.width), num(e.height))
         else {
             p.push(
                 file,
@@ -999,11 +1113,7 @@ fn check_ego_boxes(
             );
             continue;
         };
-        let Some(frame) = e
-            .get("frameNumber")
-            .and_then(Value::as_u64)
-            .and_then(|f| u32::try_from(f).ok())
-        else {
+        let Some(frame) = e.frame_number.and_then(|f| u32::try_from(f).ok()) else {
             p.push(
                 file,
                 at,
@@ -1019,8 +1129,8 @@ fn check_ego_boxes(
                 continue;
             }
         };
-        let size = |k: &str| e.get(k).and_then(Value::as_u64).filter(|&v| v > 0);
-        let original = size("original_width").zip(size("original_height"));
+        let size = |v: Option<u64>| v.filter(|&v| v > 0);
+        let original = size(e.original_width).zip(size(e.original_height));
         if let Some((ow, oh)) = original {
             let image = BoxXyxy::try_new(0.0, 0.0, ow as f32, oh as f32);
             if image.is_ok_and(|img| !img.contains(&ego_box, 0.5)) {
@@ -1363,7 +1473,7 @@ mod tests {
         let names = json!({ "annotation": annotation });
         let file = Path::new("/r/annotations/relations_train.json");
         check_ego_boxes(
-            Some(&names),
+            &EgoBoxes::from_value(&names),
             &take,
             &data,
             file,
@@ -1393,7 +1503,7 @@ mod tests {
         let (take, data) = take_and_data();
         let mut p = Problems::new(SourceKind::EgoExo4d, Path::new("/r"), None);
         check_ego_boxes(
-            None,
+            &EgoBoxes::Absent,
             &take,
             &data,
             Path::new("/r/x.json"),
@@ -1606,6 +1716,95 @@ mod subset_tests {
         ]
     }
 
+    /// A take's `object_names`: ego boxes, each field sometimes odd, repeated or missing.
+    fn ego_names() -> impl Strategy<Value = String> {
+        let number = prop_oneof![
+            4 => (-50.0f64..500.0).prop_map(|x| format!("{:.1}", x)),
+            2 => (0u32..500).prop_map(|n| n.to_string()),
+            1 => odd_value(),
+        ];
+        let natural = prop_oneof![4 => (0u32..500).prop_map(|n| n.to_string()), 1 => odd_value()];
+        let member = prop_oneof![
+            prop_oneof![4 => "\"[a-z]{1,5}_[0-9]\"".boxed(), 1 => odd_value().boxed()]
+                .prop_map(|v| format!("\"track_id\": {v}")),
+            (prop_oneof![Just("x"), Just("y"), Just("width"), Just("height")], number)
+                .prop_map(|(k, v)| format!("\"{k}\": {v}")),
+            (
+                prop_oneof![Just("frameNumber"), Just("original_width"), Just("original_height")],
+                natural,
+            )
+                .prop_map(|(k, v)| format!("\"{k}\": {v}")),
+            odd_value().prop_map(|v| format!("\"milo_type\": {v}")),
+        ];
+        let entry = prop_oneof![
+            8 => prop::collection::vec(member, 0..10).prop_map(|m| format!("{{{}}}", m.join(", "))),
+            1 => odd_value(),
+        ];
+        let annotation = prop_oneof![
+            6 => prop::collection::vec(entry, 0..4).prop_map(|e| format!("[{}]", e.join(", "))),
+            1 => odd_value(),
+        ];
+        let member = prop_oneof![
+            4 => annotation.prop_map(|v| format!("\"annotation\": {v}")),
+            1 => odd_value().prop_map(|v| format!("\"other\": {v}")),
+        ];
+        prop_oneof![
+            8 => prop::collection::vec(member, 0..3).prop_map(|m| format!("{{{}}}", m.join(", "))),
+            1 => odd_value(),
+        ]
+    }
+
+    /// What the serde path makes of an `object_names` text, where serde_json parses it.
+    fn ego_boxes_by_value(text: &str) -> Option<EgoBoxes> {
+        let value: Value = serde_json::from_str(text).ok()?;
+        Some(EgoBoxes::from_value(&value))
+    }
+
+    /// What the subset path makes of an `object_names` text, as a take's reader reads it.
+    fn ego_boxes_by_subset(text: &str) -> Option<EgoBoxes> {
+        read_whole(text, |c| c.nullable(EgoBoxes::read_from)).map(Option::unwrap_or_default)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn ego_boxes_read_by_the_subset_are_those_of_the_value(text in ego_names()) {
+            if let Some(ours) = ego_boxes_by_subset(&text) {
+                let theirs = ego_boxes_by_value(&text);
+                prop_assert!(theirs.is_some(), "{}", text);
+                // Debug shows every bit that matters (-0.0 apart from 0.0).
+                prop_assert_eq!(format!("{ours:?}"), format!("{:?}", theirs.unwrap()), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_ego_boxes_are_read_by_the_subset() {
+        let text = r#"{"annotation": [{"endInterpolation": true, "frameNumber": 0,
+            "height": 11.0, "interpolated": false, "milo_type": "NONE", "original_height": 320,
+            "original_width": 320, "rotation": 0, "track_id": "candle_0", "width": 9.0,
+            "x": 254.5, "y": -0.0}, {"track_id": 7, "x": [1e300]}, 3]}"#;
+        let ours = ego_boxes_by_subset(text).expect("in the subset");
+        assert_eq!(
+            format!("{ours:?}"),
+            format!("{:?}", ego_boxes_by_value(text).unwrap())
+        );
+        let EgoBoxes::List(boxes) = ours else {
+            panic!("a list: {ours:?}")
+        };
+        assert_eq!(boxes[0].track_id.as_deref(), Some("candle_0"));
+        assert_eq!((boxes[0].x, boxes[0].frame_number), (Some(254.5), Some(0)));
+        assert!(boxes[1].track_id.is_none() && boxes[2].x.is_none());
+        // A number past f64's range anywhere fails serde_json's Value: not in the subset.
+        assert!(ego_boxes_by_subset(r#"{"annotation": [], "other": [1e999]}"#).is_none());
+        assert!(ego_boxes_by_value(r#"{"annotation": [], "other": [1e999]}"#).is_none());
+        assert!(matches!(ego_boxes_by_subset("null"), Some(EgoBoxes::Absent)));
+        assert!(matches!(
+            ego_boxes_by_subset(r#"{"annotation": {}}"#),
+            Some(EgoBoxes::NotAList)
+        ));
+    }
+
     /// A take's relations entry.
     fn take_entry() -> impl Strategy<Value = String> {
         let cameras = prop::collection::vec(
@@ -1633,6 +1832,7 @@ mod subset_tests {
         let member = prop_oneof![
             4 => prop_oneof![6 => objects, 1 => odd_value()].prop_map(|v| format!("\"object_masks\": {v}")),
             1 => odd_value().prop_map(|v| format!("\"object_names\": {v}")),
+            1 => ego_names().prop_map(|v| format!("\"object_names\": {v}")),
             1 => Just("\"object_names\": {\"annotation\": [{\"x\": 1.0, \"track_id\": \"apple_0\"}]}".to_string()),
             1 => Just("\"take_name\": \"iiith_bike_001_2\"".to_string()),
         ];

@@ -258,17 +258,6 @@ impl<'a> Cursor<'a> {
         self.peek()
     }
 
-    /// The text of the value `read` reads.
-    pub(crate) fn skipped(
-        &mut self,
-        read: impl FnOnce(&mut Self) -> Option<()>,
-    ) -> Option<&'a str> {
-        self.whitespace();
-        let start = self.at;
-        read(self)?;
-        self.slice(start..self.at)
-    }
-
     /// Skips any value as serde_json's `deserialize_any` reads one for a visitor that
     /// keeps nothing of it: a number is parsed (one past f64's range leaves the subset, as
     /// serde_json refuses it), values inside arrays and objects are only checked.
@@ -397,6 +386,42 @@ impl<'a> Cursor<'a> {
     /// value (numbers by grammar, not range). One loop over the tokens, the open containers
     /// kept as bits (recursing through [`Cursor::object`] cost twice as much).
     pub(crate) fn skip(&mut self) -> Option<()> {
+        self.skip_parsing::<false>()
+    }
+
+    /// Skips one value as serde_json reads one into a `Value`: as [`Cursor::skip`], with
+    /// every number parsed (one past f64's range leaves the subset: serde_json refuses it).
+    pub(crate) fn skip_in_value(&mut self) -> Option<()> {
+        self.skip_parsing::<true>()
+    }
+
+    /// Any value inside a `Value`, kept when it is a number (what `Value::as_f64` keeps).
+    pub(crate) fn value_f64(&mut self) -> Option<Option<f64>> {
+        match self.peek_value()? {
+            b'-' | b'0'..=b'9' => self.f64().map(Some),
+            _ => self.skip_in_value().map(|()| None),
+        }
+    }
+
+    /// Any value inside a `Value`, kept when it is a non-negative integer (what
+    /// `Value::as_u64` keeps); a number that is not a short integer leaves the subset.
+    pub(crate) fn value_u64(&mut self) -> Option<Option<u64>> {
+        match self.peek_value()? {
+            b'-' | b'0'..=b'9' => self.any_unsigned(),
+            _ => self.skip_in_value().map(|()| None),
+        }
+    }
+
+    /// Any value inside a `Value`, kept when it is a string (what `Value::as_str` keeps).
+    pub(crate) fn value_str(&mut self) -> Option<Option<&'a str>> {
+        match self.peek_value()? {
+            b'"' => self.string().map(Some),
+            _ => self.skip_in_value().map(|()| None),
+        }
+    }
+
+    /// [`Cursor::skip`], with numbers parsed when `PARSE_NUMBERS`.
+    fn skip_parsing<const PARSE_NUMBERS: bool>(&mut self) -> Option<()> {
         // Bit d of `objects` is set when the container open at depth d is an object.
         let (mut objects, mut depth) = (0u64, 0usize);
         loop {
@@ -425,6 +450,7 @@ impl<'a> Cursor<'a> {
                 b't' => self.literal("true")?,
                 b'f' => self.literal("false")?,
                 b'n' => self.literal("null")?,
+                _ if PARSE_NUMBERS => drop(self.f64()?),
                 _ => drop(self.number()?),
             }
             // After a value: the containers it closes, then a comma or the end.

@@ -156,6 +156,180 @@ impl EgoBoxJson {
     }
 }
 
+/// What `takes.json` says of one take, as `Value` lookups give it (absent, or of another
+/// type, is `None`).
+#[derive(Debug, Default)]
+struct TakeFields<'a> {
+    uid: Option<&'a str>,
+    name: Option<&'a str>,
+    root_dir: Option<&'a str>,
+    /// `frame_aligned_videos`: each camera's streams as (`relative_path`, `stream_id`), in
+    /// the order of their keys (a `Value` object's order).
+    streams: Vec<(&'a str, Vec<StreamFields<'a>>)>,
+    /// The `cam_id` of each `capture.cameras` entry marked `is_ego`.
+    ego_cameras: Vec<&'a str>,
+}
+
+/// A stream's `relative_path` and `stream_id`.
+type StreamFields<'a> = (Option<&'a str>, Option<&'a str>);
+
+impl<'a> TakeFields<'a> {
+    /// One take of `takes.json` parsed as a `Value` (serde's path).
+    fn from_value(t: &'a Value) -> Self {
+        let text = |v: &'a Value, key: &str| v.get(key).and_then(Value::as_str);
+        let streams = t
+            .get("frame_aligned_videos")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(cam, streams)| {
+                let streams = streams.as_object().into_iter().flatten();
+                let fields = streams.map(|(_, s)| (text(s, "relative_path"), text(s, "stream_id")));
+                (cam.as_str(), fields.collect())
+            })
+            .collect();
+        let cameras = t.get("capture").and_then(|c| c.get("cameras"));
+        let ego_cameras = cameras
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|c| c.get("is_ego").and_then(Value::as_bool) == Some(true))
+            .filter_map(|c| text(c, "cam_id"))
+            .collect();
+        TakeFields {
+            uid: text(t, "take_uid"),
+            name: text(t, "take_name"),
+            root_dir: text(t, "root_dir"),
+            streams,
+            ego_cameras,
+        }
+    }
+
+    /// `takes.json` in [`Cursor`]'s subset of JSON, as [`TakeFields::from_value`] reads each
+    /// take of it from serde_json's `Value` (a top that is no list has no takes); `None`
+    /// leaves it to that path. A key repeated where a `Value` would keep the last leaves the
+    /// subset too. Parsing the whole file as a `Value` was a twentieth of reading the tree.
+    fn list_from(c: &mut Cursor<'a>) -> Option<Vec<Self>> {
+        if c.peek_value()? != b'[' {
+            return c.skip_in_value().map(|()| Vec::new());
+        }
+        let mut takes = Vec::new();
+        c.array(|c| {
+            takes.push(Self::read_from(c)?);
+            Some(())
+        })?;
+        Some(takes)
+    }
+
+    fn read_from(c: &mut Cursor<'a>) -> Option<Self> {
+        if c.peek_value()? != b'{' {
+            return c.skip_in_value().map(|()| TakeFields::default());
+        }
+        let (mut uid, mut name, mut root_dir) = (None, None, None);
+        let (mut streams, mut ego_cameras) = (None, None);
+        c.object(|key, c| match key {
+            "take_uid" => set_once(&mut uid, c.value_str()),
+            "take_name" => set_once(&mut name, c.value_str()),
+            "root_dir" => set_once(&mut root_dir, c.value_str()),
+            "frame_aligned_videos" => set_once(&mut streams, in_object(c, Self::streams_from)),
+            "capture" => set_once(
+                &mut ego_cameras,
+                in_object(c, |c| {
+                    let mut cameras = None;
+                    c.object(|key, c| match key {
+                        "cameras" => set_once(&mut cameras, ego_cameras_from(c)),
+                        _ => c.skip_in_value(),
+                    })?;
+                    Some(cameras.unwrap_or_default())
+                }),
+            ),
+            _ => c.skip_in_value(),
+        })?;
+        Some(TakeFields {
+            uid: uid.flatten(),
+            name: name.flatten(),
+            root_dir: root_dir.flatten(),
+            streams: streams.unwrap_or_default(),
+            ego_cameras: ego_cameras.unwrap_or_default(),
+        })
+    }
+
+    /// `frame_aligned_videos` (an object): each camera's streams.
+    fn streams_from(c: &mut Cursor<'a>) -> Option<Vec<(&'a str, Vec<StreamFields<'a>>)>> {
+        let mut cameras: Vec<(&'a str, Vec<StreamFields<'a>>)> = Vec::new();
+        c.object(|cam, c| {
+            let streams = in_object(c, |c| {
+                let mut streams: Vec<(&'a str, StreamFields<'a>)> = Vec::new();
+                c.object(|key, c| {
+                    streams.push((key, in_object(c, stream_from)?));
+                    Some(())
+                })?;
+                // In key order, as a `Value` holds them; a repeated key leaves the subset.
+                streams.sort_unstable_by_key(|&(key, _)| key);
+                if streams.windows(2).any(|w| w[0].0 == w[1].0) {
+                    return None;
+                }
+                Some(streams.into_iter().map(|(_, s)| s).collect())
+            })?;
+            cameras.push((cam, streams));
+            Some(())
+        })?;
+        cameras.sort_unstable_by_key(|&(cam, _)| cam);
+        if cameras.windows(2).any(|w| w[0].0 == w[1].0) {
+            return None;
+        }
+        Some(cameras)
+    }
+}
+
+/// What `read` reads of an object, or the default of any other value (as a lookup in a
+/// `Value` that is no object finds nothing).
+fn in_object<'a, T: Default>(
+    c: &mut Cursor<'a>,
+    read: impl FnOnce(&mut Cursor<'a>) -> Option<T>,
+) -> Option<T> {
+    if c.peek_value()? == b'{' {
+        read(c)
+    } else {
+        c.skip_in_value().map(|()| T::default())
+    }
+}
+
+/// One stream of a camera (an object).
+fn stream_from<'a>(c: &mut Cursor<'a>) -> Option<StreamFields<'a>> {
+    let (mut relative_path, mut stream_id) = (None, None);
+    c.object(|key, c| match key {
+        "relative_path" => set_once(&mut relative_path, c.value_str()),
+        "stream_id" => set_once(&mut stream_id, c.value_str()),
+        _ => c.skip_in_value(),
+    })?;
+    Some((relative_path.flatten(), stream_id.flatten()))
+}
+
+/// `capture.cameras`: the `cam_id` of each entry marked `is_ego` (none unless a list).
+fn ego_cameras_from<'a>(c: &mut Cursor<'a>) -> Option<Vec<&'a str>> {
+    if c.peek_value()? != b'[' {
+        return c.skip_in_value().map(|()| Vec::new());
+    }
+    let mut ego = Vec::new();
+    c.array(|c| {
+        let (cam_id, is_ego) = in_object(c, |c| {
+            let (mut cam_id, mut is_ego) = (None, None);
+            c.object(|key, c| match key {
+                "cam_id" => set_once(&mut cam_id, c.value_str()),
+                "is_ego" => set_once(&mut is_ego, c.value_bool()),
+                _ => c.skip_in_value(),
+            })?;
+            Some((cam_id.flatten(), is_ego.flatten()))
+        })?;
+        if let (Some(id), Some(true)) = (cam_id, is_ego) {
+            ego.push(id);
+        }
+        Some(())
+    })?;
+    Some(ego)
+}
+
 /// `object_names` as serde reads it: a `Value`, then its boxes (`null` has none).
 fn ego_boxes_from_value<'de, D: serde::Deserializer<'de>>(
     d: D,
@@ -241,19 +415,24 @@ impl EgoExo4dReader {
             }
         };
         let hash = crossview_schemas::sha256_hex(text.as_bytes());
-        let v: Value = match serde_json::from_str(&text) {
-            Ok(v) => v,
-            Err(e) => {
-                p.json(&file, &e);
-                return (BTreeMap::new(), hash);
+        let value: Value;
+        let fields = match read_whole(&text, TakeFields::list_from) {
+            Some(fields) => fields,
+            None => {
+                value = match serde_json::from_str(&text) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        p.json(&file, &e);
+                        return (BTreeMap::new(), hash);
+                    }
+                };
+                let takes = value.as_array().into_iter().flatten();
+                takes.map(TakeFields::from_value).collect()
             }
         };
         let mut out = BTreeMap::new();
-        for (i, t) in v.as_array().into_iter().flatten().enumerate() {
-            let (Some(uid), Some(name)) = (
-                t.get("take_uid").and_then(Value::as_str),
-                t.get("take_name").and_then(Value::as_str),
-            ) else {
+        for (i, t) in fields.into_iter().enumerate() {
+            let (Some(uid), Some(name)) = (t.uid, t.name) else {
                 p.push(
                     &file,
                     format!("[{i}]"),
@@ -263,43 +442,24 @@ impl EgoExo4dReader {
                 continue;
             };
             let root_dir = t
-                .get("root_dir")
-                .and_then(Value::as_str)
+                .root_dir
                 .map_or_else(|| format!("takes/{name}"), str::to_string);
             let mut videos = BTreeMap::new();
             let mut ego = BTreeSet::new();
-            for (cam, streams) in t
-                .get("frame_aligned_videos")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
-                for s in streams.as_object().into_iter().flatten().map(|(_, s)| s) {
-                    if let Some(rel) = s.get("relative_path").and_then(Value::as_str) {
-                        let stream = s.get("stream_id").and_then(Value::as_str).unwrap_or("0");
+            for (cam, streams) in t.streams {
+                for (relative_path, stream_id) in streams {
+                    if let Some(rel) = relative_path {
+                        let stream = stream_id.unwrap_or("0");
                         if stream == EGO_STREAM || stream == "0" {
-                            videos.insert(cam.clone(), rel.to_string());
+                            videos.insert(cam.to_string(), rel.to_string());
                         }
                         if stream == EGO_STREAM {
-                            ego.insert(cam.clone());
+                            ego.insert(cam.to_string());
                         }
                     }
                 }
             }
-            for c in t
-                .get("capture")
-                .and_then(|c| c.get("cameras"))
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let (Some(id), Some(true)) = (
-                    c.get("cam_id").and_then(Value::as_str),
-                    c.get("is_ego").and_then(Value::as_bool),
-                ) {
-                    ego.insert(id.to_string());
-                }
-            }
+            ego.extend(t.ego_cameras.into_iter().map(str::to_string));
             out.insert(
                 uid.to_string(),
                 Take {
@@ -1803,6 +1963,105 @@ mod subset_tests {
             ego_boxes_by_subset(r#"{"annotation": {}}"#),
             Some(EgoBoxes::NotAList)
         ));
+    }
+
+    /// A `takes.json`: takes with ids, streams and capture cameras, each field sometimes odd,
+    /// repeated or missing.
+    fn takes_json() -> impl Strategy<Value = String> {
+        let text = || prop_oneof![4 => "\"[a-z0-9/_-]{0,6}\"".boxed(), 1 => odd_value().boxed()];
+        let stream_member = prop_oneof![
+            text().prop_map(|v| format!("\"relative_path\": {v}")),
+            prop_oneof![3 => Just("\"214-1\"".to_string()), 2 => Just("\"0\"".to_string()), 1 => odd_value()]
+                .prop_map(|v| format!("\"stream_id\": {v}")),
+            odd_value().prop_map(|v| format!("\"cam_id\": {v}")),
+        ];
+        let stream = prop_oneof![
+            6 => prop::collection::vec(stream_member, 0..4).prop_map(|m| format!("{{{}}}", m.join(", "))),
+            1 => odd_value(),
+        ];
+        let keyed = |keys: &'static [&'static str], value: BoxedStrategy<String>| {
+            prop_oneof![
+                6 => prop::collection::vec((prop::sample::select(keys), value), 0..3).prop_map(|m| {
+                    let members: Vec<String> = m.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+                    format!("{{{}}}", members.join(", "))
+                }),
+                1 => odd_value(),
+            ]
+            .boxed()
+        };
+        let streams = keyed(&["0", "1", "aria01_214-1"], stream.boxed());
+        let videos = keyed(&["cam01", "aria01", "gp02"], streams);
+        let camera_member = prop_oneof![
+            text().prop_map(|v| format!("\"cam_id\": {v}")),
+            prop_oneof![2 => Just("true".to_string()), 1 => Just("false".to_string()), 1 => odd_value()]
+                .prop_map(|v| format!("\"is_ego\": {v}")),
+        ];
+        let camera = prop_oneof![
+            6 => prop::collection::vec(camera_member, 0..3).prop_map(|m| format!("{{{}}}", m.join(", "))),
+            1 => odd_value(),
+        ];
+        let cameras = prop_oneof![
+            6 => prop::collection::vec(camera, 0..3).prop_map(|c| format!("[{}]", c.join(", "))),
+            1 => odd_value(),
+        ];
+        let capture = prop_oneof![
+            6 => (cameras, odd_value()).prop_map(|(c, o)| format!("{{\"cameras\": {c}, \"name\": {o}}}")),
+            1 => odd_value(),
+        ];
+        let member = prop_oneof![
+            (prop::sample::select(&["take_uid", "take_name", "root_dir"][..]), text())
+                .prop_map(|(k, v)| format!("\"{k}\": {v}")),
+            videos.prop_map(|v| format!("\"frame_aligned_videos\": {v}")),
+            capture.prop_map(|v| format!("\"capture\": {v}")),
+            odd_value().prop_map(|v| format!("\"duration_sec\": {v}")),
+        ];
+        let take = prop_oneof![
+            8 => prop::collection::vec(member, 0..7).prop_map(|m| format!("{{{}}}", m.join(", "))),
+            1 => odd_value(),
+        ];
+        prop_oneof![
+            8 => prop::collection::vec(take, 0..4).prop_map(|t| format!("[{}]", t.join(", "))),
+            1 => odd_value(),
+        ]
+    }
+
+    /// What the serde path makes of a `takes.json` text, where serde_json parses it.
+    fn takes_by_value(text: &str) -> Option<String> {
+        let value: Value = serde_json::from_str(text).ok()?;
+        let takes = value.as_array().into_iter().flatten();
+        Some(format!("{:?}", takes.map(TakeFields::from_value).collect::<Vec<_>>()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn takes_read_by_the_subset_are_those_of_the_value(text in takes_json()) {
+            if let Some(ours) = read_whole(&text, TakeFields::list_from) {
+                let theirs = takes_by_value(&text);
+                prop_assert!(theirs.is_some(), "{}", text);
+                prop_assert_eq!(format!("{ours:?}"), theirs.unwrap(), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn a_plain_takes_file_is_read_by_the_subset() {
+        let text = r#"[{"take_uid": "u1", "take_name": "iiith_cooking_01_1", "duration_sec": 1e3,
+            "frame_aligned_videos": {"gp01": {"0": {"relative_path": "frame_aligned_videos/gp01.mp4",
+            "stream_id": "0"}}, "aria01": {"rgb": {"relative_path": "a.mp4", "stream_id": "214-1"},
+            "et": {"relative_path": "e.mp4", "stream_id": "211-1"}}},
+            "capture": {"cameras": [{"cam_id": "aria01", "is_ego": true}, {"cam_id": "gp01",
+            "is_ego": false}, 4]}}, {"take_name": "no_uid"}, 7]"#;
+        let ours = read_whole(text, TakeFields::list_from).expect("in the subset");
+        assert_eq!(format!("{ours:?}"), takes_by_value(text).unwrap());
+        assert_eq!(ours.len(), 3);
+        assert_eq!(ours[0].streams[0].0, "aria01");
+        assert_eq!(ours[0].streams[0].1, [(Some("e.mp4"), Some("211-1")), (Some("a.mp4"), Some("214-1"))]);
+        assert_eq!(ours[0].ego_cameras, ["aria01"]);
+        // A camera named twice: a `Value` keeps the last, so the serde path reads it.
+        let twice = r#"[{"frame_aligned_videos": {"gp01": {}, "gp01": {"0": {}}}}]"#;
+        assert!(read_whole(twice, TakeFields::list_from).is_none());
+        assert!(takes_by_value(twice).is_some());
     }
 
     /// A take's relations entry.

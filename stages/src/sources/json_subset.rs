@@ -420,6 +420,15 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Any value inside a `Value`, kept when it is `true` or `false` (`Value::as_bool`).
+    pub(crate) fn value_bool(&mut self) -> Option<Option<bool>> {
+        match self.peek_value()? {
+            b't' => self.literal("true").map(|()| Some(true)),
+            b'f' => self.literal("false").map(|()| Some(false)),
+            _ => self.skip_in_value().map(|()| None),
+        }
+    }
+
     /// [`Cursor::skip`], with numbers parsed when `PARSE_NUMBERS`.
     fn skip_parsing<const PARSE_NUMBERS: bool>(&mut self) -> Option<()> {
         // Bit d of `objects` is set when the container open at depth d is an object.

@@ -96,38 +96,61 @@ impl<'a> Bits<'a> {
 /// assert_eq!(lzstring::decompress_from_encoded_uri("MwJgLEA").unwrap(), "324");
 /// ```
 pub fn decompress_from_encoded_uri(encoded: &str) -> Result<String> {
-    if encoded.is_empty() {
-        return Err(Error::LzString {
-            reason: "empty stream".into(),
-        });
-    }
-    // The alphabet is ASCII: a byte outside it (or any byte of a wider character) is an
-    // error, named by character on that rare path.
-    let mut values = Vec::with_capacity(encoded.len());
-    for &b in encoded.as_bytes() {
-        let value = URI_VALUE
-            .get(usize::from(b))
-            .copied()
-            .unwrap_or(NOT_IN_ALPHABET);
-        if value == NOT_IN_ALPHABET {
-            return Err(not_in_alphabet(encoded));
+    LzDecoder::default().decode(encoded).map(str::to_string)
+}
+
+/// Decodes LZ-string URI-component streams one after another, reusing its buffers (a mask's
+/// stream is a few dozen characters, and allocating them per stream was a large part of
+/// decoding it).
+#[derive(Default)]
+pub struct LzDecoder {
+    values: Vec<u8>,
+    dict: Vec<(usize, usize)>,
+    bytes: Vec<u8>,
+    wide: Vec<u16>,
+    text: String,
+}
+
+impl LzDecoder {
+    /// The string `encoded` carries, as [`decompress_from_encoded_uri`] decodes it.
+    pub fn decode(&mut self, encoded: &str) -> Result<&str> {
+        if encoded.is_empty() {
+            return Err(Error::LzString {
+                reason: "empty stream".into(),
+            });
         }
-        values.push(value);
-    }
-    let corrupt = || Error::LzString {
-        reason: "truncated or inconsistent dictionary codes".into(),
-    };
-    // COCO counts are ASCII: decoded as bytes, unless a literal is wider.
-    let wide = match decode_units::<u8>(&values) {
-        Ok(bytes) => {
-            return String::from_utf8(bytes).map_err(|_| Error::Internal("ASCII is UTF-8".into()));
+        // The alphabet is ASCII: a byte outside it (or any byte of a wider character) is
+        // an error, named by character on that rare path.
+        self.values.clear();
+        for &b in encoded.as_bytes() {
+            let value = URI_VALUE
+                .get(usize::from(b))
+                .copied()
+                .unwrap_or(NOT_IN_ALPHABET);
+            if value == NOT_IN_ALPHABET {
+                return Err(not_in_alphabet(encoded));
+            }
+            self.values.push(value);
         }
-        Err(Stop::Corrupt) => return Err(corrupt()),
-        Err(Stop::Wide) => decode_units::<u16>(&values).map_err(|_| corrupt())?,
-    };
-    String::from_utf16(&wide).map_err(|_| Error::LzString {
-        reason: "decoded data is not valid UTF-16".into(),
-    })
+        let corrupt = || Error::LzString {
+            reason: "truncated or inconsistent dictionary codes".into(),
+        };
+        // COCO counts are ASCII: decoded as bytes, unless a literal is wider.
+        match decode_units(&self.values, &mut self.dict, &mut self.bytes) {
+            Ok(()) => {
+                return std::str::from_utf8(&self.bytes)
+                    .map_err(|_| Error::Internal("ASCII is UTF-8".into()));
+            }
+            Err(Stop::Corrupt) => return Err(corrupt()),
+            Err(Stop::Wide) => {
+                decode_units(&self.values, &mut self.dict, &mut self.wide).map_err(|_| corrupt())?;
+            }
+        }
+        self.text = String::from_utf16(&self.wide).map_err(|_| Error::LzString {
+            reason: "decoded data is not valid UTF-16".into(),
+        })?;
+        Ok(&self.text)
+    }
 }
 
 /// The error for the first character of `encoded` outside the URI alphabet.
@@ -168,17 +191,24 @@ impl Unit for u8 {
     }
 }
 
-/// The units an LZ-string bit stream decodes to.
-fn decode_units<U: Unit>(values: &[u8]) -> std::result::Result<Vec<U>, Stop> {
+/// The units an LZ-string bit stream decodes to, into `out` (cleared first); `dict` is
+/// scratch.
+fn decode_units<U: Unit>(
+    values: &[u8],
+    dict: &mut Vec<(usize, usize)>,
+    out: &mut Vec<U>,
+) -> std::result::Result<(), Stop> {
     let mut bits = Bits::new(values);
-    let mut out: Vec<U> = Vec::with_capacity(values.len() * 4);
+    out.clear();
+    out.reserve(values.len() * 4);
     // Dictionary entries as (start, len) in `out`; codes 0, 1 and 2 are not entries.
-    let mut dict: Vec<(usize, usize)> = Vec::with_capacity(2 * values.len() + 8);
+    dict.clear();
+    dict.reserve(2 * values.len() + 8);
     dict.extend([(0, 0); 3]);
     let first = match bits.read(2) {
         0 => bits.read(8),
         1 => bits.read(16),
-        2 => return Ok(out), // the end code: an empty string
+        2 => return Ok(()), // the end code: an empty string
         _ => return Err(Stop::Corrupt),
     };
     out.push(U::literal(first).ok_or(Stop::Wide)?);
@@ -208,7 +238,7 @@ fn decode_units<U: Unit>(values: &[u8]) -> std::result::Result<Vec<U>, Stop> {
                 }
                 1
             }
-            2 => return Ok(out),
+            2 => return Ok(()),
             _ => match dict.get(code) {
                 Some(&(start, len)) => {
                     out.extend_from_within(start..start + len);
@@ -313,6 +343,9 @@ mod tests {
     #[test]
     fn agrees_with_the_lz_str_crate_on_valid_and_cut_streams() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        // One decoder for every stream, wide and narrow, whole and cut: what it kept from
+        // the last stream must not show in the next.
+        let mut reused = LzDecoder::default();
         for _ in 0..400 {
             let len = rng.random_range(0..600);
             // Long runs of few symbols grow long dictionary entries; wide units take 16-bit literals.
@@ -326,10 +359,15 @@ mod tests {
                 .collect();
             let enc = compress_to_encoded_uri(&s);
             assert_eq!(decompress_from_encoded_uri(&enc).ok(), Some(s.clone()));
+            assert_eq!(reused.decode(&enc).ok(), Some(s.as_str()));
             assert_eq!(reference(&enc), Some(s));
             // Where both decode a cut stream, they agree (the crate pads one symbol only, so
             // it fails on some that read zeros further, as the JS reference does).
             let cut = &enc[..rng.random_range(1..=enc.len())];
+            assert_eq!(
+                reused.decode(cut).map(str::to_string).ok(),
+                decompress_from_encoded_uri(cut).ok()
+            );
             if let (Ok(got), Some(want)) = (decompress_from_encoded_uri(cut), reference(cut)) {
                 assert_eq!(got, want, "{cut}");
             }

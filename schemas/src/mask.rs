@@ -140,8 +140,17 @@ impl Rle {
     /// Decodes an Ego-Exo4D `encodedMask`: LZ-string URI-component around a COCO counts
     /// string (formats/egoexo4d.md 5.2).
     pub fn from_lz_encoded(encoded: &str, height: u32, width: u32) -> Result<Self> {
-        let counts = lzstring::decompress_from_encoded_uri(encoded)?;
-        Self::from_coco_string(&counts, height, width)
+        Self::from_lz_encoded_with(&mut lzstring::LzDecoder::default(), encoded, height, width)
+    }
+
+    /// [`Rle::from_lz_encoded`] with a decoder that is reused from mask to mask.
+    pub fn from_lz_encoded_with(
+        decoder: &mut lzstring::LzDecoder,
+        encoded: &str,
+        height: u32,
+        width: u32,
+    ) -> Result<Self> {
+        Self::from_coco_string(decoder.decode(encoded)?, height, width)
     }
 
     /// The Ego-Exo4D `encodedMask` form of this mask.

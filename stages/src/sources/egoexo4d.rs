@@ -9,6 +9,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crossview_schemas::glam::DVec3;
+use crossview_schemas::lzstring::LzDecoder;
 use crossview_schemas::{
     Absence, BoxXyxy, Camera, CameraKind, CameraModel, CameraToWorld, ContentHasher, Distortion,
     ErrorClass, Frame, ImageRef, InputError, MaskSource, Observation, ObservedMask, Rle, Rotation,
@@ -877,6 +878,7 @@ impl EgoExo4dReader {
         data.observations.reserve(stored_masks);
         // Masks first: they tell the ego image size when the calibration does not.
         let mut frames_of: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+        let mut lz = LzDecoder::default();
         let mut ego_size = None;
         for (object, per_cam) in object_masks.into_iter().flatten() {
             // Category: the object name without its trailing `_<n>`.
@@ -939,7 +941,7 @@ impl EgoExo4dReader {
                         );
                         continue;
                     };
-                    let rle = match Rle::from_lz_encoded(&enc, h, w) {
+                    let rle = match Rle::from_lz_encoded_with(&mut lz, &enc, h, w) {
                         Ok(r) => r,
                         Err(e) => {
                             p.push(&file, at(), ErrorClass::InvalidValue, e.to_string());

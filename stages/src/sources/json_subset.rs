@@ -201,7 +201,7 @@ impl<'a> Cursor<'a> {
             }
             if b.get(i) == Some(&b'.') {
                 i += 1;
-                let (magnitude, decimals) = digits_onto(b, &mut i, magnitude);
+                let (magnitude, decimals) = fraction_digits_onto(b, &mut i, magnitude);
                 if decimals >= 1 && digits + decimals <= EXACT_DIGITS && delimited(i) {
                     self.at = i;
                     return Some(exact_decimal(negative, magnitude, decimals));
@@ -541,7 +541,7 @@ pub(crate) fn parse_f64(token: &str) -> Option<f64> {
     let mut decimals = 0;
     if b.get(i) == Some(&b'.') {
         i += 1;
-        (magnitude, decimals) = digits_onto(b, &mut i, magnitude);
+        (magnitude, decimals) = fraction_digits_onto(b, &mut i, magnitude);
     }
     let plain = i == b.len() && digits >= 1 && b.get(i - 1) != Some(&b'.');
     if plain && digits + decimals <= EXACT_DIGITS {
@@ -551,20 +551,10 @@ pub(crate) fn parse_f64(token: &str) -> Option<f64> {
 }
 
 /// The digits of `b` from `i` on appended to `magnitude` (wrapping past 19 digits, where
-/// the caller does not use it), `i` moved past them, and how many there were. Eight digits
-/// at a time while they last: one digit at a time, each step waits on the last multiply,
-/// which was most of the time of a long decimal (pose matrices, calibration files).
+/// the caller does not use it), `i` moved past them, and how many there were.
 #[inline(always)]
 fn digits_onto(b: &[u8], i: &mut usize, mut magnitude: u64) -> (u64, usize) {
     let from = *i;
-    while let Some(word) = b.get(*i..).and_then(|r| r.first_chunk::<8>()) {
-        let Some(value) = eight_digits(u64::from_le_bytes(*word)) else {
-            break;
-        };
-        // Wrapping, as eight steps of the loop below would.
-        magnitude = magnitude.wrapping_mul(100_000_000).wrapping_add(value);
-        *i += 8;
-    }
     while let Some(&d) = b.get(*i) {
         let digit = d.wrapping_sub(b'0');
         if digit > 9 {
@@ -573,6 +563,25 @@ fn digits_onto(b: &[u8], i: &mut usize, mut magnitude: u64) -> (u64, usize) {
         magnitude = magnitude.wrapping_mul(10).wrapping_add(u64::from(digit));
         *i += 1;
     }
+    (magnitude, *i - from)
+}
+
+/// [`digits_onto`] taking eight digits at a time while they last, for the digits after a
+/// decimal point: often ten or more (pose matrices, calibration files), where one at a time
+/// each step waits on the last multiply. Integer parts, mostly a few digits, keep the plain
+/// loop: there the check for eight digits cost more than it saved.
+#[inline(always)]
+fn fraction_digits_onto(b: &[u8], i: &mut usize, mut magnitude: u64) -> (u64, usize) {
+    let from = *i;
+    while let Some(word) = b.get(*i..).and_then(|r| r.first_chunk::<8>()) {
+        let Some(value) = eight_digits(u64::from_le_bytes(*word)) else {
+            break;
+        };
+        // Wrapping, as eight steps of the plain loop would.
+        magnitude = magnitude.wrapping_mul(100_000_000).wrapping_add(value);
+        *i += 8;
+    }
+    let (magnitude, _) = digits_onto(b, i, magnitude);
     (magnitude, *i - from)
 }
 
@@ -814,7 +823,7 @@ mod tests {
                 at += 1;
             }
             let mut i = start;
-            let eight = digits_onto(&bytes, &mut i, magnitude);
+            let eight = fraction_digits_onto(&bytes, &mut i, magnitude);
             proptest::prop_assert_eq!(eight, (one, at - start));
             proptest::prop_assert_eq!(i, at);
         }

@@ -309,8 +309,11 @@ impl<R: Read> Chunked<R> {
             self.size *= 2;
         }
         // Read into the vector's spare room (a file's read does not zero it first, which
-        // writing zeros over a megabyte per read cost), up to the buffer's size.
+        // writing zeros over a megabyte per read cost), up to the buffer's size. The room is
+        // reserved exactly: left to grow the vector itself, `read_to_end` doubles it once
+        // full, which raised a loader's peak memory by half.
         let room = (self.size - buf.len()) as u64;
+        buf.reserve_exact(room as usize);
         let read = (&mut self.reader).take(room).read_to_end(&mut buf);
         // The bytes kept from the last read are checked again: a value cut by the read.
         self.held = match String::from_utf8(buf) {

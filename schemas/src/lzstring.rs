@@ -143,7 +143,8 @@ impl LzDecoder {
             }
             Err(Stop::Corrupt) => return Err(corrupt()),
             Err(Stop::Wide) => {
-                decode_units(&self.values, &mut self.dict, &mut self.wide).map_err(|_| corrupt())?;
+                decode_units(&self.values, &mut self.dict, &mut self.wide)
+                    .map_err(|_| corrupt())?;
             }
         }
         self.text = String::from_utf16(&self.wide).map_err(|_| Error::LzString {

@@ -83,7 +83,10 @@ impl EgoBoxes {
             let num = |k: &str| e.get(k).and_then(Value::as_f64);
             let natural = |k: &str| e.get(k).and_then(Value::as_u64);
             EgoBoxJson {
-                track_id: e.get("track_id").and_then(Value::as_str).map(str::to_string),
+                track_id: e
+                    .get("track_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 x: num("x"),
                 y: num("y"),
                 width: num("width"),
@@ -1889,10 +1892,17 @@ mod subset_tests {
         let member = prop_oneof![
             prop_oneof![4 => "\"[a-z]{1,5}_[0-9]\"".boxed(), 1 => odd_value().boxed()]
                 .prop_map(|v| format!("\"track_id\": {v}")),
-            (prop_oneof![Just("x"), Just("y"), Just("width"), Just("height")], number)
+            (
+                prop_oneof![Just("x"), Just("y"), Just("width"), Just("height")],
+                number
+            )
                 .prop_map(|(k, v)| format!("\"{k}\": {v}")),
             (
-                prop_oneof![Just("frameNumber"), Just("original_width"), Just("original_height")],
+                prop_oneof![
+                    Just("frameNumber"),
+                    Just("original_width"),
+                    Just("original_height")
+                ],
                 natural,
             )
                 .prop_map(|(k, v)| format!("\"{k}\": {v}")),
@@ -1960,7 +1970,10 @@ mod subset_tests {
         // A number past f64's range anywhere fails serde_json's Value: not in the subset.
         assert!(ego_boxes_by_subset(r#"{"annotation": [], "other": [1e999]}"#).is_none());
         assert!(ego_boxes_by_value(r#"{"annotation": [], "other": [1e999]}"#).is_none());
-        assert!(matches!(ego_boxes_by_subset("null"), Some(EgoBoxes::Absent)));
+        assert!(matches!(
+            ego_boxes_by_subset("null"),
+            Some(EgoBoxes::Absent)
+        ));
         assert!(matches!(
             ego_boxes_by_subset(r#"{"annotation": {}}"#),
             Some(EgoBoxes::NotAList)
@@ -2011,7 +2024,10 @@ mod subset_tests {
             1 => odd_value(),
         ];
         let member = prop_oneof![
-            (prop::sample::select(&["take_uid", "take_name", "root_dir"][..]), text())
+            (
+                prop::sample::select(&["take_uid", "take_name", "root_dir"][..]),
+                text()
+            )
                 .prop_map(|(k, v)| format!("\"{k}\": {v}")),
             videos.prop_map(|v| format!("\"frame_aligned_videos\": {v}")),
             capture.prop_map(|v| format!("\"capture\": {v}")),
@@ -2031,7 +2047,10 @@ mod subset_tests {
     fn takes_by_value(text: &str) -> Option<String> {
         let value: Value = serde_json::from_str(text).ok()?;
         let takes = value.as_array().into_iter().flatten();
-        Some(format!("{:?}", takes.map(TakeFields::from_value).collect::<Vec<_>>()))
+        Some(format!(
+            "{:?}",
+            takes.map(TakeFields::from_value).collect::<Vec<_>>()
+        ))
     }
 
     proptest! {
@@ -2058,7 +2077,13 @@ mod subset_tests {
         assert_eq!(format!("{ours:?}"), takes_by_value(text).unwrap());
         assert_eq!(ours.len(), 3);
         assert_eq!(ours[0].streams[0].0, "aria01");
-        assert_eq!(ours[0].streams[0].1, [(Some("e.mp4"), Some("211-1")), (Some("a.mp4"), Some("214-1"))]);
+        assert_eq!(
+            ours[0].streams[0].1,
+            [
+                (Some("e.mp4"), Some("211-1")),
+                (Some("a.mp4"), Some("214-1"))
+            ]
+        );
         assert_eq!(ours[0].ego_cameras, ["aria01"]);
         // A camera named twice: a `Value` keeps the last, so the serde path reads it.
         let twice = r#"[{"frame_aligned_videos": {"gp01": {}, "gp01": {"0": {}}}}]"#;

@@ -592,7 +592,8 @@ fn fraction_digits_onto(b: &[u8], i: &mut usize, mut magnitude: u64) -> (u64, us
 fn eight_digits(word: u64) -> Option<u64> {
     const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
     // A byte is a digit when its high nibble is 3 and it stays so with 6 added.
-    let digits = (word & HIGH_NIBBLES) | ((word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES) >> 4);
+    let digits =
+        (word & HIGH_NIBBLES) | ((word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES) >> 4);
     if digits != 0x3333_3333_3333_3333 {
         return None;
     }

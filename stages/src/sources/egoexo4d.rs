@@ -744,7 +744,7 @@ impl EgoExo4dReader {
         // subset cursor; anything else through serde_json below.
         let subset = camera_first_poses_subset(&text, aria);
         let top: Entries<'_, &RawValue> = match subset {
-            Some(_) => Entries::new(),
+            Some(_) => Entries::default(),
             None => match serde_json::from_str(&text) {
                 Ok(v) => v,
                 Err(e) => {
@@ -1131,12 +1131,12 @@ fn entries<'a, T>(
     c: &mut Cursor<'a>,
     mut value: impl FnMut(&mut Cursor<'a>) -> Option<T>,
 ) -> Option<Entries<'a, T>> {
-    let mut out = Entries::new();
+    let mut members = Vec::new();
     c.object(|key, c| {
-        out.insert(Cow::Borrowed(key), value(c)?);
+        members.push((Cow::Borrowed(key), value(c)?));
         Some(())
     })?;
-    Some(out)
+    Some(Entries::from_members(members))
 }
 
 /// One object's masks by camera ([`ObjectMasksJson`]).
@@ -1210,13 +1210,13 @@ fn camera_first_poses_subset<'a>(text: &'a str, aria: &str) -> Option<Entries<'a
             let mut extrinsics = None;
             c.object(|key, c| match key {
                 "camera_extrinsics" => {
-                    let mut per_frame = Entries::new();
+                    let mut per_frame = Vec::new();
                     c.object(|frame, c| {
-                        // A repeated frame keeps its last matrix, as a map built by serde does.
-                        per_frame.insert(Cow::Borrowed(frame), c.f64_rows::<3, 4>()?);
+                        per_frame.push((Cow::Borrowed(frame), c.f64_rows::<3, 4>()?));
                         Some(())
                     })?;
-                    set_once(&mut extrinsics, Some(per_frame))
+                    // A repeated frame keeps its last matrix, as serde's entries do.
+                    set_once(&mut extrinsics, Some(Entries::from_members(per_frame)))
                 }
                 _ => c.skip(),
             })?;
@@ -2150,7 +2150,7 @@ mod subset_tests {
         );
         // Key order, and a repeated frame's last matrix.
         assert_eq!(
-            ours.keys().map(|k| k.as_ref()).collect::<Vec<_>>(),
+            ours.iter().map(|(k, _)| k.as_ref()).collect::<Vec<_>>(),
             ["0", "1"]
         );
         assert_eq!(ours["1"][0][3], 7.0);

@@ -3,7 +3,6 @@
 //! [`Unsigned`], [`FiniteNumbers`] and [`LooseStr`] keep the values of the kind they expect.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
@@ -79,8 +78,130 @@ impl<T> Loose<T> {
 }
 
 /// Keyed entries in key order (as the JSON object model orders them); a repeated key keeps
-/// its last value.
-pub(super) type Entries<'a, T> = BTreeMap<Cow<'a, str>, T>;
+/// its last value. A sorted vector, not a map: the objects read are small (a take's cameras,
+/// a camera's frames), and a map's nodes cost more to build, search and drop than the
+/// entries themselves.
+#[derive(Debug)]
+pub(super) struct Entries<'a, T>(Vec<(Cow<'a, str>, T)>);
+
+impl<T> Default for Entries<'_, T> {
+    fn default() -> Self {
+        Entries(Vec::new())
+    }
+}
+
+impl<'a, T> Entries<'a, T> {
+    /// The entries of an object's members in their order: sorted by key, stably, and of a
+    /// repeated key only the last kept.
+    pub(super) fn from_members(mut members: Vec<(Cow<'a, str>, T)>) -> Self {
+        if !members.is_sorted_by(|a, b| a.0 < b.0) {
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut kept: Vec<(Cow<'a, str>, T)> = Vec::with_capacity(members.len());
+            for (key, value) in members {
+                match kept.last_mut() {
+                    Some(last) if last.0 == key => last.1 = value,
+                    _ => kept.push((key, value)),
+                }
+            }
+            members = kept;
+        }
+        Entries(members)
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key))
+    }
+
+    /// The value of `key`.
+    pub(super) fn get(&self, key: &str) -> Option<&T> {
+        self.position(key).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Takes out the value of `key`.
+    pub(super) fn remove(&mut self, key: &str) -> Option<T> {
+        self.position(key).ok().map(|i| self.0.remove(i).1)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The entries in key order, as a map iterates.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&Cow<'a, str>, &T)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<'b, 'a, T> IntoIterator for &'b Entries<'a, T> {
+    type Item = (&'b Cow<'a, str>, &'b T);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'b, (Cow<'a, str>, T)>,
+        fn(&'b (Cow<'a, str>, T)) -> (&'b Cow<'a, str>, &'b T),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<'a, T> IntoIterator for Entries<'a, T> {
+    type Item = (Cow<'a, str>, T);
+    type IntoIter = std::vec::IntoIter<(Cow<'a, str>, T)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<T> std::ops::Index<&str> for Entries<'_, T> {
+    type Output = T;
+    fn index(&self, key: &str) -> &T {
+        self.get(key).expect("a key of the entries")
+    }
+}
+
+impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for Entries<'a, T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Members<'a, T>(std::marker::PhantomData<(Cow<'a, str>, T)>);
+        impl<'de: 'a, 'a, T: Deserialize<'de>> serde::de::Visitor<'de> for Members<'a, T> {
+            type Value = Entries<'a, T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+                while let Some((key, value)) = map.next_entry::<Key<'a>, T>()? {
+                    members.push((key.0, value));
+                }
+                Ok(Entries::from_members(members))
+            }
+        }
+        d.deserialize_map(Members(std::marker::PhantomData))
+    }
+}
+
+/// A member's key, borrowed from the text where it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct KeyVisitor<'a>(std::marker::PhantomData<&'a str>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for KeyVisitor<'a> {
+            type Value = Key<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Key<'a>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Key<'a>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(KeyVisitor(std::marker::PhantomData))
+    }
+}
 
 /// The members of a JSON list that are integers fitting a `u32` (frame numbers); other
 /// members, or a value that is not a list, are skipped, as a lenient reader of a
@@ -303,6 +424,30 @@ impl<'de, T, F: FnOnce(Scalar<'de>) -> Option<T>> serde::de::Visitor<'de> for Sc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Entries hold what a map of the object's members holds, in key order, of a
+        /// repeated key the last value; a key with an escape is read too.
+        #[test]
+        fn entries_hold_what_a_map_of_the_members_holds(
+            members in proptest::collection::vec(
+                (proptest::sample::select(vec!["b", "a", "c", "a\\u0041", "10", "9", ""]), 0u32..100),
+                0..12,
+            ),
+        ) {
+            let body: Vec<String> = members.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+            let text = format!("{{{}}}", body.join(", "));
+            let map: std::collections::BTreeMap<String, u32> = serde_json::from_str(&text).unwrap();
+            let want: Vec<(String, u32)> = map.into_iter().collect();
+            let ours: Entries<'_, u32> = serde_json::from_str(&text).unwrap();
+            let got: Vec<(String, u32)> = ours.iter().map(|(k, &v)| (k.to_string(), v)).collect();
+            proptest::prop_assert_eq!(&got, &want, "{}", text);
+            for (k, v) in &want {
+                proptest::prop_assert_eq!(ours.get(k), Some(v));
+            }
+            proptest::prop_assert_eq!(ours.get("absent"), None);
+        }
+    }
 
     /// What the loaders did with a `serde_json::Value` before these types.
     fn by_value(text: &str) -> Vec<u32> {

@@ -15,7 +15,6 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 
 use super::files::{FileStamp, file_stamp, image_size, sorted_entries, stamp_into};
 use super::json_stream::{JsonBreak, Piece, PieceError, StreamEnd, break_at, stream_entries};
@@ -136,7 +135,7 @@ impl MessyTableReader {
             Ok(v) => v
                 .cameras
                 .and_then(Loose::good)
-                .map(|c| c.into_keys().map(Cow::into_owned).collect())
+                .map(|c| c.into_iter().map(|(k, _)| k.into_owned()).collect())
                 .unwrap_or_default(),
             Err(PieceError::Data(_)) => Vec::new(),
             Err(PieceError::Broken) => return None,

@@ -103,15 +103,14 @@ impl EgoBoxes {
     /// from serde_json's `Value` (which parses every number in it); `None` leaves it to that
     /// path. Parsing a `Value` per take was a twentieth of reading the takes.
     fn read_from(c: &mut Cursor<'_>) -> Option<Self> {
-        if c.peek_value()? != b'{' {
-            return c.skip_in_value().map(|()| EgoBoxes::Absent);
-        }
-        let mut boxes = None;
-        c.object(|key, c| match key {
-            "annotation" => set_once(&mut boxes, Self::list_from(c)),
-            _ => c.skip_in_value(),
-        })?;
-        Some(boxes.unwrap_or_default())
+        in_object(c, |c| {
+            let mut boxes = None;
+            c.object(|key, c| match key {
+                "annotation" => set_once(&mut boxes, Self::list_from(c)),
+                _ => c.skip_in_value(),
+            })?;
+            Some(boxes.unwrap_or_default())
+        })
     }
 
     fn list_from(c: &mut Cursor<'_>) -> Option<Self> {
@@ -130,9 +129,10 @@ impl EgoBoxes {
 impl EgoBoxJson {
     /// An entry at the cursor (see [`EgoBoxes::read_from`]).
     fn read_from(c: &mut Cursor<'_>) -> Option<Self> {
-        if c.peek_value()? != b'{' {
-            return c.skip_in_value().map(|()| EgoBoxJson::default());
-        }
+        in_object(c, Self::fields_from)
+    }
+
+    fn fields_from(c: &mut Cursor<'_>) -> Option<Self> {
         let mut track_id = None;
         let (mut x, mut y, mut width, mut height) = (None, None, None, None);
         let (mut frame_number, mut original_width, mut original_height) = (None, None, None);
@@ -214,21 +214,10 @@ impl<'a> TakeFields<'a> {
     /// leaves it to that path. A key repeated where a `Value` would keep the last leaves the
     /// subset too. Parsing the whole file as a `Value` was a twentieth of reading the tree.
     fn list_from(c: &mut Cursor<'a>) -> Option<Vec<Self>> {
-        if c.peek_value()? != b'[' {
-            return c.skip_in_value().map(|()| Vec::new());
-        }
-        let mut takes = Vec::new();
-        c.array(|c| {
-            takes.push(Self::read_from(c)?);
-            Some(())
-        })?;
-        Some(takes)
+        in_list(c, |c| in_object(c, Self::fields_from))
     }
 
-    fn read_from(c: &mut Cursor<'a>) -> Option<Self> {
-        if c.peek_value()? != b'{' {
-            return c.skip_in_value().map(|()| TakeFields::default());
-        }
+    fn fields_from(c: &mut Cursor<'a>) -> Option<Self> {
         let (mut uid, mut name, mut root_dir) = (None, None, None);
         let (mut streams, mut ego_cameras) = (None, None);
         c.object(|key, c| match key {
@@ -312,12 +301,8 @@ fn stream_from<'a>(c: &mut Cursor<'a>) -> Option<StreamFields<'a>> {
 
 /// `capture.cameras`: the `cam_id` of each entry marked `is_ego` (none unless a list).
 fn ego_cameras_from<'a>(c: &mut Cursor<'a>) -> Option<Vec<&'a str>> {
-    if c.peek_value()? != b'[' {
-        return c.skip_in_value().map(|()| Vec::new());
-    }
-    let mut ego = Vec::new();
-    c.array(|c| {
-        let (cam_id, is_ego) = in_object(c, |c| {
+    let cameras = in_list(c, |c| {
+        in_object(c, |c| {
             let (mut cam_id, mut is_ego) = (None, None);
             c.object(|key, c| match key {
                 "cam_id" => set_once(&mut cam_id, c.value_str()),
@@ -325,13 +310,29 @@ fn ego_cameras_from<'a>(c: &mut Cursor<'a>) -> Option<Vec<&'a str>> {
                 _ => c.skip_in_value(),
             })?;
             Some((cam_id.flatten(), is_ego.flatten()))
-        })?;
-        if let (Some(id), Some(true)) = (cam_id, is_ego) {
-            ego.push(id);
-        }
+        })
+    })?;
+    let ego = cameras
+        .into_iter()
+        .filter(|&(_, is_ego)| is_ego == Some(true));
+    Some(ego.filter_map(|(cam_id, _)| cam_id).collect())
+}
+
+/// What `read` reads of each element of a list, or no elements for any other value (as a
+/// `Value` that is no list has none).
+fn in_list<'a, T>(
+    c: &mut Cursor<'a>,
+    mut read: impl FnMut(&mut Cursor<'a>) -> Option<T>,
+) -> Option<Vec<T>> {
+    if c.peek_value()? != b'[' {
+        return c.skip_in_value().map(|()| Vec::new());
+    }
+    let mut out = Vec::new();
+    c.array(|c| {
+        out.push(read(c)?);
         Some(())
     })?;
-    Some(ego)
+    Some(out)
 }
 
 /// `object_names` as serde reads it: a `Value`, then its boxes (`null` has none).
@@ -1838,6 +1839,25 @@ mod subset_tests {
         ]
     }
 
+    /// An object's brackets (its parts `"key": value` texts), and a list's.
+    const OBJECT: (&str, &str) = ("{", "}");
+    const LIST: (&str, &str) = ("[", "]");
+
+    /// `parts` joined by commas between `brackets` `plain` times in `plain + 1`, else an
+    /// odd value.
+    fn joined_or_odd(
+        plain: u32,
+        parts: impl Strategy<Value = String> + 'static,
+        len: std::ops::Range<usize>,
+        (open, close): (&'static str, &'static str),
+    ) -> BoxedStrategy<String> {
+        prop_oneof![
+            plain => prop::collection::vec(parts, len).prop_map(move |p| format!("{open}{}{close}", p.join(", "))),
+            1 => odd_value(),
+        ]
+        .boxed()
+    }
+
     /// A stored mask: mostly plain, each field sometimes odd, repeated or missing.
     fn mask() -> impl Strategy<Value = String> {
         let size = prop_oneof![4 => (0u32..400).prop_map(|n| n.to_string()), 1 => odd_value()];
@@ -1850,10 +1870,7 @@ mod subset_tests {
                 "\"intSegClicks\": {{\"positive\": [{{\"x\": 1.5, \"y\": {v}}}]}}"
             )),
         ];
-        prop_oneof![
-            8 => prop::collection::vec(member, 0..5).prop_map(|m| format!("{{{}}}", m.join(", "))),
-            1 => odd_value(),
-        ]
+        joined_or_odd(8, member, 0..5, OBJECT)
     }
 
     /// One object's masks in one camera.
@@ -1875,10 +1892,7 @@ mod subset_tests {
             frames.prop_map(|v| format!("\"annotated_frames\": {v}")),
             Just("\"annotation_fps\": 1".to_string()),
         ];
-        prop_oneof![
-            8 => prop::collection::vec(member, 0..4).prop_map(|m| format!("{{{}}}", m.join(", "))),
-            1 => odd_value(),
-        ]
+        joined_or_odd(8, member, 0..4, OBJECT)
     }
 
     /// A take's `object_names`: ego boxes, each field sometimes odd, repeated or missing.
@@ -1908,22 +1922,13 @@ mod subset_tests {
                 .prop_map(|(k, v)| format!("\"{k}\": {v}")),
             odd_value().prop_map(|v| format!("\"milo_type\": {v}")),
         ];
-        let entry = prop_oneof![
-            8 => prop::collection::vec(member, 0..10).prop_map(|m| format!("{{{}}}", m.join(", "))),
-            1 => odd_value(),
-        ];
-        let annotation = prop_oneof![
-            6 => prop::collection::vec(entry, 0..4).prop_map(|e| format!("[{}]", e.join(", "))),
-            1 => odd_value(),
-        ];
+        let entry = joined_or_odd(8, member, 0..10, OBJECT);
+        let annotation = joined_or_odd(6, entry, 0..4, LIST);
         let member = prop_oneof![
             4 => annotation.prop_map(|v| format!("\"annotation\": {v}")),
             1 => odd_value().prop_map(|v| format!("\"other\": {v}")),
         ];
-        prop_oneof![
-            8 => prop::collection::vec(member, 0..3).prop_map(|m| format!("{{{}}}", m.join(", "))),
-            1 => odd_value(),
-        ]
+        joined_or_odd(8, member, 0..3, OBJECT)
     }
 
     /// What the serde path makes of an `object_names` text, where serde_json parses it.
@@ -1990,10 +1995,7 @@ mod subset_tests {
                 .prop_map(|v| format!("\"stream_id\": {v}")),
             odd_value().prop_map(|v| format!("\"cam_id\": {v}")),
         ];
-        let stream = prop_oneof![
-            6 => prop::collection::vec(stream_member, 0..4).prop_map(|m| format!("{{{}}}", m.join(", "))),
-            1 => odd_value(),
-        ];
+        let stream = joined_or_odd(6, stream_member, 0..4, OBJECT);
         let keyed = |keys: &'static [&'static str], value: BoxedStrategy<String>| {
             prop_oneof![
                 6 => prop::collection::vec((prop::sample::select(keys), value), 0..3).prop_map(|m| {
@@ -2011,14 +2013,8 @@ mod subset_tests {
             prop_oneof![2 => Just("true".to_string()), 1 => Just("false".to_string()), 1 => odd_value()]
                 .prop_map(|v| format!("\"is_ego\": {v}")),
         ];
-        let camera = prop_oneof![
-            6 => prop::collection::vec(camera_member, 0..3).prop_map(|m| format!("{{{}}}", m.join(", "))),
-            1 => odd_value(),
-        ];
-        let cameras = prop_oneof![
-            6 => prop::collection::vec(camera, 0..3).prop_map(|c| format!("[{}]", c.join(", "))),
-            1 => odd_value(),
-        ];
+        let camera = joined_or_odd(6, camera_member, 0..3, OBJECT);
+        let cameras = joined_or_odd(6, camera, 0..3, LIST);
         let capture = prop_oneof![
             6 => (cameras, odd_value()).prop_map(|(c, o)| format!("{{\"cameras\": {c}, \"name\": {o}}}")),
             1 => odd_value(),
@@ -2033,14 +2029,8 @@ mod subset_tests {
             capture.prop_map(|v| format!("\"capture\": {v}")),
             odd_value().prop_map(|v| format!("\"duration_sec\": {v}")),
         ];
-        let take = prop_oneof![
-            8 => prop::collection::vec(member, 0..7).prop_map(|m| format!("{{{}}}", m.join(", "))),
-            1 => odd_value(),
-        ];
-        prop_oneof![
-            8 => prop::collection::vec(take, 0..4).prop_map(|t| format!("[{}]", t.join(", "))),
-            1 => odd_value(),
-        ]
+        let take = joined_or_odd(8, member, 0..7, OBJECT);
+        joined_or_odd(8, take, 0..4, LIST)
     }
 
     /// What the serde path makes of a `takes.json` text, where serde_json parses it.
@@ -2153,7 +2143,7 @@ mod subset_tests {
             ours.iter().map(|(k, _)| k.as_ref()).collect::<Vec<_>>(),
             ["0", "1"]
         );
-        assert_eq!(ours["1"][0][3], 7.0);
+        assert_eq!(ours.get("1").map(|m| m[0][3]), Some(7.0));
         // Frame-first, or a frame that is not a matrix: the serde path's to read.
         assert!(camera_first_poses_subset(r#"{"0": {"aria01": {}}}"#, "aria01").is_none());
         assert!(

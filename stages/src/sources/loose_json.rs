@@ -151,13 +151,6 @@ impl<'a, T> IntoIterator for Entries<'a, T> {
     }
 }
 
-impl<T> std::ops::Index<&str> for Entries<'_, T> {
-    type Output = T;
-    fn index(&self, key: &str) -> &T {
-        self.get(key).expect("a key of the entries")
-    }
-}
-
 impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for Entries<'a, T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         struct Members<'a, T>(std::marker::PhantomData<(Cow<'a, str>, T)>);

@@ -895,14 +895,14 @@ impl EgoExo4dReader {
                 let cam = key.split_once('_').map_or(&*key, |(c, _)| c).to_string();
                 let at = |rest: &str| here(&format!(".object_masks.{object}.{key}{rest}"));
                 let Some(c) = c.good() else { continue };
-                let annotated: BTreeSet<u32> = c
-                    .annotated_frames
-                    .map(|n| n.0)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect();
+                let mut annotated = c.annotated_frames.map(|n| n.0).unwrap_or_default();
+                annotated.sort_unstable();
+                annotated.dedup();
                 // Frames with a stored entry, valid or not: only the others mean "not visible".
-                let mut stored = BTreeSet::new();
+                let mut stored = Vec::new();
+                // Frames of this camera seen here (a mask read, or marked not visible), added
+                // to `frames_of` once, not per record.
+                let mut seen = Vec::new();
                 for (fstr, ann) in c.annotation.and_then(Loose::good).into_iter().flatten() {
                     // Places are formatted only for errors: most records have none.
                     let at = || at(&format!(".annotation.{fstr}"));
@@ -915,7 +915,7 @@ impl EgoExo4dReader {
                         );
                         continue;
                     };
-                    stored.insert(frame);
+                    stored.push(frame);
                     let ann = ann.good().unwrap_or_default();
                     let dims = (ann.height.and_then(|n| n.0), ann.width.and_then(|n| n.0));
                     let (Some(h), Some(w)) = dims else {
@@ -955,7 +955,7 @@ impl EgoExo4dReader {
                     if take.ego.contains(&cam) {
                         ego_size = Some((w, h));
                     }
-                    frames_of.entry(cam.clone()).or_default().insert(frame);
+                    seen.push(frame);
                     data.observations.push(Observation {
                         scene_id: scene_id.clone(),
                         camera_id: cam.clone(),
@@ -974,14 +974,26 @@ impl EgoExo4dReader {
                         world_extent: None,
                     });
                 }
-                for &frame in annotated.difference(&stored) {
-                    frames_of.entry(cam.clone()).or_default().insert(frame);
+                stored.sort_unstable();
+                let not_visible = annotated
+                    .iter()
+                    .filter(|f| stored.binary_search(f).is_err());
+                for &frame in not_visible {
+                    seen.push(frame);
                     data.absences.push(Absence {
                         scene_id: scene_id.clone(),
                         camera_id: cam.clone(),
                         frame_index: frame,
                         instance_id: object.to_string(),
                     });
+                }
+                if !seen.is_empty() {
+                    match frames_of.get_mut(cam.as_str()) {
+                        Some(frames) => frames.extend(seen),
+                        None => {
+                            frames_of.insert(cam, seen.into_iter().collect());
+                        }
+                    }
                 }
             }
         }

@@ -96,7 +96,7 @@ impl ContentHasher {
     /// The first `n` bytes of the digest (at most 32) as lowercase hex.
     pub fn finish_hex(self, n: usize) -> String {
         let digest = self.0.finalize();
-        hex::encode(&digest[..n.min(32)])
+        lower_hex(&digest[..n.min(32)])
     }
 }
 
@@ -118,7 +118,9 @@ pub struct SampleIdHasher(Vec<u8>);
 impl SampleIdHasher {
     /// A hasher for one kind of content (the domain keeps kinds apart).
     pub fn new(domain: &str) -> Self {
-        SampleIdHasher(Vec::with_capacity(1024)).str(domain)
+        let mut buffer = SPARE_SAMPLE_BUFFER.take();
+        buffer.clear();
+        SampleIdHasher(buffer).str(domain)
     }
     // The fields are gathered and digested in one call at the end: the same digest as
     // streaming them (xxh3's streaming form is defined to agree), without the streaming
@@ -129,18 +131,59 @@ impl SampleIdHasher {
     field_methods!(put);
     /// The 128-bit digest as 32 lowercase hex digits.
     pub fn finish_hex(self) -> String {
-        hex::encode(xxhash_rust::xxh3::xxh3_128(&self.0).to_be_bytes())
+        let id = lower_hex(&xxhash_rust::xxh3::xxh3_128(&self.0).to_be_bytes());
+        SPARE_SAMPLE_BUFFER.set(self.0);
+        id
+    }
+}
+
+thread_local! {
+    /// The last finished [`SampleIdHasher`]'s buffer, for the next one: a buffer per
+    /// sample, allocated and freed millions of times per build, was a cost of its own.
+    static SPARE_SAMPLE_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Bytes as lowercase hex, written through a stack buffer (`hex::encode` collects its
+/// digits into a `String` one `char` at a time).
+fn lower_hex(bytes: &[u8]) -> String {
+    let mut digits = [0u8; 64];
+    let Some(out) = digits.get_mut(..2 * bytes.len()) else {
+        return hex::encode(bytes);
+    };
+    match hex::encode_to_slice(bytes, out) {
+        Ok(()) => String::from_utf8_lossy(out).into_owned(),
+        Err(_) => hex::encode(bytes),
     }
 }
 
 /// The full SHA-256 of bytes as lowercase hex (file hashes in manifests).
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    lower_hex(&Sha256::digest(data))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_digits_are_those_of_the_hex_crate() {
+        let bytes: Vec<u8> = (0..=40u8).map(|b| b.wrapping_mul(97)).collect();
+        for n in 0..=bytes.len() {
+            assert_eq!(lower_hex(&bytes[..n]), hex::encode(&bytes[..n]));
+        }
+    }
+
+    #[test]
+    fn a_sample_id_does_not_depend_on_the_ids_made_before_it() {
+        let id = |text: &str| SampleIdHasher::new("t").str(text).finish_hex();
+        let first = id("a");
+        let other = id("a much longer text than the first");
+        assert_eq!(id("a"), first);
+        assert_ne!(other, first);
+        // Made on a thread of its own, with no buffer left by another id.
+        let fresh = std::thread::spawn(move || id("a")).join().unwrap();
+        assert_eq!(fresh, first);
+    }
 
     #[test]
     fn long_strings_are_told_apart_by_content_and_boundary() {

@@ -200,17 +200,16 @@ impl SceneGeometry {
         if full_area <= 0.0 {
             return Vec::new();
         }
+        // The numeric tests first: most observations fail them, and the id comparisons
+        // after them were most of this search.
         let mut out: Vec<(usize, f64)> = among
             .into_iter()
-            .filter_map(|j| Some((j, scene.observations.get(j)?)))
-            .filter(|(j, b)| {
-                *j != i
-                    && b.camera_id == o.camera_id
-                    && b.frame_index == o.frame_index
-                    && b.instance_id != o.instance_id
-            })
-            .filter_map(|(j, b)| {
-                let d = self.facts[j].depth?;
+            .filter_map(|j| {
+                let b = scene.observations.get(j)?;
+                if j == i || b.frame_index != o.frame_index {
+                    return None;
+                }
+                let d = self.facts.get(j)?.depth?;
                 if d > depth - cfg.occluder_depth_margin_m {
                     return None;
                 }
@@ -218,7 +217,8 @@ impl SceneGeometry {
                 let iw = (full.x2().min(bb.x2()) - full.x1().max(bb.x1())).max(0.0);
                 let ih = (full.y2().min(bb.y2()) - full.y1().max(bb.y1())).max(0.0);
                 let share = f64::from(iw) * f64::from(ih) / full_area;
-                (share > 0.0).then_some((j, share))
+                let other = b.camera_id == o.camera_id && b.instance_id != o.instance_id;
+                (share > 0.0 && other).then_some((j, share))
             })
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));

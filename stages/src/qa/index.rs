@@ -2,7 +2,7 @@
 //! the instances they observe and show, per-frame 3D estimates, and stable name hashes.
 
 use crossview_schemas::SourceKind;
-use crossview_schemas::glam::DVec3;
+use crossview_schemas::glam::{DVec2, DVec3};
 
 use crate::geometry::{ObservationFacts, SceneGeometry, measures_visibility};
 use crate::sources::SceneData;
@@ -54,6 +54,10 @@ pub struct InstanceInfo<'a> {
     pub category: &'a str,
     /// Finer class, where the source has one.
     pub subcategory: Option<&'a str>,
+    /// The category's rank among the scene's categories, and the finer class's among its
+    /// finer classes: equal ranks are equal names, compared without the strings.
+    category_rank: u32,
+    subcategory_rank: Option<u32>,
 }
 
 /// One annotated frame index of the scene, with the views annotated at it.
@@ -152,10 +156,25 @@ impl<'a> SceneIndex<'a> {
                 hash: hash_name(&o.instance_id),
                 category: o.category.as_str(),
                 subcategory: o.subcategory.as_deref(),
+                category_rank: 0,
+                subcategory_rank: None,
             })
             .collect();
         instances.sort_by(|a, b| a.id.cmp(b.id));
         instances.dedup_by(|a, b| a.id == b.id);
+        let mut categories: Vec<&str> = instances.iter().map(|i| i.category).collect();
+        let mut subcategories: Vec<&str> = instances.iter().filter_map(|i| i.subcategory).collect();
+        for names in [&mut categories, &mut subcategories] {
+            names.sort_unstable();
+            names.dedup();
+        }
+        let rank_in = |names: &[&str], name: &str| match names.binary_search(&name) {
+            Ok(k) | Err(k) => k as u32,
+        };
+        for i in &mut instances {
+            i.category_rank = rank_in(&categories, i.category);
+            i.subcategory_rank = i.subcategory.map(|n| rank_in(&subcategories, n));
+        }
 
         let camera_of = |id: &str| {
             cameras
@@ -345,37 +364,61 @@ impl<'a> SceneIndex<'a> {
     /// How hard `other` is to tell from `target` as seen in `view`: same look, same category,
     /// nearby in 3D (or, without 3D, in the image) and similar apparent size score higher.
     pub fn confusability(&self, view: u32, target: u32, other: u32) -> f64 {
-        let (t, o) = (
-            &self.instances[target as usize],
-            &self.instances[other as usize],
-        );
+        self.confusion(view, target).with(other)
+    }
+
+    /// [`SceneIndex::confusability`] of many others against one target: the target's side
+    /// is looked up once.
+    pub fn confusion(&self, view: u32, target: u32) -> Confusion<'_, 'a> {
+        let observation = self.observation(view, target).map(|k| self.facts(k));
+        Confusion {
+            ix: self,
+            view,
+            target: &self.instances[target as usize],
+            estimate: self.estimate(view, target).map(|(centre, _)| centre),
+            centroid: observation.map(|f| f.centroid),
+            area: observation.map(|f| f.area),
+        }
+    }
+}
+
+/// One target's side of [`SceneIndex::confusability`] in one view.
+pub struct Confusion<'i, 'a> {
+    ix: &'i SceneIndex<'a>,
+    view: u32,
+    target: &'i InstanceInfo<'a>,
+    estimate: Option<DVec3>,
+    centroid: Option<DVec2>,
+    area: Option<f64>,
+}
+
+impl Confusion<'_, '_> {
+    /// How hard `other` is to tell from the target.
+    pub fn with(&self, other: u32) -> f64 {
+        let ix = self.ix;
+        let (t, o) = (self.target, &ix.instances[other as usize]);
         let mut score = 0.0;
-        if t.category == o.category {
+        if t.category_rank == o.category_rank {
             score += 2.0;
-            if t.subcategory.is_some() && t.subcategory == o.subcategory {
+            if t.subcategory_rank.is_some() && t.subcategory_rank == o.subcategory_rank {
                 score += 2.0;
             }
         }
-        match (self.estimate(view, target), self.estimate(view, other)) {
-            (Some((a, _)), Some((b, _))) => score += 1.0 / (1.0 + (a - b).length()),
+        let observation = ix.observation(self.view, other).map(|k| ix.facts(k));
+        match (self.estimate, ix.estimate(self.view, other)) {
+            (Some(a), Some((b, _))) => score += 1.0 / (1.0 + (a - b).length()),
             _ => {
-                if let (Some(a), Some(b)) = (
-                    self.observation(view, target),
-                    self.observation(view, other),
-                ) {
-                    let w = f64::from(self.camera(view).width.max(1));
-                    let d = (self.facts(a).centroid - self.facts(b).centroid).length() / w;
+                if let (Some(a), Some(b)) = (self.centroid, observation) {
+                    let w = f64::from(ix.camera(self.view).width.max(1));
+                    let d = (a - b.centroid).length() / w;
                     if d.is_finite() {
                         score += 1.0 / (1.0 + 4.0 * d);
                     }
                 }
             }
         }
-        if let (Some(a), Some(b)) = (
-            self.observation(view, target),
-            self.observation(view, other),
-        ) {
-            let (x, y) = (self.facts(a).area, self.facts(b).area);
+        if let (Some(x), Some(b)) = (self.area, observation) {
+            let y = b.area;
             if x > 0.0 && y > 0.0 {
                 score += 0.5 * x.min(y) / x.max(y);
             }
@@ -399,5 +442,47 @@ mod tests {
         let long: Vec<u64> = (0..40).collect();
         let bytes: Vec<u8> = long.iter().flat_map(|w| w.to_le_bytes()).collect();
         assert_eq!(hash_words(&long), xxhash_rust::xxh3::xxh3_64(&bytes));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn equal_ranks_are_equal_names(
+            names in proptest::collection::vec((0..5usize, proptest::option::of(0..4usize)), 1..30)
+        ) {
+            let categories = ["mug", "box", "cup", "bowl", "mug2"];
+            let finer = ["red", "blue", "b", "red "];
+            let observations = names
+                .iter()
+                .enumerate()
+                .map(|(k, &(c, f))| crossview_schemas::Observation {
+                    scene_id: "t".into(),
+                    camera_id: "cam".into(),
+                    frame_index: 0,
+                    instance_id: format!("i{k}"),
+                    category: categories[c].into(),
+                    subcategory: f.map(|f| finer[f].to_string()),
+                    bbox: None,
+                    mask: None,
+                    keypoints: Vec::new(),
+                    world_position: None,
+                    world_extent: None,
+                })
+                .collect();
+            let data = SceneData { observations, ..SceneData::default() };
+            let geometry = SceneGeometry::unmeasured(&Default::default());
+            let ix = SceneIndex::new(&data, &geometry, 0.0);
+            for a in &ix.instances {
+                for b in &ix.instances {
+                    proptest::prop_assert_eq!(
+                        a.category_rank == b.category_rank,
+                        a.category == b.category
+                    );
+                    proptest::prop_assert_eq!(
+                        a.subcategory_rank == b.subcategory_rank,
+                        a.subcategory == b.subcategory
+                    );
+                }
+            }
+        }
     }
 }

@@ -151,7 +151,7 @@ fn lower_hex(bytes: &[u8]) -> String {
         return hex::encode(bytes);
     };
     match hex::encode_to_slice(bytes, out) {
-        Ok(()) => String::from_utf8_lossy(out).into_owned(),
+        Ok(()) => String::from_utf8(out.to_vec()).unwrap_or_else(|_| hex::encode(bytes)),
         Err(_) => hex::encode(bytes),
     }
 }

@@ -1023,6 +1023,78 @@ fn watch_rebuilds_with_an_edited_config() {
     assert_same_files(&published_files(&out), &scratch_build(&cfg, dir.path()));
 }
 
+/// `--watch` refuses a config edit it cannot read and runs no epoch for it (nothing else
+/// changed); the next valid edit is built.
+#[test]
+fn watch_runs_no_epoch_for_a_refused_config_edit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = dir.path().join("world");
+    write_world(&world, 10, [2, 1, 1, 1]);
+    let cfg = write_config_for(dir.path(), &world, "require_images = false");
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crossview"))
+        .args(["build", "--watch", "--interval-ms", "100", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let gather = |mut from: Box<dyn std::io::Read + Send>| {
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let into = text.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = from.read(&mut buf) {
+                into.lock()
+                    .expect("not poisoned")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        text
+    };
+    let stdout = gather(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = gather(Box::new(child.stderr.take().expect("stderr")));
+    let watcher = StopOnDrop(child);
+    let wait_until = |what: &str, done: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !done() {
+            assert!(start.elapsed().as_secs() < 120, "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let shards = || Manifest::read(&out).map_or(0, |m| m.shards.len());
+    let epochs = || {
+        stdout
+            .lock()
+            .expect("not poisoned")
+            .matches(" rows in ")
+            .count()
+    };
+    wait_until("no first output", &|| shards() == 4 && epochs() == 1);
+    let good = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(&cfg, format!("{good}\nno_such_setting = 1\n")).expect("edits");
+    wait_until("the edit was not refused", &|| {
+        stderr
+            .lock()
+            .expect("not poisoned")
+            .contains("the watch goes on with the settings it has")
+    });
+    // Several looks at the inputs after the refusal.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(epochs(), 1, "an epoch ran for the refused edit");
+    std::fs::write(
+        &cfg,
+        good.replace("shards_per_split = 2", "shards_per_split = 3"),
+    )
+    .expect("edits");
+    wait_until("the valid edit was not built", &|| shards() == 6);
+    wait_until("no summary of the valid edit's epoch", &|| epochs() == 2);
+    drop(watcher);
+    assert_same_files(&published_files(&out), &scratch_build(&cfg, dir.path()));
+}
+
 /// A live build (the graph kept alive between builds, as `--watch` keeps it) fed one change
 /// after another: each epoch ranks only the changed scenes and publishes, byte for byte, a
 /// from-scratch build of the inputs as they are then; an epoch without change ranks and

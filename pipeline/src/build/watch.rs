@@ -58,14 +58,15 @@ pub fn watch(
     let config_seen = RefCell::new(config_file.map(config_bytes));
     // The config file edited: its settings hold for the whole graph, so a new graph starts
     // with them (taking what it can from the caches). A cluster's processes each hold their
-    // own config: they keep theirs until restarted together.
+    // own config: they keep theirs until restarted together. Says whether an edit was
+    // refused (the graph keeps the settings it has).
     let reload_config = || {
         let Some(path) = config_file else {
-            return;
+            return false;
         };
         let now = config_bytes(path);
         if config_seen.borrow().as_ref() == Some(&now) {
-            return;
+            return false;
         }
         *config_seen.borrow_mut() = Some(now);
         if args.cluster.is_some() {
@@ -74,7 +75,7 @@ pub fn watch(
                  every process to use the new ones)",
                 path.display()
             );
-            return;
+            return true;
         }
         let fresh = BuildConfig::load(path).and_then(|(config, base)| {
             let fresh_args = BuildArgs {
@@ -91,10 +92,21 @@ pub fn watch(
                 if !args.quiet {
                     eprintln!("{} changed: a new graph with its settings", path.display());
                 }
+                false
             }
-            Err(e) => eprintln!("error: {e:#} (the watch goes on with the settings it has)"),
+            Err(e) => {
+                eprintln!("error: {e:#} (the watch goes on with the settings it has)");
+                true
+            }
         }
     };
+    // The inputs' signature apart from the settings: a refused config edit with nothing
+    // else changed leaves nothing to build.
+    let trees_signature = || match resolve_trees(&current.borrow()) {
+        Ok(trees) => input_signature(&trees, ""),
+        Err(e) => format!("unreadable inputs: {e:#}"),
+    };
+    let trees_built: RefCell<Option<String>> = RefCell::new(None);
     // An input that cannot be listed gives a signature of its own: the build that follows
     // reports the problem. The config file's bytes stand for the settings: an edit is seen
     // as it is made, and the signature is the same before the graph takes it and after.
@@ -113,7 +125,13 @@ pub fn watch(
     // Whether the last epoch published (a failed one leaves the output as it was).
     let published = Cell::new(false);
     let build = || {
-        reload_config();
+        let refused = reload_config();
+        let trees = trees_signature();
+        let unchanged = trees_built.borrow().as_ref() == Some(&trees);
+        if refused && unchanged && published.get() && args.out.join(MANIFEST).exists() {
+            return;
+        }
+        *trees_built.borrow_mut() = Some(trees);
         let built = live.borrow_mut().build();
         published.set(built.is_ok());
         match built {

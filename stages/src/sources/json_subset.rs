@@ -22,6 +22,9 @@ const SHORT_DIGITS: usize = 18;
 /// Decimals of at most this many digits are exact as `f64` integers (10^15 < 2^53).
 const EXACT_DIGITS: usize = 15;
 
+/// The most numbers [`Cursor::f64_array`]'s own loop reads (COCO's 51 keypoints fit).
+const SHORT_ARRAY: usize = 64;
+
 /// The powers of ten a decimal of at most [`EXACT_DIGITS`] digits is divided by, each exact.
 const POW10: [f64; EXACT_DIGITS + 1] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -328,9 +331,59 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// An array of numbers, each handed to `each` as an `f64`.
+    /// An array of numbers, each handed to `each` as an `f64`. An array of short unsigned
+    /// integers separated by bare commas (COCO's keypoints and boxes) is read by a loop of
+    /// its own; any other array, or one that runs to the end of a stream's read, is read
+    /// again from its start as [`Cursor::f64_array_in_full`] reads it.
     pub(crate) fn f64_array(&mut self, mut each: impl FnMut(f64)) -> Option<()> {
+        let start = self.at;
+        let mut values = [0.0; SHORT_ARRAY];
+        if let Some((n, end)) = self.short_integers(&mut values) {
+            self.at = end;
+            values[..n].iter().for_each(|&x| each(x));
+            return Some(());
+        }
+        self.at = start;
+        self.f64_array_in_full(each)
+    }
+
+    /// [`Cursor::f64_array`] number by number, as [`Cursor::f64`] reads each.
+    fn f64_array_in_full(&mut self, mut each: impl FnMut(f64)) -> Option<()> {
         self.array(|c| c.f64().map(&mut each))
+    }
+
+    /// The array at the cursor, into `values`, when it is 1 to [`SHORT_ARRAY`] integers of
+    /// at most [`SHORT_DIGITS`] digits (no sign, no leading zero) with nothing but a comma
+    /// between them: how many, and where the array ends. The cursor is left past the `[`.
+    fn short_integers(&mut self, values: &mut [f64; SHORT_ARRAY]) -> Option<(usize, usize)> {
+        self.eat(b'[')?;
+        let b = self.bytes();
+        let mut i = self.at;
+        let mut n = 0;
+        loop {
+            let first = i;
+            let mut magnitude = 0u64;
+            while let Some(&d) = b.get(i) {
+                let digit = d.wrapping_sub(b'0');
+                if digit > 9 {
+                    break;
+                }
+                magnitude = magnitude.wrapping_mul(10).wrapping_add(u64::from(digit));
+                i += 1;
+            }
+            let digits = i - first;
+            if digits == 0 || digits > SHORT_DIGITS || (digits > 1 && b[first] == b'0') {
+                return None;
+            }
+            // Under 10^18: exact in i64, as `Cursor::f64` converts it.
+            *values.get_mut(n)? = magnitude as i64 as f64;
+            n += 1;
+            match b.get(i)? {
+                b',' => i += 1,
+                b']' => return Some((n, i + 1)),
+                _ => return None,
+            }
+        }
     }
 
     /// An array of exactly `N` numbers (serde's `[f64; N]`).
@@ -827,6 +880,57 @@ mod tests {
             let eight = fraction_digits_onto(&bytes, &mut i, magnitude);
             proptest::prop_assert_eq!(eight, (one, at - start));
             proptest::prop_assert_eq!(i, at);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// Arrays of numbers read alike by the short-integer loop and number by number:
+        /// the same numbers, the same end, the same refusal, whole or cut short in a
+        /// stream's read (where a number running to the end may go on).
+        #[test]
+        fn number_arrays_read_alike_either_way(
+            numbers in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => "(0|[1-9][0-9]{0,3})",
+                    1 => "-?(0|[0-9]{1,20})(\\.[0-9]{1,3})?([eE]-?[0-9])?",
+                    1 => proptest::strategy::Strategy::prop_map(
+                        proptest::sample::select(vec!["", "x", "null", "1.", "00"]),
+                        str::to_string,
+                    ),
+                ],
+                0..70,
+            ),
+            separators in proptest::collection::vec(
+                proptest::sample::select(vec![",", ",", ",", ", ", " ,", ""]), 70),
+            close in proptest::sample::select(vec!["]", "]", " ]", "", "],"]),
+            cut in proptest::num::usize::ANY,
+        ) {
+            let mut text = String::from("[");
+            for (k, n) in numbers.iter().enumerate() {
+                if k > 0 {
+                    text.push_str(separators[k]);
+                }
+                text.push_str(n);
+            }
+            text.push_str(close);
+            let read = |c: &mut Cursor<'_>, fast: bool| {
+                let mut out = Vec::new();
+                let done = if fast {
+                    c.f64_array(|x| out.push(x.to_bits()))
+                } else {
+                    c.f64_array_in_full(|x| out.push(x.to_bits()))
+                };
+                done.map(|()| (out, c.position()))
+            };
+            let whole = |fast| read(&mut Cursor::new(&text), fast);
+            proptest::prop_assert_eq!(whole(true), whole(false), "{}", text);
+            let cut = cut % (text.len() + 1);
+            let part = |fast| {
+                let rest = Rest { bytes: &text.as_bytes()[..cut], text: text.get(..cut) };
+                read(&mut Cursor::over_rest(rest), fast)
+            };
+            proptest::prop_assert_eq!(part(true), part(false), "{} cut at {}", text, cut);
         }
     }
 

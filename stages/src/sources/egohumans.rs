@@ -87,16 +87,25 @@ mod keypoint_bytes {
         keypoints: &Option<Vec<Keypoint>>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
-        let bytes = keypoints.as_ref().map(|points| {
-            let mut b = Vec::with_capacity(points.len() * POINT_BYTES);
-            for p in points {
-                b.extend_from_slice(&p.x.to_le_bytes());
-                b.extend_from_slice(&p.y.to_le_bytes());
-                b.push(p.visibility);
+        let Some(points) = keypoints else {
+            return s.serialize_none();
+        };
+        // COCO's 17 points are written through the stack, not a vector of their own.
+        let mut stack = [0u8; 17 * POINT_BYTES];
+        let mut heap = Vec::new();
+        let b: &mut [u8] = match stack.get_mut(..points.len() * POINT_BYTES) {
+            Some(b) => b,
+            None => {
+                heap.resize(points.len() * POINT_BYTES, 0);
+                &mut heap
             }
-            Bytes(b)
-        });
-        serde::Serialize::serialize(&bytes, s)
+        };
+        for (p, out) in points.iter().zip(b.chunks_exact_mut(POINT_BYTES)) {
+            out[..4].copy_from_slice(&p.x.to_le_bytes());
+            out[4..8].copy_from_slice(&p.y.to_le_bytes());
+            out[8] = p.visibility;
+        }
+        s.serialize_some(&Bytes(b))
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
@@ -107,11 +116,11 @@ mod keypoint_bytes {
     }
 
     /// Bytes serialized as bytes (a `Vec<u8>` would be a sequence of numbers).
-    struct Bytes(Vec<u8>);
+    struct Bytes<'a>(&'a [u8]);
 
-    impl serde::Serialize for Bytes {
+    impl serde::Serialize for Bytes<'_> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_bytes(&self.0)
+            s.serialize_bytes(self.0)
         }
     }
 
@@ -958,6 +967,7 @@ impl EgoHumansReader {
                 )
             })
             .collect();
+        data.frames.reserve(cameras.len() * n_frames);
         for (cam, kind, _) in &cameras {
             let images_rel = match kind {
                 CameraKind::Ego => PathBuf::from(native)
@@ -996,7 +1006,9 @@ impl EgoHumansReader {
             }
         }
         // Observations: the benchmark annotations of this sequence.
-        // Taken whole: their names and keypoints move into the observations.
+        // Taken whole: their names and keypoints move into the observations. Room for
+        // all of them first: growing the large records one push at a time copied them over.
+        data.observations.reserve(anns.len());
         for a in anns {
             let CocoAnn {
                 file,

@@ -496,6 +496,8 @@ impl EgoHumansReader {
                     continue;
                 }
             };
+            // An annotation's spill record, its buffer reused from one to the next.
+            let mut record = Vec::new();
             // An error out of the handler is the spill's (this machine's), not the file's.
             // Elements are read from where they start when the subset reader takes them whole
             // (sparing the stream its scan for their end), else as pieces.
@@ -532,11 +534,12 @@ impl EgoHumansReader {
                         images.insert(im.id, (im.file_name, im.width.zip(im.height)));
                     }
                     if let Some((parsed, id)) = annotation {
-                        let bytes = bincode::serialize(&parsed)
+                        record.clear();
+                        bincode::serialize_into(&mut record, &parsed)
                             .map_err(|e| spill_failure(&bench.spill, std::io::Error::other(e)))?;
                         let at = bench
                             .spill
-                            .append(&bytes)
+                            .append(&record)
                             .map_err(|e| spill_failure(&bench.spill, e))?;
                         pending.push((index, id, at));
                     }

@@ -362,6 +362,8 @@ impl<'a> Cursor<'a> {
         let mut n = 0;
         loop {
             let first = i;
+            // `digits_onto`'s loop, written out: calling it here (inlined, the same loop)
+            // took 2% more of EgoHumans' instructions and 3% more of its time, measured.
             let mut magnitude = 0u64;
             while let Some(&d) = b.get(i) {
                 let digit = d.wrapping_sub(b'0');

@@ -897,8 +897,7 @@ fn loopback_hostfile(dir: &Path) -> PathBuf {
 /// makes `edit`, and waits for them to publish it (the manifest's input signature changes).
 fn republished_after<W>(out: &Path, watchers: W, edit: impl FnOnce()) {
     let signature = || {
-        Manifest::read(out)
-            .ok()
+        settled_manifest(out)
             .map(|m| m.input_signature)
             .filter(|s| !s.is_empty())
     };
@@ -933,6 +932,22 @@ fn scratch_build(cfg: &Path, dir: &Path) -> BTreeMap<String, Vec<u8>> {
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     published_files(&scratch)
+}
+
+/// The manifest of `out` once its publication has settled: the manifest is the commit point
+/// and stale shards are removed after it, so a reader that stops a watcher as soon as the
+/// manifest appears can still see the previous epoch's shards.
+fn settled_manifest(out: &Path) -> Option<Manifest> {
+    let manifest = Manifest::read(out).ok()?;
+    let on_disk: std::collections::BTreeSet<String> = std::fs::read_dir(out.join("data"))
+        .ok()?
+        .flatten()
+        .map(|e| format!("data/{}", e.file_name().to_string_lossy()))
+        .filter(|rel| rel.ends_with(".parquet"))
+        .collect();
+    let listed: std::collections::BTreeSet<String> =
+        manifest.shards.iter().map(|s| s.path.clone()).collect();
+    (on_disk == listed).then_some(manifest)
 }
 
 struct StopOnDrop(std::process::Child);
@@ -976,7 +991,7 @@ fn watch_republishes_after_an_input_changes() {
 #[test]
 fn watch_publishes_a_removed_output_again() {
     let (dir, _, cfg, out, watcher) = watched_world(7);
-    let published = || Manifest::read(&out).is_ok();
+    let published = || settled_manifest(&out).is_some();
     let wait_for = |what: &str| {
         let start = std::time::Instant::now();
         while !published() {
@@ -1004,7 +1019,7 @@ fn watch_publishes_a_removed_output_again() {
 #[test]
 fn watch_rebuilds_with_an_edited_config() {
     let (dir, _, cfg, out, watcher) = watched_world(8);
-    let shards = || Manifest::read(&out).map_or(0, |m| m.shards.len());
+    let shards = || settled_manifest(&out).map_or(0, |m| m.shards.len());
     let wait_for_shards = |n: usize| {
         let start = std::time::Instant::now();
         while shards() != n {
@@ -1064,7 +1079,7 @@ fn watch_runs_no_epoch_for_a_refused_config_edit() {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     };
-    let shards = || Manifest::read(&out).map_or(0, |m| m.shards.len());
+    let shards = || settled_manifest(&out).map_or(0, |m| m.shards.len());
     let epochs = || {
         stdout
             .lock()
@@ -1288,7 +1303,7 @@ fn a_live_cluster_stops_with_an_error_when_a_process_dies() {
         let out = dir.path().join(format!("out-{dies}"));
         let mut processes = cluster_watchers(&cfg, &out, dir.path(), std::process::Stdio::piped);
         let start = std::time::Instant::now();
-        while Manifest::read(&out).is_err() {
+        while settled_manifest(&out).is_none() {
             assert!(
                 start.elapsed().as_secs() < 120,
                 "the cluster did not publish"

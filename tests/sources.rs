@@ -632,8 +632,17 @@ fn messytable_hands_over_known_scenes_unread_and_skips_unwanted_ones() {
         ids[0].trim_start_matches("messytable/")
     ));
     let bytes = std::fs::read(&image).expect("image");
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    let modified = std::fs::metadata(&image)
+        .and_then(|m| m.modified())
+        .expect("modification time");
     std::fs::write(&image, bytes).expect("rewrite");
+    // Set explicitly: a rewrite within the file system's timestamp granularity could keep
+    // the old time.
+    std::fs::File::options()
+        .write(true)
+        .open(&image)
+        .and_then(|f| f.set_modified(modified + std::time::Duration::from_secs(2)))
+        .expect("sets the modification time");
     let got = read_with(&Skip {
         known: &known,
         unwanted: "",

@@ -67,7 +67,10 @@ fn score(profile: &dyn Profile, seed: u64, scenes: usize, frames: usize) -> Scor
             if let Some(v) = f.visible_fraction {
                 vis.push((v - f64::from(t.visible_fraction)).abs());
             }
-            occluder_case(s, &g, i, t, &tobs, &sid, &cfg, &mut occ_ok, &mut occ_n);
+            if let Some(named) = occluder_case(s, &g, i, t, &tobs, &sid, &cfg) {
+                occ_n += 1;
+                occ_ok += usize::from(named);
+            }
         }
         contact_cases(s, &g, &states, &sid, &mut con_ok, &mut con_n);
     }
@@ -85,8 +88,7 @@ fn score(profile: &dyn Profile, seed: u64, scenes: usize, frames: usize) -> Scor
 
 /// For an observation hidden mostly by another instance (not by the frame), the truth occluder
 /// is the instance whose visible mask covers most of its whole-object mask; geometry's first
-/// occluder must name it.
-#[allow(clippy::too_many_arguments)]
+/// occluder must name it. `None` when the observation is no such case, else whether it does.
 fn occluder_case(
     s: &SceneData,
     g: &SceneGeometry,
@@ -95,15 +97,13 @@ fn occluder_case(
     tobs: &BTreeMap<(String, String, u32, String), TruthObservation>,
     sid: &str,
     cfg: &GeometryConfig,
-    ok: &mut usize,
-    n: &mut usize,
-) {
+) -> Option<bool> {
     let (Some(amodal), Some(modal)) = (&t.amodal, &t.modal) else {
-        return;
+        return None;
     };
     let hidden_by_others = t.amodal_area.saturating_sub(t.modal_area);
     if (hidden_by_others as f64) < 0.2 * t.amodal_area as f64 {
-        return;
+        return None;
     }
     let amodal: Rle = amodal.to_rle();
     let o = &s.observations[i];
@@ -130,7 +130,7 @@ fn occluder_case(
         }
     }
     if best.0 == 0 || modal.to_rle().area() == 0 {
-        return;
+        return None;
     }
     // Only an occluder the source observes in this view can be named (Ego-Exo4D's wearer
     // hides objects but is never annotated).
@@ -138,14 +138,10 @@ fn occluder_case(
         b.camera_id == o.camera_id && b.frame_index == o.frame_index && b.instance_id == best.1
     });
     if !observed {
-        return;
+        return None;
     }
-    *n += 1;
-    if let Some(&(j, _)) = g.occluders(s, i, cfg).first()
-        && s.observations[j].instance_id == best.1
-    {
-        *ok += 1;
-    }
+    let first = g.occluders(s, i, cfg).first().map(|&(j, _)| j);
+    Some(first.is_some_and(|j| s.observations[j].instance_id == best.1))
 }
 
 /// Pairs whose truth boxes touch (< 2 cm) or stand apart (> 10 cm), where geometry decides the

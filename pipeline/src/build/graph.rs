@@ -1070,6 +1070,15 @@ enum ShardItem {
     Published(ShardScene, Box<SceneOfShard>),
 }
 
+/// A shard this worker makes at an epoch: its id, the hash of its inputs, its scenes in
+/// order, and the published file's record of its scenes (empty when there is none).
+struct ShardToMake {
+    id: ShardId,
+    inputs: String,
+    items: Vec<ShardItem>,
+    published: Vec<SceneOfShard>,
+}
+
 /// A scene's kept cutoffs as integers to hash: (task, slot) and cutoff.
 fn cutoff_words(kept: &[KeptCutoff]) -> Vec<u64> {
     kept.iter()
@@ -1204,7 +1213,7 @@ fn write_owned_shards(
     // (decoded when the shard is made: one shard's rows at a time); the other scenes handed
     // over unread are read now, one pass per tree for all shards.
     let start = Instant::now();
-    let mut shard_items: Vec<(ShardId, String, Vec<ShardItem>, Vec<SceneOfShard>)> = Vec::new();
+    let mut shard_items: Vec<ShardToMake> = Vec::new();
     for (id, inputs, scenes) in to_make {
         let records = (job.previous.get(&id.file_name(job.shards)))
             .and_then(|prev| shard_scenes::load(&job.shard_scenes_dir, &prev.inputs))
@@ -1228,10 +1237,15 @@ fn write_owned_shards(
             })
             .collect();
         drop(published);
-        shard_items.push((id, inputs, items, records));
+        shard_items.push(ShardToMake {
+            id,
+            inputs,
+            items,
+            published: records,
+        });
     }
     let unread: Vec<SceneBlob> = (shard_items.iter())
-        .flat_map(|(_, _, items, _)| items)
+        .flat_map(|shard| &shard.items)
         .filter_map(|item| match item {
             ShardItem::Make((blob, _), _) => Some(blob.clone()),
             ShardItem::Published(..) => None,
@@ -1239,7 +1253,7 @@ fn write_owned_shards(
         .collect();
     report.reloaded_scenes += unread.iter().filter(|b| b.data.unread).count() as u64;
     let mut read = read_stubs(&job.stub_records, unread)?.into_iter();
-    for item in shard_items.iter_mut().flat_map(|(_, _, items, _)| items) {
+    for item in shard_items.iter_mut().flat_map(|shard| &mut shard.items) {
         if let ShardItem::Make((blob, _), _) = item
             && let Some(r) = read.next()
         {
@@ -1256,12 +1270,22 @@ fn write_owned_shards(
         parallel_columns: pool_to_itself,
         ..job.write.clone()
     };
-    for (id, inputs, mut items, records) in shard_items {
-        if items.iter().any(|i| matches!(i, ShardItem::Published(..))) {
-            remake_shard(job, id, inputs, items, records, masking, report, &write)?;
+    for shard in shard_items {
+        if shard
+            .items
+            .iter()
+            .any(|i| matches!(i, ShardItem::Published(..)))
+        {
+            remake_shard(job, shard, masking, report, &write)?;
             Counters::bump(&job.progress.shards_written, 1);
             continue;
         }
+        let ShardToMake {
+            id,
+            inputs,
+            mut items,
+            ..
+        } = shard;
         mask_items(masking, &mut items)?;
         let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &write)?;
         let mut second_pass = CorpusStats::default();
@@ -1359,17 +1383,19 @@ fn make_published_scenes(
 /// rebuild): the changed scenes' rows are made first, so the shard's row groups are known;
 /// a group that was a group of the published file, scene for scene, is copied from it as
 /// it is; the published rows of the other groups are decoded from it.
-#[allow(clippy::too_many_arguments)]
 fn remake_shard(
     job: &Job,
-    id: ShardId,
-    inputs: String,
-    mut items: Vec<ShardItem>,
-    records: Vec<SceneOfShard>,
+    shard: ShardToMake,
     masking: &mut Masking,
     report: &mut WorkerReport,
     write: &WriteOptions,
 ) -> anyhow::Result<()> {
+    let ShardToMake {
+        id,
+        inputs,
+        mut items,
+        published: records,
+    } = shard;
     let prev = job.previous.get(&id.file_name(job.shards));
     let group_rows = job.write.row_group_rows.max(1) as u64;
     let mut published = None;

@@ -5,7 +5,7 @@
 use criterion::{Criterion, Throughput};
 use crossview_stages::synth::driver::SynthOptions;
 use crossview_stages::synth::images::encode_jpeg;
-use crossview_stages::synth::render::{RenderOptions, render_view};
+use crossview_stages::synth::render::{FrameScene, RenderOptions, render_view};
 use crossview_stages::synth::{Profile, messytable::MessyTable, mmptrack::MmpTrack};
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -48,17 +48,14 @@ fn bench_profile(
                     noise_seed: f as u64,
                     keep_masks: true,
                 };
-                let mut v = render_view(
-                    &model,
-                    cam.pose(f),
-                    w.room.as_ref(),
-                    &w.background,
-                    &w.frames[f].parts,
-                    w.instances.len(),
-                    cam.wearer,
-                    w.light,
-                    &opts,
-                );
+                let scene = FrameScene {
+                    room: w.room.as_ref(),
+                    background: &w.background,
+                    parts: &w.frames[f].parts,
+                    instances: w.instances.len(),
+                    light: w.light,
+                };
+                let mut v = render_view(&model, cam.pose(f), cam.wearer, &scene, &opts);
                 let rgb = v.rgb.take().unwrap_or_default();
                 black_box(encode_jpeg(Path::new("bench.jpg"), &rgb, 640, 480).unwrap_or_default());
                 black_box(v);

@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::render::{InstanceRender, RenderOptions, ViewRender, render_view};
+use super::render::{FrameScene, InstanceRender, RenderOptions, ViewRender, render_view};
 use super::truth::TruthSink;
 use super::world::SceneWorld;
 use crate::error::{Error, Result};
@@ -252,17 +252,14 @@ fn render_scene(
                         .finish_u64(),
                     keep_masks: opts.images || profile.needs_masks(),
                 };
-                let mut view = render_view(
-                    &model,
-                    cam.pose(f),
-                    world.room.as_ref(),
-                    &world.background,
-                    &frame.parts,
-                    world.instances.len(),
-                    cam.wearer,
-                    world.light,
-                    &render_opts,
-                );
+                let scene = FrameScene {
+                    room: world.room.as_ref(),
+                    background: &world.background,
+                    parts: &frame.parts,
+                    instances: world.instances.len(),
+                    light: world.light,
+                };
+                let mut view = render_view(&model, cam.pose(f), cam.wearer, &scene, &render_opts);
                 if let (Some(sink), Some(rgb)) = (sink.as_mut(), view.rgb.take()) {
                     sink.put(f, &rgb)?;
                 }

@@ -276,19 +276,37 @@ const NO_PART: u32 = u32::MAX;
 /// Part-buffer codes `ROOM_BASE + face` for room faces.
 const ROOM_BASE: u32 = u32::MAX - 8;
 
-/// Renders one view of a posed world.
-#[allow(clippy::too_many_arguments)]
+/// The world as one frame shows it to every camera.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameScene<'a> {
+    /// The room around everything, if any.
+    pub room: Option<&'a Room>,
+    /// Parts that do not move.
+    pub background: &'a [WorldPart],
+    /// The frame's posed parts.
+    pub parts: &'a [WorldPart],
+    /// How many instances own parts (owners are 1-based).
+    pub instances: usize,
+    /// Direction the light travels, in world coordinates.
+    pub light: DVec3,
+}
+
+/// Renders one view of a posed world: `scene` seen by a camera of `model` at `pose`, worn
+/// by instance `wearer` if any (whose parts hidden to the wearer are left out).
 pub fn render_view(
     model: &CameraModel,
     pose: &WorldToCamera,
-    room: Option<&Room>,
-    background: &[WorldPart],
-    parts: &[WorldPart],
-    n_instances: usize,
     wearer: Option<u16>,
-    light_world: DVec3,
+    scene: &FrameScene<'_>,
     opts: &RenderOptions,
 ) -> ViewRender {
+    let FrameScene {
+        room,
+        background,
+        parts,
+        instances: n_instances,
+        light: _,
+    } = *scene;
     let rays = RayTable::for_model(model);
     let (w, h) = (rays.width as usize, rays.height as usize);
     let r_wc = pose.rotation.matrix();
@@ -490,9 +508,8 @@ pub fn render_view(
             &cam_parts,
             &pbuf,
             &zbuf,
-            room,
+            scene,
             pose,
-            light_world,
             opts.noise_seed,
         )
     });
@@ -585,17 +602,16 @@ const AMBIENT: f32 = 0.35;
 /// Colour where a ray hits nothing (open sky).
 const SKY: Rgb = [0.62, 0.72, 0.85];
 
-#[allow(clippy::too_many_arguments)]
 fn shade(
     rays: &RayTable,
     parts: &[CamPart<'_>],
     pbuf: &[u32],
     zbuf: &[f32],
-    room: Option<&Room>,
+    scene: &FrameScene<'_>,
     pose: &WorldToCamera,
-    light_world: DVec3,
     seed: u64,
 ) -> Vec<u8> {
+    let (room, light_world) = (scene.room, scene.light);
     let (w, h) = (rays.width as usize, rays.height as usize);
     let r_wc = pose.rotation.matrix();
     let r_cw = r_wc.transpose();
@@ -666,6 +682,17 @@ mod tests {
         (model, pose)
     }
 
+    /// `parts` of `instances` owners alone: no room, no background, light from above.
+    fn lone(parts: &[WorldPart], instances: usize) -> FrameScene<'_> {
+        FrameScene {
+            room: None,
+            background: &[],
+            parts,
+            instances,
+            light: -DVec3::Z,
+        }
+    }
+
     fn cube(owner: u16, at: DVec3, half: f64) -> WorldPart {
         WorldPart {
             shape: Shape::Cuboid {
@@ -691,7 +718,7 @@ mod tests {
             noise_seed: 1,
             keep_masks: true,
         };
-        let v = render_view(&model, &pose, None, &[], &parts, 2, None, -DVec3::Z, &opts);
+        let v = render_view(&model, &pose, None, &lone(&parts, 2), &opts);
         assert_eq!(v.instances.len(), 2);
         let far = &v.instances[0];
         let near = &v.instances[1];
@@ -725,7 +752,7 @@ mod tests {
             noise_seed: 0,
             keep_masks: false,
         };
-        let v = render_view(&model, &pose, None, &[], &parts, 1, None, -DVec3::Z, &opts);
+        let v = render_view(&model, &pose, None, &lone(&parts, 1), &opts);
         let r = &v.instances[0];
         assert!(r.amodal_area > 0 && r.amodal_area_unclipped > r.amodal_area);
         // The same camera with the image extended to the right sees the whole cube.
@@ -740,7 +767,7 @@ mod tests {
             SensorRotation::None,
         )
         .unwrap();
-        let vw = render_view(&wide, &pose, None, &[], &parts, 1, None, -DVec3::Z, &opts);
+        let vw = render_view(&wide, &pose, None, &lone(&parts, 1), &opts);
         let rw = &vw.instances[0];
         assert_eq!(rw.amodal_area, rw.amodal_area_unclipped);
         assert_eq!(r.amodal_area_unclipped, rw.amodal_area);

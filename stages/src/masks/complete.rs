@@ -277,8 +277,7 @@ impl MaskCompleter {
                         };
                         answer(
                             segmenter,
-                            cache,
-                            cache_keys,
+                            cache.map(|c| (c, &mut *cache_keys)),
                             got,
                             &job.prompts,
                             &mut counts,
@@ -513,12 +512,11 @@ fn fetch(
 
 /// The segmenter's answers for one frame's prompts, from the cache where it has them;
 /// `None` when the frame has no usable image (then an input error says why, unless the
-/// frame simply has none).
-#[allow(clippy::too_many_arguments)]
+/// frame simply has none). `cache` is the segmenter cache with the keys looked up in it so
+/// far, which this frame's key joins.
 fn answer(
     segmenter: &mut dyn Segmenter,
-    cache: Option<&MaskCache>,
-    cache_keys: &mut Vec<String>,
+    cache: Option<(&MaskCache, &mut Vec<String>)>,
     fetched: Fetched,
     prompts: &[Prompt],
     counts: &mut MaskCounts,
@@ -540,9 +538,10 @@ fn answer(
         mut out,
         image,
     } = ready;
-    if cache.is_some() {
-        cache_keys.push(frame_key.clone());
-    }
+    let cache = cache.map(|(cache, keys)| {
+        keys.push(frame_key.clone());
+        cache
+    });
     counts.cached += out.iter().filter(|p| p.is_some()).count() as u64;
     if let Some(image) = image {
         let (image, prepared) = match image {

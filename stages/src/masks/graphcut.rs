@@ -316,15 +316,13 @@ impl GraphCutSegmenter {
             .collect();
         if k > 1 {
             let models = (&fg, &bg);
-            self.refine(
-                image,
-                &inner,
-                (k, bw, bh),
-                &block_label,
-                models,
-                &mut full,
-                prompt,
-            )?;
+            let blocks = BlockLabels {
+                side: k,
+                width: bw,
+                height: bh,
+                labels: &block_label,
+            };
+            self.refine(image, &inner, &blocks, models, &mut full, prompt)?;
         }
         Ok(Prediction {
             mask: inner.encode(&full, w, h)?,
@@ -369,17 +367,16 @@ impl GraphCutSegmenter {
     /// Full-resolution cut along the boundary of a block labelling: the pixels of blocks
     /// on it (or beside it) are labelled again, with the block models refitted to the whole
     /// pixels around the boundary; the others keep their block's label.
-    #[allow(clippy::too_many_arguments)]
     fn refine(
         &mut self,
         image: &RgbImage,
         inner: &PixelWindow,
-        (k, bw, bh): (u32, usize, usize),
-        block_label: &[bool],
+        blocks: &BlockLabels<'_>,
         (coarse_fg, coarse_bg): (&ColourModel, &ColourModel),
         full: &mut [bool],
         prompt: &Prompt,
     ) -> Result<()> {
+        let (k, bw, bh, block_label) = (blocks.side, blocks.width, blocks.height, blocks.labels);
         let block = |bx: isize, by: isize| -> bool {
             // Outside the inner blocks is the (background) ring.
             bx >= 0
@@ -470,6 +467,15 @@ impl GraphCutSegmenter {
         }
         Ok(())
     }
+}
+
+/// A labelling of the inner window by blocks: `side` pixels square, `width` x `height` of
+/// them, labels row-major (true: the object).
+struct BlockLabels<'a> {
+    side: u32,
+    width: usize,
+    height: usize,
+    labels: &'a [bool],
 }
 
 /// GrabCut's outcome on one grid: the colour models, the data terms under them, the labels.

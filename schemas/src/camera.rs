@@ -75,6 +75,8 @@ impl CameraModel {
     /// A model for a `width x height` stored image; fails on non-positive sizes or focal
     /// lengths and on non-finite values. With [`SensorRotation::Cw90`], `fx, fy, cx, cy`
     /// and the lens describe the sensor image, which is `height x width`.
+    // The calibration's own numbers, in the order every source states them; grouping them
+    // into a struct would only rename them at each of the readers.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         width: u32,

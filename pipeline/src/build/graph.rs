@@ -1076,7 +1076,7 @@ struct ShardToMake {
     id: ShardId,
     inputs: String,
     items: Vec<ShardItem>,
-    published: Vec<SceneOfShard>,
+    records: Vec<SceneOfShard>,
 }
 
 /// A scene's kept cutoffs as integers to hash: (task, slot) and cutoff.
@@ -1241,7 +1241,7 @@ fn write_owned_shards(
             id,
             inputs,
             items,
-            published: records,
+            records,
         });
     }
     let unread: Vec<SceneBlob> = (shard_items.iter())
@@ -1394,7 +1394,7 @@ fn remake_shard(
         id,
         inputs,
         mut items,
-        published: records,
+        records,
     } = shard;
     let prev = job.previous.get(&id.file_name(job.shards));
     let group_rows = job.write.row_group_rows.max(1) as u64;

@@ -45,6 +45,7 @@ use super::eligible::EligibleStore;
 use super::epoch::{Epoch, EpochFeed};
 use super::frames::SceneFrames;
 use super::progress::Counters;
+use super::shard_board::ShardBoard;
 use super::shard_scenes::{self, PlannedScene, PublishedRows, SceneOfShard, copied_groups};
 use super::shards::{SceneRows, ShardId, ShardInfo, ShardWriter};
 use super::stubs::{StubRecords, read_stubs};
@@ -262,6 +263,8 @@ pub struct Job {
     pub progress: Arc<Counters>,
     /// This process's first-pass survivors, for its second passes.
     pub eligible: Arc<EligibleStore>,
+    /// The shards this process's workers make at an epoch, shared between them.
+    pub(super) shard_board: Arc<ShardBoard<ShardToMake>>,
 }
 
 /// A scene as the manifest lists it.
@@ -788,6 +791,9 @@ pub fn run_worker(
         {
             report.failure = Some(format!("{e:#}"));
         }
+        // A worker that failed before putting its shards up says it has none (the others
+        // wait for every worker of the process to put its shards up).
+        job.shard_board.put_up(index, epoch.number, Vec::new());
         masking.report_into(&mut report);
         drop(masking);
         for store in tree_stores {
@@ -1070,9 +1076,9 @@ enum ShardItem {
     Published(ShardScene, Box<SceneOfShard>),
 }
 
-/// A shard this worker makes at an epoch: its id, the hash of its inputs, its scenes in
+/// A shard a worker makes at an epoch: its id, the hash of its inputs, its scenes in
 /// order, and the published file's record of its scenes (empty when there is none).
-struct ShardToMake {
+pub(super) struct ShardToMake {
     id: ShardId,
     inputs: String,
     items: Vec<ShardItem>,
@@ -1110,16 +1116,18 @@ type MadeRows = anyhow::Result<(SceneRows, CorpusStats, Vec<String>)>;
 
 /// The second pass of a few scenes of a shard, on the thread pool (a published scene's rows
 /// are taken as they are): each scene's rows, and the seconds it took.
-fn made_rows(job: &Job, items: &[ShardItem]) -> (Vec<MadeRows>, f64) {
+fn made_rows(job: &Job, items: &[ShardItem], on_pool: bool) -> (Vec<MadeRows>, f64) {
     let start = Instant::now();
-    let made = items
-        .par_iter()
-        .map(|item| match item {
-            ShardItem::Published((blob, kept), _) | ShardItem::Make((blob, kept), _) => {
-                scene_rows(job, blob, kept)
-            }
-        })
-        .collect();
+    let rows = |item: &ShardItem| match item {
+        ShardItem::Published((blob, kept), _) | ShardItem::Make((blob, kept), _) => {
+            scene_rows(job, blob, kept)
+        }
+    };
+    let made = if on_pool {
+        items.par_iter().map(rows).collect()
+    } else {
+        items.iter().map(rows).collect()
+    };
     (made, start.elapsed().as_secs_f64())
 }
 
@@ -1261,16 +1269,30 @@ fn write_owned_shards(
         }
     }
     report.times.read_s += start.elapsed().as_secs_f64();
-    // A worker with fewer shards to make than there are workers (a rebuild) has the pool to
-    // itself: it encodes each batch's columns on the pool, and makes a shard's next scenes'
-    // rows while it writes these. With more (a cold build) every thread is busy anyway, and
-    // each cost it 3-8% in interleaved runs.
-    let pool_to_itself = shard_items.len() < peers;
+    // The process's workers make its shards together, each its own largest first: by the
+    // observations of the scenes to make, which the rows to make grow with.
+    shard_items.sort_by_cached_key(|shard| {
+        let observations: usize = (shard.items.iter())
+            .map(|item| match item {
+                ShardItem::Make((blob, _), _) => blob.data.observations.len(),
+                ShardItem::Published(..) => 0,
+            })
+            .sum();
+        std::cmp::Reverse(observations)
+    });
+    let board = &job.shard_board;
+    let shards = board.put_up(index, report.epoch, shard_items);
+    // With fewer shards to make than workers (a rebuild) a shard's maker has a spare
+    // core: it encodes each batch's columns on the pool, and makes a shard's next scenes'
+    // rows there while it writes these. With more (a cold build) every worker makes shards
+    // to the end, each on its own thread: handing rows to the pool left cores idle while
+    // a worker waited for its last scenes, and encoding there cost 3-8% in interleaved runs.
+    let pool_to_itself = shards < board.workers();
     let write = WriteOptions {
         parallel_columns: pool_to_itself,
         ..job.write.clone()
     };
-    for shard in shard_items {
+    while let Some(shard) = board.take(index, report.epoch) {
         if shard
             .items
             .iter()
@@ -1294,14 +1316,16 @@ fn write_owned_shards(
         // a shard is one worker's, and when few shards change (a rebuild) the other workers
         // have nothing to do.
         let mut chunks = items.chunks(PARALLEL_SCENES);
-        let mut made = chunks.next().map(|chunk| (chunk, made_rows(job, chunk)));
+        let mut made = chunks
+            .next()
+            .map(|chunk| (chunk, made_rows(job, chunk, pool_to_itself)));
         while let Some((chunk, (rows_of_scenes, made_s))) = made.take() {
             report.times.emit_s += made_s;
             let next = chunks.next();
             let (next_made, written) = std::thread::scope(|scope| {
                 let maker = next
                     .filter(|_| pool_to_itself)
-                    .map(|chunk| scope.spawn(move || made_rows(job, chunk)));
+                    .map(|chunk| scope.spawn(move || made_rows(job, chunk, true)));
                 let start = Instant::now();
                 let write = || -> anyhow::Result<()> {
                     for (m, item) in rows_of_scenes.into_iter().zip(chunk) {
@@ -1328,7 +1352,7 @@ fn write_owned_shards(
             made = match (next_made, next) {
                 (Some(Ok(m)), Some(chunk)) => Some((chunk, m)),
                 (Some(_), _) => anyhow::bail!("making the rows of shard {id:?} panicked"),
-                (None, next) => next.map(|chunk| (chunk, made_rows(job, chunk))),
+                (None, next) => next.map(|chunk| (chunk, made_rows(job, chunk, pool_to_itself))),
             };
         }
         let start = Instant::now();

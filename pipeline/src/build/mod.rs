@@ -10,6 +10,7 @@ mod graph;
 mod manifest;
 mod progress;
 mod rank_bytes;
+mod shard_board;
 mod shard_scenes;
 mod shards;
 mod signature;
@@ -518,6 +519,7 @@ impl Prepared {
             },
             progress,
             eligible: Arc::new(eligible::EligibleStore::default()),
+            shard_board: Arc::new(shard_board::ShardBoard::new(threads)),
         };
         let prepared = Prepared {
             settings,

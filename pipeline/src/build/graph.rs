@@ -510,10 +510,16 @@ pub fn run_worker(
                                 cache::entry_key(scene_id, fingerprint, &cache_settings)
                             })
                             .collect();
-                        let entries: Vec<Option<FirstPass>> = keys
-                            .par_iter()
-                            .map(|k| cache::load(&cache_dir, k))
-                            .collect();
+                        // Not when none is there (a cold build): the pool may be busy
+                        // parsing a large tree, and this worker would wait its turn for nothing.
+                        let entries: Vec<Option<FirstPass>> =
+                            if keys.iter().any(|k| cache::exists(&cache_dir, k)) {
+                                (keys.par_iter())
+                                    .map(|k| cache::load(&cache_dir, k))
+                                    .collect()
+                            } else {
+                                keys.iter().map(|_| None).collect()
+                            };
                         times_masks.borrow_mut().masks_s += start.elapsed().as_secs_f64();
                         let mut session = output.session(&cap);
                         for ((((h, blob), t, r), key), loaded) in
@@ -609,7 +615,7 @@ pub fn run_worker(
                         let mut encoded = Vec::new();
                         let (tally, st) =
                             count_scene_keeping(&blob.data, &cfg, &mut |c| c.encode(&mut encoded));
-                        eligible_store.put(t, scene_id, fingerprint, &encoded);
+                        eligible_store.put(index, t, scene_id, fingerprint, &encoded);
                         let source = blob
                             .data
                             .scene

@@ -518,7 +518,7 @@ impl Prepared {
                 parallel_columns: false,
             },
             progress,
-            eligible: Arc::new(eligible::EligibleStore::default()),
+            eligible: Arc::new(eligible::EligibleStore::new(threads)),
             shard_board: Arc::new(shard_board::ShardBoard::new(threads)),
         };
         let prepared = Prepared {

@@ -317,7 +317,7 @@ pub struct WorkerReport {
     pub worker: usize,
     /// Why the worker could not finish, if it could not.
     pub failure: Option<String>,
-    /// The shards this worker owns, staged or kept.
+    /// The shards this worker kept (its own) or staged (its own or others' it took).
     pub shards: Vec<ShardInfo>,
     /// First-pass cache entries this worker used.
     pub cache_keys: Vec<String>,
@@ -1120,8 +1120,8 @@ const PARALLEL_SCENES: usize = 8;
 /// A scene's rows, second-pass counts and the frames that could not be stored.
 type MadeRows = anyhow::Result<(SceneRows, CorpusStats, Vec<String>)>;
 
-/// The second pass of a few scenes of a shard, on the thread pool (a published scene's rows
-/// are taken as they are): each scene's rows, and the seconds it took.
+/// The second pass of a few scenes of a shard, on the thread pool or else on this thread (a
+/// published scene's rows are taken as they are): each scene's rows, and the seconds it took.
 fn made_rows(job: &Job, items: &[ShardItem], on_pool: bool) -> (Vec<MadeRows>, f64) {
     let start = Instant::now();
     let rows = |item: &ShardItem| match item {
@@ -1168,10 +1168,11 @@ fn scene_rows(job: &Job, blob: &SceneBlob, kept: &[KeptCutoff]) -> MadeRows {
     Ok((rows, st, frames.into_problems()))
 }
 
-/// The second pass and the sink of the shards this worker owns, one at a time: a shard made
-/// from the same scenes and kept cutoffs as the published one keeps its file; any other has
-/// its scenes' samples materialised (frames stored), put in canonical order (scene, sample
-/// id) and written to the staging folder.
+/// The second pass and the sink of the shards this worker owns: a shard made from the same
+/// scenes and kept cutoffs as the published one keeps its file; the others are put up on the
+/// process's [`ShardBoard`] and made one at a time by whichever worker takes them, each
+/// scene's samples materialised (frames stored), put in canonical order (scene, sample id)
+/// and written to the staging folder.
 fn write_owned_shards(
     job: &Job,
     index: usize,

@@ -621,6 +621,8 @@ impl Prepared {
         }
         errors.sort();
         errors.dedup();
+        // Whichever worker made a shard, the examples shown are the same.
+        frame_problems.sort();
         scenes.sort();
         // Train then bench, each in bucket order, whichever worker wrote them.
         shards.sort_by(|a, b| {

@@ -1113,8 +1113,8 @@ fn scene_inputs(settings: &str, scene_id: &str, fingerprint: &str, kept: &[KeptC
         .finish_hex(16)
 }
 
-/// Scenes of a shard whose rows are made at once on the thread pool (their rows are held
-/// until written: a few thousand).
+/// Scenes of a shard whose rows are made at once, on the thread pool when the maker has it
+/// to itself (their rows are held until written: a few thousand).
 const PARALLEL_SCENES: usize = 8;
 
 /// A scene's rows, second-pass counts and the frames that could not be stored.
@@ -1319,9 +1319,9 @@ fn write_owned_shards(
         let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &write)?;
         let mut second_pass = CorpusStats::default();
         let mut records: Vec<SceneOfShard> = Vec::with_capacity(items.len());
-        // The scenes' rows are made on the thread pool a few at a time and written in order:
-        // a shard is one worker's, and when few shards change (a rebuild) the other workers
-        // have nothing to do.
+        // The scenes' rows are made a few at a time and written in order; with the pool to
+        // itself (few shards to make, a rebuild), the maker makes the next few there while it
+        // writes these.
         let mut chunks = items.chunks(PARALLEL_SCENES);
         let mut made = chunks
             .next()

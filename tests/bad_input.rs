@@ -397,3 +397,72 @@ fn egohumans_truncated_benchmark_file_drops_only_that_file() {
             .all(|o| !o.camera_id.starts_with("aria"))
     );
 }
+
+#[test]
+fn egohumans_bad_calibration_files_cost_only_their_frames() {
+    let dir = egohumans_tree();
+    let (clean, _) = load_lenient(dir.path());
+    let posed = |s: &[SceneData]| -> Vec<(String, u32)> {
+        s.iter()
+            .flat_map(|x| &x.frames)
+            .filter(|f| f.world_to_camera.is_some())
+            .map(|f| (f.camera_id.clone(), f.frame_index))
+            .collect()
+    };
+    let before = posed(&clean);
+    // One sequence's aria01 calibration folder (files `<t>.txt`, t 1-based).
+    let seq = std::fs::read_dir(dir.path())
+        .expect("root")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "benchmark") && p.is_dir())
+        .flat_map(|big| std::fs::read_dir(big).expect("big sequence").flatten())
+        .map(|e| e.path())
+        .min()
+        .expect("a sequence");
+    let calib = seq.join("ego/aria01/calib");
+    assert!(calib.join("00003.txt").is_file(), "{}", calib.display());
+    // Cut to five lines; a NaN extrinsic; a name that is no time stamp; a folder by a file's name.
+    edit(&calib.join("00001.txt"), |t| {
+        t.lines().take(5).collect::<Vec<_>>().join("\n")
+    });
+    edit(&calib.join("00002.txt"), |t| {
+        let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+        lines[3] = lines[3].replacen(char::is_numeric, "NaN", 1);
+        lines.join("\n")
+    });
+    std::fs::write(calib.join("notes.txt"), "a note").expect("writable");
+    std::fs::remove_file(calib.join("00003.txt")).expect("removable");
+    std::fs::create_dir(calib.join("00003.txt")).expect("a folder");
+
+    let (scenes, tree) = load_lenient(dir.path());
+    let mut errors = all_errors(&scenes, &tree);
+    errors.sort_by(|a, b| a.file.cmp(&b.file));
+    let found: Vec<(ErrorClass, String, &str)> = errors
+        .iter()
+        .map(|e| {
+            let name = Path::new(&e.file).file_name().expect("a file name");
+            (
+                e.class,
+                name.to_string_lossy().into_owned(),
+                e.location.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (ErrorClass::Malformed, "00001.txt".into(), ""),
+            (ErrorClass::InvalidValue, "00002.txt".into(), "lines 3-4"),
+            (ErrorClass::MissingFile, "00003.txt".into(), ""),
+            (ErrorClass::Malformed, "notes.txt".into(), ""),
+        ],
+        "{errors:#?}"
+    );
+    assert!(errors.iter().all(|e| e.file.contains("ego/aria01/calib/")));
+    // Those three frames of aria01 lost their pose; every other frame kept its own.
+    let after = posed(&scenes);
+    assert_eq!(after.len(), before.len() - 3);
+    assert!(after.iter().all(|f| before.contains(f)));
+    assert_eq!(scenes.len(), clean.len());
+}

@@ -8,6 +8,8 @@
 //! reads back only its own (memory holds the index, not the files).
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crossview_schemas::glam::{DMat3, DMat4, DVec3};
@@ -840,11 +842,10 @@ impl EgoHumansReader {
                 .unwrap_or_default();
             let calib_dir = OpenDir::new(&aria_dir.join("calib"));
             let calib_rel = rel(calib_dir.path());
-            let calib_files: Vec<PathBuf> = sorted_entries(calib_dir.path())
-                .into_iter()
-                .filter(|f| f.extension().is_some_and(|e| e == "txt"))
+            let calib_names: Vec<OsString> = (calib_dir.sorted_names().into_iter())
+                .filter(|n| Path::new(n).extension().is_some_and(|e| e == "txt"))
                 .collect();
-            n_frames = n_frames.max(calib_files.len());
+            n_frames = n_frames.max(calib_names.len());
             let to_anchor = match (transforms.get(&aria), anchor) {
                 (Some(c), Some(a)) => Some(c.inverse() * a),
                 _ => {
@@ -861,8 +862,9 @@ impl EgoHumansReader {
             };
             let mut model = None;
             let mut poses = BTreeMap::new();
-            for f in &calib_files {
-                let Some(t) = f
+            for name in &calib_names {
+                let f = &calib_dir.path().join(name);
+                let Some(t) = Path::new(name)
                     .file_stem()
                     .and_then(|s| s.to_str())
                     .and_then(|s| s.parse::<u32>().ok())
@@ -877,7 +879,7 @@ impl EgoHumansReader {
                     continue;
                 };
                 // One file of thousands: read by name in its held folder.
-                let text = match f.file_name().and_then(|n| n.to_str()) {
+                let text = match name.to_str() {
                     Some(name) => calib_dir.read_to_string(name).ok().inspect(|text| {
                         note(calib_rel.join(name), text, &mut fp, &mut data);
                     }),
@@ -887,8 +889,10 @@ impl EgoHumansReader {
                     p.push(f, "", ErrorClass::MissingFile, "unreadable");
                     continue;
                 };
-                let lines: Vec<&str> = text.lines().collect();
-                if lines.len() < 7 || lines[1].trim() != aria {
+                // Lines 2-4 are read; seven must be there.
+                let mut rest = text.lines();
+                let lines: [&str; 4] = std::array::from_fn(|_| rest.next().unwrap_or_default());
+                if rest.nth(2).is_none() || lines[1].trim() != aria {
                     p.push(
                         f,
                         "",
@@ -971,20 +975,20 @@ impl EgoHumansReader {
             })
             .collect();
         data.frames.reserve(cameras.len() * n_frames);
+        // A frame's image path, made in one buffer: folder, then the frame's file name.
+        let mut image_rel = String::new();
         for (cam, kind, _) in &cameras {
             let images_rel = match kind {
-                CameraKind::Ego => PathBuf::from(native)
-                    .join("ego")
-                    .join(cam)
-                    .join("images/rgb"),
-                CameraKind::Exo => PathBuf::from(native).join("exo").join(cam).join("images"),
+                CameraKind::Ego => format!("{native}/ego/{cam}/images/rgb"),
+                CameraKind::Exo => format!("{native}/exo/{cam}/images"),
             };
             let images = DirStamps::of(&self.root.join(&images_rel));
             for f in 0..n_frames as u32 {
-                let name = format!("{:05}.jpg", f + 1);
-                let image_rel = images_rel.join(&name);
-                let stamp = images.get(&name);
-                fp = stamp_into(fp, &image_rel, stamp);
+                image_rel.clear();
+                let _ = write!(image_rel, "{images_rel}/{:05}.jpg", f + 1);
+                let name = &image_rel[images_rel.len() + 1..];
+                let stamp = images.get(name);
+                fp = stamp_into(fp, Path::new(&image_rel), stamp);
                 if stamp.is_none() && self.opts.require_images {
                     p.push(
                         &self.root.join(&image_rel),
@@ -1000,7 +1004,7 @@ impl EgoHumansReader {
                     frame_index: f,
                     timestamp_s: f64::from(f) / ASSUMED_FPS,
                     image: if stamp.is_some() {
-                        ImageRef::File(image_rel.to_string_lossy().into_owned())
+                        ImageRef::File(image_rel.clone())
                     } else {
                         ImageRef::None
                     },

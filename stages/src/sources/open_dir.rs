@@ -1,8 +1,10 @@
 //! [`OpenDir`]: a directory held open whose files are read by name, for folders of thousands
 //! of small files (MMPTrack label files, EgoHumans calibration files).
 
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -34,18 +36,43 @@ impl OpenDir {
         &self.dir
     }
 
+    /// The directory's descriptor, opened on first use.
+    fn handle(&self) -> Option<&OwnedFd> {
+        self.handle
+            .get_or_init(|| {
+                rustix::fs::open(
+                    &self.dir,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .ok()
+            })
+            .as_ref()
+    }
+
+    /// The names of the directory's entries but `.` and `..`, sorted by their bytes (the order
+    /// [`super::files::sorted_entries`] gives their paths); none when it cannot be listed.
+    /// Listed through the held descriptor: no walk of the path, no path per entry.
+    pub fn sorted_names(&self) -> Vec<OsString> {
+        let Some(dir) = self.handle() else {
+            return Vec::new();
+        };
+        let Ok(entries) = rustix::fs::Dir::read_from(dir) else {
+            return Vec::new();
+        };
+        let mut names: Vec<OsString> = entries
+            .flatten()
+            .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
+            .filter(|n| n != "." && n != "..")
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
     /// The bytes of the file `name` in the directory; errors are those of opening or reading
     /// `dir/name`.
     pub fn read(&self, name: &str) -> std::io::Result<Vec<u8>> {
-        let handle = self.handle.get_or_init(|| {
-            rustix::fs::open(
-                &self.dir,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .ok()
-        });
-        let Some(dir) = handle else {
+        let Some(dir) = self.handle() else {
             return std::fs::read(self.dir.join(name));
         };
         let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
@@ -92,9 +119,16 @@ mod tests {
         }
         let want = std::fs::read_to_string(dir.path().join("bad.txt")).unwrap_err();
         assert_eq!(d.read_to_string("bad.txt").unwrap_err().kind(), want.kind());
+        // Listed by name, in the order of the sorted listing of paths.
+        let names: Vec<OsString> = (super::super::files::sorted_entries(dir.path()).iter())
+            .filter_map(|p| p.file_name().map(OsStr::to_os_string))
+            .collect();
+        assert_eq!(d.sorted_names(), names);
+        assert_eq!(names.len(), 4);
         // A directory that is not there: every read fails as reading its path does.
         let gone = OpenDir::new(&dir.path().join("gone"));
         let want = std::fs::read(dir.path().join("gone/x")).unwrap_err();
         assert_eq!(err(gone.read("x").unwrap_err()), err(want));
+        assert!(gone.sorted_names().is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! The first-pass cache: a scene's ranked candidates, first-pass counts and what its mask
-//! completion did, stored under `OUT/.cache/first-pass/` by a key of the scene's input
+//! completion did, packed under `OUT/.cache/first-pass/` by a key of the scene's input
 //! fingerprint, the settings and the program, so a rebuild masks and ranks only the scenes
-//! that changed.
+//! that changed; and the checksummed payload files the other build caches are made of.
 //!
 //! Entries are a cache, not output: written without fsync, each with a checksum, and an
 //! entry that is missing, torn or corrupt is recomputed.
@@ -16,6 +16,7 @@ use crossview_stages::masks::MaskStats;
 use serde::{Deserialize, Serialize};
 
 use super::graph::SceneTaskRanks;
+use super::pack::PackStore;
 
 /// What mask completion did for one scene, replayed into the report when a rebuild takes
 /// the scene from the cache (its masks are then completed again only if a shard that holds
@@ -79,19 +80,14 @@ pub fn entry_key(scene_id: &str, fingerprint: &str, settings: &str) -> String {
 }
 
 /// Reads an entry; `None` when absent or damaged.
-pub fn load(dir: &Path, key: &str) -> Option<FirstPass> {
-    bincode::deserialize(&load_payload(dir, key)?).ok()
-}
-
-/// Whether an entry is there (damage is found only when it is loaded).
-pub fn exists(dir: &Path, key: &str) -> bool {
-    dir.join(key).is_file()
+pub fn load(store: &PackStore, key: &str) -> Option<FirstPass> {
+    bincode::deserialize(&store.load(key)?).ok()
 }
 
 /// Writes an entry.
-pub fn store(dir: &Path, key: &str, entry: &FirstPass) -> std::io::Result<()> {
+pub fn store(store: &PackStore, key: &str, entry: &FirstPass) -> std::io::Result<()> {
     let payload = bincode::serialize(entry).map_err(std::io::Error::other)?;
-    store_payload(dir, key, &payload)
+    store.store(key, &payload)
 }
 
 /// The payload of a cache file whose checksum holds; `None` when absent or damaged.
@@ -159,17 +155,24 @@ mod tests {
         };
         let key = entry_key("s", "f", "x");
         assert_ne!(key, entry_key("s", "g", "x"));
-        store(dir.path(), &key, &entry).unwrap();
-        assert_eq!(load(dir.path(), &key), Some(entry));
-        // A flipped byte or a cut file is a miss, not garbage.
+        let packs = PackStore::open(&dir.path().join("first-pass"));
+        std::fs::create_dir_all(packs.dir()).unwrap();
+        store(&packs, &key, &entry).unwrap();
+        assert_eq!(load(&packs, &key), Some(entry.clone()));
+        assert_eq!(load(&packs, &entry_key("s", "g", "x")), None);
+        // A payload file: a flipped byte or a cut file is a miss, not garbage.
+        let payload = bincode::serialize(&entry).unwrap();
+        store_payload(dir.path(), &key, &payload).unwrap();
+        assert_eq!(load_payload(dir.path(), &key), Some(payload));
         let path = dir.path().join(&key);
         let mut bytes = std::fs::read(&path).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(load(dir.path(), &key), None);
+        assert_eq!(load_payload(dir.path(), &key), None);
         std::fs::write(&path, &bytes[..5]).unwrap();
-        assert_eq!(load(dir.path(), &key), None);
+        assert_eq!(load_payload(dir.path(), &key), None);
+        std::fs::remove_dir_all(packs.dir()).unwrap();
         prune(dir.path(), &Default::default());
         assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
     }

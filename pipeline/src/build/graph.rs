@@ -44,6 +44,7 @@ use super::cache::{self, FirstPass, SceneMasks};
 use super::eligible::EligibleStore;
 use super::epoch::{Epoch, EpochFeed};
 use super::frames::SceneFrames;
+use super::pack::PackStore;
 use super::progress::Counters;
 use super::shard_board::ShardBoard;
 use super::shard_scenes::{self, PlannedScene, PublishedRows, SceneOfShard, copied_groups};
@@ -238,8 +239,8 @@ pub struct Job {
     pub mask_cache_dir: PathBuf,
     /// The output folder.
     pub out_dir: PathBuf,
-    /// The first-pass cache folder (created).
-    pub cache_dir: PathBuf,
+    /// The first-pass cache (its folder created).
+    pub first_pass: Arc<PackStore>,
     /// The read cache folder (created).
     pub trees_dir: PathBuf,
     /// Where scenes' records are stored, and found again for stubs.
@@ -488,7 +489,7 @@ pub fn run_worker(
         let masking1 = masking.clone();
         let times_masks = times.clone();
         let progress_masks = job.progress.clone();
-        let cache_dir = job.cache_dir.clone();
+        let first_pass = job.first_pass.clone();
         let cache_settings = job.cache_settings.clone();
         let stub_records = job.stub_records.clone();
         // Per key a list: one epoch may move a scene between trees or workers, retracting
@@ -513,9 +514,9 @@ pub fn run_worker(
                         // Not when none is there (a cold build): the pool may be busy
                         // parsing a large tree, and this worker would wait its turn for nothing.
                         let entries: Vec<Option<FirstPass>> =
-                            if keys.iter().any(|k| cache::exists(&cache_dir, k)) {
+                            if keys.iter().any(|k| first_pass.contains(k)) {
                                 (keys.par_iter())
-                                    .map(|k| cache::load(&cache_dir, k))
+                                    .map(|k| cache::load(&first_pass, k))
                                     .collect()
                             } else {
                                 keys.iter().map(|_| None).collect()
@@ -586,7 +587,7 @@ pub fn run_worker(
         let times1 = times.clone();
         let progress1 = job.progress.clone();
         let ranked1 = ranked.clone();
-        let cache_dir = job.cache_dir.clone();
+        let first_pass = job.first_pass.clone();
         let cache_settings = job.cache_settings.clone();
         let eligible_store = job.eligible.clone();
         // Already spread by scene hash, and on the worker that masked the scene.
@@ -633,7 +634,7 @@ pub fn run_worker(
                         // none the second time). A cache that cannot be written only costs
                         // time on the next build.
                         if pending.is_some() {
-                            let _ = cache::store(&cache_dir, &key, &entry);
+                            let _ = cache::store(&first_pass, &key, &entry);
                         }
                         entry
                     }
@@ -940,7 +941,7 @@ fn feed_trees(
             errors: Vec::new(),
         };
         let previous = tree_cache::load(&job.trees_dir, &tree_key);
-        let known = KnownScenes::new(previous.as_ref(), &job.cache_dir, &job.cache_settings);
+        let known = KnownScenes::new(previous.as_ref(), &job.first_pass, &job.cache_settings);
         let root_arc = Arc::new(root.clone());
         let mut batch = 0usize;
         let mut stepping = 0.0;
@@ -955,7 +956,7 @@ fn feed_trees(
             if !scene.unread {
                 let key = cache::entry_key(&meta.scene_id, &scene.fingerprint, &job.cache_settings);
                 // A record that cannot be stored only costs reading its tree again later.
-                let _ = tree_cache::store_records(&job.stub_records.scenes_dir, &key, &scene);
+                let _ = tree_cache::store_records(&job.stub_records.scenes, &key, &scene);
             }
             let key = (meta.scene_id.clone(), scene.fingerprint.clone());
             let h = scene_hash(&meta.scene_id);

@@ -8,6 +8,7 @@ mod epoch;
 mod frames;
 mod graph;
 mod manifest;
+mod pack;
 mod progress;
 mod rank_bytes;
 mod shard_board;
@@ -488,14 +489,14 @@ impl Prepared {
             workers: threads as u64,
             ..progress::Counters::default()
         });
-        let cache_dir = cache::cache_dir(out);
+        let first_pass = Arc::new(pack::PackStore::open(&cache::cache_dir(out)));
         let trees_dir = tree_cache::trees_dir(out);
-        let scenes_dir = tree_cache::scenes_dir(out);
+        let scenes = Arc::new(pack::PackStore::open(&tree_cache::scenes_dir(out)));
         let shard_scenes_dir = shard_scenes::dir(out);
         let job = graph::Job {
             stub_records: stubs::StubRecords {
                 options: cfg.source_options(),
-                scenes_dir,
+                scenes,
                 settings: settings.clone(),
             },
             trees_dir,
@@ -503,7 +504,7 @@ impl Prepared {
             options: cfg.source_options(),
             mask_cache_dir: out.join(".cache").join("masks"),
             out_dir: out.clone(),
-            cache_dir,
+            first_pass,
             cache_settings: settings.clone(),
             previous: Arc::default(),
             frames_dir,
@@ -535,14 +536,15 @@ impl Prepared {
     /// live build whose output folder was removed publishes it whole again.
     fn stage(&self) -> anyhow::Result<()> {
         let job = &self.job;
+        let (data, staged_data) = (job.out_dir.join("data"), self.staging.join("data"));
         let dirs = [
-            Some(&job.out_dir.join("data")),
-            Some(&self.staging.join("data")),
-            job.frames_dir.as_ref(),
-            Some(&job.cache_dir),
-            Some(&job.trees_dir),
-            Some(&job.stub_records.scenes_dir),
-            Some(&job.shard_scenes_dir),
+            Some(data.as_path()),
+            Some(staged_data.as_path()),
+            job.frames_dir.as_deref(),
+            Some(job.first_pass.dir()),
+            Some(job.trees_dir.as_path()),
+            Some(job.stub_records.scenes.dir()),
+            Some(job.shard_scenes_dir.as_path()),
         ];
         for dir in dirs.into_iter().flatten() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -707,9 +709,9 @@ impl Prepared {
         remove_stale_shards(out, &manifest)?;
         remove_unshown_frames(out, &shown)?;
         remove_leftover_temporaries(out)?;
-        cache::prune(&self.job.cache_dir, &cache_used);
+        self.job.first_pass.prune(&cache_used);
         cache::prune(&self.job.trees_dir, &tree_keys);
-        cache::prune(&self.job.stub_records.scenes_dir, &cache_used);
+        self.job.stub_records.scenes.prune(&cache_used);
         let shard_inputs = manifest.shards.iter().map(|s| s.inputs.clone()).collect();
         cache::prune(&self.job.shard_scenes_dir, &shard_inputs);
         if self.job.mask_cache_dir.is_dir() {

@@ -12,6 +12,7 @@ use crossview_stages::sources::{self, OnlyScenes, SceneData, SourceOptions};
 
 use super::cache;
 use super::graph::SceneBlob;
+use super::pack::PackStore;
 use super::tree_cache;
 
 /// Where stubs' records are found: the scene records cache (entries named by `settings`,
@@ -20,8 +21,8 @@ use super::tree_cache;
 pub struct StubRecords {
     /// Reading options.
     pub options: SourceOptions,
-    /// The scene records cache folder.
-    pub scenes_dir: PathBuf,
+    /// The scene records cache.
+    pub scenes: Arc<PackStore>,
     /// What besides a scene keys its cache entries.
     pub settings: String,
 }
@@ -37,7 +38,7 @@ pub fn read_stubs(records: &StubRecords, blobs: Vec<SceneBlob>) -> anyhow::Resul
                 return b;
             }
             let key = cache::entry_key(b.data.scene_id(), &b.data.fingerprint, &records.settings);
-            match tree_cache::load_records(&records.scenes_dir, &key, &b.data) {
+            match tree_cache::load_records(&records.scenes, &key, &b.data) {
                 Some(data) => SceneBlob {
                     data: Arc::new(data),
                     root: b.root,

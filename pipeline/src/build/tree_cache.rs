@@ -1,7 +1,8 @@
 //! The read cache: per native tree, the stub of every scene it held at the last build (scene,
 //! fingerprint, files, cameras, errors) and its tree-level problems, under `OUT/.cache/trees/`,
 //! so a rebuild reads an unchanged tree not at all and a changed one only where it changed;
-//! and per scene its records (`OUT/.cache/scenes/`), for when a shard holding a stub is made.
+//! and per scene its records (packed in `OUT/.cache/scenes/`), for when a shard holding a
+//! stub is made.
 //!
 //! A stub stands in for its scene only while the scene's first pass is cached too: the graph
 //! then needs its records only when a shard holding it is rewritten, and reads them then.
@@ -17,6 +18,7 @@ use crossview_stages::sources::{SceneData, SceneSkip};
 use serde::{Deserialize, Serialize};
 
 use super::cache;
+use super::pack::PackStore;
 
 /// What a tree held at the last build that read it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -182,7 +184,7 @@ struct SceneRecordsIn {
 
 /// Stores a scene's records under its first-pass key. One that cannot be stored only costs
 /// reading the scene's tree when a shard holding it is made.
-pub fn store_records(dir: &Path, key: &str, scene: &SceneData) -> std::io::Result<()> {
+pub fn store_records(store: &PackStore, key: &str, scene: &SceneData) -> std::io::Result<()> {
     let payload = bincode::serialize(&SceneRecordsOut {
         cameras: StoredCamera::all(&scene.cameras),
         frames: &scene.frames,
@@ -190,12 +192,12 @@ pub fn store_records(dir: &Path, key: &str, scene: &SceneData) -> std::io::Resul
         absences: &scene.absences,
     })
     .map_err(std::io::Error::other)?;
-    cache::store_payload(dir, key, &payload)
+    store.store(key, &payload)
 }
 
 /// The scene of a stub with its stored records; `None` when absent or damaged.
-pub fn load_records(dir: &Path, key: &str, stub: &SceneData) -> Option<SceneData> {
-    let stored: SceneRecordsIn = bincode::deserialize(&cache::load_payload(dir, key)?).ok()?;
+pub fn load_records(store: &PackStore, key: &str, stub: &SceneData) -> Option<SceneData> {
+    let stored: SceneRecordsIn = bincode::deserialize(&store.load(key)?).ok()?;
     Some(SceneData {
         scene: stub.scene.clone(),
         fingerprint: stub.fingerprint.clone(),
@@ -213,19 +215,19 @@ pub fn load_records(dir: &Path, key: &str, stub: &SceneData) -> Option<SceneData
 /// over in place of reading them when their fingerprint is unchanged.
 pub struct KnownScenes<'a> {
     stubs: HashMap<&'a str, &'a SceneData>,
-    first_pass_dir: &'a Path,
+    first_pass: &'a PackStore,
     settings: &'a str,
 }
 
 impl<'a> KnownScenes<'a> {
     /// The stubs of `entry` (none without one).
-    pub fn new(entry: Option<&'a TreeEntry>, first_pass_dir: &'a Path, settings: &'a str) -> Self {
+    pub fn new(entry: Option<&'a TreeEntry>, first_pass: &'a PackStore, settings: &'a str) -> Self {
         let stubs = entry
             .map(|e| e.scenes.iter().map(|s| (s.scene_id(), s)).collect())
             .unwrap_or_default();
         KnownScenes {
             stubs,
-            first_pass_dir,
+            first_pass,
             settings,
         }
     }
@@ -239,10 +241,7 @@ impl<'a> KnownScenes<'a> {
     }
 
     fn first_pass_cached(&self, scene_id: &str, fingerprint: &str) -> bool {
-        cache::exists(
-            self.first_pass_dir,
-            &cache::entry_key(scene_id, fingerprint, self.settings),
-        )
+        (self.first_pass).contains(&cache::entry_key(scene_id, fingerprint, self.settings))
     }
 }
 
@@ -348,8 +347,8 @@ mod tests {
         store(dir.path(), &key, &entry).unwrap();
         assert_eq!(load(dir.path(), &key), Some(entry.clone()));
         // A scene's records: its cameras come back whole too.
-        let records = scenes_dir(dir.path());
-        std::fs::create_dir_all(&records).unwrap();
+        let records = PackStore::open(&scenes_dir(dir.path()));
+        std::fs::create_dir_all(records.dir()).unwrap();
         store_records(&records, "k", &entry.scenes[0]).unwrap();
         let bare = SceneData {
             cameras: Vec::new(),
@@ -360,8 +359,8 @@ mod tests {
             Some(entry.scenes[0].cameras.clone())
         );
 
-        let first_pass = dir.path().join("first-pass");
-        std::fs::create_dir_all(&first_pass).unwrap();
+        let first_pass = PackStore::open(&dir.path().join("first-pass"));
+        std::fs::create_dir_all(first_pass.dir()).unwrap();
         cache::store(
             &first_pass,
             &cache::entry_key("messytable/a", "f1", "x"),

@@ -863,7 +863,8 @@ impl EgoHumansReader {
             let mut model = None;
             let mut poses = BTreeMap::new();
             for name in &calib_names {
-                let f = &calib_dir.path().join(name);
+                // The file's path, made only for an error or a name that is not UTF-8.
+                let f = || calib_dir.path().join(name);
                 let Some(t) = Path::new(name)
                     .file_stem()
                     .and_then(|s| s.to_str())
@@ -871,7 +872,7 @@ impl EgoHumansReader {
                     .filter(|t| *t >= 1)
                 else {
                     p.push(
-                        f,
+                        &f(),
                         "",
                         ErrorClass::Malformed,
                         "not a 1-based time stamp file name",
@@ -883,10 +884,10 @@ impl EgoHumansReader {
                     Some(name) => calib_dir.read_to_string(name).ok().inspect(|text| {
                         note(calib_rel.join(name), text, &mut fp, &mut data);
                     }),
-                    None => read(f, &mut fp, &mut data),
+                    None => read(&f(), &mut fp, &mut data),
                 };
                 let Some(text) = text else {
-                    p.push(f, "", ErrorClass::MissingFile, "unreadable");
+                    p.push(&f(), "", ErrorClass::MissingFile, "unreadable");
                     continue;
                 };
                 // Lines 2-4 are read; seven must be there.
@@ -894,7 +895,7 @@ impl EgoHumansReader {
                 let lines: [&str; 4] = std::array::from_fn(|_| rest.next().unwrap_or_default());
                 if rest.nth(2).is_none() || lines[1].trim() != aria {
                     p.push(
-                        f,
+                        &f(),
                         "",
                         ErrorClass::Malformed,
                         format!("expected 7 lines for person {aria}"),
@@ -906,7 +907,7 @@ impl EgoHumansReader {
                     floats(lines[3]).filter(|v| v.len() == 12),
                 ) else {
                     p.push(
-                        f,
+                        &f(),
                         "lines 3-4",
                         ErrorClass::InvalidValue,
                         "expected 15 intrinsics and 12 extrinsics (finite numbers)",
@@ -932,7 +933,9 @@ impl EgoHumansReader {
                         },
                     ) {
                         Ok(m) => model = Some(m),
-                        Err(err) => p.push(f, "line 3", ErrorClass::InvalidValue, err.to_string()),
+                        Err(err) => {
+                            p.push(&f(), "line 3", ErrorClass::InvalidValue, err.to_string())
+                        }
                     }
                 }
                 // Stored column by column: reshape(4, 3).T.
@@ -947,7 +950,9 @@ impl EgoHumansReader {
                         Ok(pose) => {
                             poses.insert(t - 1, pose);
                         }
-                        Err(err) => p.push(f, "line 4", ErrorClass::InvalidValue, err.to_string()),
+                        Err(err) => {
+                            p.push(&f(), "line 4", ErrorClass::InvalidValue, err.to_string())
+                        }
                     }
                 }
             }

@@ -1121,35 +1121,76 @@ const PARALLEL_SCENES: usize = 8;
 /// A scene's rows, second-pass counts and the frames that could not be stored.
 type MadeRows = anyhow::Result<(SceneRows, CorpusStats, Vec<String>)>;
 
-/// The second pass of a few scenes of a shard, on the thread pool or else on this thread (a
-/// published scene's rows are taken as they are): each scene's rows, and the seconds it took.
-fn made_rows(job: &Job, items: &[ShardItem], on_pool: bool) -> (Vec<MadeRows>, f64) {
+/// The second pass of a few scenes of a shard, on the thread pool: each scene's rows, and
+/// the seconds it took.
+fn made_rows(job: &Job, items: &[ShardItem]) -> (Vec<MadeRows>, f64) {
     let start = Instant::now();
-    let rows = |item: &ShardItem| match item {
-        ShardItem::Published((blob, kept), _) | ShardItem::Make((blob, kept), _) => {
-            scene_rows(job, blob, kept)
-        }
-    };
-    let made = if on_pool {
-        items.par_iter().map(rows).collect()
-    } else {
-        items.iter().map(rows).collect()
-    };
+    let made = (items.par_iter())
+        .map(|item| match item {
+            ShardItem::Published((blob, kept), _) | ShardItem::Make((blob, kept), _) => {
+                scene_rows(job, blob, kept)
+            }
+        })
+        .collect();
     (made, start.elapsed().as_secs_f64())
 }
 
 /// The second pass of one scene of a shard: its kept samples (frames stored), in canonical
 /// order (sample id) as rows, its counts and the frames that could not be stored.
 fn scene_rows(job: &Job, blob: &SceneBlob, kept: &[KeptCutoff]) -> MadeRows {
+    let scene_id = blob.key().0;
+    let mut rows = None;
+    let (st, problems) = second_pass(job, blob, kept, &mut |samples| {
+        rows = Some(SceneRows::of(scene_id, samples)?);
+        Ok(())
+    })?;
+    let rows = match rows {
+        Some(rows) => rows,
+        None => SceneRows::of(scene_id, &[])?,
+    };
+    Ok((rows, st, problems))
+}
+
+/// The second pass of one scene of a shard, its kept samples (frames stored) written in
+/// canonical order (sample id) by `writer`: the rows written, the frames they show, the
+/// scene's counts and the frames that could not be stored.
+fn write_scene(
+    job: &Job,
+    blob: &SceneBlob,
+    kept: &[KeptCutoff],
+    writer: &mut ShardWriter,
+) -> anyhow::Result<(u64, BTreeSet<String>, CorpusStats, Vec<String>)> {
+    let scene_id = blob.key().0;
+    let mut written = (0, BTreeSet::new());
+    let (st, problems) = second_pass(job, blob, kept, &mut |samples| {
+        written = (
+            samples.len() as u64,
+            writer.push_samples(scene_id, samples)?,
+        );
+        Ok(())
+    })?;
+    Ok((written.0, written.1, st, problems))
+}
+
+/// The second pass of one scene of a shard: its kept samples (frames stored), handed to
+/// `sink` in canonical order (sample id); its counts and the frames that could not be stored.
+fn second_pass(
+    job: &Job,
+    blob: &SceneBlob,
+    kept: &[KeptCutoff],
+    sink: &mut dyn FnMut(&[&SampleRef<'_>]) -> anyhow::Result<()>,
+) -> anyhow::Result<(CorpusStats, Vec<String>)> {
     let frames = SceneFrames::new(job.frames_dir.as_deref(), blob.root.as_path());
     let keeps = |key: &SlotKey, rank: u64| kept_in(kept, key, rank);
     let (scene_id, fingerprint) = blob.key();
-    let mut rows = Ok(None);
+    let mut sunk = Ok(());
     let mut write = |samples: &[SampleRef<'_>]| {
         // Sorted by reference: a sample is a few hundred bytes to move.
         let mut order: Vec<&SampleRef<'_>> = samples.iter().collect();
         order.sort_unstable_by(|a, b| a.sample_id.cmp(&b.sample_id));
-        rows = SceneRows::of(scene_id, &order).map(Some);
+        if sunk.is_ok() {
+            sunk = sink(&order);
+        }
     };
     let st = match job.eligible.take(scene_id, fingerprint) {
         Some(eligible) => emit_eligible_kept(
@@ -1162,11 +1203,8 @@ fn scene_rows(job: &Job, blob: &SceneBlob, kept: &[KeptCutoff]) -> MadeRows {
         )?,
         None => emit_scene_kept(&blob.data, &job.corpus, &keeps, &frames, &mut write)?,
     };
-    let rows = match rows? {
-        Some(rows) => rows,
-        None => SceneRows::of(scene_id, &[])?,
-    };
-    Ok((rows, st, frames.into_problems()))
+    sunk?;
+    Ok((st, frames.into_problems()))
 }
 
 /// The second pass and the sink of the shards this worker owns: a shard made from the same
@@ -1320,53 +1358,98 @@ fn write_owned_shards(
         let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &write)?;
         let mut second_pass = CorpusStats::default();
         let mut records: Vec<SceneOfShard> = Vec::with_capacity(items.len());
-        // The scenes' rows are made a few at a time and written in order; with the pool to
-        // itself (few shards to make, a rebuild), the maker makes the next few there while it
-        // writes these.
-        let mut chunks = items.chunks(PARALLEL_SCENES);
-        let mut made = chunks
-            .next()
-            .map(|chunk| (chunk, made_rows(job, chunk, pool_to_itself)));
-        while let Some((chunk, (rows_of_scenes, made_s))) = made.take() {
-            report.times.emit_s += made_s;
-            let next = chunks.next();
-            let (next_made, written) = std::thread::scope(|scope| {
-                let maker = next
-                    .filter(|_| pool_to_itself)
-                    .map(|chunk| scope.spawn(move || made_rows(job, chunk, true)));
-                let start = Instant::now();
-                let write = || -> anyhow::Result<()> {
-                    for (m, item) in rows_of_scenes.into_iter().zip(chunk) {
-                        let (rows, st, problems) = m?;
-                        let written = rows.batch.num_rows();
-                        let scene_inputs = match item {
-                            ShardItem::Published(_, record) => &record.inputs,
-                            ShardItem::Make(_, scene) => scene,
-                        };
-                        records.push(SceneOfShard::of(&rows, scene_inputs, &st, &problems));
-                        writer.push_rows(rows)?;
-                        second_pass.merge(&st);
-                        report.frame_problems.extend(problems);
-                        Counters::bump(&job.progress.scenes_emitted, 1);
-                        Counters::bump(&job.progress.samples, written as u64);
-                    }
-                    Ok(())
+        if pool_to_itself {
+            write_rows_made_ahead(
+                job,
+                &id,
+                &items,
+                &mut writer,
+                &mut records,
+                &mut second_pass,
+                report,
+            )?;
+        } else {
+            // Each scene's samples go straight into the shard's columns.
+            for item in &items {
+                let ShardItem::Make((blob, kept), scene_inputs) = item else {
+                    anyhow::bail!("a published scene of shard {id:?} to make anew");
                 };
-                let written = write();
-                report.times.shards_s += start.elapsed().as_secs_f64();
-                (maker.map(|m| m.join()), written)
-            });
-            written?;
-            made = match (next_made, next) {
-                (Some(Ok(m)), Some(chunk)) => Some((chunk, m)),
-                (Some(_), _) => anyhow::bail!("making the rows of shard {id:?} panicked"),
-                (None, next) => next.map(|chunk| (chunk, made_rows(job, chunk, pool_to_itself))),
-            };
+                let start = Instant::now();
+                let encoded = writer.encode_seconds();
+                let (rows, frames, st, problems) = write_scene(job, blob, kept, &mut writer)?;
+                let encode_s = writer.encode_seconds() - encoded;
+                report.times.emit_s += start.elapsed().as_secs_f64() - encode_s;
+                report.times.shards_s += encode_s;
+                let scene_id = blob.key().0;
+                records.push(SceneOfShard::written(
+                    scene_id,
+                    rows,
+                    &frames,
+                    scene_inputs,
+                    &st,
+                    &problems,
+                ));
+                second_pass.merge(&st);
+                report.frame_problems.extend(problems);
+                Counters::bump(&job.progress.scenes_emitted, 1);
+                Counters::bump(&job.progress.samples, rows);
+            }
         }
         let start = Instant::now();
         publish_shard(job, writer, second_pass, &records, report)?;
         report.times.shards_s += start.elapsed().as_secs_f64();
         Counters::bump(&job.progress.shards_written, 1);
+    }
+    Ok(())
+}
+
+/// Writes a shard's scenes (none published) with the pool to itself (few shards to make, a
+/// rebuild): their rows are made a few at a time on the pool, the next few while these are
+/// written.
+fn write_rows_made_ahead(
+    job: &Job,
+    id: &ShardId,
+    items: &[ShardItem],
+    writer: &mut ShardWriter,
+    records: &mut Vec<SceneOfShard>,
+    second_pass: &mut CorpusStats,
+    report: &mut WorkerReport,
+) -> anyhow::Result<()> {
+    let mut chunks = items.chunks(PARALLEL_SCENES);
+    let mut made = chunks.next().map(|chunk| (chunk, made_rows(job, chunk)));
+    while let Some((chunk, (rows_of_scenes, made_s))) = made.take() {
+        report.times.emit_s += made_s;
+        let next = chunks.next();
+        let (next_made, written) = std::thread::scope(|scope| {
+            let maker = next.map(|chunk| scope.spawn(move || made_rows(job, chunk)));
+            let start = Instant::now();
+            let write = || -> anyhow::Result<()> {
+                for (m, item) in rows_of_scenes.into_iter().zip(chunk) {
+                    let (rows, st, problems) = m?;
+                    let written = rows.batch.num_rows();
+                    let scene_inputs = match item {
+                        ShardItem::Published(_, record) => &record.inputs,
+                        ShardItem::Make(_, scene) => scene,
+                    };
+                    records.push(SceneOfShard::of(&rows, scene_inputs, &st, &problems));
+                    writer.push_rows(rows)?;
+                    second_pass.merge(&st);
+                    report.frame_problems.extend(problems);
+                    Counters::bump(&job.progress.scenes_emitted, 1);
+                    Counters::bump(&job.progress.samples, written as u64);
+                }
+                Ok(())
+            };
+            let written = write();
+            report.times.shards_s += start.elapsed().as_secs_f64();
+            (maker.map(|m| m.join()), written)
+        });
+        written?;
+        made = match (next_made, next) {
+            (Some(Ok(m)), Some(chunk)) => Some((chunk, m)),
+            (Some(_), _) => anyhow::bail!("making the rows of shard {id:?} panicked"),
+            (None, _) => None,
+        };
     }
     Ok(())
 }

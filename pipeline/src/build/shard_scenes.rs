@@ -3,7 +3,7 @@
 //! `.cache/shard-scenes/`, and the rows of the published file taken scene by scene
 //! ([`PublishedRows`]), so remaking a shard makes only its changed scenes' rows again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use arrow_array::{Array, RecordBatch, StringArray};
@@ -41,16 +41,36 @@ impl SceneOfShard {
         second_pass: &CorpusStats,
         problems: &[String],
     ) -> Self {
+        let written = rows.batch.num_rows() as u64;
+        Self::written(
+            &rows.scene_id,
+            written,
+            &rows.frames,
+            inputs,
+            second_pass,
+            problems,
+        )
+    }
+
+    /// [`SceneOfShard::of`] a scene of which `rows` rows showing `frames` were written.
+    pub fn written(
+        scene_id: &str,
+        rows: u64,
+        frames: &BTreeSet<String>,
+        inputs: &str,
+        second_pass: &CorpusStats,
+        problems: &[String],
+    ) -> Self {
         SceneOfShard {
-            scene_id: rows.scene_id.clone(),
+            scene_id: scene_id.to_string(),
             inputs: if problems.is_empty() {
                 inputs.to_string()
             } else {
                 String::new()
             },
-            rows: rows.batch.num_rows() as u64,
+            rows,
             second_pass: second_pass.clone(),
-            frames: rows.frames.iter().cloned().collect(),
+            frames: frames.iter().cloned().collect(),
         }
     }
 }

@@ -144,14 +144,32 @@ pub struct ShardWriter {
     path: PathBuf,
     inputs: String,
     writer: RecordWriter<QaSample>,
-    /// Rows waiting for a whole batch.
+    /// Rows waiting for a whole batch: scenes' rows made elsewhere, or else samples put
+    /// straight into the batch's columns (never both at once).
     pending: Vec<RecordBatch>,
     pending_rows: usize,
+    columns: SampleColumns,
+    /// Seconds spent encoding and writing batches (the rest of [`ShardWriter::push_samples`]
+    /// is making columns).
+    encode_s: f64,
     /// Rows in the row group being written, and the rows groups aim at.
     group_rows: u64,
     target: u64,
     scenes: Vec<String>,
     frames: BTreeSet<String>,
+}
+
+/// The frames a scene's samples show.
+fn frames_shown(samples: &[&SampleRef<'_>]) -> BTreeSet<String> {
+    let mut frames = BTreeSet::new();
+    for s in samples {
+        for v in &s.views {
+            if !v.image.is_empty() && !frames.contains(&v.image) {
+                frames.insert(v.image.clone());
+            }
+        }
+    }
+    frames
 }
 
 /// One scene's rows of a shard, made apart from the writer (in canonical order).
@@ -176,7 +194,6 @@ thread_local! {
 impl SceneRows {
     /// A scene's samples (already in canonical order) as rows.
     pub fn of(scene_id: &str, samples: &[&SampleRef<'_>]) -> anyhow::Result<SceneRows> {
-        let mut frames = BTreeSet::new();
         let batch = SCENE_COLUMNS.with_borrow_mut(|columns| {
             // Rows left by a scene that failed part way are not this scene's.
             if !columns.is_empty() {
@@ -184,11 +201,6 @@ impl SceneRows {
             }
             for s in samples {
                 columns.push(s);
-                for v in &s.views {
-                    if !v.image.is_empty() && !frames.contains(&v.image) {
-                        frames.insert(v.image.clone());
-                    }
-                }
             }
             let batch = columns.finish();
             if batch.is_err() {
@@ -199,7 +211,7 @@ impl SceneRows {
         Ok(SceneRows {
             scene_id: scene_id.to_string(),
             batch,
-            frames,
+            frames: frames_shown(samples),
         })
     }
 }
@@ -229,6 +241,8 @@ impl ShardWriter {
             inputs,
             pending: Vec::new(),
             pending_rows: 0,
+            columns: SampleColumns::new(),
+            encode_s: 0.0,
             group_rows: 0,
             target: opts.row_group_rows.max(1) as u64,
             scenes: Vec::new(),
@@ -242,6 +256,11 @@ impl ShardWriter {
         if n == 0 {
             return Ok(());
         }
+        // Samples put into the columns before come first.
+        if !self.columns.is_empty() {
+            self.pending_rows += self.columns.len();
+            self.pending.push(self.columns.finish()?);
+        }
         if self.scenes.last() != Some(&rows.scene_id) {
             self.scenes.push(rows.scene_id.clone());
         }
@@ -251,11 +270,78 @@ impl ShardWriter {
         self.group_rows += n as u64;
         if ends_row_group(&rows.scene_id, self.group_rows, self.target) {
             self.write_pending(true)?;
-            self.writer.end_row_group()?;
-            self.group_rows = 0;
+            self.end_row_group()?;
         } else {
             self.write_pending(false)?;
         }
+        Ok(())
+    }
+
+    /// Appends a scene's samples (all of them, in canonical order) as rows, put straight
+    /// into the columns of the batch being filled: the same batches as [`push_rows`] of
+    /// the scenes' [`SceneRows`] without their rows made apart and then joined (a copy of
+    /// every row, a few percent of a build). Returns the frames the samples show.
+    ///
+    /// [`push_rows`]: ShardWriter::push_rows
+    pub fn push_samples(
+        &mut self,
+        scene_id: &str,
+        samples: &[&SampleRef<'_>],
+    ) -> anyhow::Result<BTreeSet<String>> {
+        if !self.pending.is_empty() {
+            let rows = SceneRows::of(scene_id, samples)?;
+            let frames = rows.frames.clone();
+            self.push_rows(rows)?;
+            return Ok(frames);
+        }
+        let frames = frames_shown(samples);
+        if samples.is_empty() {
+            return Ok(frames);
+        }
+        if self.scenes.last().map(String::as_str) != Some(scene_id) {
+            self.scenes.push(scene_id.to_string());
+        }
+        self.frames.extend(frames.iter().cloned());
+        for s in samples {
+            self.columns.push(s);
+            if self.columns.len() == SHARD_BATCH_ROWS {
+                self.write_columns()?;
+            }
+        }
+        self.group_rows += samples.len() as u64;
+        if ends_row_group(scene_id, self.group_rows, self.target) {
+            self.write_columns()?;
+            self.end_row_group()?;
+        }
+        Ok(frames)
+    }
+
+    /// Seconds spent encoding and writing batches so far.
+    pub fn encode_seconds(&self) -> f64 {
+        self.encode_s
+    }
+
+    /// Writes the samples in the columns, if any, as a batch.
+    fn write_columns(&mut self) -> anyhow::Result<()> {
+        if self.columns.is_empty() {
+            return Ok(());
+        }
+        let batch = self.columns.finish()?;
+        self.write_batch(&batch)
+    }
+
+    fn write_batch(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
+        let start = std::time::Instant::now();
+        self.writer.write_batch(batch)?;
+        self.encode_s += start.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    fn end_row_group(&mut self) -> anyhow::Result<()> {
+        let start = std::time::Instant::now();
+        self.writer.end_row_group()?;
+        self.encode_s += start.elapsed().as_secs_f64();
+        self.group_rows = 0;
         Ok(())
     }
 
@@ -299,14 +385,13 @@ impl ShardWriter {
         };
         let mut at = 0;
         while joined.num_rows() - at >= SHARD_BATCH_ROWS {
-            self.writer
-                .write_batch(&joined.slice(at, SHARD_BATCH_ROWS))?;
+            self.write_batch(&joined.slice(at, SHARD_BATCH_ROWS))?;
             at += SHARD_BATCH_ROWS;
         }
         let rest = joined.num_rows() - at;
         if rest > 0 {
             if all {
-                self.writer.write_batch(&joined.slice(at, rest))?;
+                self.write_batch(&joined.slice(at, rest))?;
             } else {
                 self.pending.push(joined.slice(at, rest));
             }
@@ -317,6 +402,7 @@ impl ShardWriter {
 
     /// Closes the file, publishes it, and says what the manifest will say of it.
     pub fn finish(mut self) -> anyhow::Result<ShardInfo> {
+        self.write_columns()?;
         self.write_pending(true)?;
         let rows = self.writer.finish()?;
         let path = &self.path;
@@ -490,6 +576,68 @@ mod tests {
 
     /// A group ends at the target, or at half of it after about one scene in four; never
     /// below half.
+    /// Writes `scenes` to a shard under `dir`, each by [`ShardWriter::push_samples`] where
+    /// `by_samples` says so of its index, else by [`ShardWriter::push_rows`].
+    fn write_shard(
+        dir: &Path,
+        scenes: &[Vec<QaSample>],
+        by_samples: impl Fn(usize) -> bool,
+    ) -> (ShardInfo, Vec<u8>) {
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        let id = ShardId {
+            split: Split::Bench,
+            bucket: 1,
+        };
+        let opts = WriteOptions {
+            row_group_rows: SHARD_BATCH_ROWS,
+            ..WriteOptions::default()
+        };
+        let mut w = ShardWriter::create(id, 4, "inputs".into(), dir, &opts).unwrap();
+        for (i, rows) in scenes.iter().enumerate() {
+            let refs: Vec<_> = rows.iter().map(QaSample::as_sample_ref).collect();
+            let refs: Vec<_> = refs.iter().collect();
+            let scene_id = format!("scene-{i:02}");
+            if by_samples(i) {
+                let frames = w.push_samples(&scene_id, &refs).unwrap();
+                assert_eq!(frames, SceneRows::of(&scene_id, &refs).unwrap().frames);
+            } else {
+                w.push_rows(SceneRows::of(&scene_id, &refs).unwrap())
+                    .unwrap();
+            }
+        }
+        let info = w.finish().unwrap();
+        let bytes = std::fs::read(dir.join(&info.path)).unwrap();
+        (info, bytes)
+    }
+
+    #[test]
+    fn samples_put_straight_into_the_columns_make_the_same_file_as_scenes_rows() {
+        let sizes = [
+            3000, 10, 5000, 1, 0, 7000, 200, 2500, 2500, 900, 4100, 3, 1500, 4096, 8192,
+        ];
+        // Long questions fill a page within a batch, so a batch cut one row off moves the
+        // pages' ends (and the file's bytes).
+        let mut scenes = scenes(&sizes);
+        for (k, s) in scenes.iter_mut().flatten().enumerate() {
+            s.question = format!("{k}: {}", "which one is nearer? ".repeat(40));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (rows_info, rows_file) = write_shard(&dir.path().join("rows"), &scenes, |_| false);
+        for (name, by_samples) in [
+            ("samples", &(|_| true) as &dyn Fn(usize) -> bool),
+            ("every other", &|i| i % 2 == 0),
+            ("every third", &|i| i % 3 != 1),
+        ] {
+            let (info, file) = write_shard(&dir.path().join(name), &scenes, by_samples);
+            assert!(file == rows_file, "{name}: the files differ");
+            assert_eq!(info.rows, rows_info.rows, "{name}");
+            assert_eq!(info.scenes, rows_info.scenes, "{name}");
+            assert_eq!(info.frames, rows_info.frames, "{name}");
+            assert_eq!(info.sha256, rows_info.sha256, "{name}");
+        }
+        assert_eq!(rows_info.rows, sizes.iter().sum::<usize>() as u64);
+    }
+
     #[test]
     fn row_groups_end_at_the_target_or_at_a_picked_scene_past_half_of_it() {
         let ids: Vec<String> = (0..400).map(|i| format!("messytable/scene{i}")).collect();

@@ -1356,18 +1356,9 @@ fn write_owned_shards(
         } = shard;
         mask_items(masking, &mut items)?;
         let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, &write)?;
-        let mut second_pass = CorpusStats::default();
-        let mut records: Vec<SceneOfShard> = Vec::with_capacity(items.len());
+        let mut scenes = ScenesWritten::with_capacity(items.len());
         if pool_to_itself {
-            write_rows_made_ahead(
-                job,
-                &id,
-                &items,
-                &mut writer,
-                &mut records,
-                &mut second_pass,
-                report,
-            )?;
+            write_rows_made_ahead(job, &id, &items, &mut writer, &mut scenes, report)?;
         } else {
             // Each scene's samples go straight into the shard's columns.
             for item in &items {
@@ -1381,22 +1372,14 @@ fn write_owned_shards(
                 report.times.emit_s += start.elapsed().as_secs_f64() - encode_s;
                 report.times.shards_s += encode_s;
                 let scene_id = blob.key().0;
-                records.push(SceneOfShard::written(
-                    scene_id,
-                    rows,
-                    &frames,
-                    scene_inputs,
-                    &st,
-                    &problems,
-                ));
-                second_pass.merge(&st);
+                let record =
+                    SceneOfShard::written(scene_id, rows, &frames, scene_inputs, &st, &problems);
+                scenes.add(job, record);
                 report.frame_problems.extend(problems);
-                Counters::bump(&job.progress.scenes_emitted, 1);
-                Counters::bump(&job.progress.samples, rows);
             }
         }
         let start = Instant::now();
-        publish_shard(job, writer, second_pass, &records, report)?;
+        publish_shard(job, writer, scenes, report)?;
         report.times.shards_s += start.elapsed().as_secs_f64();
         Counters::bump(&job.progress.shards_written, 1);
     }
@@ -1411,8 +1394,7 @@ fn write_rows_made_ahead(
     id: &ShardId,
     items: &[ShardItem],
     writer: &mut ShardWriter,
-    records: &mut Vec<SceneOfShard>,
-    second_pass: &mut CorpusStats,
+    scenes: &mut ScenesWritten,
     report: &mut WorkerReport,
 ) -> anyhow::Result<()> {
     let mut chunks = items.chunks(PARALLEL_SCENES);
@@ -1426,17 +1408,14 @@ fn write_rows_made_ahead(
             let write = || -> anyhow::Result<()> {
                 for (m, item) in rows_of_scenes.into_iter().zip(chunk) {
                     let (rows, st, problems) = m?;
-                    let written = rows.batch.num_rows();
                     let scene_inputs = match item {
                         ShardItem::Published(_, record) => &record.inputs,
                         ShardItem::Make(_, scene) => scene,
                     };
-                    records.push(SceneOfShard::of(&rows, scene_inputs, &st, &problems));
+                    let record = SceneOfShard::of(&rows, scene_inputs, &st, &problems);
                     writer.push_rows(rows)?;
-                    second_pass.merge(&st);
+                    scenes.add(job, record);
                     report.frame_problems.extend(problems);
-                    Counters::bump(&job.progress.scenes_emitted, 1);
-                    Counters::bump(&job.progress.samples, written as u64);
                 }
                 Ok(())
             };
@@ -1599,8 +1578,7 @@ fn remake_shard(
         .count() as u64;
     let start = Instant::now();
     let mut writer = ShardWriter::create(id, job.shards, inputs, &job.staging_dir, write)?;
-    let mut second_pass = CorpusStats::default();
-    let mut records_out: Vec<SceneOfShard> = Vec::with_capacity(items.len());
+    let mut scenes = ScenesWritten::with_capacity(items.len());
     // Each scene's rows to write (none for scenes wholly in copied groups).
     let mut rows_of: Vec<Option<SceneRows>> = Vec::with_capacity(items.len());
     for (item, m) in items.iter().zip(made) {
@@ -1616,10 +1594,7 @@ fn remake_shard(
             }
             (ShardItem::Make(..), None) => anyhow::bail!("a scene of shard {id:?} was not made"),
         };
-        second_pass.merge(&record.second_pass);
-        Counters::bump(&job.progress.scenes_emitted, 1);
-        Counters::bump(&job.progress.samples, record.rows);
-        records_out.push(record);
+        scenes.add(job, record);
         rows_of.push(rows);
     }
     for (range, copy) in copied {
@@ -1627,28 +1602,52 @@ fn remake_shard(
             let Some(source) = published.as_ref().map(PublishedRows::source) else {
                 anyhow::bail!("row group {g} of shard {id:?} copied without its file");
             };
-            let scenes: Vec<(&str, &[String])> = (records_out[range].iter())
+            let group_scenes: Vec<(&str, &[String])> = (scenes.records[range].iter())
                 .filter(|r| r.rows > 0)
                 .map(|r| (r.scene_id.as_str(), r.frames.as_slice()))
                 .collect();
-            writer.copy_group(source, g, &scenes)?;
+            writer.copy_group(source, g, &group_scenes)?;
             report.copied_row_groups += 1;
             continue;
         }
         for i in range {
             match rows_of[i].take() {
                 Some(rows) => writer.push_rows(rows)?,
-                None if records_out[i].rows == 0 => {}
+                None if scenes.records[i].rows == 0 => {}
                 None => anyhow::bail!(
                     "the rows of scene {} of shard {id:?} were not taken",
-                    records_out[i].scene_id
+                    scenes.records[i].scene_id
                 ),
             }
         }
     }
-    publish_shard(job, writer, second_pass, &records_out, report)?;
+    publish_shard(job, writer, scenes, report)?;
     report.times.shards_s += start.elapsed().as_secs_f64();
     Ok(())
+}
+
+/// The scenes of a shard being made, in the order written: their records and their
+/// second-pass counts summed.
+struct ScenesWritten {
+    records: Vec<SceneOfShard>,
+    second_pass: CorpusStats,
+}
+
+impl ScenesWritten {
+    fn with_capacity(scenes: usize) -> Self {
+        ScenesWritten {
+            records: Vec::with_capacity(scenes),
+            second_pass: CorpusStats::default(),
+        }
+    }
+
+    /// The next scene written: its record kept, its counts added, the progress bars moved.
+    fn add(&mut self, job: &Job, record: SceneOfShard) {
+        self.second_pass.merge(&record.second_pass);
+        Counters::bump(&job.progress.scenes_emitted, 1);
+        Counters::bump(&job.progress.samples, record.rows);
+        self.records.push(record);
+    }
 }
 
 /// Closes a made shard, records its scenes (a shard whose scenes are not recorded is only
@@ -1656,13 +1655,12 @@ fn remake_shard(
 fn publish_shard(
     job: &Job,
     writer: ShardWriter,
-    second_pass: CorpusStats,
-    scenes: &[SceneOfShard],
+    scenes: ScenesWritten,
     report: &mut WorkerReport,
 ) -> anyhow::Result<()> {
     let mut info = writer.finish()?;
-    info.second_pass = second_pass;
-    let _ = shard_scenes::store(&job.shard_scenes_dir, &info.inputs, scenes);
+    info.second_pass = scenes.second_pass;
+    let _ = shard_scenes::store(&job.shard_scenes_dir, &info.inputs, &scenes.records);
     report.stats.merge(&info.second_pass);
     report.shards.push(info);
     Ok(())

@@ -574,8 +574,6 @@ mod tests {
         assert_eq!(info.bytes, bytes.len() as u64);
     }
 
-    /// A group ends at the target, or at half of it after about one scene in four; never
-    /// below half.
     /// Writes `scenes` to a shard under `dir`, each by [`ShardWriter::push_samples`] where
     /// `by_samples` says so of its index, else by [`ShardWriter::push_rows`].
     fn write_shard(
@@ -638,6 +636,8 @@ mod tests {
         assert_eq!(rows_info.rows, sizes.iter().sum::<usize>() as u64);
     }
 
+    /// A group ends at the target, or at half of it after about one scene in four; never
+    /// below half.
     #[test]
     fn row_groups_end_at_the_target_or_at_a_picked_scene_past_half_of_it() {
         let ids: Vec<String> = (0..400).map(|i| format!("messytable/scene{i}")).collect();

@@ -175,12 +175,14 @@ pub fn estimate_instances(
 
 /// The outline a whole instance would cover in a view: its 3D estimate as an upright
 /// cylinder (most objects are roughly round in plan; people are too), projected. Returns the
-/// outline's box (unclipped) and area; `None` if part of it is behind the camera.
+/// outline's box (unclipped) and, when `with_area` (only masks are compared with it), its
+/// area; `None` if part of it is behind the camera.
 fn projected_outline(
     rig: &Rig<'_>,
     camera: &str,
     frame: u32,
     e: &InstanceEstimate,
+    with_area: bool,
 ) -> Option<(BoxXyxy, f64)> {
     const SIDES: usize = 16;
     // The unit circle's points, computed once.
@@ -208,12 +210,13 @@ fn projected_outline(
         hi = hi.max(*p);
     }
     let b = BoxXyxy::try_new(lo.x as f32, lo.y as f32, hi.x as f32, hi.y as f32).ok()?;
-    Some((b, hull_area(&mut pts)))
+    Some((b, if with_area { hull_area(&mut pts) } else { 0.0 }))
 }
 
 /// Area of the convex hull of points (monotone chain; a few dozen points per call).
 fn hull_area(pts: &mut [DVec2]) -> f64 {
-    pts.sort_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)));
+    // Points that compare equal are the same point, so the order among them is moot.
+    pts.sort_unstable_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)));
     let cross = |o: DVec2, a: DVec2, b: DVec2| (a - o).perp_dot(b - o);
     let mut hull: Vec<DVec2> = Vec::with_capacity(pts.len() + 1);
     for pass in 0..2 {
@@ -267,7 +270,9 @@ pub fn observation_facts(
         .iter()
         .map(|o| {
             let e = est.get(&(o.frame_index, o.instance_id.clone()));
-            let outline = e.and_then(|e| projected_outline(rig, &o.camera_id, o.frame_index, e));
+            let outline = e.and_then(|e| {
+                projected_outline(rig, &o.camera_id, o.frame_index, e, o.mask.is_some())
+            });
             let size = rig.model(&o.camera_id).map(|m| (m.width(), m.height()));
             let area = match (&o.mask, o.bbox, size) {
                 (Some(m), _, _) => m.rle.area() as f64,

@@ -135,9 +135,7 @@ impl SceneGeometry {
                     && full.x2() <= w as f32
                     && full.y2() <= h as f32;
                 if inside
-                    && self
-                        .occluders_among(scene, i, members.iter().copied(), &self.config)
-                        .is_empty()
+                    && !self.has_occluder_among(scene, i, members.iter().copied(), &self.config)
                 {
                     clear.push(i);
                 }
@@ -191,38 +189,59 @@ impl SceneGeometry {
         among: impl IntoIterator<Item = usize>,
         cfg: &GeometryConfig,
     ) -> Vec<(usize, f64)> {
-        let o = &scene.observations[i];
-        let f = &self.facts[i];
-        let (Some(depth), Some(full)) = (f.depth, f.full_box) else {
-            return Vec::new();
-        };
-        let full_area = full.area();
-        if full_area <= 0.0 {
-            return Vec::new();
-        }
-        // The numeric tests first: most observations fail them, and the id comparisons
-        // after them were most of this search.
-        let mut out: Vec<(usize, f64)> = among
-            .into_iter()
-            .filter_map(|j| {
-                let b = scene.observations.get(j)?;
-                if j == i || b.frame_index != o.frame_index {
-                    return None;
-                }
-                let d = self.facts.get(j)?.depth?;
-                if d > depth - cfg.occluder_depth_margin_m {
-                    return None;
-                }
-                let bb = b.bbox?;
-                let iw = (full.x2().min(bb.x2()) - full.x1().max(bb.x1())).max(0.0);
-                let ih = (full.y2().min(bb.y2()) - full.y1().max(bb.y1())).max(0.0);
-                let share = f64::from(iw) * f64::from(ih) / full_area;
-                let other = b.camera_id == o.camera_id && b.instance_id != o.instance_id;
-                (share > 0.0 && other).then_some((j, share))
-            })
-            .collect();
+        let mut out: Vec<(usize, f64)> = self.occluder_shares(scene, i, among, cfg).collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         out
+    }
+
+    /// Whether [`SceneGeometry::occluders_among`] finds any (it stops at the first).
+    pub fn has_occluder_among(
+        &self,
+        scene: &SceneData,
+        i: usize,
+        among: impl IntoIterator<Item = usize>,
+        cfg: &GeometryConfig,
+    ) -> bool {
+        self.occluder_shares(scene, i, among, cfg).next().is_some()
+    }
+
+    /// The occluders of observation `i` among `among` with their shares, in `among`'s order.
+    fn occluder_shares<'a>(
+        &'a self,
+        scene: &'a SceneData,
+        i: usize,
+        among: impl IntoIterator<Item = usize> + 'a,
+        cfg: &'a GeometryConfig,
+    ) -> impl Iterator<Item = (usize, f64)> + 'a {
+        let o = &scene.observations[i];
+        let f = &self.facts[i];
+        let whole = match (f.depth, f.full_box) {
+            (Some(depth), Some(full)) if full.area() > 0.0 => Some((depth, full, full.area())),
+            _ => None,
+        };
+        // The numeric tests first: most observations fail them, and the id comparisons
+        // after them were most of this search.
+        whole
+            .map(move |(depth, full, full_area)| {
+                among.into_iter().filter_map(move |j| {
+                    let b = scene.observations.get(j)?;
+                    if j == i || b.frame_index != o.frame_index {
+                        return None;
+                    }
+                    let d = self.facts.get(j)?.depth?;
+                    if d > depth - cfg.occluder_depth_margin_m {
+                        return None;
+                    }
+                    let bb = b.bbox?;
+                    let iw = (full.x2().min(bb.x2()) - full.x1().max(bb.x1())).max(0.0);
+                    let ih = (full.y2().min(bb.y2()) - full.y1().max(bb.y1())).max(0.0);
+                    let share = f64::from(iw) * f64::from(ih) / full_area;
+                    let other = b.camera_id == o.camera_id && b.instance_id != o.instance_id;
+                    (share > 0.0 && other).then_some((j, share))
+                })
+            })
+            .into_iter()
+            .flatten()
     }
 }
 

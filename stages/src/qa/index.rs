@@ -1,10 +1,12 @@
 //! [`SceneIndex`]: one scene arranged for question instantiation: views (camera x frame) with
 //! the instances they observe and show, per-frame 3D estimates, and stable name hashes.
 
-use crossview_schemas::SourceKind;
-use crossview_schemas::glam::{DVec2, DVec3};
+use std::cell::OnceCell;
 
-use crate::geometry::{ObservationFacts, SceneGeometry, measures_visibility};
+use crossview_schemas::glam::{DVec2, DVec3};
+use crossview_schemas::{BoxXyxy, SourceKind};
+
+use crate::geometry::{ObservationFacts, SceneGeometry, measures_visibility, visible_box};
 use crate::sources::SceneData;
 
 /// A stable 64-bit hash of a few words (xxh3 of their little-endian bytes): the same words
@@ -90,6 +92,13 @@ pub struct View {
     pub frame_record: Option<u32>,
 }
 
+/// Whether two boxes share some area.
+fn intersect(a: Option<BoxXyxy>, b: Option<BoxXyxy>) -> bool {
+    a.zip(b).is_some_and(|(a, b)| {
+        a.x1().max(b.x1()) < a.x2().min(b.x2()) && a.y1().max(b.y1()) < a.y2().min(b.y2())
+    })
+}
+
 /// A scene arranged for the task templates.
 #[derive(Debug)]
 pub struct SceneIndex<'a> {
@@ -119,6 +128,13 @@ pub struct SceneIndex<'a> {
     /// Explicit non-observations as (view, instance), sorted.
     absences: Vec<(u32, u32)>,
     min_area: f64,
+    /// Per view, made when first asked: whether each of `observed` has an occluder among
+    /// the view's observations (every pair of views asks it of the same view again).
+    occluded: Vec<OnceCell<Vec<bool>>>,
+    /// Per view, made when first asked: [`SceneIndex::overlapping`].
+    overlapping: Vec<OnceCell<Vec<(u32, u32)>>>,
+    /// Per view and target instance, made when first asked: [`SceneIndex::confusable`].
+    confusable: Vec<OnceCell<Vec<OnceCell<Vec<u32>>>>>,
 }
 
 impl<'a> SceneIndex<'a> {
@@ -288,6 +304,9 @@ impl<'a> SceneIndex<'a> {
             })
             .collect();
         absences.sort_unstable();
+        let occluded = (0..views.len()).map(|_| OnceCell::new()).collect();
+        let overlapping = (0..views.len()).map(|_| OnceCell::new()).collect();
+        let confusable = (0..views.len()).map(|_| OnceCell::new()).collect();
         SceneIndex {
             data,
             geometry,
@@ -302,6 +321,9 @@ impl<'a> SceneIndex<'a> {
             unannotated_means_unseen: crate::sources::unannotated_means_unseen(source),
             absences,
             min_area,
+            occluded,
+            overlapping,
+            confusable,
         }
     }
 
@@ -317,6 +339,59 @@ impl<'a> SceneIndex<'a> {
             .binary_search_by(|&(i, _)| i.cmp(&instance))
             .ok()
             .map(|k| v.observed[k].1)
+    }
+
+    /// Whether an instance's observation in a view has an occluder among the view's
+    /// observations ([`SceneGeometry::has_occluder_among`]); false when it has none there.
+    pub fn is_occluded(&self, view: u32, instance: u32) -> bool {
+        let v = &self.views[view as usize];
+        let Ok(k) = v.observed.binary_search_by(|&(i, _)| i.cmp(&instance)) else {
+            return false;
+        };
+        let flags = self.occluded[view as usize].get_or_init(|| {
+            let among = || v.observed.iter().map(|&(_, o)| o as usize);
+            v.observed
+                .iter()
+                .map(|&(_, o)| {
+                    self.geometry.has_occluder_among(
+                        self.data,
+                        o as usize,
+                        among(),
+                        &self.geometry.config,
+                    )
+                })
+                .collect()
+        });
+        flags[k]
+    }
+
+    /// The pairs `(x, y)`, `x < y`, of instances shown in a view whose regions overlap
+    /// there: their visible boxes intersect, or one's visible box covers part of where the
+    /// other's whole outline projects (one stands in front of the other). In order.
+    pub fn overlapping(&self, view: u32) -> &[(u32, u32)] {
+        self.overlapping[view as usize].get_or_init(|| {
+            let shown = &self.views[view as usize].visible;
+            // (visible box, whole-object box) of each.
+            let boxes: Vec<(Option<BoxXyxy>, Option<BoxXyxy>)> = shown
+                .iter()
+                .map(|&i| match self.shown(view, i) {
+                    Some(o) => (
+                        visible_box(&self.data.observations[o as usize]),
+                        self.facts(o).full_box,
+                    ),
+                    None => (None, None),
+                })
+                .collect();
+            let mut pairs = Vec::new();
+            for (i, &(vi, fi)) in boxes.iter().enumerate() {
+                for (j, &(vj, fj)) in boxes.iter().enumerate().skip(i + 1) {
+                    if intersect(vi, vj) || intersect(vi, fj) || intersect(fi, vj) {
+                        pairs.push((shown[i], shown[j]));
+                    }
+                }
+            }
+            pairs
+        })
     }
 
     /// The observation of an instance shown in a view (area at least the minimum).
@@ -365,6 +440,25 @@ impl<'a> SceneIndex<'a> {
     /// nearby in 3D (or, without 3D, in the image) and similar apparent size score higher.
     pub fn confusability(&self, view: u32, target: u32, other: u32) -> f64 {
         self.confusion(view, target).with(other)
+    }
+
+    /// The instances shown in a view other than `target`, hardest to tell from it first
+    /// ([`Confusion::with`]), ties to the smaller instance hash; ranked once per view and
+    /// target (the templates ask it of every pair of views that shares the view).
+    pub fn confusable(&self, view: u32, target: u32) -> &[u32] {
+        let per_target = self.confusable[view as usize]
+            .get_or_init(|| (0..self.instances.len()).map(|_| OnceCell::new()).collect());
+        per_target[target as usize].get_or_init(|| {
+            let confusion = self.confusion(view, target);
+            let mut scored: Vec<(f64, u64, u32)> = self.views[view as usize]
+                .visible
+                .iter()
+                .filter(|&&i| i != target)
+                .map(|&i| (confusion.with(i), self.instances[i as usize].hash, i))
+                .collect();
+            scored.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+            scored.into_iter().map(|s| s.2).collect()
+        })
     }
 
     /// [`SceneIndex::confusability`] of many others against one target: the target's side

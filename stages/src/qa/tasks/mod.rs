@@ -123,16 +123,16 @@ impl<'i, 'a> Pair<'i, 'a> {
     }
 
     /// The `n` instances of `pool` (excluding `target`) hardest to tell from `target` in
-    /// view `v`, hardest first; ties go to the smaller instance hash.
+    /// view `v`, hardest first; ties go to the smaller instance hash. Every template's pool
+    /// is of instances shown in `v` (others are never picked).
     fn hardest(&self, v: u32, target: u32, pool: &[u32], n: usize) -> Vec<u32> {
-        let confusion = self.ix.confusion(v, target);
-        let mut scored: Vec<(f64, u64, u32)> = pool
+        self.ix
+            .confusable(v, target)
             .iter()
-            .filter(|&&i| i != target)
-            .map(|&i| (confusion.with(i), self.ix.instances[i as usize].hash, i))
-            .collect();
-        scored.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-        scored.into_iter().take(n).map(|s| s.2).collect()
+            .copied()
+            .filter(|i| pool.contains(i))
+            .take(n)
+            .collect()
     }
 
     /// Builds the candidate (the generators only pass consistent parts, so `None` means a

@@ -3,16 +3,10 @@
 
 use rand_chacha::ChaCha8Rng;
 
-use crossview_schemas::{BoxXyxy, Task};
+use crossview_schemas::Task;
 
 use super::{Emit, OptionKind, Pair, Reject, coin, reject, sample};
-use crate::geometry::{Decision, surface_gap, visible_box};
-
-fn intersect(a: Option<BoxXyxy>, b: Option<BoxXyxy>) -> bool {
-    a.zip(b).is_some_and(|(a, b)| {
-        a.x1().max(b.x1()) < a.x2().min(b.x2()) && a.y1().max(b.y1()) < a.y2().min(b.y2())
-    })
-}
+use crate::geometry::{Decision, surface_gap};
 
 /// Q17: X and Y overlap in A (their visible boxes intersect, or one's visible box covers part
 /// of where the other's whole outline projects: one in front of the other); are they in
@@ -20,26 +14,12 @@ fn intersect(a: Option<BoxXyxy>, b: Option<BoxXyxy>) -> bool {
 pub(super) fn q17_contact(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emit<'_>) {
     let ix = p.ix;
     let both = p.shown_in_both();
-    // (visible box, whole-object box) of each object in A.
-    let boxes: Vec<(Option<BoxXyxy>, Option<BoxXyxy>)> = both
+    let overlapping: Vec<(u32, u32)> = ix
+        .overlapping(p.a)
         .iter()
-        .map(|&i| match ix.shown(p.a, i) {
-            Some(o) => (
-                visible_box(&ix.data.observations[o as usize]),
-                ix.facts(o).full_box,
-            ),
-            None => (None, None),
-        })
+        .copied()
+        .filter(|(x, y)| both.binary_search(x).is_ok() && both.binary_search(y).is_ok())
         .collect();
-    let mut overlapping = Vec::new();
-    for i in 0..both.len() {
-        for j in i + 1..both.len() {
-            let ((vi, fi), (vj, fj)) = (boxes[i], boxes[j]);
-            if intersect(vi, vj) || intersect(vi, fj) || intersect(fi, vj) {
-                overlapping.push((both[i], both[j]));
-            }
-        }
-    }
     for (x, y) in sample(rng, &overlapping, p.anchors()) {
         let key = p.key(Task::Q17, &[(0, x), (0, y)]);
         let (first, second) = if coin(key) { (y, x) } else { (x, y) };

@@ -86,10 +86,9 @@ pub(super) fn q8_occluder(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emi
         .iter()
         .map(|&(_, o)| o as usize)
         .collect();
-    let occluders = |i: u32| -> Vec<(u32, f64)> {
-        let Some(o) = ix.shown(p.b, i) else {
-            return Vec::new();
-        };
+    // Which objects have any occluder decides the draw (known per view); the full, sorted
+    // search is made only for those drawn.
+    let occluders = |o: u32| -> Vec<(u32, f64)> {
         ix.geometry
             .occluders_among(
                 ix.data,
@@ -108,11 +107,11 @@ pub(super) fn q8_occluder(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emi
             })
             .collect()
     };
-    let hidden_behind: Vec<(u32, Vec<(u32, f64)>)> = p
+    let hidden_behind: Vec<(u32, u32)> = p
         .shown_in_both()
         .iter()
-        .map(|&i| (i, occluders(i)))
-        .filter(|(_, occ)| !occ.is_empty())
+        .filter_map(|&i| Some((i, ix.shown(p.b, i)?)))
+        .filter(|&(i, _)| ix.is_occluded(p.b, i))
         .collect();
     let picks: Vec<usize> = sample(
         rng,
@@ -120,8 +119,12 @@ pub(super) fn q8_occluder(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emi
         p.anchors(),
     );
     for k in picks {
-        let (i, occ) = &hidden_behind[k];
-        let (top, share) = occ[0];
+        let (i, o) = hidden_behind[k];
+        let occ = occluders(o);
+        // Never empty: every occluder found is an observation of view B.
+        let Some(&(top, share)) = occ.first() else {
+            continue;
+        };
         let second = occ.get(1).map_or(0.0, |o| o.1);
         if share < p.cfg.occluder_min_share
             || share < p.cfg.occluder_dominance * second
@@ -134,18 +137,18 @@ pub(super) fn q8_occluder(p: &Pair<'_, '_>, rng: &mut ChaCha8Rng, emit: &mut Emi
             .shown(p.b)
             .iter()
             .copied()
-            .filter(|&j| j != *i && occ.iter().all(|o| o.0 != j))
+            .filter(|&j| j != i && occ.iter().all(|o| o.0 != j))
             .collect();
-        let d = p.hardest(p.b, *i, &clear, 3);
+        let d = p.hardest(p.b, i, &clear, 3);
         if d.len() < 3 {
             continue;
         }
         let key = p.key(
             Task::Q8,
-            &[(0, *i), (1, top), (1, d[0]), (1, d[1]), (1, d[2])],
+            &[(0, i), (1, top), (1, d[0]), (1, d[1]), (1, d[2])],
         );
         let pos = position(key, 4);
-        let (Some(target), Some(options)) = (p.region(0, *i), p.regions(1, &place(top, &d, pos)))
+        let (Some(target), Some(options)) = (p.region(0, i), p.regions(1, &place(top, &d, pos)))
         else {
             continue;
         };
@@ -207,6 +210,54 @@ mod tests {
                 "hid"
             );
         }
+    }
+
+    /// The per-view answers the templates share (made once per view) agree with the
+    /// searches they stand for, asked directly: occluded means the full occluder search
+    /// finds one; the confusable ranking never rises in confusion and holds every other
+    /// shown instance; overlapping pairs are in order and shown.
+    #[test]
+    fn per_view_answers_match_the_direct_searches() {
+        let d = draw(&scene(), Task::Q8);
+        let ix = d.index();
+        let mut occluded = 0;
+        for (v, view) in ix.views.iter().enumerate() {
+            let v = v as u32;
+            let among: Vec<usize> = view.observed.iter().map(|&(_, o)| o as usize).collect();
+            for &(i, o) in &view.observed {
+                let full = ix.geometry.occluders_among(
+                    ix.data,
+                    o as usize,
+                    among.iter().copied(),
+                    &ix.geometry.config,
+                );
+                assert_eq!(ix.is_occluded(v, i), !full.is_empty());
+                occluded += usize::from(!full.is_empty());
+            }
+            for &target in &view.visible {
+                let ranked = ix.confusable(v, target);
+                let confusion = ix.confusion(v, target);
+                let mut others: Vec<u32> = ranked.to_vec();
+                others.sort_unstable();
+                let expected: Vec<u32> = view
+                    .visible
+                    .iter()
+                    .copied()
+                    .filter(|&i| i != target)
+                    .collect();
+                assert_eq!(others, expected);
+                for w in ranked.windows(2) {
+                    assert!(confusion.with(w[0]) >= confusion.with(w[1]));
+                }
+            }
+            for &(x, y) in ix.overlapping(v) {
+                assert!(x < y);
+                assert!(view.visible.contains(&x) && view.visible.contains(&y));
+            }
+        }
+        assert!(occluded > 0, "the front camera sees 'back' behind 'front'");
+        let front = (0..ix.views.len() as u32).find(|&v| ix.camera(v).id == "front");
+        assert!(front.is_some_and(|v| !ix.overlapping(v).is_empty()));
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! `cargo bench --bench build_e2e [-- WORLD] [RUNS]`: WORLD defaults to
 //! `target/bench-world-paper`, synthesized on first use (about 40 s); the cold `-w 2` build and
-//! the write-only baseline run RUNS times each (default 2; the ratio is of their best times,
-//! as a shared machine slows single runs by up to a fifth). Prints one line per figure.
+//! the write-only baseline run RUNS times each, alternating (default 2; the ratio is of their
+//! best times, as a shared machine slows single runs by up to a fifth). Prints one line per
+//! figure.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -114,6 +115,49 @@ fn live_epochs(out: &Path, labels_files: &[PathBuf]) -> (f64, f64, Vec<(String, 
     (first, warm, epochs, rss)
 }
 
+/// The baseline: the rows of the build in `out` (its shards read back into memory first,
+/// untimed), written to the same shards under `plain` with the same options on 2 threads;
+/// seconds of the writing.
+fn write_only(out: &Path, plain: &Path) -> f64 {
+    let manifest = Manifest::read(out).expect("manifest");
+    // Each shard's rows by row group: the build cuts groups at scene boundaries.
+    let shards: Vec<(String, Vec<Vec<QaSample>>)> = manifest
+        .shards
+        .iter()
+        .map(|s| {
+            let reader = RecordReader::<QaSample>::open(out.join(&s.path)).expect("shard");
+            let groups = reader.map(|g| g.expect("row group")).collect();
+            (s.path.clone(), groups)
+        })
+        .collect();
+    let reader = RecordReader::<QaSample>::open(out.join(&manifest.shards[0].path)).expect("open");
+    let opts = WriteOptions {
+        config_hash: reader.config_hash().unwrap_or_default(),
+        row_group_rows: usize::MAX,
+        ..WriteOptions::default()
+    };
+    let _ = std::fs::remove_dir_all(plain);
+    std::fs::create_dir_all(plain.join("data")).expect("mkdir");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("pool");
+    let start = Instant::now();
+    pool.install(|| {
+        shards.par_iter().for_each(|(path, groups)| {
+            let mut w = RecordWriter::<QaSample>::create(plain.join(path), &opts).expect("create");
+            for rows in groups {
+                for chunk in rows.chunks(SHARD_BATCH_ROWS) {
+                    w.write(chunk).expect("write");
+                }
+                w.end_row_group().expect("row group");
+            }
+            w.finish().expect("finish");
+        })
+    });
+    start.elapsed().as_secs_f64()
+}
+
 /// Seconds as `a / b / c`.
 fn seconds_list(seconds: impl Iterator<Item = f64>) -> String {
     seconds
@@ -122,9 +166,36 @@ fn seconds_list(seconds: impl Iterator<Item = f64>) -> String {
         .join(" / ")
 }
 
+/// [`write_only`] in a child process (this bench run again with [`WRITE_ONLY`]), so the rows
+/// it holds (some 16 GB as records) neither crowd the builds nor count in this process's peak
+/// RSS, which is the live build's.
+fn write_only_apart(out: &Path, plain: &Path) -> f64 {
+    let child = std::process::Command::new(std::env::current_exe().expect("this bench"))
+        .arg(WRITE_ONLY)
+        .arg(out)
+        .arg(plain)
+        .output()
+        .expect("the write-only run");
+    assert!(
+        child.status.success(),
+        "the write-only run failed: {child:?}"
+    );
+    let text = String::from_utf8_lossy(&child.stdout);
+    (text.trim().parse()).unwrap_or_else(|_| panic!("write-only seconds, not {text:?}"))
+}
+
+/// The argument that makes this bench the child of [`write_only_apart`].
+const WRITE_ONLY: &str = "--write-only-child";
+
 fn main() {
     let target = world::target_dir();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, out, plain] = args.as_slice()
+        && flag == WRITE_ONLY
+    {
+        println!("{}", write_only(Path::new(out), Path::new(plain)));
+        return;
+    }
     let runs = (args.iter())
         .find_map(|a| a.parse::<usize>().ok())
         .unwrap_or(2)
@@ -136,9 +207,16 @@ fn main() {
     world::ensure_paper_world(&world);
     let out2 = target.join("bench-build-w2");
     let out1 = target.join("bench-build-w1");
-    // The cold builds, and after them the baseline's runs (they need the build's rows).
-    let cold: Vec<(f64, f64, serde_json::Value)> =
-        (0..runs).map(|_| build(&world, &out2, 2)).collect();
+    // The cold builds alternate with the baseline's runs (which write the rows the build
+    // before them wrote), so both see the machine in the same minutes: its speed drifts by a
+    // fifth over a bench run.
+    let plain = target.join("bench-write-only");
+    let mut cold: Vec<(f64, f64, serde_json::Value)> = Vec::new();
+    let mut baseline: Vec<f64> = Vec::new();
+    for _ in 0..runs {
+        cold.push(build(&world, &out2, 2));
+        baseline.push(write_only_apart(&out2, &plain));
+    }
     let best = (cold.iter())
         .min_by(|a, b| a.0.total_cmp(&b.0))
         .expect("at least one run");
@@ -231,49 +309,6 @@ fn main() {
         report["build"]["worker_seconds"]
     );
 
-    // The baseline: the same rows, already in memory, written to the same shards with the
-    // same options on 2 threads.
-    // Each shard's rows by row group: the build cuts groups at scene boundaries.
-    let shards: Vec<(String, Vec<Vec<QaSample>>)> = manifest
-        .shards
-        .iter()
-        .map(|s| {
-            let reader = RecordReader::<QaSample>::open(out2.join(&s.path)).expect("shard");
-            let groups = reader.map(|g| g.expect("row group")).collect();
-            (s.path.clone(), groups)
-        })
-        .collect();
-    let reader = RecordReader::<QaSample>::open(out2.join(&manifest.shards[0].path)).expect("open");
-    let opts = WriteOptions {
-        config_hash: reader.config_hash().unwrap_or_default(),
-        row_group_rows: usize::MAX,
-        ..WriteOptions::default()
-    };
-    let plain = target.join("bench-write-only");
-    let _ = std::fs::remove_dir_all(&plain);
-    std::fs::create_dir_all(plain.join("data")).expect("mkdir");
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .expect("pool");
-    let write_all = || {
-        let start = Instant::now();
-        pool.install(|| {
-            shards.par_iter().for_each(|(path, groups)| {
-                let mut w =
-                    RecordWriter::<QaSample>::create(plain.join(path), &opts).expect("create");
-                for rows in groups {
-                    for chunk in rows.chunks(SHARD_BATCH_ROWS) {
-                        w.write(chunk).expect("write");
-                    }
-                    w.end_row_group().expect("row group");
-                }
-                w.finish().expect("finish");
-            })
-        });
-        start.elapsed().as_secs_f64()
-    };
-    let baseline: Vec<f64> = (0..runs).map(|_| write_all()).collect();
     let write_only = baseline.iter().copied().fold(f64::INFINITY, f64::min);
     println!(
         "write the same rows alone (2 threads): {write_only:.1} s (runs: {})",

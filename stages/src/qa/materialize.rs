@@ -3,10 +3,11 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::sync::OnceLock;
 
 use crossview_schemas::{
     BorrowedRegion, BoxXyxy, CocoRle, Frame, MaskSource, Observation, QaSample, Rle, SampleRef,
-    Split, ViewRef, mask_digest,
+    Split, Task, ViewRef, mask_digest,
 };
 
 use super::candidate::Candidate;
@@ -191,7 +192,7 @@ impl<'p> SceneSamples<'p> {
             open_ended: false,
             views,
             regions,
-            template_id: Cow::Owned(format!("{}.t{template}", c.task.name())),
+            template_id: Cow::Borrowed(template_id(c.task, template)),
             generator: self.generator,
         };
         s.sample_id = Cow::Owned(s.content_id());
@@ -213,6 +214,26 @@ pub fn materialize(
         .to_sample())
 }
 
+/// The id of a task's paraphrase `template` (`q8.t2`), made once per process: a `format!`
+/// per sample was a percent of a build's instructions.
+fn template_id(task: Task, template: usize) -> &'static str {
+    static IDS: OnceLock<Vec<Vec<String>>> = OnceLock::new();
+    let ids = IDS.get_or_init(|| {
+        (Task::ALL.iter())
+            .map(|t| {
+                (0..PARAPHRASES)
+                    .map(|k| format!("{}.t{k}", t.name()))
+                    .collect()
+            })
+            .collect()
+    });
+    let task_index = Task::ALL
+        .iter()
+        .position(|&t| t == task)
+        .unwrap_or_default();
+    &ids[task_index][template % PARAPHRASES]
+}
+
 /// The paraphrase a candidate is worded with (bits of its key no other choice uses).
 pub fn paraphrase(key: u64) -> usize {
     ((key >> 40) % PARAPHRASES as u64) as usize
@@ -222,7 +243,7 @@ pub fn paraphrase(key: u64) -> usize {
 mod tests {
     use super::super::tasks::test_scene::{TestScene, draw};
     use super::*;
-    use crossview_schemas::{REGION_PLACEHOLDER, Task};
+    use crossview_schemas::REGION_PLACEHOLDER;
 
     #[test]
     fn samples_are_self_contained_and_ids_are_content_hashes() {
@@ -246,6 +267,9 @@ mod tests {
                     assert_eq!(m.size(), [240, 320]);
                 }
                 assert_eq!(s.sample_id, s.content_id());
+                let template = paraphrase(c.key);
+                assert_eq!(s.template_id, format!("{}.t{template}", task.name()));
+                assert_eq!(s.question, question_text(task, template));
                 assert_eq!(s.sample_id.len(), 32);
             }
         }

@@ -1,5 +1,6 @@
 //! [`SceneIndex`]: one scene arranged for question instantiation: views (camera x frame) with
-//! the instances they observe and show, per-frame 3D estimates, and stable name hashes.
+//! the instances they observe and show, per-view answers the templates share, per-frame 3D
+//! estimates, and stable name hashes.
 
 use std::cell::OnceCell;
 

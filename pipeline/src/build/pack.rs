@@ -55,6 +55,17 @@ pub struct PackStore {
     index: RwLock<HashMap<String, Location>>,
     /// Packs open for appending, taken by a storing thread and put back after.
     writers: Mutex<Vec<Writer>>,
+    /// What earlier scans found in each pack: packs only grow, so a reindex reads the headers
+    /// of the records added since (a rebuild reindexes three times: open, and twice in prune).
+    scans: Mutex<HashMap<PathBuf, PackScan>>,
+}
+
+/// A pack's records as far as it has been scanned.
+struct PackScan {
+    file: Arc<File>,
+    records: Vec<Scanned>,
+    /// Where the scan stopped: the pack's end, or a record not yet whole.
+    end: u64,
 }
 
 impl std::fmt::Debug for PackStore {
@@ -78,6 +89,7 @@ impl PackStore {
             packs: RwLock::default(),
             index: RwLock::default(),
             writers: Mutex::default(),
+            scans: Mutex::default(),
         };
         store.reindex();
         store
@@ -89,24 +101,48 @@ impl PackStore {
     }
 
     /// Forgets the packs open for appending and reads the index again from the packs on
-    /// disk (those of other processes included).
+    /// disk (those of other processes included): of a pack scanned before, only the records
+    /// added since (one shorter than it was is scanned again whole).
     pub fn reindex(&self) {
         let mut packs = Vec::new();
         let mut index = HashMap::new();
-        for path in pack_paths(&self.dir) {
-            let Ok(file) = File::open(&path) else {
-                continue;
+        let Ok(mut scans) = self.scans.lock() else {
+            return;
+        };
+        let paths = pack_paths(&self.dir);
+        scans.retain(|path, _| paths.binary_search(path).is_ok());
+        for path in paths {
+            let known = match scans.entry(path.clone()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let Ok(file) = File::open(&path) else {
+                        continue;
+                    };
+                    e.insert(PackScan {
+                        file: Arc::new(file),
+                        records: Vec::new(),
+                        end: 0,
+                    })
+                }
             };
+            let size = known.file.metadata().map_or(0, |m| m.len());
+            if size < known.end {
+                // Not the pack scanned before (packs only grow): scanned again whole.
+                known.records.clear();
+                known.end = 0;
+            }
+            known.end = scan(&known.file, known.end, size, &mut known.records);
             let number = packs.len();
-            for r in scan(&file) {
-                index.entry(r.key).or_insert(Location {
+            for r in &known.records {
+                index.entry(r.key.clone()).or_insert(Location {
                     pack: number,
                     offset: r.offset,
                     len: r.len,
                 });
             }
-            packs.push((path, Arc::new(file)));
+            packs.push((path, known.file.clone()));
         }
+        drop(scans);
         if let Ok(mut w) = self.writers.lock() {
             w.clear();
         }
@@ -302,12 +338,10 @@ fn parse_record(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     (checksum(key, payload) == sum).then_some((key, payload))
 }
 
-/// The records of a pack by their headers, up to the first that is not whole (a torn tail).
-/// Each header is one small read: the payloads are not read.
-fn scan(file: &File) -> Vec<Scanned> {
-    let size = file.metadata().map_or(0, |m| m.len());
-    let mut out = Vec::new();
-    let mut offset = 0u64;
+/// The records of a pack (`size` bytes long) from `offset` by their headers, into `out`, up to
+/// the first that is not whole (a torn tail, or one still being written); returns where the
+/// scan stopped. Each header is one small read: the payloads are not read.
+fn scan(file: &File, mut offset: u64, size: u64, out: &mut Vec<Scanned>) -> u64 {
     // Header and key (keys are short hex names; a longer one is read in a second go).
     let mut head = [0u8; HEADER + 64];
     while offset + HEADER as u64 <= size {
@@ -337,7 +371,7 @@ fn scan(file: &File) -> Vec<Scanned> {
         out.push(Scanned { key, offset, len });
         offset += len;
     }
-    out
+    offset
 }
 
 #[cfg(test)]
@@ -393,6 +427,45 @@ mod tests {
             PackStore::open(dir.path()).load("b").as_deref(),
             Some(&b"again"[..])
         );
+    }
+
+    #[test]
+    fn a_reindex_sees_packs_grow_appear_shrink_and_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = PackStore::open(dir.path());
+        mine.store("a1", b"mine").unwrap();
+        // Another process's store: a pack of its own, found at the next reindex.
+        let other = PackStore::open(dir.path());
+        other.store("b1", b"other").unwrap();
+        assert!(!mine.contains("b1"));
+        mine.reindex();
+        assert_eq!(mine.load("b1").as_deref(), Some(&b"other"[..]));
+        assert_eq!(mine.load("a1").as_deref(), Some(&b"mine"[..]));
+        // Its pack grows after it was scanned: the records added since are found.
+        other.store("b2", &[5u8; 300]).unwrap();
+        mine.reindex();
+        assert_eq!(mine.load("b2"), Some(vec![5u8; 300]));
+        assert_eq!(mine.load("b1").as_deref(), Some(&b"other"[..]));
+        // Its pack (the newer: names start with their creation time) goes: so do its entries.
+        let other_pack = pack_paths(dir.path()).pop().unwrap();
+        assert_eq!(pack_paths(dir.path()).len(), 2);
+        std::fs::remove_file(&other_pack).unwrap();
+        mine.reindex();
+        assert!(!mine.contains("b1") && !mine.contains("b2"));
+        assert_eq!(mine.load("a1").as_deref(), Some(&b"mine"[..]));
+        // A pack shorter than when it was scanned is scanned again whole. (After a reindex a
+        // store starts a new pack: a2 and a3 share one.)
+        mine.store("a2", &[9u8; 100]).unwrap();
+        mine.store("a3", &[8u8; 100]).unwrap();
+        mine.reindex();
+        assert!(mine.contains("a2") && mine.contains("a3"));
+        let newest = pack_paths(dir.path()).pop().unwrap();
+        let bytes = std::fs::read(&newest).unwrap();
+        std::fs::write(&newest, &bytes[..bytes.len() - 3]).unwrap();
+        mine.reindex();
+        assert!(!mine.contains("a3"), "the torn record is not indexed");
+        assert_eq!(mine.load("a2"), Some(vec![9u8; 100]));
+        assert_eq!(mine.load("a1").as_deref(), Some(&b"mine"[..]));
     }
 
     #[test]

@@ -159,18 +159,10 @@ fn write_only(out: &Path, plain: &Path) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-/// Seconds as `a / b / c`.
-fn seconds_list(seconds: impl Iterator<Item = f64>) -> String {
+/// Seconds as `a / b / c`, with `decimals` digits after the point (two for the short runs).
+fn seconds_list(seconds: impl Iterator<Item = f64>, decimals: usize) -> String {
     seconds
-        .map(|s| format!("{s:.1}"))
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
-/// Seconds to the hundredth, as `a / b / c` (the short runs).
-fn fine_seconds_list(seconds: &[f64]) -> String {
-    (seconds.iter())
-        .map(|s| format!("{s:.2}"))
+        .map(|s| format!("{s:.decimals$}"))
         .collect::<Vec<_>>()
         .join(" / ")
 }
@@ -312,20 +304,20 @@ fn main() {
     println!(
         "build -w 2: {w2:.1} s wall, peak RSS {rss2:.0} MiB, {:.0} rows/s (runs: {})",
         rows as f64 / w2,
-        seconds_list(cold.iter().map(|c| c.0))
+        seconds_list(cold.iter().map(|c| c.0), 1)
     );
     println!("build -w 1: {w1:.1} s wall, peak RSS {rss1:.0} MiB");
     println!("speedup -w 2 over -w 1: {:.2}x", w1 / w2);
     println!(
         "rerun with no change (-w 2): {:.2} s (runs: {})",
         least(&reruns),
-        fine_seconds_list(&reruns)
+        seconds_list(reruns.iter().copied(), 2)
     );
     for (file, seconds, changed) in &one_scene {
         println!(
             "rebuild after one changed scene of messytable/labels/{file} (-w 2): {:.2} s, {changed} shards rewritten (runs: {})",
             least(seconds),
-            fine_seconds_list(seconds)
+            seconds_list(seconds.iter().copied(), 2)
         );
     }
     // The bench is another program than the binary, so its caches are keyed anew: epoch 0
@@ -346,7 +338,7 @@ fn main() {
     let write_only = least(&baseline);
     println!(
         "write the same rows alone (2 threads): {write_only:.1} s (runs: {})",
-        seconds_list(baseline.iter().copied())
+        seconds_list(baseline.iter().copied(), 1)
     );
     println!(
         "build -w 2 / write-only (best of {runs} each): {:.2}x",

@@ -36,8 +36,9 @@ pub struct SceneMasks {
 pub struct FirstPass {
     /// Ranked candidates per task.
     pub ranks: BTreeMap<Task, SceneTaskRanks>,
-    /// First-pass counts.
-    pub stats: CorpusStats,
+    /// First-pass counts, boxed: they are kilobytes of mostly empty grids, and an entry is
+    /// moved from the cache through the graph's operators (bincode reads a box as the value).
+    pub stats: Box<CorpusStats>,
     /// The scene's mask completion.
     pub masks: SceneMasks,
 }
@@ -147,7 +148,7 @@ mod tests {
         );
         let entry = FirstPass {
             ranks,
-            stats,
+            stats: Box::new(stats),
             masks: SceneMasks {
                 cache_keys: vec!["k".into()],
                 ..SceneMasks::default()

@@ -624,7 +624,7 @@ pub fn run_worker(
                             .map_or(SourceKind::MessyTable, |s| s.source);
                         let entry = FirstPass {
                             ranks: SceneTaskRanks::of_tally(h, source, &tally),
-                            stats: st,
+                            stats: Box::new(st),
                             masks: pending
                                 .as_ref()
                                 .map(|(e, _)| e.masks.clone())

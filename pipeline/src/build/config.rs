@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crossview_schemas::{DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, SourceKind};
+use crossview_schemas::{DEFAULT_ZSTD_LEVEL, SourceKind};
 use crossview_stages::corpus::CorpusConfig;
 use crossview_stages::filter::FilterConfig;
 use crossview_stages::geometry::GeometryConfig;
@@ -17,6 +17,13 @@ use crossview_stages::split::SplitConfig;
 
 /// Default shards per split.
 pub const DEFAULT_SHARDS_PER_SPLIT: u32 = 8;
+
+/// Default rows a shard's row group aims at: half the record writers' 16,384. A shard made
+/// again decodes and encodes only the groups that hold changed rows and copies the others, so
+/// smaller groups make a one-scene rebuild cheaper (a quarter less CPU on the paper world),
+/// at 0.014% more bytes and no slower a cold build; 4,096 was no cheaper and slowed the cold
+/// build by about 5%.
+pub const DEFAULT_SHARD_ROW_GROUP_ROWS: usize = 8_192;
 
 /// One input: a native tree or a folder of them, with its kind when detection should not guess.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,7 +79,7 @@ impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {
             shards_per_split: DEFAULT_SHARDS_PER_SPLIT,
-            row_group_rows: DEFAULT_ROW_GROUP_ROWS,
+            row_group_rows: DEFAULT_SHARD_ROW_GROUP_ROWS,
             zstd_level: DEFAULT_ZSTD_LEVEL,
             frames: true,
         }

@@ -1,5 +1,5 @@
 //! The read cache: per native tree, the stub of every scene it held at the last build (scene,
-//! fingerprint, files, cameras, errors) and its tree-level problems, under `OUT/.cache/trees/`,
+//! fingerprint, files, camera ids, errors) and its tree-level problems, under `OUT/.cache/trees/`,
 //! so a rebuild reads an unchanged tree not at all and a changed one only where it changed;
 //! and per scene its records (packed in `OUT/.cache/scenes/`), for when a shard holding a
 //! stub is made.
@@ -43,14 +43,6 @@ pub fn entry_key(root: &Path, kind: SourceKind, settings: &str) -> String {
         .str(kind.name())
         .str(settings)
         .finish_hex(16)
-}
-
-/// A tree entry as stored: bincode, each stub's cameras as [`StoredCamera`]s.
-#[derive(Serialize, Deserialize)]
-struct StoredTree {
-    signature: String,
-    scenes: Vec<(SceneData, Vec<StoredCamera>)>,
-    problems: Vec<InputError>,
 }
 
 /// A camera as the caches store it: its lens by name and coefficients. A [`Camera`]'s own
@@ -119,43 +111,14 @@ impl StoredCamera {
     }
 }
 
-/// Reads an entry; `None` when absent or damaged.
+/// Reads an entry (bincode); `None` when absent or damaged.
 pub fn load(dir: &Path, key: &str) -> Option<TreeEntry> {
-    let stored: StoredTree = bincode::deserialize(&cache::load_payload(dir, key)?).ok()?;
-    let scenes = stored
-        .scenes
-        .into_iter()
-        .map(|(mut stub, cameras)| {
-            stub.cameras = StoredCamera::cameras(cameras)?;
-            Some(stub)
-        })
-        .collect::<Option<Vec<SceneData>>>()?;
-    Some(TreeEntry {
-        signature: stored.signature,
-        scenes,
-        problems: stored.problems,
-    })
+    bincode::deserialize(&cache::load_payload(dir, key)?).ok()
 }
 
 /// Writes an entry. One that cannot be written only costs reading the tree next time.
 pub fn store(dir: &Path, key: &str, entry: &TreeEntry) -> std::io::Result<()> {
-    let scenes = entry
-        .scenes
-        .iter()
-        .map(|stub| {
-            let bare = SceneData {
-                cameras: Vec::new(),
-                ..stub.clone()
-            };
-            (bare, StoredCamera::all(&stub.cameras))
-        })
-        .collect();
-    let payload = bincode::serialize(&StoredTree {
-        signature: entry.signature.clone(),
-        scenes,
-        problems: entry.problems.clone(),
-    })
-    .map_err(std::io::Error::other)?;
+    let payload = bincode::serialize(entry).map_err(std::io::Error::other)?;
     cache::store_payload(dir, key, &payload)
 }
 
@@ -203,6 +166,7 @@ pub fn load_records(store: &PackStore, key: &str, stub: &SceneData) -> Option<Sc
         fingerprint: stub.fingerprint.clone(),
         files: stub.files.clone(),
         cameras: StoredCamera::cameras(stored.cameras)?,
+        camera_ids: Vec::new(),
         frames: stored.frames,
         observations: stored.observations,
         absences: stored.absences,
@@ -333,15 +297,17 @@ mod tests {
     #[test]
     fn entries_round_trip_and_scenes_are_known_only_with_their_fingerprint_and_first_pass() {
         let dir = tempfile::tempdir().unwrap();
-        let with_cameras = SceneData {
+        let full = SceneData {
             cameras: cameras("messytable/a"),
+            unread: false,
             ..stub("messytable/a", "f1")
         };
         let entry = TreeEntry {
             signature: "sig".into(),
-            scenes: vec![with_cameras, stub("messytable/b", "f2")],
+            scenes: vec![full.stub(), stub("messytable/b", "f2")],
             problems: Vec::new(),
         };
+        assert_eq!(entry.scenes[0].camera_ids, ["cam0", "cam1", "cam2", "cam3"]);
         let key = entry_key(Path::new("/t"), SourceKind::MessyTable, "x");
         assert_ne!(key, entry_key(Path::new("/t"), SourceKind::MessyTable, "y"));
         store(dir.path(), &key, &entry).unwrap();
@@ -349,14 +315,10 @@ mod tests {
         // A scene's records: its cameras come back whole too.
         let records = PackStore::open(&scenes_dir(dir.path()));
         std::fs::create_dir_all(records.dir()).unwrap();
-        store_records(&records, "k", &entry.scenes[0]).unwrap();
-        let bare = SceneData {
-            cameras: Vec::new(),
-            ..entry.scenes[0].clone()
-        };
+        store_records(&records, "k", &full).unwrap();
         assert_eq!(
-            load_records(&records, "k", &bare).map(|s| s.cameras),
-            Some(entry.scenes[0].cameras.clone())
+            load_records(&records, "k", &entry.scenes[0]),
+            Some(full.clone())
         );
 
         let first_pass = PackStore::open(&dir.path().join("first-pass"));

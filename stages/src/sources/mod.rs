@@ -71,8 +71,14 @@ pub struct SceneData {
     pub fingerprint: String,
     /// The files the scene was read from, relative to the tree root.
     pub files: Vec<PathBuf>,
-    /// Its cameras.
+    /// Its cameras (none in a stub: see `camera_ids`).
     pub cameras: Vec<Camera>,
+    /// A stub's camera ids, in its cameras' order; empty for a scene read whole. A stub keeps
+    /// the ids alone (a reader fingerprints by them), not the cameras: the stubs of a large
+    /// tree are cached, loaded, cloned and stored on every rebuild that reads it, and the
+    /// cameras were nearly all of their bytes.
+    #[serde(default)]
+    pub camera_ids: Vec<String>,
     /// Its frames.
     pub frames: Vec<Frame>,
     /// Its observations, in the source's unit (see each loader).
@@ -82,20 +88,26 @@ pub struct SceneData {
     /// Problems with this scene's input.
     pub errors: Vec<InputError>,
     /// A stub handed over in place of reading the scene (see [`SceneSkip::known`]): its
-    /// scene, fingerprint, files, cameras and errors are those of the scene, and it holds no
-    /// frames, observations or absences.
+    /// scene, fingerprint, files and errors are those of the scene, it has the ids of its
+    /// cameras, and it holds no cameras, frames, observations or absences.
     #[serde(default)]
     pub unread: bool,
 }
 
 impl SceneData {
     /// The stub of this scene: what [`SceneSkip::known`] hands back for it on a later read.
+    /// A stub's stub is itself.
     pub fn stub(&self) -> SceneData {
+        let camera_ids = if self.unread {
+            self.camera_ids.clone()
+        } else {
+            self.cameras.iter().map(|c| c.camera_id.clone()).collect()
+        };
         SceneData {
             scene: self.scene.clone(),
             fingerprint: self.fingerprint.clone(),
             files: self.files.clone(),
-            cameras: self.cameras.clone(),
+            camera_ids,
             errors: self.errors.clone(),
             unread: true,
             ..SceneData::default()

@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crossview_schemas::{ContentHasher, InputError, Task};
-use crossview_stages::corpus::CorpusStats;
+use crossview_stages::corpus::SparseStats;
 use crossview_stages::masks::MaskStats;
 use serde::{Deserialize, Serialize};
 
@@ -36,9 +36,10 @@ pub struct SceneMasks {
 pub struct FirstPass {
     /// Ranked candidates per task.
     pub ranks: BTreeMap<Task, SceneTaskRanks>,
-    /// First-pass counts, boxed: they are kilobytes of mostly empty grids, and an entry is
-    /// moved from the cache through the graph's operators (bincode reads a box as the value).
-    pub stats: Box<CorpusStats>,
+    /// First-pass counts by their non-zero cells: whole, they are kilobytes of mostly empty
+    /// grids, and a rebuild holds every cached scene's entry and moves it through the
+    /// graph's operators.
+    pub stats: SparseStats,
     /// The scene's mask completion.
     pub masks: SceneMasks,
 }
@@ -133,7 +134,7 @@ mod tests {
     #[test]
     fn entries_round_trip_and_damage_is_a_miss() {
         let dir = tempfile::tempdir().unwrap();
-        let mut stats = CorpusStats::default();
+        let mut stats = crossview_stages::corpus::CorpusStats::default();
         stats.scenes[1] = 3;
         let mut ranks = BTreeMap::new();
         ranks.insert(
@@ -148,7 +149,7 @@ mod tests {
         );
         let entry = FirstPass {
             ranks,
-            stats: Box::new(stats),
+            stats: SparseStats::from(&stats),
             masks: SceneMasks {
                 cache_keys: vec!["k".into()],
                 ..SceneMasks::default()

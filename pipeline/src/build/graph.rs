@@ -33,7 +33,8 @@ use crossview_schemas::{
     ContentHasher, InputError, SampleRef, SourceKind, Split, Task, WriteOptions,
 };
 use crossview_stages::corpus::{
-    CorpusConfig, CorpusStats, count_scene_keeping, emit_eligible_kept, emit_scene_kept,
+    CorpusConfig, CorpusStats, SparseStats, count_scene_keeping, emit_eligible_kept,
+    emit_scene_kept,
 };
 use crossview_stages::filter::{RankRuns, SlotKey, Tally};
 use crossview_stages::masks::{MaskCompleter, MaskStats};
@@ -624,7 +625,7 @@ pub fn run_worker(
                             .map_or(SourceKind::MessyTable, |s| s.source);
                         let entry = FirstPass {
                             ranks: SceneTaskRanks::of_tally(h, source, &tally),
-                            stats: Box::new(st),
+                            stats: SparseStats::from(&st),
                             masks: pending
                                 .as_ref()
                                 .map(|(e, _)| e.masks.clone())
@@ -641,7 +642,9 @@ pub fn run_worker(
                 };
                 times1.borrow_mut().candidates_s += start.elapsed().as_secs_f64();
                 Counters::bump(&progress1.scenes_counted, 1);
-                stats1.borrow_mut().merge_scaled(&entry.stats, r as i64);
+                stats1
+                    .borrow_mut()
+                    .merge_sparse_scaled(&entry.stats, r as i64);
                 entry
                     .ranks
                     .into_iter()

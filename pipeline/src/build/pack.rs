@@ -164,8 +164,14 @@ impl PackStore {
         let mut bytes = vec![0u8; usize::try_from(at.len).ok()?];
         file.read_exact_at(&mut bytes, at.offset).ok()?;
         let (found, payload) = parse_record(&bytes)?;
-        (found == key.as_bytes() && payload.len() + HEADER + found.len() == bytes.len())
-            .then(|| payload.to_vec())
+        let whole = found == key.as_bytes() && payload.len() + HEADER + found.len() == bytes.len();
+        // The payload is the record's tail: moved to the front in place, not copied out
+        // (a rebuild loads every cached scene's entry, tens of MB in all).
+        let prefix = HEADER + found.len();
+        whole.then(|| {
+            bytes.drain(..prefix);
+            bytes
+        })
     }
 
     /// Stores an entry in a pack of this process; it is indexed once written whole.

@@ -25,7 +25,7 @@ pub use crate::filter::Selection;
 pub use report::{
     PAPER_BENCH_PER_TASK, PAPER_CANDIDATES, PAPER_TRAIN_PER_TASK, report_json, report_table,
 };
-pub use stats::{CorpusStats, Grid};
+pub use stats::{CorpusStats, Grid, SparseStats};
 
 /// Every setting from mask completion to split (each part documented where it is defined).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -200,32 +200,101 @@ impl CorpusStats {
 
     /// Adds `times` copies of another tally (negative to take one back out).
     pub fn merge_scaled(&mut self, o: &CorpusStats, times: i64) {
-        let add = |x: &mut u64, y: u64| *x = x.wrapping_add(y.wrapping_mul(times as u64));
-        for k in 0..4 {
-            add(&mut self.scenes[k], o.scenes[k]);
-            add(&mut self.bench_scenes[k], o.bench_scenes[k]);
+        for (x, y) in self.counts_mut().zip(o.counts()) {
+            *x = x.wrapping_add(y.wrapping_mul(times as u64));
         }
-        for (a, b) in [
-            (&mut self.drawn, &o.drawn),
-            (&mut self.margin, &o.margin),
-            (&mut self.missing_geometry, &o.missing_geometry),
-            (&mut self.no_evidence, &o.no_evidence),
-            (&mut self.duplicate, &o.duplicate),
-            (&mut self.eligible_train, &o.eligible_train),
-            (&mut self.eligible_bench, &o.eligible_bench),
-            (&mut self.kept_train, &o.kept_train),
-            (&mut self.kept_bench, &o.kept_bench),
-            (&mut self.open_chosen, &o.open_chosen),
-            (&mut self.open_kept, &o.open_kept),
-            (&mut self.open_not_unique, &o.open_not_unique),
-        ] {
-            a.merge_scaled(b, times);
-        }
-        for (a, b) in self.positions.iter_mut().zip(o.positions.iter()) {
-            for (x, y) in a.iter_mut().zip(b) {
-                add(x, *y);
+    }
+
+    /// Adds `times` copies of a sparse tally.
+    pub fn merge_sparse_scaled(&mut self, o: &SparseStats, times: i64) {
+        let mut cells = o.0.iter().peekable();
+        for (i, x) in self.counts_mut().enumerate() {
+            while let Some(&&(at, y)) = cells.peek()
+                && usize::from(at) == i
+            {
+                *x = x.wrapping_add(y.wrapping_mul(times as u64));
+                cells.next();
             }
         }
+    }
+
+    /// The grids, in the order of [`Self::counts`].
+    fn grids(&self) -> [&Grid; 12] {
+        [
+            &self.drawn,
+            &self.margin,
+            &self.missing_geometry,
+            &self.no_evidence,
+            &self.duplicate,
+            &self.eligible_train,
+            &self.eligible_bench,
+            &self.kept_train,
+            &self.kept_bench,
+            &self.open_chosen,
+            &self.open_kept,
+            &self.open_not_unique,
+        ]
+    }
+
+    /// Every count, in one fixed order (the cell numbers of [`SparseStats`]).
+    fn counts(&self) -> impl Iterator<Item = u64> + '_ {
+        (self.scenes.iter().chain(&self.bench_scenes))
+            .chain(self.grids().into_iter().flat_map(|g| g.0.iter().flatten()))
+            .chain(self.positions.iter().flatten())
+            .copied()
+    }
+
+    /// [`Self::counts`], to change.
+    fn counts_mut(&mut self) -> impl Iterator<Item = &mut u64> + '_ {
+        let grids = [
+            &mut self.drawn,
+            &mut self.margin,
+            &mut self.missing_geometry,
+            &mut self.no_evidence,
+            &mut self.duplicate,
+            &mut self.eligible_train,
+            &mut self.eligible_bench,
+            &mut self.kept_train,
+            &mut self.kept_bench,
+            &mut self.open_chosen,
+            &mut self.open_kept,
+            &mut self.open_not_unique,
+        ];
+        (self.scenes.iter_mut().chain(&mut self.bench_scenes))
+            .chain(grids.into_iter().flat_map(|g| g.0.iter_mut().flatten()))
+            .chain(self.positions.iter_mut().flatten())
+    }
+}
+
+/// How many counts a [`CorpusStats`] has.
+const COUNTS: usize = 4 + 4 + 12 * 4 * 17 + 17 * 4;
+
+/// A [`CorpusStats`] by its non-zero counts, `(cell, count)` in cell order: one scene's
+/// counts are a few dozen of nearly 900, and a rebuild holds every cached scene's at once
+/// (7 KB each whole, 40 MB of fresh memory at paper scale).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "Vec<(u16, u64)>")]
+pub struct SparseStats(Vec<(u16, u64)>);
+
+impl From<&CorpusStats> for SparseStats {
+    fn from(stats: &CorpusStats) -> Self {
+        SparseStats(
+            (stats.counts().enumerate())
+                .filter(|&(_, n)| n != 0)
+                .map(|(i, n)| (i as u16, n))
+                .collect(),
+        )
+    }
+}
+
+impl TryFrom<Vec<(u16, u64)>> for SparseStats {
+    type Error = String;
+    fn try_from(cells: Vec<(u16, u64)>) -> Result<Self, String> {
+        let ordered = cells.windows(2).all(|w| w[0].0 < w[1].0);
+        if !ordered || cells.last().is_some_and(|&(i, _)| usize::from(i) >= COUNTS) {
+            return Err("sparse counts out of order or out of range".into());
+        }
+        Ok(SparseStats(cells))
     }
 }
 
@@ -256,5 +325,35 @@ mod tests {
             g.to_json(),
             json!({"messytable": {"Q1": 3}, "egoexo4d": {"Q1": 2, "Q17": 5}})
         );
+    }
+
+    #[test]
+    fn sparse_counts_merge_as_the_whole_tally_does() {
+        let mut a = CorpusStats::default();
+        a.scenes[2] = 4;
+        a.drawn.add(SourceKind::MessyTable, Task::Q3, 11);
+        a.open_not_unique.add(SourceKind::EgoExo4d, Task::Q17, 9);
+        a.positions[16][3] = 7;
+        assert_eq!(a.counts().count(), COUNTS);
+        let sparse = SparseStats::from(&a);
+        // The first and the very last cell, and two grid cells between.
+        let cells: Vec<u16> = sparse.0.iter().map(|&(i, _)| i).collect();
+        assert_eq!(cells.len(), 4);
+        assert_eq!((cells[0], cells[3]), (2, COUNTS as u16 - 1));
+        let mut base = CorpusStats::default();
+        base.scenes[0] = 100;
+        base.drawn.add(SourceKind::MessyTable, Task::Q3, 50);
+        for times in [1, 3, -1] {
+            let (mut dense, mut from_sparse) = (base.clone(), base.clone());
+            dense.merge_scaled(&a, times);
+            from_sparse.merge_sparse_scaled(&sparse, times);
+            assert_eq!(from_sparse, dense, "times {times}");
+        }
+        let back: SparseStats =
+            serde_json::from_str(&serde_json::to_string(&sparse).unwrap()).expect("round trip");
+        assert_eq!(back, sparse);
+        // Cells out of order or past the last count are refused, not misplaced.
+        assert!(serde_json::from_str::<SparseStats>("[[5,1],[4,1]]").is_err());
+        assert!(serde_json::from_str::<SparseStats>(&format!("[[{COUNTS},1]]")).is_err());
     }
 }

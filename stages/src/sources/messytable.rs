@@ -479,8 +479,7 @@ impl MessyTableReader {
                 .map(|(name, raw, offset)| {
                     let id = Scene::make_id(SourceKind::MessyTable, name);
                     if let Some(held) = skip.held(&id) {
-                        let stamps =
-                            self.stamps_of(&split, name, raw, k, held.camera_ids.clone());
+                        let stamps = self.stamps_of(&split, name, raw, k, held.camera_ids.clone());
                         if stamps.fingerprint == held.fingerprint
                             && !skip.unwanted(&id)
                             && let Some(stub) = skip.known(&id, &stamps.fingerprint)

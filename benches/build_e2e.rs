@@ -198,6 +198,8 @@ fn write_only_apart(out: &Path, plain: &Path) -> f64 {
 const WRITE_ONLY: &str = "--write-only-child";
 
 fn main() {
+    // The page policy the binary uses (the live build and the write-only run are in-process).
+    crossview::pages::prefer_small_pages();
     let target = world::target_dir();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [flag, out, plain] = args.as_slice()

@@ -38,6 +38,8 @@ fn cpu_seconds() -> f64 {
 /// One run, in a child process: reads the tree at `dir` and prints
 /// `scenes observations cpu_seconds peak_mib`.
 fn read_one(dir: &Path) {
+    // The page policy the binary uses.
+    crossview::pages::prefer_small_pages();
     let options = SourceOptions {
         require_images: false,
         ..SourceOptions::default()

@@ -11,6 +11,7 @@ pub mod build;
 pub mod inspect_cmd;
 pub mod mask_workers;
 pub mod masks_cmd;
+pub mod pages;
 pub mod qa_cmd;
 pub mod report_chart;
 pub mod synth_cmd;

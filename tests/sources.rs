@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use crossview::schemas::{
-    ArrowRecord, Camera, RecordReader, Scene, TruthInstance, TruthObservation, TruthState,
+    ArrowRecord, Camera, ErrorClass, InputError, RecordReader, Scene, TruthInstance,
+    TruthObservation, TruthState,
 };
 use crossview::stages::sources::{self, SceneData, SourceOptions};
 use crossview::stages::synth::{self, Profile, SynthOptions};
@@ -643,13 +644,7 @@ fn messytable_hands_over_known_scenes_unread_and_skips_unwanted_ones() {
         .and_then(|m| m.modified())
         .expect("modification time");
     std::fs::write(&image, bytes).expect("rewrite");
-    // Set explicitly: a rewrite within the file system's timestamp granularity could keep
-    // the old time.
-    std::fs::File::options()
-        .write(true)
-        .open(&image)
-        .and_then(|f| f.set_modified(modified + std::time::Duration::from_secs(2)))
-        .expect("sets the modification time");
+    set_modified(&image, modified, 2);
     let got = read_with(&Skip {
         known: &known,
         unwanted: "",
@@ -659,6 +654,158 @@ fn messytable_hands_over_known_scenes_unread_and_skips_unwanted_ones() {
     assert!(got.iter().all(|s| !s.unread));
     assert_ne!(got[0].fingerprint, plain[0].fingerprint);
     assert_eq!(got[1], plain[1]);
+}
+
+/// A caller holding whole split files, as the build's read cache does: every scene's stub
+/// (each known by its fingerprint) and the problems each file gave.
+struct HeldFiles {
+    stubs: Vec<SceneData>,
+    problems: Vec<InputError>,
+}
+
+impl sources::SceneSkip for HeldFiles {
+    fn known(&self, scene_id: &str, fingerprint: &str) -> Option<SceneData> {
+        (self.stubs.iter())
+            .find(|s| s.scene_id() == scene_id && s.fingerprint == fingerprint)
+            .cloned()
+    }
+    fn held_file(&self, rel: &Path) -> Option<sources::HeldFile<'_>> {
+        let scenes: Vec<&SceneData> = (self.stubs.iter())
+            .filter(|s| s.files.first().is_some_and(|f| f == rel))
+            .collect();
+        let file = rel.to_string_lossy();
+        let problems = (self.problems.iter())
+            .filter(|p| p.file == file)
+            .cloned()
+            .collect();
+        (!scenes.is_empty()).then_some(sources::HeldFile { scenes, problems })
+    }
+}
+
+/// Sets a file's modification time `seconds` after `base` (explicitly: a rewrite within the
+/// file system's timestamp granularity could keep the old time).
+fn set_modified(path: &Path, base: std::time::SystemTime, seconds: u64) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(base + std::time::Duration::from_secs(seconds)))
+        .expect("sets the modification time");
+}
+
+/// A MessyTable split file whose stamp, and whose scenes' images' stamps, are those of the
+/// caller's last read is not read: its stubs and problems are handed over as held (shown by
+/// a file whose bytes were replaced under its old stamp). A new stamp on the file, or on one
+/// of its scenes' images, has it read again.
+#[test]
+fn messytable_unchanged_split_files_are_handed_over_unread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = SynthOptions {
+        seed: 11,
+        scenes: 10,
+        images: true,
+        max_side: 160,
+        frames: Some(2),
+    };
+    synth::run(&synth::messytable::MessyTable, dir.path(), &opts).expect("synth");
+    let plain = load(dir.path(), true);
+    let stubs: Vec<SceneData> = plain.iter().map(SceneData::stub).collect();
+    let files: Vec<&Path> = (stubs.iter())
+        .filter_map(|s| s.files.first().map(|f| f.as_path()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert!(files.len() >= 2, "{files:?}");
+    assert!(stubs.iter().all(|s| s.read_stamp.is_some()));
+    let (first, second) = (files[0].to_path_buf(), files[1].to_path_buf());
+    let of_file = |rel: &Path| -> Vec<SceneData> {
+        (stubs.iter())
+            .filter(|s| s.files.first().is_some_and(|f| f == rel))
+            .cloned()
+            .collect()
+    };
+    let held_problem = InputError {
+        source: "messytable".into(),
+        file: first.to_string_lossy().into_owned(),
+        location: String::new(),
+        class: ErrorClass::Suspicious,
+        reason: "found at the last read".into(),
+        scene_id: None,
+    };
+    let held = HeldFiles {
+        stubs: stubs.clone(),
+        problems: vec![held_problem.clone()],
+    };
+    let reader = sources::open(dir.path(), None, &SourceOptions::default()).expect("detected");
+    let read_with = |skip: &dyn sources::SceneSkip| {
+        let mut got = Vec::new();
+        let problems = reader
+            .read_skipping(skip, &mut |s| {
+                got.push(s);
+                Ok(())
+            })
+            .expect("reads");
+        (got, problems)
+    };
+
+    // The first file's bytes replaced by as many that are not JSON, its stamp kept.
+    let path = dir.path().join(&first);
+    let text = std::fs::read(&path).expect("split file");
+    let modified = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .expect("modification time");
+    std::fs::write(&path, vec![b'x'; text.len()]).expect("overwrite");
+    set_modified(&path, modified, 0);
+    let (got, problems) = read_with(&held);
+    assert_eq!(got, stubs, "the held stubs, in reading order");
+    assert_eq!(problems, vec![held_problem.clone()]);
+
+    // A new stamp on it: it is read, and found broken; the other files are still held.
+    set_modified(&path, modified, 2);
+    let (got, problems) = read_with(&held);
+    assert!(got.iter().all(|s| s.files[0] != first && s.unread));
+    assert_eq!(got.len(), plain.len() - of_file(&first).len());
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.file == held_problem.file && p.class == ErrorClass::Malformed),
+        "{problems:#?}"
+    );
+    assert!(!problems.contains(&held_problem));
+
+    // Its text back under the new stamp, and an image of a scene of the second file
+    // touched: the first file is read, its scenes known by their fingerprints (with this
+    // read's stamp); the second is read too, the touched scene whole.
+    std::fs::write(&path, &text).expect("restore");
+    set_modified(&path, modified, 2);
+    let touched = of_file(&second)[0].clone();
+    let name = touched.scene_id().trim_start_matches("messytable/");
+    let image = dir
+        .path()
+        .join("images")
+        .join(format!("{name}-0{}.jpg", touched.camera_ids[0]));
+    let image_time = std::fs::metadata(&image)
+        .and_then(|m| m.modified())
+        .expect("modification time");
+    set_modified(&image, image_time, 2);
+    let (got, problems) = read_with(&held);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let ids = |v: &[SceneData]| {
+        v.iter()
+            .map(|s| s.scene_id().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&got), ids(&plain));
+    for (g, p) in got.iter().zip(&plain) {
+        if g.scene_id() == touched.scene_id() {
+            assert!(!g.unread);
+            assert_ne!(g.fingerprint, p.fingerprint);
+        } else {
+            assert!(g.unread);
+            assert_eq!(g.fingerprint, p.fingerprint);
+            let same_stamp = g.read_stamp == p.read_stamp;
+            assert_eq!(same_stamp, g.files[0] != first, "{}", g.scene_id());
+        }
+    }
 }
 
 /// A MessyTable scene that is not JSON, in the middle of a split file of many parse batches,

@@ -14,7 +14,7 @@ use crossview_schemas::{
     Absence, Camera, CameraKind, CameraModel, ContentHasher, Distortion, Frame, InputError,
     Observation, SensorRotation, SourceKind, WorldToCamera,
 };
-use crossview_stages::sources::{SceneData, SceneSkip};
+use crossview_stages::sources::{HeldFile, SceneData, SceneSkip};
 use serde::{Deserialize, Serialize};
 
 use super::cache;
@@ -172,12 +172,14 @@ pub fn load_records(store: &PackStore, key: &str, stub: &SceneData) -> Option<Sc
         absences: stored.absences,
         errors: stub.errors.clone(),
         unread: false,
+        read_stamp: stub.read_stamp.clone(),
     })
 }
 
 /// The scenes of a tree's last read whose first pass is cached: a reader hands their stubs
 /// over in place of reading them when their fingerprint is unchanged.
 pub struct KnownScenes<'a> {
+    entry: Option<&'a TreeEntry>,
     stubs: HashMap<&'a str, &'a SceneData>,
     first_pass: &'a PackStore,
     settings: &'a str,
@@ -190,6 +192,7 @@ impl<'a> KnownScenes<'a> {
             .map(|e| e.scenes.iter().map(|s| (s.scene_id(), s)).collect())
             .unwrap_or_default();
         KnownScenes {
+            entry,
             stubs,
             first_pass,
             settings,
@@ -218,6 +221,24 @@ impl SceneSkip for KnownScenes<'_> {
 
     fn held(&self, scene_id: &str) -> Option<&SceneData> {
         self.stubs.get(scene_id).copied()
+    }
+
+    /// The stubs read from `rel` (their first file) and the tree problems naming it.
+    fn held_file(&self, rel: &Path) -> Option<HeldFile<'_>> {
+        let entry = self.entry?;
+        let scenes: Vec<&SceneData> = (entry.scenes.iter())
+            .filter(|s| s.files.first().is_some_and(|f| f == rel))
+            .collect();
+        let known = |s: &&SceneData| self.first_pass_cached(s.scene_id(), &s.fingerprint);
+        if scenes.is_empty() || !scenes.iter().all(known) {
+            return None;
+        }
+        let file = rel.to_string_lossy();
+        let problems = (entry.problems.iter())
+            .filter(|p| p.file == file)
+            .cloned()
+            .collect();
+        Some(HeldFile { scenes, problems })
     }
 }
 
@@ -343,6 +364,52 @@ mod tests {
         assert_eq!(
             KnownScenes::new(Some(&entry), &first_pass, "y").known("messytable/a", "f1"),
             None
+        );
+    }
+
+    /// A file's stubs are held (in reading order, with the problems naming the file) only
+    /// when every one of them has its first pass cached.
+    #[test]
+    fn a_files_stubs_are_held_only_when_all_are_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let in_file = |id: &str, file: &str| SceneData {
+            files: vec![PathBuf::from(file)],
+            ..stub(id, "f")
+        };
+        let problem = |file: &str| InputError {
+            source: "messytable".into(),
+            file: file.into(),
+            location: String::new(),
+            class: crossview_schemas::ErrorClass::Malformed,
+            reason: "broken".into(),
+            scene_id: None,
+        };
+        let entry = TreeEntry {
+            signature: "sig".into(),
+            scenes: vec![
+                in_file("messytable/a", "labels/train.json"),
+                in_file("messytable/b", "labels/val.json"),
+                in_file("messytable/c", "labels/train.json"),
+            ],
+            problems: vec![problem("labels/val.json"), problem("labels/train.json")],
+        };
+        let first_pass = PackStore::open(&dir.path().join("first-pass"));
+        std::fs::create_dir_all(first_pass.dir()).unwrap();
+        for id in ["messytable/a", "messytable/c"] {
+            let key = cache::entry_key(id, "f", "x");
+            cache::store(&first_pass, &key, &cache::FirstPass::default()).unwrap();
+        }
+        let known = KnownScenes::new(Some(&entry), &first_pass, "x");
+        let train = known.held_file(Path::new("labels/train.json")).unwrap();
+        assert_eq!(train.scenes, vec![&entry.scenes[0], &entry.scenes[2]]);
+        assert_eq!(train.problems, vec![problem("labels/train.json")]);
+        // b's first pass is not cached; no scene was read from test.json.
+        assert!(known.held_file(Path::new("labels/val.json")).is_none());
+        assert!(known.held_file(Path::new("labels/test.json")).is_none());
+        assert!(
+            KnownScenes::new(None, &first_pass, "x")
+                .held_file(Path::new("labels/train.json"))
+                .is_none()
         );
     }
 }

@@ -27,6 +27,11 @@ impl Scene {
     pub fn make_id(source: SourceKind, native_id: &str) -> String {
         format!("{}/{native_id}", source.name())
     }
+
+    /// The native id within a scene id [`make_id`](Self::make_id) made for `source`.
+    pub fn native_id(source: SourceKind, scene_id: &str) -> Option<&str> {
+        scene_id.strip_prefix(source.name())?.strip_prefix('/')
+    }
 }
 
 impl ArrowRecord for Scene {

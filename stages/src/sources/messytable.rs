@@ -109,15 +109,46 @@ struct SceneCameraIds<'a> {
     cameras: Option<Loose<Entries<'a, serde::de::IgnoredAny>>>,
 }
 
-/// A scene's input fingerprint and each camera's image stamp, camera ids in numeric order.
+/// A scene's input fingerprint, its read stamp (see [`SceneData::read_stamp`]) and each
+/// camera's image stamp, camera ids in numeric order.
 struct SceneStamps {
     fingerprint: String,
+    read_stamp: String,
     images: Vec<(String, Option<FileStamp>)>,
 }
 
 /// The image of a camera of a scene, relative to the tree root.
 fn image_rel(name: &str, cam: &str) -> PathBuf {
     PathBuf::from("images").join(format!("{name}-0{cam}.jpg"))
+}
+
+/// A scene's read stamp: its split file's stamp and its images' (as [`image_stamps`] gives
+/// them). The scene's text is the split file's; its camera ids are in that text.
+///
+/// [`image_stamps`]: MessyTableReader::image_stamps
+fn read_stamp(
+    split_stamp: Option<&FileStamp>,
+    name: &str,
+    images: &[(String, Option<FileStamp>)],
+) -> String {
+    let mut h = stamp_into(
+        ContentHasher::new("crossview.messytable.read"),
+        Path::new("labels"),
+        split_stamp,
+    );
+    for (cam, stamp) in images {
+        h = stamp_into(h, &image_rel(name, cam), stamp.as_ref());
+    }
+    h.finish_hex(16)
+}
+
+/// What the last read of a split file handed over, to be handed over again unread.
+type HeldScenes = Vec<SceneData>;
+
+/// A known scene's stub with the read stamp of this read.
+fn restamped(mut stub: SceneData, stamps: SceneStamps) -> SceneData {
+    stub.read_stamp = Some(stamps.read_stamp);
+    stub
 }
 
 impl MessyTableReader {
@@ -127,6 +158,7 @@ impl MessyTableReader {
     fn stamps(
         &self,
         split: &str,
+        split_stamp: Option<&FileStamp>,
         name: &str,
         raw: &str,
         intrinsics: &RawValue,
@@ -140,7 +172,7 @@ impl MessyTableReader {
             Err(PieceError::Data(_)) => Vec::new(),
             Err(PieceError::Broken) => return None,
         };
-        Some(self.stamps_of(split, name, raw, intrinsics, cams))
+        Some(self.stamps_of(split, split_stamp, name, raw, intrinsics, cams))
     }
 
     /// The stamps of a scene whose camera ids are given. With the ids of a stub held for the
@@ -149,34 +181,70 @@ impl MessyTableReader {
     fn stamps_of(
         &self,
         split: &str,
+        split_stamp: Option<&FileStamp>,
         name: &str,
         raw: &str,
         intrinsics: &RawValue,
-        mut cams: Vec<String>,
+        cams: Vec<String>,
     ) -> SceneStamps {
         let mut fp = ContentHasher::new("crossview.messytable.scene")
             .str(split)
             .long_str(raw)
             .str(intrinsics.get());
-        // Camera ids are "1".."9": numeric order, not string order.
+        let images = self.image_stamps(name, cams);
+        for (cam, stamp) in &images {
+            fp = stamp_into(fp, &image_rel(name, cam), stamp.as_ref());
+        }
+        SceneStamps {
+            fingerprint: fp.finish_hex(16),
+            read_stamp: read_stamp(split_stamp, name, &images),
+            images,
+        }
+    }
+
+    /// Each camera's image stamp, camera ids in numeric order ("1".."9", not string order).
+    fn image_stamps(&self, name: &str, mut cams: Vec<String>) -> Vec<(String, Option<FileStamp>)> {
         cams.sort_by(|a, b| {
             (a.parse::<u64>().unwrap_or(u64::MAX), a)
                 .cmp(&(b.parse::<u64>().unwrap_or(u64::MAX), b))
         });
-        let mut images = Vec::with_capacity(cams.len());
-        for cam in cams {
-            let rel = image_rel(name, &cam);
-            let stamp = match self.images_present.load(Ordering::Relaxed) {
-                true => file_stamp(&self.root.join(&rel)),
-                false => None,
+        let images_present = self.images_present.load(Ordering::Relaxed);
+        cams.into_iter()
+            .map(|cam| {
+                let stamp = match images_present {
+                    true => file_stamp(&self.root.join(image_rel(name, &cam))),
+                    false => None,
+                };
+                (cam, stamp)
+            })
+            .collect()
+    }
+
+    /// The stubs the caller holds of the split file `file` with the file's problems, when
+    /// nothing they were read from changed since (each one's read stamp is as fresh);
+    /// `None` when the file must be read.
+    fn unchanged_split(
+        &self,
+        file: &Path,
+        split_stamp: Option<&FileStamp>,
+        skip: &dyn SceneSkip,
+    ) -> Option<(HeldScenes, Vec<crossview_schemas::InputError>)> {
+        let rel = file.strip_prefix(&self.root).unwrap_or(file);
+        let held = skip.held_file(rel)?;
+        let unchanged = held.scenes.par_iter().all(|stub| {
+            let Some(name) = Scene::native_id(SourceKind::MessyTable, stub.scene_id()) else {
+                return false;
             };
-            fp = stamp_into(fp, &rel, stamp.as_ref());
-            images.push((cam, stamp));
-        }
-        SceneStamps {
-            fingerprint: fp.finish_hex(16),
-            images,
-        }
+            !skip.unwanted(stub.scene_id())
+                && stub.read_stamp.as_deref().is_some_and(|held_stamp| {
+                    let images = self.image_stamps(name, stub.camera_ids.clone());
+                    held_stamp == read_stamp(split_stamp, name, &images)
+                })
+        });
+        unchanged.then(|| {
+            let scenes = held.scenes.into_iter().cloned().collect();
+            (scenes, held.problems)
+        })
     }
 
     fn scene(
@@ -198,6 +266,7 @@ impl MessyTableReader {
             }),
             files: vec![file.strip_prefix(&self.root).unwrap_or(file).to_path_buf()],
             fingerprint: stamps.fingerprint,
+            read_stamp: Some(stamps.read_stamp),
             ..SceneData::default()
         };
         let cameras = serde_json::from_str::<SceneJson>(raw)
@@ -432,6 +501,7 @@ impl MessyTableReader {
     fn read_split(
         &self,
         file: &Path,
+        split_stamp: Option<&FileStamp>,
         skip: &dyn SceneSkip,
         visit: &mut dyn FnMut(SceneData) -> Result<()>,
         tree: &mut Problems,
@@ -479,12 +549,13 @@ impl MessyTableReader {
                 .map(|(name, raw, offset)| {
                     let id = Scene::make_id(SourceKind::MessyTable, name);
                     if let Some(held) = skip.held(&id) {
-                        let stamps = self.stamps_of(&split, name, raw, k, held.camera_ids.clone());
+                        let cams = held.camera_ids.clone();
+                        let stamps = self.stamps_of(&split, split_stamp, name, raw, k, cams);
                         if stamps.fingerprint == held.fingerprint
                             && !skip.unwanted(&id)
                             && let Some(stub) = skip.known(&id, &stamps.fingerprint)
                         {
-                            return Parsed::Scene(Box::new(stub));
+                            return Parsed::Scene(Box::new(restamped(stub, stamps)));
                         }
                     }
                     if skip.unwanted(&id) {
@@ -494,11 +565,11 @@ impl MessyTableReader {
                             Parsed::Broken(*offset)
                         };
                     }
-                    let Some(stamps) = self.stamps(&split, name, raw, k) else {
+                    let Some(stamps) = self.stamps(&split, split_stamp, name, raw, k) else {
                         return Parsed::Broken(*offset);
                     };
                     if let Some(stub) = skip.known(&id, &stamps.fingerprint) {
-                        return Parsed::Scene(Box::new(stub));
+                        return Parsed::Scene(Box::new(restamped(stub, stamps)));
                     }
                     Parsed::Scene(Box::new(self.scene(file, &split, name, raw, k, stamps)))
                 })
@@ -651,7 +722,19 @@ impl SourceReader for MessyTableReader {
             );
         }
         for file in files {
-            self.read_split(&file, skip, visit, &mut tree)?;
+            // A split file unchanged since the caller's last read of it (and its scenes'
+            // images too) is not read: scanning the unchanged splits was most of a rebuild
+            // after one scene of another split changed.
+            let split_stamp = file_stamp(&file);
+            match self.unchanged_split(&file, split_stamp.as_ref(), skip) {
+                Some((scenes, problems)) => {
+                    for stub in scenes {
+                        visit(stub)?;
+                    }
+                    tree.extend(problems);
+                }
+                None => self.read_split(&file, split_stamp.as_ref(), skip, visit, &mut tree)?,
+            }
         }
         Ok(tree.into_vec())
     }

@@ -92,6 +92,13 @@ pub struct SceneData {
     /// cameras, and it holds no cameras, frames, observations or absences.
     #[serde(default)]
     pub unread: bool,
+    /// For a scene read from a file it shares with other scenes (a MessyTable split file): a
+    /// hash of that file's stamp and the stamps of the scene's other inputs (its images).
+    /// When every scene the caller holds of a file has one equal to a fresh one, nothing they
+    /// were read from changed, and the reader hands them over without reading the file (see
+    /// [`SceneSkip::held_file`]).
+    #[serde(default)]
+    pub read_stamp: Option<String>,
 }
 
 impl SceneData {
@@ -110,6 +117,7 @@ impl SceneData {
             camera_ids,
             errors: self.errors.clone(),
             unread: true,
+            read_stamp: self.read_stamp.clone(),
             ..SceneData::default()
         }
     }
@@ -195,6 +203,23 @@ pub trait SceneSkip: Sync {
     fn held(&self, _scene_id: &str) -> Option<&SceneData> {
         None
     }
+    /// The stubs (in reading order) of every scene the caller holds from the file at `rel`
+    /// (relative to the tree root), with the problems of that file that belong to no scene;
+    /// `None` unless the caller holds some and each would be [`known`](Self::known) with its
+    /// fingerprint. A reader that can tell from their [`SceneData::read_stamp`]s that nothing
+    /// they were read from changed hands them over in place of reading the file.
+    fn held_file(&self, _rel: &Path) -> Option<HeldFile<'_>> {
+        None
+    }
+}
+
+/// What a caller holds of one file a reader reads many scenes from (see
+/// [`SceneSkip::held_file`]).
+pub struct HeldFile<'a> {
+    /// The stubs of its scenes, in reading order.
+    pub scenes: Vec<&'a SceneData>,
+    /// Its problems that belong to no scene, in the order they were found.
+    pub problems: Vec<InputError>,
 }
 
 /// Reads every scene.

@@ -65,6 +65,11 @@ impl Problems {
         self.push(file, location, ErrorClass::Malformed, reason);
     }
 
+    /// Records problems found before (a file's, from an earlier read of it).
+    pub fn extend(&mut self, found: impl IntoIterator<Item = InputError>) {
+        self.errors.extend(found);
+    }
+
     /// Number of problems so far.
     pub fn len(&self) -> usize {
         self.errors.len()

@@ -656,6 +656,45 @@ fn messytable_hands_over_known_scenes_unread_and_skips_unwanted_ones() {
     assert_eq!(got[1], plain[1]);
 }
 
+/// The translation-unit self-check counts a known scene (handed over unparsed) as the scene
+/// it was read as: a rebuild that parses none of a file's scenes warns as a whole read does.
+#[test]
+fn messytable_unit_check_sees_known_scenes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    synth_tree(&synth::messytable::MessyTable, dir.path(), 16, false);
+    // Metres read as kilometres: a rig kilometres wide.
+    let opts = SourceOptions {
+        messytable_translation_scale: 1000.0,
+        ..SourceOptions::default()
+    };
+    let reader = sources::open(dir.path(), None, &opts).expect("detected");
+    let (plain, warned) = sources::read_all(reader.as_ref()).expect("reads");
+    assert!(
+        warned.iter().any(|e| e.class == ErrorClass::Suspicious),
+        "{warned:#?}"
+    );
+    let known: BTreeMap<String, SceneData> = (plain.iter())
+        .map(|s| (s.scene_id().to_string(), s.stub()))
+        .collect();
+    let mut got = Vec::new();
+    let problems = reader
+        .read_skipping(
+            &Skip {
+                known: &known,
+                unwanted: "",
+                held: Some(&known),
+            },
+            &mut |s| {
+                got.push(s);
+                Ok(())
+            },
+        )
+        .expect("reads");
+    assert_eq!(got.len(), plain.len());
+    assert!(got.iter().all(|s| s.unread));
+    assert_eq!(problems, warned);
+}
+
 /// A caller holding whole split files, as the build's read cache does: every scene's stub
 /// (each known by its fingerprint) and the problems each file gave.
 struct HeldFiles {

@@ -173,6 +173,7 @@ pub fn load_records(store: &PackStore, key: &str, stub: &SceneData) -> Option<Sc
         errors: stub.errors.clone(),
         unread: false,
         read_stamp: stub.read_stamp.clone(),
+        unit_check: stub.unit_check,
     })
 }
 

@@ -495,6 +495,7 @@ impl MessyTableReader {
             }
         }
         data.errors = p.into_vec();
+        data.unit_check = Some(rig_span(&data)).filter(|s| s.is_finite());
         data
     }
 
@@ -530,7 +531,7 @@ impl MessyTableReader {
                     Parsed::Broken(offset) => broken_at = Some(offset),
                     Parsed::Scene(data) => {
                         if spans.len() < 64 {
-                            spans.push(rig_span(&data));
+                            spans.push(data.unit_check.unwrap_or(f64::NAN));
                         }
                         visit(*data)?;
                     }

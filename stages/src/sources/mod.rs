@@ -99,6 +99,12 @@ pub struct SceneData {
     /// [`SceneSkip::held_file`]).
     #[serde(default)]
     pub read_stamp: Option<String>,
+    /// What the reader's units self-check measured of the scene when it was read whole
+    /// (MessyTable: the median distance between its cameras as the configured unit reads
+    /// them), kept in its stub so that a read that parses few of a file's scenes checks
+    /// what a whole read checks.
+    #[serde(default)]
+    pub unit_check: Option<f64>,
 }
 
 impl SceneData {
@@ -118,6 +124,7 @@ impl SceneData {
             errors: self.errors.clone(),
             unread: true,
             read_stamp: self.read_stamp.clone(),
+            unit_check: self.unit_check,
             ..SceneData::default()
         }
     }

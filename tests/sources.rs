@@ -577,6 +577,22 @@ impl sources::SceneSkip for Skip<'_> {
     }
 }
 
+/// Reads a tree leaving unread what `skip` allows: the scenes handed over, in order, and the
+/// tree's problems.
+fn read_skipping_all(
+    reader: &dyn sources::SourceReader,
+    skip: &dyn sources::SceneSkip,
+) -> (Vec<SceneData>, Vec<InputError>) {
+    let mut got = Vec::new();
+    let problems = reader
+        .read_skipping(skip, &mut |s| {
+            got.push(s);
+            Ok(())
+        })
+        .expect("reads");
+    (got, problems)
+}
+
 /// MessyTable scenes are known by their fingerprint before they are parsed: a known scene is
 /// handed over as the caller's stub, an unwanted one not at all, and the rest are read as a
 /// plain read reads them. An image touched since changes the fingerprint.
@@ -590,16 +606,7 @@ fn messytable_hands_over_known_scenes_unread_and_skips_unwanted_ones() {
     // Scene 0 is known, scene 1 unwanted, scene 2 read.
     let known: BTreeMap<String, SceneData> = [(ids[0].clone(), plain[0].stub())].into();
     let reader = sources::open(dir.path(), None, &SourceOptions::default()).expect("detected");
-    let read_with = |skip: &dyn sources::SceneSkip| {
-        let mut got = Vec::new();
-        reader
-            .read_skipping(skip, &mut |s| {
-                got.push(s);
-                Ok(())
-            })
-            .expect("reads");
-        got
-    };
+    let read_with = |skip: &dyn sources::SceneSkip| read_skipping_all(reader.as_ref(), skip).0;
     let got = read_with(&Skip {
         known: &known,
         unwanted: &ids[1],
@@ -676,20 +683,12 @@ fn messytable_unit_check_sees_known_scenes() {
     let known: BTreeMap<String, SceneData> = (plain.iter())
         .map(|s| (s.scene_id().to_string(), s.stub()))
         .collect();
-    let mut got = Vec::new();
-    let problems = reader
-        .read_skipping(
-            &Skip {
-                known: &known,
-                unwanted: "",
-                held: Some(&known),
-            },
-            &mut |s| {
-                got.push(s);
-                Ok(())
-            },
-        )
-        .expect("reads");
+    let skip = Skip {
+        known: &known,
+        unwanted: "",
+        held: Some(&known),
+    };
+    let (got, problems) = read_skipping_all(reader.as_ref(), &skip);
     assert_eq!(got.len(), plain.len());
     assert!(got.iter().all(|s| s.unread));
     assert_eq!(problems, warned);
@@ -775,16 +774,7 @@ fn messytable_unchanged_split_files_are_handed_over_unread() {
         problems: vec![held_problem.clone()],
     };
     let reader = sources::open(dir.path(), None, &SourceOptions::default()).expect("detected");
-    let read_with = |skip: &dyn sources::SceneSkip| {
-        let mut got = Vec::new();
-        let problems = reader
-            .read_skipping(skip, &mut |s| {
-                got.push(s);
-                Ok(())
-            })
-            .expect("reads");
-        (got, problems)
-    };
+    let read_with = |skip: &dyn sources::SceneSkip| read_skipping_all(reader.as_ref(), skip);
 
     // The first file's bytes replaced by as many that are not JSON, its stamp kept.
     let path = dir.path().join(&first);
@@ -899,20 +889,12 @@ fn messytable_scene_that_is_not_json_ends_its_file_where_serde_json_says() {
     let reader = sources::open(dir.path(), None, &lenient).expect("detected");
     let before: BTreeSet<&str> = in_train[..victim].iter().map(|s| s.scene_id()).collect();
     for known in [BTreeMap::new(), stubs] {
-        let mut got = Vec::new();
-        let tree = reader
-            .read_skipping(
-                &Skip {
-                    known: &known,
-                    unwanted: "",
-                    held: Some(&known),
-                },
-                &mut |s| {
-                    got.push(s);
-                    Ok(())
-                },
-            )
-            .expect("reads");
+        let skip = Skip {
+            known: &known,
+            unwanted: "",
+            held: Some(&known),
+        };
+        let (got, tree) = read_skipping_all(reader.as_ref(), &skip);
         let train: BTreeSet<&str> = got
             .iter()
             .filter(|s| s.scene.as_ref().is_some_and(|s| s.source_split == "train"))

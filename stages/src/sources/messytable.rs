@@ -142,9 +142,6 @@ fn read_stamp(
     h.finish_hex(16)
 }
 
-/// What the last read of a split file handed over, to be handed over again unread.
-type HeldScenes = Vec<SceneData>;
-
 /// A known scene's stub with the read stamp of this read.
 fn restamped(mut stub: SceneData, stamps: SceneStamps) -> SceneData {
     stub.read_stamp = Some(stamps.read_stamp);
@@ -228,7 +225,7 @@ impl MessyTableReader {
         file: &Path,
         split_stamp: Option<&FileStamp>,
         skip: &dyn SceneSkip,
-    ) -> Option<(HeldScenes, Vec<crossview_schemas::InputError>)> {
+    ) -> Option<(Vec<SceneData>, Vec<crossview_schemas::InputError>)> {
         let rel = file.strip_prefix(&self.root).unwrap_or(file);
         let held = skip.held_file(rel)?;
         let unchanged = held.scenes.par_iter().all(|stub| {

@@ -289,8 +289,9 @@ fn self_checks_warn_when_the_other_reading_fits_better() {
         },
     );
     assert!(
-        tree.iter()
-            .any(|e| e.class == ErrorClass::Suspicious && e.reason.contains("millimetres")),
+        tree.iter().any(|e| e.class == ErrorClass::Suspicious
+            && e.reason.contains("millimetres")
+            && e.reason.ends_with("translation scale to 0.001)")),
         "{tree:#?}"
     );
     let fixed = SourceOptions {
@@ -676,8 +677,10 @@ fn messytable_unit_check_sees_known_scenes() {
     };
     let reader = sources::open(dir.path(), None, &opts).expect("detected");
     let (plain, warned) = sources::read_all(reader.as_ref()).expect("reads");
+    // The suggestion is relative to the configured scale: a thousandth of it.
     assert!(
-        warned.iter().any(|e| e.class == ErrorClass::Suspicious),
+        warned.iter().any(|e| e.class == ErrorClass::Suspicious
+            && e.reason.ends_with("translation scale to 1)")),
         "{warned:#?}"
     );
     let known: BTreeMap<String, SceneData> = (plain.iter())

@@ -649,14 +649,17 @@ impl MessyTableReader {
         if let Some(&median) = spans.get(spans.len() / 2)
             && median > MAX_PLAUSIBLE_RIG_METRES
         {
+            // A rig a thousand times too wide: the units are a thousandth of what the
+            // configured scale takes them for (millimetres read as metres at the default).
+            let scale = self.opts.messytable_translation_scale;
             tree.push(
                 file,
                 "scenes.*.cameras.*.extrinsics",
                 ErrorClass::Suspicious,
                 format!(
-                    "cameras of a scene are a median {median:.1} m apart with translations read as {} m per unit; \
-                     they look like millimetres (set the MessyTable translation scale to 0.001)",
-                    self.opts.messytable_translation_scale
+                    "cameras of a scene are a median {median:.1} m apart with translations read as {scale} m per unit; \
+                     they look like millimetres read as metres (set the MessyTable translation scale to {})",
+                    scale * 1e-3
                 ),
             );
         }

@@ -58,16 +58,102 @@ fn build(world: &Path, out: &Path, workers: usize) -> (f64, f64, serde_json::Val
 /// Moves the first box of a MessyTable split file by 3 pixels (a text edit, so no other
 /// scene's bytes change); returns the file's text before.
 fn move_first_box(labels: &Path) -> String {
-    let original = std::fs::read_to_string(labels).expect("labels");
-    let at = original.find("\"pos\":[").expect("a box") + "\"pos\":[".len();
-    let end = at + original[at..].find(',').expect("x1");
-    let x1: f64 = original[at..end].trim().parse().expect("number");
+    nudge_number_after(labels, &["\"pos\":["], 3.0)
+}
+
+/// Adds `delta` to the number that follows the last of `markers` in the text of `path`, each
+/// marker found after the one before (a text edit: no other scene's bytes change), keeping
+/// the number's decimals; returns the file's text before.
+fn nudge_number_after(path: &Path, markers: &[&str], delta: f64) -> String {
+    let original = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("a file to edit, {}: {e}", path.display()));
+    let at = markers.iter().fold(0, |from, marker| {
+        from + original[from..]
+            .find(marker)
+            .unwrap_or_else(|| panic!("{marker:?} in {}", path.display()))
+            + marker.len()
+    });
+    let len = original[at..]
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+        .expect("a number");
+    let text = &original[at..at + len];
+    let value: f64 = text.parse().expect("a number");
+    let decimals = text.find('.').map_or(0, |dot| len - dot - 1);
+    let nudged = format!("{:.decimals$}", value + delta);
     std::fs::write(
-        labels,
-        format!("{}{:.1}{}", &original[..at], x1 + 3.0, &original[end..]),
+        path,
+        format!("{}{nudged}{}", &original[..at], &original[at + len..]),
     )
     .expect("edit");
     original
+}
+
+/// The first file under `dir` in name order (depth first) whose text holds `marker`.
+fn first_file_with(dir: &Path, marker: &str) -> Option<PathBuf> {
+    let mut entries: Vec<PathBuf> = (std::fs::read_dir(dir).ok()?.flatten())
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    entries.into_iter().find_map(|path| {
+        if path.is_dir() {
+            first_file_with(&path, marker)
+        } else {
+            let text = std::fs::read_to_string(&path).ok()?;
+            text.contains(marker).then_some(path)
+        }
+    })
+}
+
+/// A text edit that changes one scene: `delta` added to the number after the last of
+/// `markers` in `path` (see [`nudge_number_after`]); `name` is the path within the world.
+struct OneSceneEdit {
+    name: String,
+    path: PathBuf,
+    markers: Vec<&'static str>,
+    delta: f64,
+}
+
+/// One changed scene in each native file kind the bench edits: each MessyTable split file
+/// (a box of its first scene), an MMPTrack label file (a person's box), the EgoHumans
+/// benchmark keypoint file shared by every sequence (a box of its first annotation) and an
+/// Ego-Exo4D take's GoPro calibrations (a camera moved by 5 cm).
+fn one_scene_edits(world: &Path) -> Vec<OneSceneEdit> {
+    let mut labels_files: Vec<PathBuf> = std::fs::read_dir(world.join("messytable/labels"))
+        .expect("labels")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    labels_files.sort();
+    let mut edits: Vec<(PathBuf, Vec<&'static str>, f64)> = (labels_files.into_iter())
+        .map(|l| (l, vec!["\"pos\":["], 3.0))
+        .collect();
+    let labelled = first_file_with(&world.join("mmptrack/train/labels"), "[");
+    edits.push((
+        labelled.expect("an MMPTrack label file with a box"),
+        vec!["["],
+        3.0,
+    ));
+    let coco = first_file_with(&world.join("egohumans/benchmark"), "\"bbox\":[");
+    let coco = coco.expect("an EgoHumans benchmark file with an annotation");
+    edits.push((coco, vec!["\"annotations\"", "\"bbox\":["], 3.0));
+    let calibs = first_file_with(&world.join("egoexo4d/takes"), "tx_world_cam");
+    let calibs = calibs.expect("an Ego-Exo4D take with GoPro calibrations");
+    edits.push((calibs, vec!["\ncam", ",", ","], 0.05));
+    (edits.into_iter())
+        .map(|(path, markers, delta)| {
+            let name = path
+                .strip_prefix(world)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            OneSceneEdit {
+                name,
+                path,
+                markers,
+                delta,
+            }
+        })
+        .collect()
 }
 
 /// The one-scene edits fed to a live build over `out` (the graph kept alive, as `--watch`
@@ -245,15 +331,13 @@ fn main() {
             start.elapsed().as_secs_f64()
         })
         .collect();
-    // One changed scene, per MessyTable split file: a box of its first scene moved by 3
-    // pixels (a text edit, so no other scene's bytes change), rebuilt over the published
+    // One changed scene per edited file (see `one_scene_edits`), rebuilt over the published
     // output; then put back and rebuilt again.
-    let mut labels_files: Vec<PathBuf> = std::fs::read_dir(world.join("messytable/labels"))
-        .expect("labels")
-        .flatten()
-        .map(|e| e.path())
+    let edits = one_scene_edits(&world);
+    let labels_files: Vec<PathBuf> = (edits.iter())
+        .filter(|e| e.name.starts_with("messytable/"))
+        .map(|e| e.path.clone())
         .collect();
-    labels_files.sort();
     let stamps = || -> Vec<Option<std::time::SystemTime>> {
         Manifest::read(&out2)
             .expect("manifest")
@@ -272,15 +356,12 @@ fn main() {
         ])
     };
     // Rounds over the files in turn, so each file's rebuilds see the machine at several times.
-    let mut one_scene: Vec<(String, Vec<f64>, usize)> = (labels_files.iter())
-        .map(|l| {
-            let name = l.file_name().map(|n| n.to_string_lossy().into_owned());
-            (name.unwrap_or_default(), Vec::new(), 0)
-        })
+    let mut one_scene: Vec<(String, Vec<f64>, usize)> = (edits.iter())
+        .map(|e| (e.name.clone(), Vec::new(), 0))
         .collect();
     for _ in 0..REBUILD_ROUNDS {
-        for (labels, (_, seconds, changed)) in labels_files.iter().zip(&mut one_scene) {
-            let original = move_first_box(labels);
+        for (edit, (_, seconds, changed)) in edits.iter().zip(&mut one_scene) {
+            let original = nudge_number_after(&edit.path, &edit.markers, edit.delta);
             let before = stamps();
             let start = Instant::now();
             rebuild();
@@ -290,7 +371,7 @@ fn main() {
                 .zip(stamps())
                 .filter(|(a, b)| **a != *b)
                 .count();
-            std::fs::write(labels, &original).expect("restore");
+            std::fs::write(&edit.path, &original).expect("restore");
             rebuild();
         }
     }
@@ -317,7 +398,7 @@ fn main() {
     );
     for (file, seconds, changed) in &one_scene {
         println!(
-            "rebuild after one changed scene of messytable/labels/{file} (-w 2): {:.2} s, {changed} shards rewritten (runs: {})",
+            "rebuild after one changed scene of {file} (-w 2): {:.2} s, {changed} shards rewritten (runs: {})",
             least(seconds),
             seconds_list(seconds.iter().copied(), 2)
         );

@@ -679,8 +679,10 @@ fn messytable_unit_check_sees_known_scenes() {
     let (plain, warned) = sources::read_all(reader.as_ref()).expect("reads");
     // The suggestion is relative to the configured scale: a thousandth of it.
     assert!(
-        warned.iter().any(|e| e.class == ErrorClass::Suspicious
-            && e.reason.ends_with("translation scale to 1)")),
+        warned
+            .iter()
+            .any(|e| e.class == ErrorClass::Suspicious
+                && e.reason.ends_with("translation scale to 1)")),
         "{warned:#?}"
     );
     let known: BTreeMap<String, SceneData> = (plain.iter())

@@ -124,36 +124,29 @@ fn one_scene_edits(world: &Path) -> Vec<OneSceneEdit> {
         .map(|e| e.path())
         .collect();
     labels_files.sort();
-    let mut edits: Vec<(PathBuf, Vec<&'static str>, f64)> = (labels_files.into_iter())
-        .map(|l| (l, vec!["\"pos\":["], 3.0))
+    let edit = |path: PathBuf, markers: Vec<&'static str>, delta: f64| OneSceneEdit {
+        name: path
+            .strip_prefix(world)
+            .unwrap_or(&path)
+            .display()
+            .to_string(),
+        path,
+        markers,
+        delta,
+    };
+    let mut edits: Vec<OneSceneEdit> = (labels_files.into_iter())
+        .map(|l| edit(l, vec!["\"pos\":["], 3.0))
         .collect();
     let labelled = first_file_with(&world.join("mmptrack/train/labels"), "[");
-    edits.push((
-        labelled.expect("an MMPTrack label file with a box"),
-        vec!["["],
-        3.0,
-    ));
+    let labelled = labelled.expect("an MMPTrack label file with a box");
+    edits.push(edit(labelled, vec!["["], 3.0));
     let coco = first_file_with(&world.join("egohumans/benchmark"), "\"bbox\":[");
     let coco = coco.expect("an EgoHumans benchmark file with an annotation");
-    edits.push((coco, vec!["\"annotations\"", "\"bbox\":["], 3.0));
+    edits.push(edit(coco, vec!["\"annotations\"", "\"bbox\":["], 3.0));
     let calibs = first_file_with(&world.join("egoexo4d/takes"), "tx_world_cam");
     let calibs = calibs.expect("an Ego-Exo4D take with GoPro calibrations");
-    edits.push((calibs, vec!["\ncam", ",", ","], 0.05));
-    (edits.into_iter())
-        .map(|(path, markers, delta)| {
-            let name = path
-                .strip_prefix(world)
-                .unwrap_or(&path)
-                .display()
-                .to_string();
-            OneSceneEdit {
-                name,
-                path,
-                markers,
-                delta,
-            }
-        })
-        .collect()
+    edits.push(edit(calibs, vec!["\ncam", ",", ","], 0.05));
+    edits
 }
 
 /// The one-scene edits fed to a live build over `out` (the graph kept alive, as `--watch`

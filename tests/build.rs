@@ -721,8 +721,9 @@ fn an_incremental_rebuild_equals_a_from_scratch_build() {
     // Only the edited and the added scene are ranked again; the rest come from the cache.
     assert_eq!(second_summary.ranked_scenes, 2);
     // Unread: the five unedited MessyTable scenes (their split file changed, their text did
-    // not) and the untouched EgoHumans and Ego-Exo4D trees; MMPTrack's changed tree is read.
-    assert_eq!(second_summary.unread_scenes, 5 + 1 + 1);
+    // not), the two MMPTrack scenes left as they were (their tree changed, their folders did
+    // not) and the untouched EgoHumans and Ego-Exo4D trees; the added scene is read.
+    assert_eq!(second_summary.unread_scenes, 5 + 2 + 1 + 1);
     let second = second_summary.manifest;
     let scratch = dir.path().join("scratch");
     run_build(cfg, &scratch, 1);
@@ -1141,9 +1142,10 @@ fn a_live_build_fed_changes_publishes_what_scratch_builds_do() {
     // The edited and the added scene are ranked; the removed scene and the edited one's
     // old version are retracted with their cached ranks.
     assert_eq!(second.ranked_scenes, 2);
-    // Not read: the five unedited MessyTable scenes (their split file was read again) and
-    // the EgoHumans and Ego-Exo4D trees, which the graph holds.
-    assert_eq!(second.unread_scenes, 5 + 1 + 1);
+    // Not read: the five unedited MessyTable scenes (their split file was read again), the
+    // two MMPTrack scenes whose folders were left as they were, and the EgoHumans and
+    // Ego-Exo4D trees, which the graph holds.
+    assert_eq!(second.unread_scenes, 5 + 2 + 1 + 1);
     let ids: Vec<&str> = (second.manifest.scenes.iter())
         .map(|s| s.scene_id.as_str())
         .collect();

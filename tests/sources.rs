@@ -535,6 +535,116 @@ fn mmptrack_scene_folders_as_zip_archives_load_like_the_extracted_tree() {
     assert!(scenes.iter().filter(|s| !s.observations.is_empty()).count() >= a.len() - 1);
 }
 
+/// MMPTrack scenes are known by their read stamp (their calibration's and their folders'
+/// entries' stamps) before their folders are read: a scene the caller holds with this read's
+/// stamp is handed over as its stub (shown by a label file whose bytes were replaced under
+/// its old stamp), an unwanted or restamped one is read as a plain read reads it, and the
+/// extrinsic self-check counts the scenes handed over as the scenes they were read as.
+#[test]
+fn mmptrack_hands_over_scenes_with_unchanged_stamps_unread() {
+    use crossview::schemas::ErrorClass;
+    use crossview::stages::sources::MmpExtrinsics;
+    let dir = tempfile::tempdir().expect("tempdir");
+    synth_tree(&synth::mmptrack::MmpTrack, dir.path(), 15, true);
+    // The wrong extrinsic direction, so that the self-check warns.
+    let opts = SourceOptions {
+        mmptrack_extrinsics: MmpExtrinsics::WorldToCamera,
+        ..SourceOptions::default()
+    };
+    let reader = sources::open(dir.path(), None, &opts).expect("detected");
+    let (plain, warned) = sources::read_all(reader.as_ref()).expect("reads");
+    assert!(
+        warned
+            .iter()
+            .any(|e| e.class == ErrorClass::Suspicious && e.reason.contains("fits the data better")),
+        "{warned:#?}"
+    );
+    assert!(plain.len() >= 3 && plain.iter().all(|s| s.read_stamp.is_none()));
+    let nothing = BTreeMap::new();
+    let none_known = Skip {
+        known: &nothing,
+        unwanted: "",
+        held: Some(&nothing),
+    };
+    let (stamped, problems) = read_skipping_all(reader.as_ref(), &none_known);
+    assert_eq!(problems, warned);
+    assert_eq!(stamped.len(), plain.len());
+    for (s, p) in stamped.iter().zip(&plain) {
+        assert!(s.read_stamp.is_some());
+        assert_eq!(
+            SceneData {
+                read_stamp: None,
+                ..s.clone()
+            },
+            *p
+        );
+    }
+    let known: BTreeMap<String, SceneData> = (stamped.iter())
+        .map(|s| (s.scene_id().to_string(), s.stub()))
+        .collect();
+    let ids: Vec<String> = stamped.iter().map(|s| s.scene_id().to_string()).collect();
+
+    // A label file of scene 0 with other bytes under its old stamp, a label file of scene 1
+    // rewritten as it was (a new stamp), scene 2 unwanted.
+    let label_of = |s: &SceneData| -> std::path::PathBuf {
+        let rel = (s.files.iter())
+            .find(|f| {
+                f.to_string_lossy().contains("/labels/")
+                    && f.extension().is_some_and(|e| e == "json")
+            })
+            .expect("a label file");
+        dir.path().join(rel)
+    };
+    let (label0, label1) = (label_of(&stamped[0]), label_of(&stamped[1]));
+    let modified = |p: &Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .expect("mtime")
+    };
+    let text = std::fs::read_to_string(&label0).expect("label");
+    let digit = text
+        .find(|c: char| c.is_ascii_digit() && c != '9')
+        .expect("a digit");
+    let mut changed = text.clone();
+    let bumped = char::from(text.as_bytes()[digit] + 1).to_string();
+    changed.replace_range(digit..=digit, &bumped);
+    let old = modified(&label0);
+    std::fs::write(&label0, &changed).expect("rewrite");
+    set_modified(&label0, old, 0);
+    let bytes1 = std::fs::read(&label1).expect("label");
+    let old1 = modified(&label1);
+    std::fs::write(&label1, &bytes1).expect("rewrite");
+    set_modified(&label1, old1, 2);
+
+    let (got, problems) = read_skipping_all(
+        reader.as_ref(),
+        &Skip {
+            known: &known,
+            unwanted: &ids[2],
+            held: Some(&known),
+        },
+    );
+    assert_eq!(
+        problems, warned,
+        "the self-check counts the scenes handed over"
+    );
+    assert_eq!(got.len(), stamped.len());
+    assert!(got[0].unread && got[0] == known[&ids[0]], "scene 0 unread");
+    assert!(!got[1].unread, "scene 1 restamped: read");
+    assert_ne!(got[1].read_stamp, stamped[1].read_stamp);
+    assert_eq!(
+        SceneData {
+            read_stamp: None,
+            ..got[1].clone()
+        },
+        plain[1]
+    );
+    assert_eq!(got[2], stamped[2], "scene 2 unwanted: read");
+    // The bytes did change: a plain read sees them.
+    let (again, _) = sources::read_all(reader.as_ref()).expect("reads");
+    assert_ne!(again[0].fingerprint, plain[0].fingerprint);
+}
+
 fn walk_has_zip(p: &Path) -> bool {
     find_zip(p).is_some()
 }

@@ -174,6 +174,7 @@ pub fn load_records(store: &PackStore, key: &str, stub: &SceneData) -> Option<Sc
         unread: false,
         read_stamp: stub.read_stamp.clone(),
         unit_check: stub.unit_check,
+        foot_errors: stub.foot_errors.clone(),
     })
 }
 

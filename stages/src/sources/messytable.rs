@@ -658,7 +658,7 @@ impl MessyTableReader {
                 ErrorClass::Suspicious,
                 format!(
                     "cameras of a scene are a median {median:.1} m apart with translations read as {scale} m per unit; \
-                     they look like millimetres read as metres (set the MessyTable translation scale to {})",
+                     the unit looks like a thousandth of that, as millimetres are of metres (set the MessyTable translation scale to {})",
                     scale * 1e-3
                 ),
             );

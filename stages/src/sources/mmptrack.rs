@@ -4,6 +4,7 @@
 //! position; one calibration per environment (millimetres).
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crossview_schemas::glam::{DVec2, DVec3};
@@ -15,10 +16,10 @@ use crossview_schemas::{
 use serde_json::Value;
 
 use super::csv_text::CsvText;
-use super::files::{sorted_entries, stamp_into};
+use super::files::{FileStamp, entry_stamp, file_stamp, sorted_entries, stamp_into};
 use super::folder::{Folder, zip_of};
 use super::loose_json::{Entries, FiniteNumbers, Loose};
-use super::{MmpExtrinsics, Problems, SceneData, SourceOptions, SourceReader};
+use super::{MmpExtrinsics, Problems, SceneData, SceneSkip, SourceOptions, SourceReader};
 use crate::error::Result;
 
 /// Image size when no image of a camera is present (the one a downstream loader assumes).
@@ -194,7 +195,6 @@ impl MmpTrackReader {
         session: &str,
         name: &str,
         calib: Option<&Calibration>,
-        checks: &mut Vec<Foot>,
     ) -> SceneData {
         let name = name.to_string();
         // The scene's label, image and top-down folders, each on disk or zipped.
@@ -340,6 +340,9 @@ impl MmpTrackReader {
             .as_ref()
             .map(|f| rel(f.base()))
             .unwrap_or_default();
+        // The scene's first feet for the extrinsic self-check (the tree's are the first of
+        // its scenes', in reading order).
+        let mut checks: Vec<Foot> = Vec::new();
         for ((frame, cam), label_name) in &labels {
             let Some(lf) = label_folder.as_mut() else {
                 break;
@@ -487,9 +490,163 @@ impl MmpTrackReader {
                 });
             }
         }
+        let other = other_reading(self.opts.mmptrack_extrinsics);
+        data.foot_errors = (checks.iter())
+            .map(|f| {
+                [
+                    f.pixel_error(self.opts.mmptrack_extrinsics),
+                    f.pixel_error(other),
+                ]
+            })
+            .collect();
         data.fingerprint = fp.finish_hex(16);
         data.errors = p.into_vec();
         data
+    }
+
+    /// A scene's read stamp (see [`SceneData::read_stamp`]): the stamps of its environment's
+    /// calibration file and of every entry of its label, image and top-down folders (or of
+    /// the archive standing for a folder). Everything [`Self::scene`] reads is among them.
+    fn read_stamp(&self, split: &str, session: &str, name: &str, calib_file: &Path) -> String {
+        let rel = |p: &Path| p.strip_prefix(&self.root).unwrap_or(p).to_path_buf();
+        let mut h = stamp_into(
+            ContentHasher::new("crossview.mmptrack.read"),
+            &rel(calib_file),
+            file_stamp(calib_file).as_ref(),
+        );
+        for kind in ["labels", "images", "topdown_labels"] {
+            let dir = self.root.join(split).join(kind).join(session).join(name);
+            // A folder on disk wins over its archive, as `Folder::open` chooses.
+            if dir.is_dir() {
+                let mut entries: Vec<(OsString, Option<FileStamp>)> = std::fs::read_dir(&dir)
+                    .map(|rd| {
+                        rd.flatten()
+                            .map(|e| (e.file_name(), entry_stamp(&e)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                h = h
+                    .str(&rel(&dir).to_string_lossy())
+                    .u64(entries.len() as u64);
+                for (entry, stamp) in &entries {
+                    h = stamp_into(h, Path::new(entry), stamp.as_ref());
+                }
+            } else {
+                let zip = zip_of(&dir);
+                h = stamp_into(h, &rel(&zip), file_stamp(&zip).as_ref());
+            }
+        }
+        h.finish_hex(16)
+    }
+
+    /// Reads the tree; with `skip`, a scene the caller holds with this read's stamp (and
+    /// knows by its fingerprint) is handed over as its stub, its folders unread. A plain read
+    /// (`None`) makes no stamps.
+    fn read_tree(
+        &self,
+        skip: Option<&dyn SceneSkip>,
+        visit: &mut dyn FnMut(SceneData) -> Result<()>,
+    ) -> Result<Vec<InputError>> {
+        let mut tree = Problems::new(SourceKind::MmpTrack, &self.root, None);
+        let mut foot_errors: Vec<[f64; 2]> = Vec::new();
+        for split_dir in sorted_entries(&self.root)
+            .into_iter()
+            .filter(|d| d.join("labels").is_dir())
+        {
+            let split = split_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut calibrations: BTreeMap<String, Option<Calibration>> = BTreeMap::new();
+            for session_dir in sorted_entries(&split_dir.join("labels"))
+                .into_iter()
+                .filter(|d| d.is_dir())
+            {
+                let session = session_dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                // Scenes: folders, or zip archives standing for them (a folder wins).
+                let scenes: std::collections::BTreeSet<String> = sorted_entries(&session_dir)
+                    .into_iter()
+                    .filter_map(|d| {
+                        let name = d.file_name()?.to_string_lossy().into_owned();
+                        if d.is_dir() {
+                            Some(name)
+                        } else {
+                            let zip = d.extension().is_some_and(|x| x == "zip");
+                            zip.then(|| name[..name.len() - 4].to_string())
+                        }
+                    })
+                    .collect();
+                for name in scenes {
+                    // The environment is everything before the last `_`.
+                    let env = name
+                        .rsplit_once('_')
+                        .map_or(name.as_str(), |(e, _)| e)
+                        .to_string();
+                    let calib_file = split_dir
+                        .join("calibrations")
+                        .join(&env)
+                        .join("calibrations.json");
+                    let calib = calibrations
+                        .entry(env)
+                        .or_insert_with(|| self.calibration(&calib_file, &mut tree));
+                    let stamped = skip.map(|skip| {
+                        let stamp = self.read_stamp(&split, &session, &name, &calib_file);
+                        (skip, stamp)
+                    });
+                    let scene_id =
+                        Scene::make_id(SourceKind::MmpTrack, &format!("{session}/{name}"));
+                    let known = stamped.as_ref().and_then(|(skip, stamp)| {
+                        let held = skip.held(&scene_id)?;
+                        (held.read_stamp.as_ref() == Some(stamp) && !skip.unwanted(&scene_id))
+                            .then(|| skip.known(&scene_id, &held.fingerprint))
+                            .flatten()
+                    });
+                    let scene = match known {
+                        Some(stub) => stub,
+                        None => {
+                            let mut scene = self.scene(&split, &session, &name, calib.as_ref());
+                            scene.read_stamp = stamped.map(|(_, stamp)| stamp);
+                            scene
+                        }
+                    };
+                    let room = SELF_CHECK_SAMPLES.saturating_sub(foot_errors.len());
+                    foot_errors.extend(scene.foot_errors.iter().take(room));
+                    visit(scene)?;
+                }
+            }
+        }
+        // Self-check of the extrinsic direction (formats/mmptrack.md 5): the reading in use
+        // should put top-down ground points at the feet of their boxes.
+        if foot_errors.len() >= 10 {
+            let current = self.opts.mmptrack_extrinsics;
+            let other = other_reading(current);
+            let median = |i: usize| median(foot_errors.iter().map(|e| e[i]).collect());
+            let (e_cur, e_other) = (median(0), median(1));
+            if e_other < 0.5 * e_cur {
+                tree.push(
+                    &self.root,
+                    "calibrations/*/calibrations.json",
+                    ErrorClass::Suspicious,
+                    format!(
+                        "ground points land a median {e_cur:.1} px from their boxes' feet reading extrinsics as {current:?}, \
+                         but {e_other:.1} px as {other:?}: the other reading fits the data better"
+                    ),
+                );
+            }
+        }
+        Ok(tree.into_vec())
+    }
+}
+
+/// The extrinsic reading that is not `reading`.
+fn other_reading(reading: MmpExtrinsics) -> MmpExtrinsics {
+    match reading {
+        MmpExtrinsics::CameraToWorld => MmpExtrinsics::WorldToCamera,
+        MmpExtrinsics::WorldToCamera => MmpExtrinsics::CameraToWorld,
     }
 }
 
@@ -550,29 +707,31 @@ struct Foot {
     foot: DVec2,
 }
 
-/// Median pixel distance between projected ground points and box feet under a reading.
-fn foot_error(feet: &[Foot], reading: MmpExtrinsics) -> f64 {
-    let mut e: Vec<f64> = feet
-        .iter()
-        .map(|f| {
-            let model = CameraModel::new(
-                f.size.0,
-                f.size.1,
-                f.camera.intr[0],
-                f.camera.intr[1],
-                f.camera.intr[2],
-                f.camera.intr[3],
-                Distortion::Pinhole,
-                SensorRotation::None,
-            );
-            match (model, MmpTrackReader::pose(&f.camera, reading)) {
-                (Ok(m), Ok(p)) => m
-                    .project_world(&p, f.ground)
-                    .map_or(f64::INFINITY, |(px, _)| (px - f.foot).length()),
-                _ => f64::INFINITY,
-            }
-        })
-        .collect();
+impl Foot {
+    /// Pixel distance between the projected ground point and the box foot under a reading
+    /// (infinite where it does not project).
+    fn pixel_error(&self, reading: MmpExtrinsics) -> f64 {
+        let model = CameraModel::new(
+            self.size.0,
+            self.size.1,
+            self.camera.intr[0],
+            self.camera.intr[1],
+            self.camera.intr[2],
+            self.camera.intr[3],
+            Distortion::Pinhole,
+            SensorRotation::None,
+        );
+        match (model, MmpTrackReader::pose(&self.camera, reading)) {
+            (Ok(m), Ok(p)) => m
+                .project_world(&p, self.ground)
+                .map_or(f64::INFINITY, |(px, _)| (px - self.foot).length()),
+            _ => f64::INFINITY,
+        }
+    }
+}
+
+/// The median of `e` (its upper middle for an even count; NaN when empty).
+fn median(mut e: Vec<f64>) -> f64 {
     e.sort_by(f64::total_cmp);
     e.get(e.len() / 2).copied().unwrap_or(f64::NAN)
 }
@@ -587,76 +746,16 @@ impl SourceReader for MmpTrackReader {
     }
 
     fn read(&self, visit: &mut dyn FnMut(SceneData) -> Result<()>) -> Result<Vec<InputError>> {
-        let mut tree = Problems::new(SourceKind::MmpTrack, &self.root, None);
-        let mut feet = Vec::new();
-        for split_dir in sorted_entries(&self.root)
-            .into_iter()
-            .filter(|d| d.join("labels").is_dir())
-        {
-            let split = split_dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let mut calibrations: BTreeMap<String, Option<Calibration>> = BTreeMap::new();
-            for session_dir in sorted_entries(&split_dir.join("labels"))
-                .into_iter()
-                .filter(|d| d.is_dir())
-            {
-                let session = session_dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                // Scenes: folders, or zip archives standing for them (a folder wins).
-                let scenes: std::collections::BTreeSet<String> = sorted_entries(&session_dir)
-                    .into_iter()
-                    .filter_map(|d| {
-                        let name = d.file_name()?.to_string_lossy().into_owned();
-                        if d.is_dir() {
-                            Some(name)
-                        } else {
-                            let zip = d.extension().is_some_and(|x| x == "zip");
-                            zip.then(|| name[..name.len() - 4].to_string())
-                        }
-                    })
-                    .collect();
-                for name in scenes {
-                    // The environment is everything before the last `_`.
-                    let env = name
-                        .rsplit_once('_')
-                        .map_or(name.as_str(), |(e, _)| e)
-                        .to_string();
-                    let calib = calibrations.entry(env.clone()).or_insert_with(|| {
-                        let file = split_dir
-                            .join("calibrations")
-                            .join(&env)
-                            .join("calibrations.json");
-                        self.calibration(&file, &mut tree)
-                    });
-                    visit(self.scene(&split, &session, &name, calib.as_ref(), &mut feet))?;
-                }
-            }
-        }
-        // Self-check of the extrinsic direction (formats/mmptrack.md 5): the reading in use
-        // should put top-down ground points at the feet of their boxes.
-        if feet.len() >= 10 {
-            let current = self.opts.mmptrack_extrinsics;
-            let other = match current {
-                MmpExtrinsics::CameraToWorld => MmpExtrinsics::WorldToCamera,
-                MmpExtrinsics::WorldToCamera => MmpExtrinsics::CameraToWorld,
-            };
-            let (e_cur, e_other) = (foot_error(&feet, current), foot_error(&feet, other));
-            if e_other < 0.5 * e_cur {
-                tree.push(
-                    &self.root,
-                    "calibrations/*/calibrations.json",
-                    ErrorClass::Suspicious,
-                    format!(
-                        "ground points land a median {e_cur:.1} px from their boxes' feet reading extrinsics as {current:?}, \
-                         but {e_other:.1} px as {other:?}: the other reading fits the data better"
-                    ),
-                );
-            }
-        }
-        Ok(tree.into_vec())
+        self.read_tree(None, visit)
+    }
+
+    /// Scenes are known by their read stamp before their folders are read (see
+    /// `read_stamp`): a rebuild after one scene changed read every scene of the tree.
+    fn read_skipping(
+        &self,
+        skip: &dyn SceneSkip,
+        visit: &mut dyn FnMut(SceneData) -> Result<()>,
+    ) -> Result<Vec<InputError>> {
+        self.read_tree(Some(skip), visit)
     }
 }

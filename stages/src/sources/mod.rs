@@ -96,7 +96,9 @@ pub struct SceneData {
     /// hash of that file's stamp and the stamps of the scene's other inputs (its images).
     /// When every scene the caller holds of a file has one equal to a fresh one, nothing they
     /// were read from changed, and the reader hands them over without reading the file (see
-    /// [`SceneSkip::held_file`]).
+    /// [`SceneSkip::held_file`]). For an MMPTrack scene: the stamps of its calibration file
+    /// and of its folders' entries; a scene the caller holds with an equal one is handed
+    /// over without reading its folders.
     #[serde(default)]
     pub read_stamp: Option<String>,
     /// What the reader's units self-check measured of the scene when it was read whole
@@ -105,6 +107,11 @@ pub struct SceneData {
     /// what a whole read checks.
     #[serde(default)]
     pub unit_check: Option<f64>,
+    /// The MMPTrack counterpart of `unit_check`, for the extrinsic-direction self-check: the
+    /// scene's first box feet with a top-down ground point, each as the pixel distance to its
+    /// projected ground point under the configured reading and under the other one.
+    #[serde(default)]
+    pub foot_errors: Vec<[f64; 2]>,
 }
 
 impl SceneData {
@@ -125,6 +132,7 @@ impl SceneData {
             unread: true,
             read_stamp: self.read_stamp.clone(),
             unit_check: self.unit_check,
+            foot_errors: self.foot_errors.clone(),
             ..SceneData::default()
         }
     }

@@ -645,6 +645,167 @@ fn mmptrack_hands_over_scenes_with_unchanged_stamps_unread() {
     assert_ne!(again[0].fingerprint, plain[0].fingerprint);
 }
 
+/// EgoHumans sequences are known by their read stamp (their files' stamps and their
+/// benchmark annotations) before their files are read: a sequence the caller holds with this
+/// read's stamp is handed over as its stub (shown by a calibration file whose bytes were
+/// replaced under its old stamp), even when the benchmark file changed elsewhere; a sequence
+/// with a restamped file, or an annotation edited, is read as a plain read reads it.
+#[test]
+fn egohumans_hands_over_sequences_with_unchanged_stamps_unread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    synth_tree(&synth::egohumans::EgoHumans, dir.path(), 21, false);
+    let reader = sources::open(dir.path(), None, &SourceOptions::default()).expect("detected");
+    let (plain, plain_problems) = sources::read_all(reader.as_ref()).expect("reads");
+    assert!(plain.len() >= 3 && plain.iter().all(|s| s.read_stamp.is_none()));
+    let nothing = BTreeMap::new();
+    let none_known = Skip {
+        known: &nothing,
+        unwanted: "",
+        held: Some(&nothing),
+    };
+    let (stamped, problems) = read_skipping_all(reader.as_ref(), &none_known);
+    assert_eq!(problems, plain_problems);
+    assert_eq!(stamped.len(), plain.len());
+    for (s, p) in stamped.iter().zip(&plain) {
+        assert!(s.read_stamp.is_some());
+        assert_eq!(
+            SceneData {
+                read_stamp: None,
+                ..s.clone()
+            },
+            *p
+        );
+    }
+    let known: BTreeMap<String, SceneData> = (stamped.iter())
+        .map(|s| (s.scene_id().to_string(), s.stub()))
+        .collect();
+    let skip = Skip {
+        known: &known,
+        unwanted: "",
+        held: Some(&known),
+    };
+    let (got, problems) = read_skipping_all(reader.as_ref(), &skip);
+    assert_eq!(problems, plain_problems);
+    assert!(
+        got.iter()
+            .zip(&stamped)
+            .all(|(g, s)| g.unread && *g == s.stub())
+    );
+
+    // Sequence 0: a calibration file with other bytes under its old stamp. Sequence 1: a
+    // calibration file rewritten as it was (a new stamp). Sequence 2: its first annotation's
+    // box moved in the benchmark file every sequence shares.
+    let calib_of = |s: &SceneData| -> std::path::PathBuf {
+        let rel = (s.files.iter())
+            .find(|f| f.to_string_lossy().contains("/calib/"))
+            .expect("a calibration file");
+        dir.path().join(rel)
+    };
+    let modified = |p: &Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .expect("mtime")
+    };
+    let (calib0, calib1) = (calib_of(&stamped[0]), calib_of(&stamped[1]));
+    let text = std::fs::read_to_string(&calib0).expect("calibration");
+    let digit = text
+        .find(|c: char| c.is_ascii_digit() && c != '9')
+        .expect("a digit");
+    let mut changed = text.clone();
+    let bumped = char::from(text.as_bytes()[digit] + 1).to_string();
+    changed.replace_range(digit..=digit, &bumped);
+    let old = modified(&calib0);
+    std::fs::write(&calib0, &changed).expect("rewrite");
+    set_modified(&calib0, old, 0);
+    let bytes1 = std::fs::read(&calib1).expect("calibration");
+    let old1 = modified(&calib1);
+    std::fs::write(&calib1, &bytes1).expect("rewrite");
+    set_modified(&calib1, old1, 2);
+    let seq2 = stamped[2]
+        .scene_id()
+        .trim_start_matches("egohumans/")
+        .to_string();
+    let coco = walk_files(&dir.path().join("benchmark"))
+        .into_iter()
+        .find(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains(&format!("\"{seq2}/"))))
+        .expect("a benchmark file with the sequence's images");
+    let text = std::fs::read_to_string(&coco).expect("benchmark");
+    let image_id = {
+        let at = text
+            .find(&format!("\"{seq2}/"))
+            .expect("an image of sequence 2");
+        let entry_start = text[..at].rfind('{').expect("image entry");
+        let entry = &text[entry_start..];
+        let id_at = entry.find("\"id\":").expect("image id") + 5;
+        let id: String = entry[id_at..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        id
+    };
+    let ann = text
+        .find(&format!("\"image_id\":{image_id},"))
+        .expect("an annotation of the image");
+    let ann_start = text[..ann].rfind("{\"area\"").expect("annotation start");
+    let bbox = ann_start + text[ann_start..].find("\"bbox\":[").expect("bbox") + 8;
+    let x: String = text[bbox..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    let moved = format!(
+        "{}{}{}",
+        &text[..bbox],
+        x.parse::<u64>().expect("x") + 1,
+        &text[bbox + x.len()..]
+    );
+    std::fs::write(&coco, moved).expect("edit");
+
+    let (got, problems) = read_skipping_all(reader.as_ref(), &skip);
+    assert_eq!(problems, plain_problems);
+    assert_eq!(got.len(), stamped.len());
+    assert!(
+        got[0].unread && got[0] == known[stamped[0].scene_id()],
+        "sequence 0 unread"
+    );
+    assert!(!got[1].unread, "sequence 1 restamped: read");
+    assert_eq!(
+        SceneData {
+            read_stamp: None,
+            ..got[1].clone()
+        },
+        plain[1]
+    );
+    assert!(!got[2].unread, "sequence 2's annotation edited: read");
+    assert_ne!(got[2].fingerprint, stamped[2].fingerprint);
+    let (again, _) = sources::read_all(reader.as_ref()).expect("reads");
+    assert_eq!(
+        SceneData {
+            read_stamp: None,
+            ..got[2].clone()
+        },
+        again[2]
+    );
+    // The calibration bytes did change: a plain read sees them.
+    assert_ne!(again[0].fingerprint, plain[0].fingerprint);
+}
+
+/// Every file below `dir`, sorted.
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    for e in entries {
+        if e.is_dir() {
+            out.extend(walk_files(&e));
+        } else {
+            out.push(e);
+        }
+    }
+    out
+}
+
 fn walk_has_zip(p: &Path) -> bool {
     find_zip(p).is_some()
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crossview_schemas::{ContentHasher, SourceKind};
-use crossview_stages::sources::files::{entry_stamp, stamp_into};
+use crossview_stages::sources::files::stamp_tree_into;
 
 /// The signature of one tree: its kind, root and the stamp of every file, in a fixed order.
 /// `_truth/` sidecars and hidden files are not inputs of a build.
@@ -13,7 +13,7 @@ pub fn tree_signature(root: &Path, kind: SourceKind) -> String {
     let h = ContentHasher::new("crossview.build.tree")
         .str(kind.name())
         .str(&root.to_string_lossy());
-    walk(h, root, Path::new("")).finish_hex(16)
+    stamp_tree_into(h, root, Path::new("")).finish_hex(16)
 }
 
 /// The signature of a build from its settings and its trees' signatures.
@@ -43,35 +43,4 @@ pub fn tree_signatures(trees: &[(PathBuf, SourceKind)]) -> Vec<String> {
 /// The signature of a build over `trees`.
 pub fn input_signature(trees: &[(PathBuf, SourceKind)], settings: &str) -> String {
     build_signature(&tree_signatures(trees), settings)
-}
-
-fn walk(mut h: ContentHasher, root: &Path, rel: &Path) -> ContentHasher {
-    // The entry's own type, not `Path::is_dir`, and its stamp relative to the listing: trees
-    // hold tens of thousands of files, and a path walk per file is most of a rerun.
-    let mut entries: Vec<(std::ffi::OsString, bool, std::fs::DirEntry)> =
-        std::fs::read_dir(root.join(rel))
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| {
-                        let dir = e.file_type().is_ok_and(|t| t.is_dir())
-                            || (e.file_type().is_ok_and(|t| t.is_symlink()) && e.path().is_dir());
-                        (e.file_name(), dir, e)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, dir, entry) in entries {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with('.') || name == "_truth" {
-            continue;
-        }
-        let rel = rel.join(&name);
-        if dir {
-            h = walk(h, root, &rel);
-        } else {
-            h = stamp_into(h, &rel, entry_stamp(&entry).as_ref());
-        }
-    }
-    h
 }

@@ -21,11 +21,11 @@ use crossview_schemas::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::files::{DirStamps, image_size, sorted_entries, stamp_into};
+use super::files::{DirStamps, image_size, sorted_entries, stamp_into, stamp_tree_into};
 use super::json_stream::{Element, Piece, PieceError, StreamEnd, stream_array_elements};
 use super::json_subset::{Cursor, parse_f64, read_from_start, read_whole, set_once};
 use super::open_dir::OpenDir;
-use super::{Problems, SceneData, SourceOptions, SourceReader};
+use super::{Problems, SceneData, SceneSkip, SourceOptions, SourceReader, held_with_stamp};
 use crate::error::Result;
 use crate::spill::Spill;
 
@@ -610,6 +610,30 @@ impl EgoHumansReader {
         Ok(bench)
     }
 
+    /// A sequence's read stamp (see [`SceneData::read_stamp`]): the stamps of every file of
+    /// its folder, and where each of its benchmark annotations is, its JSON's digest and its
+    /// image's size. Everything [`Self::sequence`] reads is among them.
+    fn read_stamp(&self, dir: &Path, anns: &[CocoAnn]) -> String {
+        let rel = dir.strip_prefix(&self.root).unwrap_or(dir);
+        let mut h = stamp_tree_into(
+            ContentHasher::new("crossview.egohumans.read"),
+            &self.root,
+            rel,
+        );
+        for a in anns {
+            let [lo, hi] = a.parsed.raw_digest;
+            h = h
+                .str(&a.file.to_string_lossy())
+                .u64(a.index as u64)
+                .long_digest(a.parsed.raw_len, u128::from(lo) | (u128::from(hi) << 64));
+            h = match a.image_size {
+                Some((w, ih)) => h.u64(u64::from(w)).u64(u64::from(ih)),
+                None => h.str("no size"),
+            };
+        }
+        h.finish_hex(16)
+    }
+
     #[allow(clippy::too_many_lines)]
     fn sequence(&self, dir: &Path, native: &str, anns: Vec<CocoAnn>) -> SceneData {
         let scene_id = Scene::make_id(SourceKind::EgoHumans, native);
@@ -1129,6 +1153,30 @@ impl SourceReader for EgoHumansReader {
     }
 
     fn read(&self, visit: &mut dyn FnMut(SceneData) -> Result<()>) -> Result<Vec<InputError>> {
+        self.read_tree(None, visit)
+    }
+
+    /// Sequences are known by their read stamp before their files are read (see
+    /// `read_stamp`): the benchmark files are read whole all the same, as every sequence's
+    /// annotations are in them.
+    fn read_skipping(
+        &self,
+        skip: &dyn SceneSkip,
+        visit: &mut dyn FnMut(SceneData) -> Result<()>,
+    ) -> Result<Vec<InputError>> {
+        self.read_tree(Some(skip), visit)
+    }
+}
+
+impl EgoHumansReader {
+    /// Reads the tree; with `skip`, a sequence the caller holds with this read's stamp (and
+    /// knows by its fingerprint) is handed over as its stub, its files unread. A plain read
+    /// (`None`) makes no stamps.
+    fn read_tree(
+        &self,
+        skip: Option<&dyn SceneSkip>,
+        visit: &mut dyn FnMut(SceneData) -> Result<()>,
+    ) -> Result<Vec<InputError>> {
         let mut tree = Problems::new(SourceKind::EgoHumans, &self.root, None);
         let mut bench = self.benchmark(&mut tree)?;
         let is_seq = |d: &Path, digits: usize| {
@@ -1154,7 +1202,19 @@ impl SourceReader for EgoHumansReader {
                         .unwrap_or_default()
                 );
                 let mine = bench.take(&native)?;
-                visit(self.sequence(&seq, &native, mine))?;
+                let stamp = skip.map(|_| self.read_stamp(&seq, &mine));
+                let scene_id = Scene::make_id(SourceKind::EgoHumans, &native);
+                let known = (skip.zip(stamp.as_deref()))
+                    .and_then(|(skip, stamp)| held_with_stamp(skip, &scene_id, stamp));
+                let scene = match known {
+                    Some(stub) => stub,
+                    None => {
+                        let mut scene = self.sequence(&seq, &native, mine);
+                        scene.read_stamp = stamp;
+                        scene
+                    }
+                };
+                visit(scene)?;
             }
         }
         for (native, list) in bench.by_sequence {

@@ -1,5 +1,5 @@
 //! File helpers for loaders: stamps (path, size, modification time) for change detection, one
-//! by one or a directory's at once ([`DirStamps`]), image sizes from headers, sorted listings.
+//! by one, a directory's at once ([`DirStamps`]) or a tree's; image sizes; sorted listings.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -82,6 +82,39 @@ pub fn stamp_into(h: ContentHasher, rel: &Path, stamp: Option<&FileStamp>) -> Co
         Some(s) => h.u64(s.len).u64(s.modified_ns as u64),
         None => h.str("missing"),
     }
+}
+
+/// Adds the stamp of every file below `root/rel` to a fingerprint, by path relative to `root`
+/// in name order; hidden entries and `_truth/` sidecars are not inputs and are left out.
+pub fn stamp_tree_into(mut h: ContentHasher, root: &Path, rel: &Path) -> ContentHasher {
+    // The entry's own type, not `Path::is_dir`, and its stamp relative to the listing: trees
+    // hold tens of thousands of files, and a path walk per file is most of a rerun.
+    let mut entries: Vec<(std::ffi::OsString, bool, std::fs::DirEntry)> =
+        std::fs::read_dir(root.join(rel))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| {
+                        let dir = e.file_type().is_ok_and(|t| t.is_dir())
+                            || (e.file_type().is_ok_and(|t| t.is_symlink()) && e.path().is_dir());
+                        (e.file_name(), dir, e)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, dir, entry) in entries {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with('.') || name == "_truth" {
+            continue;
+        }
+        let rel = rel.join(&name);
+        if dir {
+            h = stamp_tree_into(h, root, &rel);
+        } else {
+            h = stamp_into(h, &rel, entry_stamp(&entry).as_ref());
+        }
+    }
+    h
 }
 
 /// Width and height from an image file's header.

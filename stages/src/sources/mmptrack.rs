@@ -19,7 +19,9 @@ use super::csv_text::CsvText;
 use super::files::{FileStamp, entry_stamp, file_stamp, sorted_entries, stamp_into};
 use super::folder::{Folder, zip_of};
 use super::loose_json::{Entries, FiniteNumbers, Loose};
-use super::{MmpExtrinsics, Problems, SceneData, SceneSkip, SourceOptions, SourceReader};
+use super::{
+    MmpExtrinsics, Problems, SceneData, SceneSkip, SourceOptions, SourceReader, held_with_stamp,
+};
 use crate::error::Result;
 
 /// Image size when no image of a camera is present (the one a downstream loader assumes).
@@ -593,23 +595,16 @@ impl MmpTrackReader {
                     let calib = calibrations
                         .entry(env)
                         .or_insert_with(|| self.calibration(&calib_file, &mut tree));
-                    let stamped = skip.map(|skip| {
-                        let stamp = self.read_stamp(&split, &session, &name, &calib_file);
-                        (skip, stamp)
-                    });
+                    let stamp = skip.map(|_| self.read_stamp(&split, &session, &name, &calib_file));
                     let scene_id =
                         Scene::make_id(SourceKind::MmpTrack, &format!("{session}/{name}"));
-                    let known = stamped.as_ref().and_then(|(skip, stamp)| {
-                        let held = skip.held(&scene_id)?;
-                        (held.read_stamp.as_ref() == Some(stamp) && !skip.unwanted(&scene_id))
-                            .then(|| skip.known(&scene_id, &held.fingerprint))
-                            .flatten()
-                    });
+                    let known = (skip.zip(stamp.as_deref()))
+                        .and_then(|(skip, stamp)| held_with_stamp(skip, &scene_id, stamp));
                     let scene = match known {
                         Some(stub) => stub,
                         None => {
                             let mut scene = self.scene(&split, &session, &name, calib.as_ref());
-                            scene.read_stamp = stamped.map(|(_, stamp)| stamp);
+                            scene.read_stamp = stamp;
                             scene
                         }
                     };

@@ -96,9 +96,9 @@ pub struct SceneData {
     /// hash of that file's stamp and the stamps of the scene's other inputs (its images).
     /// When every scene the caller holds of a file has one equal to a fresh one, nothing they
     /// were read from changed, and the reader hands them over without reading the file (see
-    /// [`SceneSkip::held_file`]). For an MMPTrack scene: the stamps of its calibration file
-    /// and of its folders' entries; a scene the caller holds with an equal one is handed
-    /// over without reading its folders.
+    /// [`SceneSkip::held_file`]). For an MMPTrack scene or an EgoHumans sequence: the stamps
+    /// of its files (and an EgoHumans sequence's benchmark annotations); a scene the caller
+    /// holds with an equal one is handed over without reading them (see [`held_with_stamp`]).
     #[serde(default)]
     pub read_stamp: Option<String>,
     /// What the reader's units self-check measured of the scene when it was read whole
@@ -226,6 +226,22 @@ pub trait SceneSkip: Sync {
     fn held_file(&self, _rel: &Path) -> Option<HeldFile<'_>> {
         None
     }
+}
+
+/// The stub to hand over in place of reading the scene `scene_id` whose read stamp (see
+/// [`SceneData::read_stamp`]) is `stamp`: the caller's, when it holds the scene with that
+/// stamp, wants it and knows it by the fingerprint it holds. Equal stamps show the scene's
+/// inputs unchanged, so its fingerprint is the held one without reading them.
+pub(crate) fn held_with_stamp(
+    skip: &dyn SceneSkip,
+    scene_id: &str,
+    stamp: &str,
+) -> Option<SceneData> {
+    let held = skip.held(scene_id)?;
+    if held.read_stamp.as_deref() != Some(stamp) || skip.unwanted(scene_id) {
+        return None;
+    }
+    skip.known(scene_id, &held.fingerprint)
 }
 
 /// What a caller holds of one file a reader reads many scenes from (see

@@ -789,6 +789,33 @@ fn egohumans_hands_over_sequences_with_unchanged_stamps_unread() {
     assert_ne!(again[0].fingerprint, plain[0].fingerprint);
 }
 
+/// An EgoHumans sequence's fingerprint takes its annotations' image sizes (the benchmark's
+/// image entries, which the box check reads), not only the annotations' own text: a rebuild
+/// would otherwise keep the records read with the old size.
+#[test]
+fn egohumans_fingerprint_takes_the_annotated_images_sizes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    synth_tree(&synth::egohumans::EgoHumans, dir.path(), 22, false);
+    let fingerprints = || -> Vec<String> {
+        let reader = sources::open(dir.path(), None, &SourceOptions::default()).expect("opens");
+        let (scenes, _) = sources::read_all(reader.as_ref()).expect("reads");
+        scenes.into_iter().map(|s| s.fingerprint).collect()
+    };
+    let before = fingerprints();
+    let coco = walk_files(&dir.path().join("benchmark"))
+        .into_iter()
+        .find(|f| f.extension().is_some_and(|e| e == "json"))
+        .expect("a benchmark file");
+    let text = std::fs::read_to_string(&coco).expect("benchmark");
+    let width = text.find("\"width\":").expect("an image width") + 8;
+    let edited = format!("{}9{}", &text[..width], &text[width..]);
+    std::fs::write(&coco, edited).expect("edit");
+    let after = fingerprints();
+    assert_eq!(before.len(), after.len());
+    let changed = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+    assert_eq!(changed, 1, "the sequence of the resized image, alone");
+}
+
 /// Every file below `dir`, sorted.
 fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

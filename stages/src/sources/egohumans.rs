@@ -212,6 +212,29 @@ impl ParsedAnn {
     }
 }
 
+/// Adds what a sequence's records take of its annotations to a fingerprint: each one's JSON
+/// digest, its place (its file where that differs from the one before's, and its index) and
+/// its image's size, which the box check and the errors' locations use.
+fn annotations_into(mut h: ContentHasher, anns: &[CocoAnn]) -> ContentHasher {
+    let mut file_before: Option<&PathBuf> = None;
+    for a in anns {
+        let [lo, hi] = a.parsed.raw_digest;
+        h = h.long_digest(a.parsed.raw_len, u128::from(lo) | (u128::from(hi) << 64));
+        let new_file = file_before != Some(a.file.as_ref());
+        h = h.u64(u64::from(new_file));
+        if new_file {
+            h = h.str(&a.file.to_string_lossy());
+            file_before = Some(a.file.as_ref());
+        }
+        h = h.u64(a.index as u64);
+        h = match a.image_size {
+            Some((w, ih)) => h.u64(1).u64(u64::from(w)).u64(u64::from(ih)),
+            None => h.u64(0),
+        };
+    }
+    h
+}
+
 /// Where a benchmark annotation is: its file and index there, and its JSON in the spill.
 #[derive(Debug)]
 struct AnnRef {
@@ -615,23 +638,12 @@ impl EgoHumansReader {
     /// image's size. Everything [`Self::sequence`] reads is among them.
     fn read_stamp(&self, dir: &Path, anns: &[CocoAnn]) -> String {
         let rel = dir.strip_prefix(&self.root).unwrap_or(dir);
-        let mut h = stamp_tree_into(
+        let files = stamp_tree_into(
             ContentHasher::new("crossview.egohumans.read"),
             &self.root,
             rel,
         );
-        for a in anns {
-            let [lo, hi] = a.parsed.raw_digest;
-            h = h
-                .str(&a.file.to_string_lossy())
-                .u64(a.index as u64)
-                .long_digest(a.parsed.raw_len, u128::from(lo) | (u128::from(hi) << 64));
-            h = match a.image_size {
-                Some((w, ih)) => h.u64(u64::from(w)).u64(u64::from(ih)),
-                None => h.str("no size"),
-            };
-        }
-        h.finish_hex(16)
+        annotations_into(files, anns).finish_hex(16)
     }
 
     #[allow(clippy::too_many_lines)]
@@ -1045,6 +1057,7 @@ impl EgoHumansReader {
         // Taken whole: their names and keypoints move into the observations. Room for
         // all of them first: growing the large records one push at a time copied them over.
         data.observations.reserve(anns.len());
+        fp = annotations_into(fp, &anns);
         for a in anns {
             let CocoAnn {
                 file,
@@ -1053,8 +1066,6 @@ impl EgoHumansReader {
                 image_size,
             } = a;
             let location = || format!("annotations[{index}]");
-            let [lo, hi] = parsed.raw_digest;
-            fp = fp.long_digest(parsed.raw_len, u128::from(lo) | (u128::from(hi) << 64));
             let v = match parsed.fields {
                 Ok(v) => v,
                 Err(e) => {

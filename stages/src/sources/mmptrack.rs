@@ -29,7 +29,7 @@ pub const DEFAULT_IMAGE_SIZE: (u32, u32) = (640, 360);
 /// Frame rate assumed for timestamps: the dataset's is unconfirmed (about 15 fps,
 /// formats/mmptrack.md 1).
 pub const ASSUMED_FPS: f64 = 15.0;
-/// Frames whose foot points the extrinsic self-check compares.
+/// Box feet (the tree's first, in reading order) the extrinsic self-check compares.
 const SELF_CHECK_SAMPLES: usize = 200;
 
 /// Reads an MMPTrack tree.

@@ -595,26 +595,8 @@ fn mmptrack_hands_over_scenes_with_unchanged_stamps_unread() {
             .expect("a label file");
         dir.path().join(rel)
     };
-    let (label0, label1) = (label_of(&stamped[0]), label_of(&stamped[1]));
-    let modified = |p: &Path| {
-        std::fs::metadata(p)
-            .and_then(|m| m.modified())
-            .expect("mtime")
-    };
-    let text = std::fs::read_to_string(&label0).expect("label");
-    let digit = text
-        .find(|c: char| c.is_ascii_digit() && c != '9')
-        .expect("a digit");
-    let mut changed = text.clone();
-    let bumped = char::from(text.as_bytes()[digit] + 1).to_string();
-    changed.replace_range(digit..=digit, &bumped);
-    let old = modified(&label0);
-    std::fs::write(&label0, &changed).expect("rewrite");
-    set_modified(&label0, old, 0);
-    let bytes1 = std::fs::read(&label1).expect("label");
-    let old1 = modified(&label1);
-    std::fs::write(&label1, &bytes1).expect("rewrite");
-    set_modified(&label1, old1, 2);
+    change_keeping_stamp(&label_of(&stamped[0]));
+    restamp(&label_of(&stamped[1]));
 
     let (got, problems) = read_skipping_all(
         reader.as_ref(),
@@ -701,26 +683,8 @@ fn egohumans_hands_over_sequences_with_unchanged_stamps_unread() {
             .expect("a calibration file");
         dir.path().join(rel)
     };
-    let modified = |p: &Path| {
-        std::fs::metadata(p)
-            .and_then(|m| m.modified())
-            .expect("mtime")
-    };
-    let (calib0, calib1) = (calib_of(&stamped[0]), calib_of(&stamped[1]));
-    let text = std::fs::read_to_string(&calib0).expect("calibration");
-    let digit = text
-        .find(|c: char| c.is_ascii_digit() && c != '9')
-        .expect("a digit");
-    let mut changed = text.clone();
-    let bumped = char::from(text.as_bytes()[digit] + 1).to_string();
-    changed.replace_range(digit..=digit, &bumped);
-    let old = modified(&calib0);
-    std::fs::write(&calib0, &changed).expect("rewrite");
-    set_modified(&calib0, old, 0);
-    let bytes1 = std::fs::read(&calib1).expect("calibration");
-    let old1 = modified(&calib1);
-    std::fs::write(&calib1, &bytes1).expect("rewrite");
-    set_modified(&calib1, old1, 2);
+    change_keeping_stamp(&calib_of(&stamped[0]));
+    restamp(&calib_of(&stamped[1]));
     let seq2 = stamped[2]
         .scene_id()
         .trim_start_matches("egohumans/")
@@ -814,6 +778,120 @@ fn egohumans_fingerprint_takes_the_annotated_images_sizes() {
     assert_eq!(before.len(), after.len());
     let changed = before.iter().zip(&after).filter(|(b, a)| b != a).count();
     assert_eq!(changed, 1, "the sequence of the resized image, alone");
+}
+
+/// Bumps the first digit (not a 9) of a text file, keeping its size and modification time:
+/// a change that only reading the file shows.
+fn change_keeping_stamp(path: &Path) {
+    let text = std::fs::read_to_string(path).expect("text");
+    let digit = text
+        .find(|c: char| c.is_ascii_digit() && c != '9')
+        .expect("a digit");
+    let mut changed = text.clone();
+    let bumped = char::from(text.as_bytes()[digit] + 1).to_string();
+    changed.replace_range(digit..=digit, &bumped);
+    let modified = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    std::fs::write(path, &changed).expect("rewrite");
+    set_modified(path, modified, 0);
+}
+
+/// Rewrites a file as it was, with a later modification time.
+fn restamp(path: &Path) {
+    let bytes = std::fs::read(path).expect("bytes");
+    let modified = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    std::fs::write(path, &bytes).expect("rewrite");
+    set_modified(path, modified, 2);
+}
+
+/// Ego-Exo4D takes are known by their read stamp (their relations text, the takes file and
+/// their own files' stamps) before their own files are read: a take the caller holds with
+/// this read's stamp is handed over as its stub (shown by a calibration file whose bytes were
+/// replaced under its old stamp), also when the relations file holding it was rewritten; a
+/// take with a restamped file is read as a plain read reads it.
+#[test]
+fn egoexo4d_hands_over_takes_with_unchanged_stamps_unread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    synth_tree(&synth::egoexo4d::EgoExo4d, dir.path(), 23, false);
+    let reader = sources::open(dir.path(), None, &SourceOptions::default()).expect("detected");
+    let (plain, plain_problems) = sources::read_all(reader.as_ref()).expect("reads");
+    assert!(plain.len() >= 3 && plain.iter().all(|s| s.read_stamp.is_none()));
+    let nothing = BTreeMap::new();
+    let none_known = Skip {
+        known: &nothing,
+        unwanted: "",
+        held: Some(&nothing),
+    };
+    let (stamped, problems) = read_skipping_all(reader.as_ref(), &none_known);
+    assert_eq!(problems, plain_problems);
+    assert_eq!(stamped.len(), plain.len());
+    for (s, p) in stamped.iter().zip(&plain) {
+        assert!(s.read_stamp.is_some());
+        assert_eq!(
+            SceneData {
+                read_stamp: None,
+                ..s.clone()
+            },
+            *p
+        );
+    }
+    let known: BTreeMap<String, SceneData> = (stamped.iter())
+        .map(|s| (s.scene_id().to_string(), s.stub()))
+        .collect();
+    let skip = Skip {
+        known: &known,
+        unwanted: "",
+        held: Some(&known),
+    };
+    // Takes sit under `takes/<name>` in the synthetic tree (takes.json's root_dir).
+    let calibs_of = |s: &SceneData| -> std::path::PathBuf {
+        let take = s.scene_id().trim_start_matches("egoexo4d/");
+        let calibs = dir
+            .path()
+            .join("takes")
+            .join(take)
+            .join("trajectory/gopro_calibs.csv");
+        assert!(calibs.is_file(), "{}", calibs.display());
+        calibs
+    };
+    change_keeping_stamp(&calibs_of(&stamped[0]));
+    restamp(&calibs_of(&stamped[1]));
+    let relations = walk_files(&dir.path().join("annotations"));
+    let relations: Vec<_> = (relations.iter())
+        .filter(|f| {
+            f.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("relations_"))
+        })
+        .collect();
+    assert!(!relations.is_empty());
+    for file in relations {
+        restamp(file);
+    }
+    let (got, problems) = read_skipping_all(reader.as_ref(), &skip);
+    assert_eq!(problems, plain_problems);
+    assert_eq!(got.len(), stamped.len());
+    assert!(
+        got[0].unread && got[0] == known[stamped[0].scene_id()],
+        "take 0 unread"
+    );
+    assert!(!got[1].unread, "take 1 restamped: read");
+    assert_eq!(
+        SceneData {
+            read_stamp: None,
+            ..got[1].clone()
+        },
+        plain[1]
+    );
+    assert!(
+        got[2].unread && got[2] == known[stamped[2].scene_id()],
+        "take 2 unread"
+    );
+    // The calibration bytes did change: a plain read sees them.
+    let (again, _) = sources::read_all(reader.as_ref()).expect("reads");
+    assert_ne!(again[0].fingerprint, plain[0].fingerprint);
 }
 
 /// Every file below `dir`, sorted.

@@ -21,11 +21,11 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 use super::csv_text::CsvText;
-use super::files::{file_stamp, sorted_entries, stamp_into};
+use super::files::{file_stamp, sorted_entries, stamp_into, stamp_tree_into};
 use super::json_stream::{Element, PieceError, StreamEnd, stream_entry_values};
 use super::json_subset::{Cursor, read_from_start, read_whole, set_once};
 use super::loose_json::{Entries, Loose, LooseStr, Naturals, Unsigned};
-use super::{Problems, SceneData, SourceOptions, SourceReader};
+use super::{Problems, SceneData, SceneSkip, SourceOptions, SourceReader, held_with_stamp};
 use crate::error::Result;
 
 /// Relations masks are at 1 fps of the 30 fps frame-aligned videos.
@@ -715,6 +715,13 @@ impl EgoExo4dReader {
         }
     }
 
+    /// The EgoPose `camera_pose` file of a take of `split`.
+    fn camera_poses_file(&self, split: &str, take: &Take) -> PathBuf {
+        (self.root.join("annotations/ego_pose").join(split))
+            .join("camera_pose")
+            .join(format!("{}.json", take.uid))
+    }
+
     /// Per-frame world-to-camera poses of the Aria camera from EgoPose `camera_pose`.
     fn ego_poses(
         &self,
@@ -725,12 +732,7 @@ impl EgoExo4dReader {
         fp: &mut ContentHasher,
     ) -> BTreeMap<u32, WorldToCamera> {
         let mut out = BTreeMap::new();
-        let file = self
-            .root
-            .join("annotations/ego_pose")
-            .join(split)
-            .join("camera_pose")
-            .join(format!("{}.json", take.uid));
+        let file = self.camera_poses_file(split, take);
         let Ok(text) = std::fs::read_to_string(&file) else {
             p.push(
                 &file,
@@ -822,6 +824,51 @@ impl EgoExo4dReader {
     }
 
     #[allow(clippy::too_many_lines)]
+    /// A take's read stamp (see [`SceneData::read_stamp`]): its relations file, split and
+    /// text, the takes file's digest, and the stamps of every file under the take's folder,
+    /// of its camera poses and of its videos. Everything [`Self::take`] reads is among them.
+    fn read_stamp(&self, take: &Take, relations_file: &RelationsFile, raw: &str) -> String {
+        let rel_file = (relations_file.path)
+            .strip_prefix(&self.root)
+            .unwrap_or(&relations_file.path);
+        let h = ContentHasher::new("crossview.egoexo4d.read")
+            .str(&rel_file.to_string_lossy())
+            .str(&relations_file.split)
+            .long_str(raw)
+            .str(&relations_file.takes_hash);
+        let mut h = stamp_tree_into(h, &self.root, Path::new(&take.root_dir));
+        let poses = self.camera_poses_file(&relations_file.split, take);
+        h = stamp_into(h, &poses, file_stamp(&poses).as_ref());
+        for rel in take.videos.values() {
+            let video = self.root.join(&take.root_dir).join(rel);
+            h = stamp_into(h, &video, file_stamp(&video).as_ref());
+        }
+        h.finish_hex(16)
+    }
+
+    /// The take read as [`Self::take`] reads it, unless `skip` holds it with this read's
+    /// stamp: then its stub.
+    fn take_unless_held(
+        &self,
+        skip: Option<&dyn SceneSkip>,
+        take: &Take,
+        relations_file: &RelationsFile,
+        raw: &str,
+        relations: std::result::Result<Loose<TakeJson<'_>>, serde_json::Error>,
+        csv: &mut CsvText,
+    ) -> SceneData {
+        let stamp = skip.map(|_| self.read_stamp(take, relations_file, raw));
+        let scene_id = Scene::make_id(SourceKind::EgoExo4d, &take.name);
+        if let Some(stub) = (skip.zip(stamp.as_deref()))
+            .and_then(|(skip, stamp)| held_with_stamp(skip, &scene_id, stamp))
+        {
+            return stub;
+        }
+        let mut data = self.take(take, relations_file, raw, relations, csv);
+        data.read_stamp = stamp;
+        data
+    }
+
     fn take(
         &self,
         take: &Take,
@@ -1403,6 +1450,30 @@ impl SourceReader for EgoExo4dReader {
     }
 
     fn read(&self, visit: &mut dyn FnMut(SceneData) -> Result<()>) -> Result<Vec<InputError>> {
+        self.read_tree(None, visit)
+    }
+
+    /// Takes are known by their read stamp before their own files are read (see
+    /// `read_stamp`): the relations files are streamed whole all the same, as every take's
+    /// masks are in them.
+    fn read_skipping(
+        &self,
+        skip: &dyn SceneSkip,
+        visit: &mut dyn FnMut(SceneData) -> Result<()>,
+    ) -> Result<Vec<InputError>> {
+        self.read_tree(Some(skip), visit)
+    }
+}
+
+impl EgoExo4dReader {
+    /// Reads the tree; with `skip`, a take the caller holds with this read's stamp (and
+    /// knows by its fingerprint) is handed over as its stub, its files unread. A plain read
+    /// (`None`) makes no stamps.
+    fn read_tree(
+        &self,
+        skip: Option<&dyn SceneSkip>,
+        visit: &mut dyn FnMut(SceneData) -> Result<()>,
+    ) -> Result<Vec<InputError>> {
         let mut tree = Problems::new(SourceKind::EgoExo4d, &self.root, None);
         let (takes, takes_hash) = self.takes(&mut tree);
         let files: Vec<PathBuf> = sorted_entries(&self.root.join("annotations"))
@@ -1458,7 +1529,14 @@ impl SourceReader for EgoExo4dReader {
                         else {
                             return Ok(None);
                         };
-                        let data = self.take(take, &relations_file, text, Ok(parsed), &mut csv);
+                        let data = self.take_unless_held(
+                            skip,
+                            take,
+                            &relations_file,
+                            text,
+                            Ok(parsed),
+                            &mut csv,
+                        );
                         visit(data)?;
                         Ok(Some(text.len()))
                     }
@@ -1466,14 +1544,16 @@ impl SourceReader for EgoExo4dReader {
                         match piece.parse_with_subset(TakeJson::read_subset) {
                             // Not JSON: the stream stops at it and reports where.
                             Err(PieceError::Broken) => {}
-                            Ok(parsed) => visit(self.take(
+                            Ok(parsed) => visit(self.take_unless_held(
+                                skip,
                                 take,
                                 &relations_file,
                                 piece.text(),
                                 Ok(parsed),
                                 &mut csv,
                             ))?,
-                            Err(PieceError::Data(e)) => visit(self.take(
+                            Err(PieceError::Data(e)) => visit(self.take_unless_held(
+                                skip,
                                 take,
                                 &relations_file,
                                 piece.text(),

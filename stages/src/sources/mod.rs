@@ -96,9 +96,10 @@ pub struct SceneData {
     /// hash of that file's stamp and the stamps of the scene's other inputs (its images).
     /// When every scene the caller holds of a file has one equal to a fresh one, nothing they
     /// were read from changed, and the reader hands them over without reading the file (see
-    /// [`SceneSkip::held_file`]). For an MMPTrack scene or an EgoHumans sequence: the stamps
-    /// of its files (and an EgoHumans sequence's benchmark annotations); a scene the caller
-    /// holds with an equal one is handed over without reading them (see [`held_with_stamp`]).
+    /// [`SceneSkip::held_file`]). For an MMPTrack scene, an EgoHumans sequence or an
+    /// Ego-Exo4D take: the stamps of its files (and the digests of its EgoHumans annotations
+    /// or Ego-Exo4D relations text); a scene the caller holds with an equal one is handed
+    /// over without reading them (see [`held_with_stamp`]).
     #[serde(default)]
     pub read_stamp: Option<String>,
     /// What the reader's units self-check measured of the scene when it was read whole

@@ -823,7 +823,6 @@ impl EgoExo4dReader {
         out
     }
 
-    #[allow(clippy::too_many_lines)]
     /// A take's read stamp (see [`SceneData::read_stamp`]): its relations file, split and
     /// text, the takes file's digest, and the stamps of every file under the take's folder,
     /// of its camera poses and of its videos. Everything [`Self::take`] reads is among them.
@@ -869,6 +868,7 @@ impl EgoExo4dReader {
         data
     }
 
+    #[allow(clippy::too_many_lines)]
     fn take(
         &self,
         take: &Take,

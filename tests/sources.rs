@@ -559,29 +559,7 @@ fn mmptrack_hands_over_scenes_with_unchanged_stamps_unread() {
             .any(|e| e.class == ErrorClass::Suspicious && e.reason.contains("fits the data better")),
         "{warned:#?}"
     );
-    assert!(plain.len() >= 3 && plain.iter().all(|s| s.read_stamp.is_none()));
-    let nothing = BTreeMap::new();
-    let none_known = Skip {
-        known: &nothing,
-        unwanted: "",
-        held: Some(&nothing),
-    };
-    let (stamped, problems) = read_skipping_all(reader.as_ref(), &none_known);
-    assert_eq!(problems, warned);
-    assert_eq!(stamped.len(), plain.len());
-    for (s, p) in stamped.iter().zip(&plain) {
-        assert!(s.read_stamp.is_some());
-        assert_eq!(
-            SceneData {
-                read_stamp: None,
-                ..s.clone()
-            },
-            *p
-        );
-    }
-    let known: BTreeMap<String, SceneData> = (stamped.iter())
-        .map(|s| (s.scene_id().to_string(), s.stub()))
-        .collect();
+    let (stamped, known) = stamped_read(reader.as_ref(), &plain, &warned);
     let ids: Vec<String> = stamped.iter().map(|s| s.scene_id().to_string()).collect();
 
     // A label file of scene 0 with other bytes under its old stamp, a label file of scene 1
@@ -638,29 +616,7 @@ fn egohumans_hands_over_sequences_with_unchanged_stamps_unread() {
     synth_tree(&synth::egohumans::EgoHumans, dir.path(), 21, false);
     let reader = sources::open(dir.path(), None, &SourceOptions::default()).expect("detected");
     let (plain, plain_problems) = sources::read_all(reader.as_ref()).expect("reads");
-    assert!(plain.len() >= 3 && plain.iter().all(|s| s.read_stamp.is_none()));
-    let nothing = BTreeMap::new();
-    let none_known = Skip {
-        known: &nothing,
-        unwanted: "",
-        held: Some(&nothing),
-    };
-    let (stamped, problems) = read_skipping_all(reader.as_ref(), &none_known);
-    assert_eq!(problems, plain_problems);
-    assert_eq!(stamped.len(), plain.len());
-    for (s, p) in stamped.iter().zip(&plain) {
-        assert!(s.read_stamp.is_some());
-        assert_eq!(
-            SceneData {
-                read_stamp: None,
-                ..s.clone()
-            },
-            *p
-        );
-    }
-    let known: BTreeMap<String, SceneData> = (stamped.iter())
-        .map(|s| (s.scene_id().to_string(), s.stub()))
-        .collect();
+    let (stamped, known) = stamped_read(reader.as_ref(), &plain, &plain_problems);
     let skip = Skip {
         known: &known,
         unwanted: "",
@@ -780,6 +736,40 @@ fn egohumans_fingerprint_takes_the_annotated_images_sizes() {
     assert_eq!(changed, 1, "the sequence of the resized image, alone");
 }
 
+/// A tree read with a skip that holds nothing, against its plain read (`plain`, `problems`):
+/// each scene comes with a read stamp, and is otherwise as the plain read gives it (a plain
+/// read makes no stamps), with the same problems. Returns the scenes and their stubs by id.
+fn stamped_read(
+    reader: &dyn sources::SourceReader,
+    plain: &[SceneData],
+    problems: &[InputError],
+) -> (Vec<SceneData>, BTreeMap<String, SceneData>) {
+    assert!(plain.len() >= 3 && plain.iter().all(|s| s.read_stamp.is_none()));
+    let nothing = BTreeMap::new();
+    let none_known = Skip {
+        known: &nothing,
+        unwanted: "",
+        held: Some(&nothing),
+    };
+    let (stamped, stamped_problems) = read_skipping_all(reader, &none_known);
+    assert_eq!(stamped_problems, problems);
+    assert_eq!(stamped.len(), plain.len());
+    for (s, p) in stamped.iter().zip(plain) {
+        assert!(s.read_stamp.is_some());
+        assert_eq!(
+            SceneData {
+                read_stamp: None,
+                ..s.clone()
+            },
+            *p
+        );
+    }
+    let known = (stamped.iter())
+        .map(|s| (s.scene_id().to_string(), s.stub()))
+        .collect();
+    (stamped, known)
+}
+
 /// Bumps the first digit (not a 9) of a text file, keeping its size and modification time:
 /// a change that only reading the file shows.
 fn change_keeping_stamp(path: &Path) {
@@ -818,29 +808,7 @@ fn egoexo4d_hands_over_takes_with_unchanged_stamps_unread() {
     synth_tree(&synth::egoexo4d::EgoExo4d, dir.path(), 23, false);
     let reader = sources::open(dir.path(), None, &SourceOptions::default()).expect("detected");
     let (plain, plain_problems) = sources::read_all(reader.as_ref()).expect("reads");
-    assert!(plain.len() >= 3 && plain.iter().all(|s| s.read_stamp.is_none()));
-    let nothing = BTreeMap::new();
-    let none_known = Skip {
-        known: &nothing,
-        unwanted: "",
-        held: Some(&nothing),
-    };
-    let (stamped, problems) = read_skipping_all(reader.as_ref(), &none_known);
-    assert_eq!(problems, plain_problems);
-    assert_eq!(stamped.len(), plain.len());
-    for (s, p) in stamped.iter().zip(&plain) {
-        assert!(s.read_stamp.is_some());
-        assert_eq!(
-            SceneData {
-                read_stamp: None,
-                ..s.clone()
-            },
-            *p
-        );
-    }
-    let known: BTreeMap<String, SceneData> = (stamped.iter())
-        .map(|s| (s.scene_id().to_string(), s.stub()))
-        .collect();
+    let (stamped, known) = stamped_read(reader.as_ref(), &plain, &plain_problems);
     let skip = Skip {
         known: &known,
         unwanted: "",

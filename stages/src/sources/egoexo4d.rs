@@ -25,7 +25,7 @@ use super::files::{file_stamp, sorted_entries, stamp_into, stamp_tree_into};
 use super::json_stream::{Element, PieceError, StreamEnd, stream_entry_values};
 use super::json_subset::{Cursor, read_from_start, read_whole, set_once};
 use super::loose_json::{Entries, Loose, LooseStr, Naturals, Unsigned};
-use super::{Problems, SceneData, SceneSkip, SourceOptions, SourceReader, held_with_stamp};
+use super::{Problems, SceneData, SceneSkip, SourceOptions, SourceReader, unless_held};
 use crate::error::Result;
 
 /// Relations masks are at 1 fps of the 30 fps frame-aligned videos.
@@ -846,7 +846,7 @@ impl EgoExo4dReader {
     }
 
     /// The take read as [`Self::take`] reads it, unless `skip` holds it with this read's
-    /// stamp: then its stub.
+    /// stamp: then its stub (see [`unless_held`]).
     fn take_unless_held(
         &self,
         skip: Option<&dyn SceneSkip>,
@@ -856,16 +856,11 @@ impl EgoExo4dReader {
         relations: std::result::Result<Loose<TakeJson<'_>>, serde_json::Error>,
         csv: &mut CsvText,
     ) -> SceneData {
-        let stamp = skip.map(|_| self.read_stamp(take, relations_file, raw));
-        let scene_id = Scene::make_id(SourceKind::EgoExo4d, &take.name);
-        if let Some(stub) = (skip.zip(stamp.as_deref()))
-            .and_then(|(skip, stamp)| held_with_stamp(skip, &scene_id, stamp))
-        {
-            return stub;
-        }
-        let mut data = self.take(take, relations_file, raw, relations, csv);
-        data.read_stamp = stamp;
-        data
+        unless_held(
+            skip.map(|skip| (skip, self.read_stamp(take, relations_file, raw))),
+            &Scene::make_id(SourceKind::EgoExo4d, &take.name),
+            || self.take(take, relations_file, raw, relations, csv),
+        )
     }
 
     #[allow(clippy::too_many_lines)]
@@ -1449,27 +1444,10 @@ impl SourceReader for EgoExo4dReader {
         &self.root
     }
 
-    fn read(&self, visit: &mut dyn FnMut(SceneData) -> Result<()>) -> Result<Vec<InputError>> {
-        self.read_tree(None, visit)
-    }
-
     /// Takes are known by their read stamp before their own files are read (see
     /// `read_stamp`): the relations files are streamed whole all the same, as every take's
     /// masks are in them.
-    fn read_skipping(
-        &self,
-        skip: &dyn SceneSkip,
-        visit: &mut dyn FnMut(SceneData) -> Result<()>,
-    ) -> Result<Vec<InputError>> {
-        self.read_tree(Some(skip), visit)
-    }
-}
-
-impl EgoExo4dReader {
-    /// Reads the tree; with `skip`, a take the caller holds with this read's stamp (and
-    /// knows by its fingerprint) is handed over as its stub, its files unread. A plain read
-    /// (`None`) makes no stamps.
-    fn read_tree(
+    fn read_with(
         &self,
         skip: Option<&dyn SceneSkip>,
         visit: &mut dyn FnMut(SceneData) -> Result<()>,

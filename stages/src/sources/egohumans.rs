@@ -25,7 +25,7 @@ use super::files::{DirStamps, image_size, sorted_entries, stamp_into, stamp_tree
 use super::json_stream::{Element, Piece, PieceError, StreamEnd, stream_array_elements};
 use super::json_subset::{Cursor, parse_f64, read_from_start, read_whole, set_once};
 use super::open_dir::OpenDir;
-use super::{Problems, SceneData, SceneSkip, SourceOptions, SourceReader, held_with_stamp};
+use super::{Problems, SceneData, SceneSkip, SourceOptions, SourceReader, unless_held};
 use crate::error::Result;
 use crate::spill::Spill;
 
@@ -1163,27 +1163,10 @@ impl SourceReader for EgoHumansReader {
         &self.root
     }
 
-    fn read(&self, visit: &mut dyn FnMut(SceneData) -> Result<()>) -> Result<Vec<InputError>> {
-        self.read_tree(None, visit)
-    }
-
     /// Sequences are known by their read stamp before their files are read (see
     /// `read_stamp`): the benchmark files are read whole all the same, as every sequence's
     /// annotations are in them.
-    fn read_skipping(
-        &self,
-        skip: &dyn SceneSkip,
-        visit: &mut dyn FnMut(SceneData) -> Result<()>,
-    ) -> Result<Vec<InputError>> {
-        self.read_tree(Some(skip), visit)
-    }
-}
-
-impl EgoHumansReader {
-    /// Reads the tree; with `skip`, a sequence the caller holds with this read's stamp (and
-    /// knows by its fingerprint) is handed over as its stub, its files unread. A plain read
-    /// (`None`) makes no stamps.
-    fn read_tree(
+    fn read_with(
         &self,
         skip: Option<&dyn SceneSkip>,
         visit: &mut dyn FnMut(SceneData) -> Result<()>,
@@ -1213,18 +1196,11 @@ impl EgoHumansReader {
                         .unwrap_or_default()
                 );
                 let mine = bench.take(&native)?;
-                let stamp = skip.map(|_| self.read_stamp(&seq, &mine));
-                let scene_id = Scene::make_id(SourceKind::EgoHumans, &native);
-                let known = (skip.zip(stamp.as_deref()))
-                    .and_then(|(skip, stamp)| held_with_stamp(skip, &scene_id, stamp));
-                let scene = match known {
-                    Some(stub) => stub,
-                    None => {
-                        let mut scene = self.sequence(&seq, &native, mine);
-                        scene.read_stamp = stamp;
-                        scene
-                    }
-                };
+                let scene = unless_held(
+                    skip.map(|skip| (skip, self.read_stamp(&seq, &mine))),
+                    &Scene::make_id(SourceKind::EgoHumans, &native),
+                    || self.sequence(&seq, &native, mine),
+                );
                 visit(scene)?;
             }
         }

@@ -693,19 +693,13 @@ impl SourceReader for MessyTableReader {
         &self.root
     }
 
-    fn read(
-        &self,
-        visit: &mut dyn FnMut(SceneData) -> Result<()>,
-    ) -> Result<Vec<crossview_schemas::InputError>> {
-        self.read_skipping(&ReadAll, visit)
-    }
-
     /// Scenes are known by their fingerprint before they are parsed (see `stamps`).
-    fn read_skipping(
+    fn read_with(
         &self,
-        skip: &dyn SceneSkip,
+        skip: Option<&dyn SceneSkip>,
         visit: &mut dyn FnMut(SceneData) -> Result<()>,
     ) -> Result<Vec<crossview_schemas::InputError>> {
+        let skip = skip.unwrap_or(&ReadAll);
         let mut tree = Problems::new(SourceKind::MessyTable, &self.root, None);
         self.images_present
             .store(self.root.join("images").is_dir(), Ordering::Relaxed);

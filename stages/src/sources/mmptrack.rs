@@ -20,7 +20,7 @@ use super::files::{FileStamp, entry_stamp, file_stamp, sorted_entries, stamp_int
 use super::folder::{Folder, zip_of};
 use super::loose_json::{Entries, FiniteNumbers, Loose};
 use super::{
-    MmpExtrinsics, Problems, SceneData, SceneSkip, SourceOptions, SourceReader, held_with_stamp,
+    MmpExtrinsics, Problems, SceneData, SceneSkip, SourceOptions, SourceReader, unless_held,
 };
 use crate::error::Result;
 
@@ -541,100 +541,6 @@ impl MmpTrackReader {
         }
         h.finish_hex(16)
     }
-
-    /// Reads the tree; with `skip`, a scene the caller holds with this read's stamp (and
-    /// knows by its fingerprint) is handed over as its stub, its folders unread. A plain read
-    /// (`None`) makes no stamps.
-    fn read_tree(
-        &self,
-        skip: Option<&dyn SceneSkip>,
-        visit: &mut dyn FnMut(SceneData) -> Result<()>,
-    ) -> Result<Vec<InputError>> {
-        let mut tree = Problems::new(SourceKind::MmpTrack, &self.root, None);
-        let mut foot_errors: Vec<[f64; 2]> = Vec::new();
-        for split_dir in sorted_entries(&self.root)
-            .into_iter()
-            .filter(|d| d.join("labels").is_dir())
-        {
-            let split = split_dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let mut calibrations: BTreeMap<String, Option<Calibration>> = BTreeMap::new();
-            for session_dir in sorted_entries(&split_dir.join("labels"))
-                .into_iter()
-                .filter(|d| d.is_dir())
-            {
-                let session = session_dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                // Scenes: folders, or zip archives standing for them (a folder wins).
-                let scenes: std::collections::BTreeSet<String> = sorted_entries(&session_dir)
-                    .into_iter()
-                    .filter_map(|d| {
-                        let name = d.file_name()?.to_string_lossy().into_owned();
-                        if d.is_dir() {
-                            Some(name)
-                        } else {
-                            let zip = d.extension().is_some_and(|x| x == "zip");
-                            zip.then(|| name[..name.len() - 4].to_string())
-                        }
-                    })
-                    .collect();
-                for name in scenes {
-                    // The environment is everything before the last `_`.
-                    let env = name
-                        .rsplit_once('_')
-                        .map_or(name.as_str(), |(e, _)| e)
-                        .to_string();
-                    let calib_file = split_dir
-                        .join("calibrations")
-                        .join(&env)
-                        .join("calibrations.json");
-                    let calib = calibrations
-                        .entry(env)
-                        .or_insert_with(|| self.calibration(&calib_file, &mut tree));
-                    let stamp = skip.map(|_| self.read_stamp(&split, &session, &name, &calib_file));
-                    let scene_id =
-                        Scene::make_id(SourceKind::MmpTrack, &format!("{session}/{name}"));
-                    let known = (skip.zip(stamp.as_deref()))
-                        .and_then(|(skip, stamp)| held_with_stamp(skip, &scene_id, stamp));
-                    let scene = match known {
-                        Some(stub) => stub,
-                        None => {
-                            let mut scene = self.scene(&split, &session, &name, calib.as_ref());
-                            scene.read_stamp = stamp;
-                            scene
-                        }
-                    };
-                    let room = SELF_CHECK_SAMPLES.saturating_sub(foot_errors.len());
-                    foot_errors.extend(scene.foot_errors.iter().take(room));
-                    visit(scene)?;
-                }
-            }
-        }
-        // Self-check of the extrinsic direction (formats/mmptrack.md 5): the reading in use
-        // should put top-down ground points at the feet of their boxes.
-        if foot_errors.len() >= 10 {
-            let current = self.opts.mmptrack_extrinsics;
-            let other = other_reading(current);
-            let median = |i: usize| median(foot_errors.iter().map(|e| e[i]).collect());
-            let (e_cur, e_other) = (median(0), median(1));
-            if e_other < 0.5 * e_cur {
-                tree.push(
-                    &self.root,
-                    "calibrations/*/calibrations.json",
-                    ErrorClass::Suspicious,
-                    format!(
-                        "ground points land a median {e_cur:.1} px from their boxes' feet reading extrinsics as {current:?}, \
-                         but {e_other:.1} px as {other:?}: the other reading fits the data better"
-                    ),
-                );
-            }
-        }
-        Ok(tree.into_vec())
-    }
 }
 
 /// The extrinsic reading that is not `reading`.
@@ -740,17 +646,90 @@ impl SourceReader for MmpTrackReader {
         &self.root
     }
 
-    fn read(&self, visit: &mut dyn FnMut(SceneData) -> Result<()>) -> Result<Vec<InputError>> {
-        self.read_tree(None, visit)
-    }
-
     /// Scenes are known by their read stamp before their folders are read (see
-    /// `read_stamp`): a rebuild after one scene changed read every scene of the tree.
-    fn read_skipping(
+    /// `read_stamp`): a rebuild after one scene changed used to read every scene of the tree.
+    fn read_with(
         &self,
-        skip: &dyn SceneSkip,
+        skip: Option<&dyn SceneSkip>,
         visit: &mut dyn FnMut(SceneData) -> Result<()>,
     ) -> Result<Vec<InputError>> {
-        self.read_tree(Some(skip), visit)
+        let mut tree = Problems::new(SourceKind::MmpTrack, &self.root, None);
+        let mut foot_errors: Vec<[f64; 2]> = Vec::new();
+        for split_dir in sorted_entries(&self.root)
+            .into_iter()
+            .filter(|d| d.join("labels").is_dir())
+        {
+            let split = split_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut calibrations: BTreeMap<String, Option<Calibration>> = BTreeMap::new();
+            for session_dir in sorted_entries(&split_dir.join("labels"))
+                .into_iter()
+                .filter(|d| d.is_dir())
+            {
+                let session = session_dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                // Scenes: folders, or zip archives standing for them (a folder wins).
+                let scenes: std::collections::BTreeSet<String> = sorted_entries(&session_dir)
+                    .into_iter()
+                    .filter_map(|d| {
+                        let name = d.file_name()?.to_string_lossy().into_owned();
+                        if d.is_dir() {
+                            Some(name)
+                        } else {
+                            let zip = d.extension().is_some_and(|x| x == "zip");
+                            zip.then(|| name[..name.len() - 4].to_string())
+                        }
+                    })
+                    .collect();
+                for name in scenes {
+                    // The environment is everything before the last `_`.
+                    let env = name
+                        .rsplit_once('_')
+                        .map_or(name.as_str(), |(e, _)| e)
+                        .to_string();
+                    let calib_file = split_dir
+                        .join("calibrations")
+                        .join(&env)
+                        .join("calibrations.json");
+                    let calib = calibrations
+                        .entry(env)
+                        .or_insert_with(|| self.calibration(&calib_file, &mut tree));
+                    let scene = unless_held(
+                        skip.map(|skip| {
+                            (skip, self.read_stamp(&split, &session, &name, &calib_file))
+                        }),
+                        &Scene::make_id(SourceKind::MmpTrack, &format!("{session}/{name}")),
+                        || self.scene(&split, &session, &name, calib.as_ref()),
+                    );
+                    let room = SELF_CHECK_SAMPLES.saturating_sub(foot_errors.len());
+                    foot_errors.extend(scene.foot_errors.iter().take(room));
+                    visit(scene)?;
+                }
+            }
+        }
+        // Self-check of the extrinsic direction (formats/mmptrack.md 5): the reading in use
+        // should put top-down ground points at the feet of their boxes.
+        if foot_errors.len() >= 10 {
+            let current = self.opts.mmptrack_extrinsics;
+            let other = other_reading(current);
+            let median = |i: usize| median(foot_errors.iter().map(|e| e[i]).collect());
+            let (e_cur, e_other) = (median(0), median(1));
+            if e_other < 0.5 * e_cur {
+                tree.push(
+                    &self.root,
+                    "calibrations/*/calibrations.json",
+                    ErrorClass::Suspicious,
+                    format!(
+                        "ground points land a median {e_cur:.1} px from their boxes' feet reading extrinsics as {current:?}, \
+                         but {e_other:.1} px as {other:?}: the other reading fits the data better"
+                    ),
+                );
+            }
+        }
+        Ok(tree.into_vec())
     }
 }

@@ -99,7 +99,7 @@ pub struct SceneData {
     /// [`SceneSkip::held_file`]). For an MMPTrack scene, an EgoHumans sequence or an
     /// Ego-Exo4D take: the stamps of its files (and the digests of its EgoHumans annotations
     /// or Ego-Exo4D relations text); a scene the caller holds with an equal one is handed
-    /// over without reading them (see [`held_with_stamp`]).
+    /// over without reading them (see [`unless_held`]).
     #[serde(default)]
     pub read_stamp: Option<String>,
     /// What the reader's units self-check measured of the scene when it was read whole
@@ -229,20 +229,28 @@ pub trait SceneSkip: Sync {
     }
 }
 
-/// The stub to hand over in place of reading the scene `scene_id` whose read stamp (see
-/// [`SceneData::read_stamp`]) is `stamp`: the caller's, when it holds the scene with that
-/// stamp, wants it and knows it by the fingerprint it holds. Equal stamps show the scene's
-/// inputs unchanged, so its fingerprint is the held one without reading them.
-pub(crate) fn held_with_stamp(
-    skip: &dyn SceneSkip,
+/// A scene as a reader hands it over. For a plain read (`stamped` is `None`), `read()` as
+/// it is. Else `stamped` is the caller's skip and the scene's read stamp (see
+/// [`SceneData::read_stamp`]): the caller's stub is handed over in place of reading the scene
+/// when the caller holds the scene with that stamp, wants it and knows it by the fingerprint
+/// it holds (equal stamps show its inputs unchanged); else `read()` with the stamp.
+pub(crate) fn unless_held(
+    stamped: Option<(&dyn SceneSkip, String)>,
     scene_id: &str,
-    stamp: &str,
-) -> Option<SceneData> {
-    let held = skip.held(scene_id)?;
-    if held.read_stamp.as_deref() != Some(stamp) || skip.unwanted(scene_id) {
-        return None;
+    read: impl FnOnce() -> SceneData,
+) -> SceneData {
+    let Some((skip, stamp)) = stamped else {
+        return read();
+    };
+    let held = skip
+        .held(scene_id)
+        .filter(|h| h.read_stamp.as_deref() == Some(stamp.as_str()) && !skip.unwanted(scene_id));
+    if let Some(stub) = held.and_then(|h| skip.known(scene_id, &h.fingerprint)) {
+        return stub;
     }
-    skip.known(scene_id, &held.fingerprint)
+    let mut scene = read();
+    scene.read_stamp = Some(stamp);
+    scene
 }
 
 /// What a caller holds of one file a reader reads many scenes from (see
@@ -275,16 +283,25 @@ pub trait SourceReader: Send + Sync {
     /// The tree's root.
     fn root(&self) -> &Path;
     /// Reads every scene in a stable order, handing each to `visit` as soon as it is read;
-    /// returns the problems that belong to no single scene (an unreadable split file).
-    fn read(&self, visit: &mut dyn FnMut(SceneData) -> Result<()>) -> Result<Vec<InputError>>;
-    /// As [`read`](Self::read), leaving unread what `skip` allows where this reader can tell
-    /// a scene's fingerprint without parsing it (the default reads everything).
+    /// returns the problems that belong to no single scene (an unreadable split file). With
+    /// `skip`, leaves unread what it allows where the reader can tell a scene's fingerprint
+    /// without reading the scene (see [`SceneData::read_stamp`]); without, a plain read.
+    fn read_with(
+        &self,
+        skip: Option<&dyn SceneSkip>,
+        visit: &mut dyn FnMut(SceneData) -> Result<()>,
+    ) -> Result<Vec<InputError>>;
+    /// A plain read: [`read_with`](Self::read_with) no skip.
+    fn read(&self, visit: &mut dyn FnMut(SceneData) -> Result<()>) -> Result<Vec<InputError>> {
+        self.read_with(None, visit)
+    }
+    /// [`read_with`](Self::read_with) a skip.
     fn read_skipping(
         &self,
-        _skip: &dyn SceneSkip,
+        skip: &dyn SceneSkip,
         visit: &mut dyn FnMut(SceneData) -> Result<()>,
     ) -> Result<Vec<InputError>> {
-        self.read(visit)
+        self.read_with(Some(skip), visit)
     }
 }
 
